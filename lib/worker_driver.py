@@ -1,0 +1,406 @@
+"""parallelrun worker driver: runs one user entry script inside a worker process.
+
+Shipped inside the parallelrun binary (embedded at build time) and started as
+`python -c <this source> worker` by the agent, with stdin/stdout as the
+protocol pipes and stderr as the process's stderr log file. The protocol is
+specified in lib/worker_protocol.h; keep the two in step. Standard library only.
+
+`python -c <this source> check ENTRY_SCRIPT` is the pre-flight check the
+command runs before any worker starts: it reports, as one JSON line, the
+interpreter's version and whether the entry script compiles and defines run().
+"""
+import ast
+import importlib.util
+import io
+import json
+import logging
+import os
+import struct
+import sys
+import time
+import traceback
+import types
+
+PROTOCOL_VERSION = 1
+MAX_FRAME = 256 << 20
+
+HELLO, INIT_DONE, START = 0x01, 0x02, 0x03
+RUN, RESULT = 0x10, 0x11
+SHUTDOWN, SHUTDOWN_DONE = 0x20, 0x21
+ERROR = 0x7F
+
+RUN_DONE, RUN_EXCEPTION, RUN_TIMEOUT, RUN_INVALID_RETURN = 0, 1, 2, 3
+
+_U32 = struct.Struct("<I")
+
+
+def _b(s):
+    return s if isinstance(s, bytes) else os.fsencode(s)
+
+
+def _field(value):
+    data = _b(value)
+    return _U32.pack(len(data)) + data
+
+
+class Pipe:
+    """Frames over the two private protocol descriptors."""
+
+    def __init__(self, fd_in, fd_out):
+        self._in = io.open(fd_in, "rb", buffering=1 << 16, closefd=True)
+        self._out = fd_out
+
+    def send(self, kind, payload=b""):
+        data = _U32.pack(len(payload) + 1) + bytes([kind]) + payload
+        view = memoryview(data)
+        while view:
+            n = os.write(self._out, view)
+            view = view[n:]
+
+    def receive(self):
+        """Returns (kind, payload), or None at end of stream."""
+        header = self._in.read(4)
+        if len(header) < 4:
+            return None
+        (length,) = _U32.unpack(header)
+        if length == 0 or length > MAX_FRAME:
+            raise ProtocolError("frame of %d bytes is not acceptable" % length)
+        body = self._in.read(length)
+        if len(body) < length:
+            return None
+        return body[0], body[1:]
+
+
+class ProtocolError(Exception):
+    pass
+
+
+def _read_bytes(payload, offset):
+    (n,) = _U32.unpack_from(payload, offset)
+    offset += 4
+    return payload[offset:offset + n], offset + n
+
+
+# ---- what the entry script sees ---------------------------------------------
+
+_CONFIG = {}
+
+
+class EntryScript:
+    """Drop-in for azureml_user.parallel_run.EntryScript (reference §3.7).
+
+    A per-process singleton: the same instance in init(), run() and shutdown().
+    """
+
+    _instance = None
+
+    def __new__(cls, *args, **kwargs):
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+            cls._instance._logger = None
+        return cls._instance
+
+    def __init__(self, *args, **kwargs):
+        pass
+
+    @property
+    def logger(self):
+        if self._logger is None:
+            logger = logging.getLogger("parallelrun.entry_script")
+            logger.setLevel(_CONFIG.get("logging_level", "INFO"))
+            logger.propagate = False
+            path = _CONFIG.get("entry_log")
+            if path:
+                os.makedirs(os.path.dirname(path), exist_ok=True)
+                handler = logging.FileHandler(path, encoding="utf-8", errors="backslashreplace")
+                handler.setFormatter(logging.Formatter(
+                    "%(asctime)s|%(levelname)s|%(process)d|%(thread)d|%(message)s"))
+                logger.addHandler(handler)
+            self._logger = logger
+        return self._logger
+
+    @property
+    def log_dir(self):
+        return _CONFIG.get("log_dir", "")
+
+    @property
+    def working_dir(self):
+        return os.getcwd()
+
+    @property
+    def agent_name(self):
+        return _CONFIG.get("process_name", "")
+
+    @property
+    def process_name(self):
+        return _CONFIG.get("process_name", "")
+
+    @property
+    def node_id(self):
+        return _CONFIG.get("node_id", "")
+
+    @property
+    def output_dir(self):
+        return _CONFIG.get("output_dir", "")
+
+
+def _install_helper_modules():
+    """Makes `from azureml_user.parallel_run import EntryScript` and
+    `from parallelrun import EntryScript` work without any package installed."""
+    pkg = types.ModuleType("azureml_user")
+    pkg.__path__ = []
+    sub = types.ModuleType("azureml_user.parallel_run")
+    sub.EntryScript = EntryScript
+    pkg.parallel_run = sub
+    sys.modules["azureml_user"] = pkg
+    sys.modules["azureml_user.parallel_run"] = sub
+    own = types.ModuleType("parallelrun")
+    own.EntryScript = EntryScript
+    sys.modules["parallelrun"] = own
+
+
+def _user_traceback(exc):
+    """The traceback from the first frame outside this driver."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_frame.f_code.co_filename == "<string>":
+        tb = tb.tb_next
+    return "".join(traceback.format_exception(type(exc), exc, tb))
+
+
+def _one_line(exc):
+    text = str(exc).strip().splitlines()
+    return "%s: %s" % (type(exc).__name__, text[0]) if text else type(exc).__name__
+
+
+class Worker:
+    def __init__(self, pipe):
+        self.pipe = pipe
+        self.module = None
+        self.error_log = None
+
+    def log_error(self, heading, text):
+        path = _CONFIG.get("error_log")
+        if not path:
+            return
+        if self.error_log is None:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            self.error_log = open(path, "a", encoding="utf-8", errors="backslashreplace")
+        self.error_log.write("%s %s\n%s\n" % (time.strftime("%Y-%m-%dT%H:%M:%S"), heading, text))
+        self.error_log.flush()
+
+    def start(self, config):
+        _CONFIG.update(config)
+        # Our stdout is the user's stdout log from here on; fd 2 already is the
+        # stderr log. Both are files: block-buffered, flushed after each call.
+        fd = os.open(config["stdout_log"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        os.dup2(fd, 1)
+        os.close(fd)
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.reconfigure(errors="surrogateescape")
+            except (AttributeError, ValueError):
+                pass
+        level = config.get("logging_level", "INFO")
+        root = logging.getLogger()
+        handler = logging.StreamHandler(sys.stdout)
+        handler.setFormatter(logging.Formatter("%(asctime)s|%(levelname)s|%(name)s|%(message)s"))
+        root.addHandler(handler)
+        root.setLevel(level)
+        if config.get("output_dir"):
+            os.environ["AZUREML_BI_OUTPUT_PATH"] = config["output_dir"]
+        _install_helper_modules()
+
+    def init(self):
+        script = _CONFIG["entry_script"]
+        t0 = time.perf_counter()
+        try:
+            folder = os.path.dirname(script)
+            for p in (_CONFIG.get("code_dir"), folder):
+                if p and p not in sys.path:
+                    sys.path.insert(0, p)
+            sys.argv = [script] + _CONFIG.get("argv", [])
+            name = os.path.splitext(os.path.basename(script))[0]
+            spec = importlib.util.spec_from_file_location(name, script)
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[name] = module
+            spec.loader.exec_module(module)
+            if not callable(getattr(module, "run", None)):
+                raise AttributeError("the entry script %s does not define run(mini_batch)" % script)
+            self.module = module
+            if callable(getattr(module, "init", None)):
+                module.init()
+        except BaseException as exc:  # noqa: B902 - SystemExit in init is a failure too
+            tb = _user_traceback(exc)
+            self.log_error("init() failed:", tb)
+            payload = (struct.pack("<Bd", 0, time.perf_counter() - t0) + _field(type(exc).__name__)
+                       + _field(_one_line(exc)) + _field(tb))
+            self.pipe.send(INIT_DONE, payload)
+            return False
+        finally:
+            _flush()
+        payload = struct.pack("<Bd", 1, time.perf_counter() - t0) + _field("") + _field("") + _field("")
+        self.pipe.send(INIT_DONE, payload)
+        return True
+
+    def run(self, payload):
+        batch_id, attempt, _input_index, count = struct.unpack_from("<QIII", payload, 0)
+        offset = 20
+        items = []
+        for _ in range(count):
+            raw, offset = _read_bytes(payload, offset)
+            items.append(os.fsdecode(raw))
+        start = time.time()
+        t0 = time.perf_counter()
+        c0 = time.process_time()
+        status, returned, category, message, tb = RUN_DONE, 0, "", "", ""
+        run_s = 0.0
+        try:
+            r0 = time.perf_counter()
+            try:
+                value = self.module.run(items)
+            finally:
+                run_s = time.perf_counter() - r0
+            if isinstance(value, (list, tuple)) or type(value).__name__ == "DataFrame":
+                returned = len(value)
+            else:
+                status = RUN_INVALID_RETURN
+                category = "InvalidReturn"
+                message = ("run() returned %s; it must return a list, tuple or pandas.DataFrame "
+                           "with one element per successful item" %
+                           ("None" if value is None else "a " + type(value).__name__))
+        except Exception as exc:
+            status, category, message = RUN_EXCEPTION, type(exc).__name__, _one_line(exc)
+            tb = _user_traceback(exc)
+            self.log_error("run() failed on mini-batch %d, attempt %d:" % (batch_id, attempt), tb)
+        _flush()
+        head = struct.pack("<QIBQdddd", batch_id, attempt, status, returned, start,
+                           time.perf_counter() - t0, time.process_time() - c0, run_s)
+        self.pipe.send(RESULT, head + _field(category) + _field(message) + _field(tb))
+
+    def shutdown(self):
+        ok, category, message, tb = 1, "", "", ""
+        fn = getattr(self.module, "shutdown", None) if self.module else None
+        if callable(fn):
+            try:
+                fn()
+            except Exception as exc:
+                ok, category, message, tb = 0, type(exc).__name__, _one_line(exc), _user_traceback(exc)
+                self.log_error("shutdown() failed:", tb)
+        _flush()
+        self.pipe.send(SHUTDOWN_DONE, bytes([ok]) + _field(category) + _field(message) + _field(tb))
+
+
+def _flush():
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:
+            pass
+
+
+def _decode_start(payload):
+    (version, count) = struct.unpack_from("<II", payload, 0)
+    if version != PROTOCOL_VERSION:
+        raise ProtocolError("agent speaks protocol %d, this driver %d" % (version, PROTOCOL_VERSION))
+    offset = 8
+    config = {"argv": []}
+    for _ in range(count):
+        key, offset = _read_bytes(payload, offset)
+        value, offset = _read_bytes(payload, offset)
+        key = key.decode()
+        if key == "argv":
+            config["argv"].append(os.fsdecode(value))
+        else:
+            config[key] = os.fsdecode(value)
+    return config
+
+
+def worker_main():
+    # The protocol moves to private descriptors (os.dup makes them
+    # non-inheritable), so children of the user's code never hold them and
+    # nothing printed can reach the agent as a frame.
+    fd_in, fd_out = os.dup(0), os.dup(1)
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.close(null)
+    os.dup2(2, 1)  # until START names the stdout log
+    pipe = Pipe(fd_in, fd_out)
+    pipe.send(HELLO, struct.pack("<II", PROTOCOL_VERSION, os.getpid()) +
+              _field(sys.version.split()[0]) + _field(sys.executable or ""))
+    worker = Worker(pipe)
+    try:
+        frame = pipe.receive()
+        if frame is None:
+            return 0
+        kind, payload = frame
+        if kind != START:
+            raise ProtocolError("expected START, got message type 0x%02x" % kind)
+        worker.start(_decode_start(payload))
+        if not worker.init():
+            return 72  # the original's exit code for a failed init
+        while True:
+            frame = pipe.receive()
+            if frame is None:
+                return 0  # the agent went away
+            kind, payload = frame
+            if kind == RUN:
+                worker.run(payload)
+            elif kind == SHUTDOWN:
+                worker.shutdown()
+                return 0
+            elif kind == ERROR:
+                return 0
+            else:
+                raise ProtocolError("unexpected message type 0x%02x" % kind)
+    except (ProtocolError, struct.error) as exc:
+        try:
+            pipe.send(ERROR, _field(str(exc)))
+        except OSError:
+            pass
+        sys.stderr.write("parallelrun worker: protocol error: %s\n" % exc)
+        return 3
+
+
+def check_main(script):
+    """Pre-flight: compile the entry script and look for a top-level run."""
+    out = {"python_version": sys.version.split()[0], "executable": sys.executable,
+           "version_ok": sys.version_info >= (3, 8)}
+    try:
+        with open(script, "rb") as f:
+            source = f.read()
+        tree = ast.parse(source, filename=script)
+    except SyntaxError as exc:
+        out.update(ok=False, kind="syntax", file=exc.filename or script, line=exc.lineno or 0,
+                   col=exc.offset or 0, message=exc.msg,
+                   text=(exc.text or "").rstrip("\n"))
+        print(json.dumps(out))
+        return 0
+    except OSError as exc:
+        out.update(ok=False, kind="io", message=str(exc))
+        print(json.dumps(out))
+        return 0
+    names, star = set(), False
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for t in targets:
+                if isinstance(t, ast.Name):
+                    names.add(t.id)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            for alias in node.names:
+                if alias.name == "*":
+                    star = True
+                names.add((alias.asname or alias.name).split(".")[0])
+        elif isinstance(node, (ast.If, ast.Try)):
+            star = True  # conditional definitions: do not second-guess them
+    out.update(ok=True, defines_run=("run" in names) or star, defines_init="init" in names)
+    print(json.dumps(out))
+    return 0
+
+
+if __name__ == "__main__":
+    if len(sys.argv) >= 2 and sys.argv[1] == "check":
+        sys.exit(check_main(sys.argv[2]))
+    sys.exit(worker_main())
