@@ -1,1 +1,146 @@
-int main(){}
+// parallelrun: the command line. CLI11 flags → RunRequest, one call into the
+// library, the error printed as "parallelrun: error: <message>", the exit
+// code from exit_codes.h. Everything else lives in lib/.
+#include <unistd.h>
+
+#include <cstdio>
+#include <exception>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "parallelrun/exit_codes.h"
+#include "parallelrun/run.h"
+#include "parallelrun/run_settings.h"
+
+extern char** environ;
+
+namespace {
+
+std::vector<std::string> Environment() {
+  std::vector<std::string> env;
+  for (char** e = environ; *e; e++) env.emplace_back(*e);
+  return env;
+}
+
+std::string CurrentDir() {
+  std::vector<char> buf(4096);
+  if (getcwd(buf.data(), buf.size()) == nullptr) return ".";
+  return buf.data();
+}
+
+bool SplitBinding(const std::string& text, std::pair<std::string, std::string>* out) {
+  size_t eq = text.find('=');
+  if (eq == std::string::npos || eq == 0) return false;
+  *out = {text.substr(0, eq), text.substr(eq + 1)};
+  return true;
+}
+
+int Fail(const parallelrun::Status& s) {
+  std::fprintf(stderr, "parallelrun: error: %s\n", s.message().c_str());
+  return parallelrun::ExitCodeFor(s);
+}
+
+int Main(int argc, char** argv) {
+  using parallelrun::Status;
+  CLI::App app{"parallelrun: run a Python entry script over a dataset in parallel, on one machine "
+               "or every node of a cluster (Azure ML ParallelRunStep / parallel job compatible)."};
+  app.set_version_flag("--version", std::string("parallelrun ") + PARALLELRUN_VERSION);
+  app.require_subcommand(1);
+  app.footer("Exit codes: 0 succeeded, 1 job failed, 2 usage or spec error, 3 infrastructure "
+             "failure, 130 interrupted.");
+
+  parallelrun::RunRequest req;
+  std::vector<std::string> inputs, outputs;
+  CLI::App* run = app.add_subcommand("run", "Run a component spec over its input data.");
+  run->add_option("spec", req.spec_path, "component YAML (ParallelComponent or v2 parallel)")
+      ->required();
+  run->add_option("-i,--input", inputs, "bind an input: NAME=PATH (or NAME=VALUE); repeatable")
+      ->allow_extra_args(false);
+  run->add_option("-o,--output", outputs, "bind an output: NAME=PATH; repeatable")
+      ->allow_extra_args(false);
+  run->add_option("--job-dir,--job_dir", req.job_dir,
+                  "where logs and reports go (default: a new folder under ./parallelrun-jobs)");
+  run->add_option("--python", req.python, "the workers' Python interpreter");
+  run->add_option("--progress", req.progress, "auto, bar, plain or none")
+      ->capture_default_str();
+  run->add_flag("--dry-run,--dry_run", req.dry_run,
+                "print the resolved plan and the entry script's arguments; run nothing");
+  for (const auto& s : parallelrun::AllSettings()) {
+    std::string name = s.name;
+    std::string dashed = name;
+    for (char& c : dashed) if (c == '_') c = '-';
+    std::string names = "--" + dashed + (dashed != name ? ",--" + name : "");
+    std::string help = s.help;
+    if (*s.default_text) help += std::string(" (default: ") + s.default_text + ")";
+    run->add_option_function<std::string>(
+           names, [&req, name](const std::string& v) { req.settings[name] = v; }, help)
+        ->group("Run settings (reference §1; both spellings)");
+  }
+  run->allow_extras();
+  run->footer("Arguments parallelrun does not know are passed on to the entry script, as the "
+              "original does; put them after the spec, or after --.");
+
+  std::string validate_spec, validate_python;
+  CLI::App* validate = app.add_subcommand("validate", "Check a component spec and its entry script.");
+  validate->add_option("spec", validate_spec, "component YAML")->required();
+  validate->add_option("--python", validate_python, "the Python interpreter to check with");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::fprintf(stderr, "parallelrun: error: %s\n", e.what());
+    std::fprintf(stderr, "Run 'parallelrun --help' or 'parallelrun run --help' for usage.\n");
+    return parallelrun::kExitUsage;
+  }
+
+  std::vector<std::string> env = Environment();
+  if (validate->parsed()) {
+    Status s = parallelrun::ValidateSpec(validate_spec, env, validate_python, stdout);
+    return s.ok() ? parallelrun::kExitSucceeded : Fail(s);
+  }
+
+  for (const auto& text : inputs) {
+    std::pair<std::string, std::string> b;
+    if (!SplitBinding(text, &b)) {
+      return Fail(Status::Usage("-i " + text + ": give NAME=PATH"));
+    }
+    req.inputs.push_back(b);
+  }
+  for (const auto& text : outputs) {
+    std::pair<std::string, std::string> b;
+    if (!SplitBinding(text, &b)) {
+      return Fail(Status::Usage("-o " + text + ": give NAME=PATH"));
+    }
+    req.outputs.push_back(b);
+  }
+  req.passthrough = run->remaining();
+  if (!req.passthrough.empty() && req.passthrough.front() == "--") {
+    req.passthrough.erase(req.passthrough.begin());
+  }
+  req.environment = env;
+  req.cwd = CurrentDir();
+  req.cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  req.stderr_is_tty = isatty(STDERR_FILENO) != 0;
+  Status s = parallelrun::RunJob(req, stderr);
+  return s.ok() ? parallelrun::kExitSucceeded : Fail(s);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return Main(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "parallelrun: error: internal error: %s\n", e.what());
+    return parallelrun::kExitInfrastructure;
+  }
+}

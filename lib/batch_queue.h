@@ -87,6 +87,12 @@ class BatchQueue {
   // an attempt. Returns how many were requeued.
   size_t ReleaseAgent(AgentId agent);
 
+  // The live (pending or leased) mini-batch `id`, or nullptr.
+  const MiniBatch* Find(MiniBatchId id) const {
+    auto it = live_.find(id);
+    return it == live_.end() ? nullptr : &it->second.batch;
+  }
+
   size_t pending() const { return pending_.size(); }
   size_t leased() const { return live_.size() - pending_.size(); }
   // Adding is closed and no mini-batch is pending or leased.

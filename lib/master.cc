@@ -1,1 +1,371 @@
-// placeholder
+#include "master.h"
+
+#include <sys/resource.h>
+
+#include <algorithm>
+
+#include <boost/asio/post.hpp>
+#include <fmt/format.h>
+
+namespace parallelrun {
+
+namespace {
+
+constexpr auto kTick = std::chrono::milliseconds(200);
+constexpr double kOverviewEverySeconds = 10;
+
+class ListerSource : public ItemSource {
+ public:
+  explicit ListerSource(FileLister* lister) : lister_(lister) {}
+  size_t Take(size_t max, std::vector<std::string>* out) override { return lister_->Take(max, out); }
+  bool finished() const override { return lister_->finished(); }
+
+ private:
+  FileLister* lister_;
+};
+
+}  // namespace
+
+Master::Master(boost::asio::io_context& io, Config config, JobLog* log, Progress* progress,
+               std::function<void(Status)> done)
+    : io_(io), config_(std::move(config)), log_(log), progress_(progress), done_(std::move(done)),
+      queue_(config_.limits), batcher_(config_.mini_batch_size), tick_(io) {
+  // Form enough mini-batches ahead to cover demand, but hold no more than
+  // about 64k items in them: memory must not grow with the dataset.
+  uint64_t by_items = 65536 / std::max<uint64_t>(config_.mini_batch_size, 1);
+  window_ = static_cast<size_t>(std::clamp<uint64_t>(by_items, 16, 1024));
+}
+
+Master::~Master() {
+  *alive_ = false;
+  lister_.reset();
+}
+
+void Master::AddAgent(std::unique_ptr<LinkEnd> link) {
+  size_t index = agents_.size();
+  agents_.push_back(AgentState{});
+  agents_.back().link = std::move(link);
+  agents_.back().link->SetHandler([this, index](LinkMessage&& m) { OnMessage(index, std::move(m)); });
+}
+
+double Master::Elapsed() const {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+}
+
+void Master::Start() {
+  started_ = last_progress_ = std::chrono::steady_clock::now();
+  log_->Master("INFO", "Start scheduling.");
+  log_->Overview("Start scheduling.");
+  OpenInput(0);
+  Tick();
+}
+
+void Master::OpenInput(size_t index) {
+  input_index_ = index;
+  if (index >= config_.input_paths.size()) {
+    queue_.CloseAdding();
+    log_->Master("INFO", fmt::format("Scheduling finished. Scheduled {} mini batches in {:.3f} "
+                                     "seconds. There are {} mini batches with {} items.",
+                                     queue_.counters().batches_added, Elapsed(),
+                                     queue_.counters().batches_added,
+                                     queue_.counters().items_added));
+    log_->Overview(fmt::format("Scheduling finished. There are {} mini batches with {} items.",
+                               queue_.counters().batches_added, queue_.counters().items_added));
+    CheckThresholds();
+    CheckAllFinished();
+    return;
+  }
+  log_->Master("INFO", fmt::format("Scheduling mini-batches for input {} ({}): {}", index,
+                                   config_.input_names[index], config_.input_paths[index]));
+  input_started_ = std::chrono::steady_clock::now();
+  auto alive = alive_;
+  boost::asio::io_context* io = &io_;
+  lister_ = std::make_unique<FileLister>(config_.input_paths[index], FileLister::Options{},
+                                         [this, alive, io] {
+                                           boost::asio::post(*io, [this, alive] {
+                                             if (!*alive) return;
+                                             Feed();
+                                             Serve();
+                                           });
+                                         });
+  source_ = std::make_unique<ListerSource>(lister_.get());
+}
+
+void Master::Feed() {
+  while (!queue_.adding_closed() && source_) {
+    size_t demand = 0;
+    for (const auto& a : agents_) demand += a.demand;
+    if (queue_.pending() >= window_ + demand) return;
+    MiniBatch batch;
+    switch (batcher_.Next(*source_, static_cast<uint32_t>(input_index_), &batch)) {
+      case Batcher::Outcome::kBatch:
+        queue_.Add(std::move(batch));
+        break;
+      case Batcher::Outcome::kWaiting:
+        return;
+      case Batcher::Outcome::kExhausted: {
+        double secs =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - input_started_).count();
+        uint64_t listed = lister_->listed();
+        log_->Master("INFO", fmt::format("Listed {} files of input {} ({}) in {:.3f} seconds.",
+                                         listed, config_.input_names[input_index_],
+                                         config_.input_paths[input_index_], secs));
+        if (listed == 0) {
+          log_->Master("WARNING", fmt::format("Input {} ({}) has no files.",
+                                              config_.input_names[input_index_],
+                                              config_.input_paths[input_index_]));
+        }
+        for (const auto& e : lister_->errors()) {
+          listing_errors_.push_back(e);
+          log_->Master("ERROR", "Listing: " + e);
+        }
+        listing_error_count_ += lister_->error_count();
+        source_.reset();
+        lister_.reset();
+        OpenInput(input_index_ + 1);
+        break;
+      }
+    }
+  }
+}
+
+void Master::Serve() {
+  if (drained_ || !stop_reason_.empty() || interrupted_) return;
+  for (size_t i = 0; i < agents_.size(); i++) {
+    AgentState& a = agents_[i];
+    while (a.demand > 0) {
+      auto lease = queue_.LeaseNext(static_cast<AgentId>(i));
+      if (!lease) {
+        Feed();
+        lease = queue_.LeaseNext(static_cast<AgentId>(i));
+        if (!lease) return;
+      }
+      a.demand--;
+      if (!first_lease_logged_) {
+        first_lease_logged_ = true;
+        log_->Master("INFO", fmt::format("First mini-batch handed out {:.6f} seconds after start.",
+                                         Elapsed()));
+      }
+      a.link->Send(LeaseMsg{*lease->batch, lease->attempt});
+    }
+  }
+  Feed();
+}
+
+void Master::OnMessage(size_t index, LinkMessage&& m) {
+  AgentState& a = agents_[index];
+  if (auto* hello = std::get_if<HelloMsg>(&m)) {
+    a.hello = true;
+    a.node = hello->node;
+    a.host = hello->host;
+    log_->Master("INFO", fmt::format("Agent of node {} ({}) joined.", a.node, a.host));
+  } else if (auto* pull = std::get_if<PullMsg>(&m)) {
+    a.demand += pull->n;
+    Serve();
+  } else if (auto* result = std::get_if<ResultMsg>(&m)) {
+    OnResult(index, std::move(result->result));
+  } else if (auto* back = std::get_if<GiveBackMsg>(&m)) {
+    queue_.Return(back->id, back->attempt);
+    Serve();
+  } else if (auto* failed = std::get_if<NodeFailedMsg>(&m)) {
+    a.failed = true;
+    a.demand = 0;
+    log_->Master("ERROR", fmt::format("Node {} cannot run workers: {}", a.node, failed->reason));
+    bool all_failed = std::all_of(agents_.begin(), agents_.end(),
+                                  [](const AgentState& s) { return s.failed || s.bye; });
+    if (all_failed) BeginStop(failed->reason);
+  } else if (auto* bye = std::get_if<ByeMsg>(&m)) {
+    a.bye = true;
+    a.demand = 0;
+    log_->Node(bye->report);
+    size_t requeued = queue_.ReleaseAgent(static_cast<AgentId>(index));
+    if (requeued > 0) {
+      log_->Master("WARNING", fmt::format("Node {} left holding {} leases; they are pending again.",
+                                          a.node, requeued));
+    }
+    bool all_gone = std::all_of(agents_.begin(), agents_.end(),
+                                [](const AgentState& s) { return s.bye; });
+    if (all_gone) Finish();
+  }
+}
+
+void Master::OnResult(size_t index, AttemptResult&& r) {
+  const MiniBatch* batch = queue_.Find(r.id);
+  if (!batch) {
+    log_->Master("WARNING", fmt::format("Ignored a result for mini-batch {} attempt {}: it is no "
+                                        "longer in flight.", r.id, r.attempt));
+    return;
+  }
+  log_->Attempt(r, *batch);
+  if (r.status == AttemptStatus::kInterrupted) {
+    // Not the mini-batch's fault: it stays unprocessed, and no try is used up.
+    queue_.Return(r.id, r.attempt);
+    return;
+  }
+  bool last_try = static_cast<int>(r.attempt) >= queue_.limits().max_tries;
+  if (AttemptFailed(r.status)) log_->Failure(r, *batch, last_try);
+  BatchQueue::Verdict verdict = queue_.Finish(r);
+  if (verdict == BatchQueue::Verdict::kStale) return;
+  last_progress_ = std::chrono::steady_clock::now();
+  if (verdict == BatchQueue::Verdict::kFailed) {
+    log_->Master("WARNING", fmt::format("Mini-batch {} failed after {} tries: {}", r.id, r.attempt,
+                                        r.error_message));
+  }
+  CheckThresholds();
+  Serve();
+  CheckAllFinished();
+}
+
+void Master::CheckThresholds() {
+  if (!stop_reason_.empty() || interrupted_) return;
+  if (auto exceeded = queue_.ExceededThreshold()) BeginStop(*exceeded);
+}
+
+void Master::BeginStop(const std::string& reason) {
+  if (!stop_reason_.empty()) return;
+  stop_reason_ = reason;
+  log_->Master("ERROR", "Stopping: " + reason);
+  log_->Overview("Progress update stopped for reasons: [" + reason + "]");
+  progress_->Say("stopping: " + reason);
+  for (auto& a : agents_) {
+    a.demand = 0;
+    if (!a.bye) a.link->Send(DrainMsg{});
+  }
+  drained_ = true;
+}
+
+void Master::CheckAllFinished() {
+  if (drained_ || !queue_.AllFinished()) return;
+  drained_ = true;
+  log_->Master("INFO", fmt::format("All {} mini batches have been processed.",
+                                   queue_.counters().batches_added));
+  log_->Overview(fmt::format("All {} mini batches have been processed.",
+                             queue_.counters().batches_added));
+  for (auto& a : agents_) {
+    a.demand = 0;
+    if (!a.bye) a.link->Send(DrainMsg{});
+  }
+}
+
+void Master::Interrupt(bool immediate) {
+  if (finished_) return;
+  if (!interrupted_) {
+    log_->Master("WARNING", "Got stop signal.");
+    progress_->Say(immediate ? "interrupted: stopping workers now"
+                             : "interrupted: stopping workers (press Ctrl-C again to kill them at once)");
+  }
+  interrupted_ = true;
+  drained_ = true;
+  for (auto& a : agents_) {
+    a.demand = 0;
+    if (!a.bye) a.link->Send(StopMsg{immediate, "interrupted"});
+  }
+}
+
+Progress::Snapshot Master::Snap() const {
+  const auto& c = queue_.counters();
+  Progress::Snapshot s;
+  s.elapsed_seconds = Elapsed();
+  s.batches_processed = c.batches_done + c.batches_failed;
+  s.batches_known = c.batches_added + (lister_ ? 0 : 0);
+  s.total_final = queue_.adding_closed();
+  s.items_processed = c.items_succeeded;
+  s.items_failed = c.items_failed;
+  s.batches_failed = c.batches_failed;
+  return s;
+}
+
+void Master::Tick() {
+  if (finished_) return;
+  Progress::Snapshot s = Snap();
+  progress_->Update(s);
+  double now = s.elapsed_seconds;
+  if (last_overview_ < 0 || now - last_overview_ >= kOverviewEverySeconds) {
+    last_overview_ = now;
+    log_->Overview(s.batches_processed == 0 ? "No task has been processed yet."
+                                            : Progress::Describe(s));
+  }
+  double idle =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - last_progress_).count();
+  if (config_.progress_update_timeout > 0 && idle > config_.progress_update_timeout &&
+      stop_reason_.empty() && !interrupted_ && !drained_) {
+    std::string doing;
+    if (describe_workers_) {
+      for (const auto& line : describe_workers_()) doing += "\n  " + line;
+    }
+    log_->Master("ERROR", fmt::format("No progress update in {:.0f} seconds.{}", idle, doing));
+    BeginStop(fmt::format("no progress update in {:.0f} seconds (progress_update_timeout {:g}); "
+                          "workers:{}",
+                          idle, config_.progress_update_timeout, doing.empty() ? " none" : doing));
+    // Workers that are stuck would never drain: stop them.
+    for (auto& a : agents_) {
+      if (!a.bye) a.link->Send(StopMsg{false, "no progress"});
+    }
+  }
+  tick_.expires_after(kTick);
+  tick_.async_wait([this](const boost::system::error_code& ec) {
+    if (!ec) Tick();
+  });
+}
+
+JobLog::Totals Master::Totals() const {
+  const auto& c = queue_.counters();
+  JobLog::Totals t;
+  t.batches = c.batches_added;
+  t.batches_done = c.batches_done;
+  t.batches_failed = c.batches_failed;
+  t.items = c.items_added;
+  t.items_succeeded = c.items_succeeded;
+  t.items_failed = c.items_failed;
+  t.attempts = c.attempts;
+  t.retries = c.retries;
+  return t;
+}
+
+std::string Master::Summary() const {
+  JobLog::Totals t = Totals();
+  return fmt::format(
+      "There are {} mini-batches with {} items. Processed {} mini-batches: {} succeeded, {} failed "
+      "after all tries ({} attempts, {} retried). {} items succeeded, {} failed. Elapsed {}.",
+      t.batches, t.items, t.batches_done + t.batches_failed, t.batches_done, t.batches_failed,
+      t.attempts, t.retries, t.items_succeeded, t.items_failed, Progress::Duration(Elapsed()));
+}
+
+void Master::Finish() {
+  if (finished_) return;
+  finished_ = true;
+  tick_.cancel();
+  progress_->Update(Snap());
+  progress_->Clear();
+  JobLog::Totals t = Totals();
+  uint64_t unprocessed = t.batches - t.batches_done - t.batches_failed;
+  Status outcome;
+  if (interrupted_) {
+    outcome = Status::Interrupted(fmt::format(
+        "interrupted; {} of {} mini-batches known so far were processed, {} were not", t.batches_done +
+        t.batches_failed, t.batches, unprocessed));
+  } else if (!stop_reason_.empty()) {
+    outcome = Status::JobFailed(stop_reason_);
+  } else if (listing_error_count_ > 0) {
+    outcome = Status::JobFailed(fmt::format(
+        "{} entries of the input could not be listed (first: {}); their files were not processed",
+        listing_error_count_, listing_errors_.empty() ? "" : listing_errors_.front()));
+  } else if (!queue_.adding_closed() || unprocessed > 0) {
+    outcome = Status::JobFailed(fmt::format("{} mini-batches were left unprocessed", unprocessed));
+  } else if (auto exceeded = queue_.ExceededThreshold()) {
+    outcome = Status::JobFailed(*exceeded);
+  }
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  log_->Master("INFO", fmt::format("Peak memory (RSS) of the parallelrun process: {:.1f} MB.",
+                                   static_cast<double>(ru.ru_maxrss) / 1024.0));
+  std::string summary = Summary();
+  log_->Master(outcome.ok() ? "INFO" : "ERROR",
+               outcome.ok() ? "The job succeeded. " + summary
+                            : "The job failed: " + outcome.message() + " " + summary);
+  log_->Overview(outcome.ok() ? "Job succeeded." : "Job failed: " + outcome.message());
+  log_->Close(outcome, t, summary + "\n");
+  done_(outcome);
+}
+
+}  // namespace parallelrun

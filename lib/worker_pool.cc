@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include <boost/asio/post.hpp>
 #include <fmt/format.h>
 
 #include "worker_protocol.h"

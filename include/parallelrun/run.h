@@ -1,0 +1,50 @@
+// The entry points of parallelrun: run a job, validate a spec. app/ turns the
+// command line into a RunRequest and the returned Status into an exit code;
+// the library never reads argv or the environment itself.
+#ifndef PARALLELRUN_RUN_H_
+#define PARALLELRUN_RUN_H_
+
+#include <cstdio>
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "parallelrun/status.h"
+
+namespace parallelrun {
+
+struct RunRequest {
+  std::string spec_path;
+  // -i/--input NAME=VALUE and -o/--output NAME=VALUE, in the order given.
+  std::vector<std::pair<std::string, std::string>> inputs;
+  std::vector<std::pair<std::string, std::string>> outputs;
+  // Run settings given as flags: canonical name → text.
+  std::map<std::string, std::string> settings;
+  // Arguments after the spec that are not parallelrun's: passed on to the
+  // entry script, as the original does.
+  std::vector<std::string> passthrough;
+  std::string job_dir;              // "" = a new folder under ./parallelrun-jobs
+  std::string python;               // --python, "" = choose (DESIGN.md §4)
+  std::string progress = "auto";    // auto | bar | plain | none
+  bool dry_run = false;
+  // The process environment (NAME=value), which workers inherit.
+  std::vector<std::string> environment;
+  std::string cwd;                  // the invocation's working folder
+  int cores = 1;                    // default process_count_per_node
+  bool stderr_is_tty = false;
+};
+
+// Runs the job to the end. Progress and the summary go to `out` (stderr).
+// Returns Ok when every mini-batch was processed within the thresholds,
+// JobFailed, Usage (nothing ran), Infrastructure, or Interrupted.
+Status RunJob(const RunRequest& request, FILE* out);
+
+// Parses and checks the spec (and its entry script) without running it;
+// prints a short description to `out` when valid.
+Status ValidateSpec(const std::string& spec_path, const std::vector<std::string>& environment,
+                    const std::string& python, FILE* out);
+
+}  // namespace parallelrun
+
+#endif  // PARALLELRUN_RUN_H_

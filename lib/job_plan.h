@@ -1,0 +1,48 @@
+// JobPlan: everything a run needs, resolved once from the spec and the
+// command line (DESIGN.md §3: RunOptions + Spec → JobPlan). After this point
+// no stage reaches back to the YAML or argv.
+#ifndef PARALLELRUN_JOB_PLAN_H_
+#define PARALLELRUN_JOB_PLAN_H_
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "parallelrun/run.h"
+#include "parallelrun/run_settings.h"
+#include "parallelrun/spec.h"
+#include "parallelrun/status.h"
+
+namespace parallelrun {
+
+struct JobPlan {
+  Spec spec;
+  RunSettings settings;
+  // input_data, in order: names and absolute paths (folders or files).
+  std::vector<std::string> input_names;
+  std::vector<std::string> input_paths;
+  // Every port with a value: name → value (absolute path for data ports).
+  std::map<std::string, std::string> port_values;
+  // Outputs to create before the job starts: name → absolute folder.
+  std::map<std::string, std::string> output_dirs;
+  std::string output_dir;  // the output_data folder, "" if the spec names none
+  // sys.argv[1:] of the entry script: resolved args, pass-through arguments,
+  // then the original's predefined arguments (reference §1.3).
+  std::vector<std::string> entry_argv;
+  std::string job_dir;  // absolute
+  // Lines to show before the job starts: warnings and notes.
+  std::vector<std::string> notes;
+};
+
+// Parses the spec, binds -i/-o values and defaults to its ports, validates the
+// run settings (flags, spec, and driver flags inside args), checks the inputs
+// exist and chooses the job dir. Creates nothing. Errors are Status::Usage
+// naming the input, setting or flag at fault.
+Result<JobPlan> MakeJobPlan(const RunRequest& request);
+
+// Creates the job dir and the output folders of `plan`.
+Status CreateJobFolders(const JobPlan& plan);
+
+}  // namespace parallelrun
+
+#endif  // PARALLELRUN_JOB_PLAN_H_

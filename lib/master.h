@@ -1,0 +1,117 @@
+// Master: the role that lists the data, forms mini-batches, hands them out,
+// enforces the thresholds and writes the job report — exactly one per job
+// (DESIGN.md §2). It turns link messages, listing progress and timer ticks
+// into BatchQueue calls and BatchQueue answers into messages and report rows.
+// Runs on the loop thread; the listing runs on FileLister's helper thread.
+#ifndef PARALLELRUN_MASTER_H_
+#define PARALLELRUN_MASTER_H_
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "batch_queue.h"
+#include "batcher.h"
+#include "file_lister.h"
+#include "job_log.h"
+#include "link.h"
+#include "progress.h"
+
+namespace parallelrun {
+
+class Master {
+ public:
+  struct Config {
+    std::vector<std::string> input_names;  // input_data, in order
+    std::vector<std::string> input_paths;  // absolute, same order
+    uint64_t mini_batch_size = 10;
+    BatchQueue::Limits limits;
+    double progress_update_timeout = 270;  // seconds without a finished attempt
+  };
+
+  // `done` runs once, after every agent has said Bye and the reports are
+  // written, with the job's outcome.
+  Master(boost::asio::io_context& io, Config config, JobLog* log, Progress* progress,
+         std::function<void(Status)> done);
+  ~Master();
+
+  // Adds an agent's link end (before Start for the in-process agent).
+  void AddAgent(std::unique_ptr<LinkEnd> link);
+  void Start();
+  // Ctrl-C / SIGTERM: stop dispatching, stop workers (at once if `immediate`).
+  void Interrupt(bool immediate);
+  // What every worker is doing, for the no-progress message (in-process agents).
+  void SetDescribeWorkers(std::function<std::vector<std::string>()> describe) {
+    describe_workers_ = std::move(describe);
+  }
+
+  // The totals so far (final once `done` ran).
+  JobLog::Totals Totals() const;
+  // One paragraph: what ran, what failed, how long it took.
+  std::string Summary() const;
+
+ private:
+  struct AgentState {
+    std::unique_ptr<LinkEnd> link;
+    uint32_t node = 0;
+    std::string host;
+    uint32_t demand = 0;  // pulled, not yet leased
+    bool hello = false;
+    bool failed = false;
+    bool bye = false;
+  };
+
+  void OnMessage(size_t agent, LinkMessage&& m);
+  void OnResult(size_t agent, AttemptResult&& r);
+  void Feed();
+  void Serve();
+  void OpenInput(size_t index);
+  void CheckThresholds();
+  void CheckAllFinished();
+  void BeginStop(const std::string& reason);
+  void Tick();
+  void Finish();
+  Progress::Snapshot Snap() const;
+  double Elapsed() const;
+
+  boost::asio::io_context& io_;
+  Config config_;
+  JobLog* log_;
+  Progress* progress_;
+  std::function<void(Status)> done_;
+  std::function<std::vector<std::string>()> describe_workers_;
+
+  BatchQueue queue_;
+  Batcher batcher_;
+  std::vector<AgentState> agents_;
+  size_t input_index_ = 0;
+  std::unique_ptr<FileLister> lister_;
+  std::unique_ptr<ItemSource> source_;
+  std::chrono::steady_clock::time_point input_started_;
+  std::vector<std::string> listing_errors_;
+  uint64_t listing_error_count_ = 0;
+  size_t window_ = 64;  // mini-batches formed ahead of demand
+
+  std::chrono::steady_clock::time_point started_;
+  std::chrono::steady_clock::time_point last_progress_;
+  boost::asio::steady_timer tick_;
+  double last_overview_ = -1;
+  bool first_lease_logged_ = false;
+  bool drained_ = false;
+  bool interrupted_ = false;
+  std::string stop_reason_;
+  bool finished_ = false;
+  // Set in the destructor: lister notifications posted to the loop after
+  // this object is gone must do nothing.
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+};
+
+}  // namespace parallelrun
+
+#endif  // PARALLELRUN_MASTER_H_

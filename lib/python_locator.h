@@ -1,0 +1,43 @@
+// Which Python the workers use (DESIGN.md §4): --python, PARALLELRUN_PYTHON,
+// $VIRTUAL_ENV, $CONDA_PREFIX, python3 on PATH — in that order — checked once
+// by running the worker driver's pre-flight check, which also resolves a
+// launcher shim (pyenv: ~200 ms per start) to the real interpreter (~20 ms)
+// and compiles the entry script, so that a broken script is reported before
+// any worker starts.
+#ifndef PARALLELRUN_PYTHON_LOCATOR_H_
+#define PARALLELRUN_PYTHON_LOCATOR_H_
+
+#include <string>
+#include <vector>
+
+#include "parallelrun/status.h"
+
+namespace parallelrun {
+
+struct PythonChoice {
+  std::string path;    // as found (absolute)
+  std::string source;  // "--python", "PARALLELRUN_PYTHON", "$VIRTUAL_ENV", …
+};
+
+// Picks the interpreter. `env` is the process environment ("NAME=value").
+Result<PythonChoice> ChoosePython(const std::string& flag, const std::vector<std::string>& env);
+
+struct Preflight {
+  std::string executable;      // sys.executable: what workers start
+  std::string version;         // "3.11.2"
+  bool defines_init = false;
+};
+
+// Runs the driver's check of `entry_script` with `python`. Errors: Usage for
+// a syntax error ("file:line:col: SyntaxError: …" with the line and a caret)
+// or a script without run(); Infrastructure when Python does not start or is
+// older than 3.8.
+Result<Preflight> CheckEntryScript(const PythonChoice& python, const std::string& entry_script,
+                                   const std::vector<std::string>& env);
+
+// The worker driver's source, embedded at build time.
+std::string WorkerDriverSource();
+
+}  // namespace parallelrun
+
+#endif  // PARALLELRUN_PYTHON_LOCATOR_H_
