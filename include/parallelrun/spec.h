@@ -39,7 +39,10 @@ struct Port {
   // componentsdk `DataFrameDirectory`/`AzureMLDataset` tabular).
   bool is_tabular = false;
   bool optional = false;
-  std::optional<std::string> default_value;  // scalar default, as text
+  // Scalar default, as text. For a v2 job input's `path` (a local path), made
+  // absolute against the spec's folder; remote paths (azureml:, https://) stay
+  // as written.
+  std::optional<std::string> default_value;
   std::string description;
   std::string mode;  // ro_mount, download, direct, rw_mount, upload, … ("" if unset)
   SourceLocation where;  // the port's key in the file
@@ -116,8 +119,28 @@ Result<Spec> ParseSpecText(const std::string& text, const std::string& path);
 // *before* substitution, so a value with spaces or newlines stays one word.
 // An optional group whose placeholders lack values disappears; a placeholder
 // outside a group without a value is an error naming the port.
+// Errors: syntax errors say where (`file:line:col: ` from args_where, when
+// known); a missing value reads "args use {inputs.model}, which has no value;
+// give it with -i model=PATH".
 Result<std::vector<std::string>> ResolveArgs(
     const Spec& spec, const std::map<std::string, std::string>& values);
+
+// One placeholder of an args template, as ScanArgsTemplate finds it.
+struct ArgsPlaceholder {
+  bool is_output = false;   // {outputs.y} rather than {inputs.x}
+  std::string name;         // "x"
+  std::string written;      // as in the template: "{inputs.x}", "${{ inputs.x }}"
+  bool in_optional_group = false;
+};
+
+// Checks the syntax of an args template in `format` without binding values
+// (quotes, optional groups, placeholder forms; a group must not start and end
+// in different quoting) and lists its placeholders in order. Errors are
+// Status::Usage naming `what` ("args", "program_arguments") with no location:
+// ParseSpecText reports them at args_where and also checks the names.
+Result<std::vector<ArgsPlaceholder>> ScanArgsTemplate(const std::string& text,
+                                                      SpecFormat format,
+                                                      const std::string& what);
 
 }  // namespace parallelrun
 
