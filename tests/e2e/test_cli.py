@@ -1,0 +1,209 @@
+"""End to end: the command line itself — --version, --help, validate,
+--dry-run and --progress."""
+
+import os
+import re
+import subprocess
+import unittest
+
+import helpers
+from helpers import E2ETestCase
+
+# Every run setting, canonical (driver) spelling; --help must show both.
+SETTINGS = [
+    "mini_batch_size", "process_count_per_node", "node_count", "error_threshold",
+    "allowed_failed_count", "allowed_failed_percent", "run_invocation_timeout", "run_max_try",
+    "logging_level", "output_action", "append_row_file_name", "partition_keys",
+    "task_overhead_timeout", "progress_update_timeout", "first_task_creation_timeout",
+    "resource_monitor_interval", "profiling_module", "nice", "copy_logs_to_parent",
+    "push_metrics_to_parent", "metrics_name_prefix", "cleanup_leaked_queues",
+]
+
+MARKER_SCRIPT = """
+    import os
+    open(os.path.join(os.getcwd(), "worker-ran"), "w").close()
+
+    def init():
+        pass
+
+    def run(mini_batch):
+        return mini_batch
+    """
+
+PROGRESS_LINE = re.compile(r"^parallelrun: \d+:\d\d:\d\d \d+/\d+\+? (\(listing\) )?mini-batches, ")
+
+
+def project_version():
+    text = (helpers.SOURCE_DIR / "CMakeLists.txt").read_text()
+    return re.search(r"project\(parallelrun VERSION (\S+)", text).group(1)
+
+
+class CliTest(E2ETestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.write("score.py", MARKER_SCRIPT)
+        self.make_files(self.tmp / "data", ["a.txt", "b.txt", "c.txt"])
+
+    def test_version(self):
+        run = self.run_parallelrun("--version")
+        self.assertExit(run, 0)
+        self.assertEqual(run.stdout, "parallelrun %s\n" % project_version())
+        self.assertEqual(run.stderr, "")
+
+    def check_settings_listed(self, text):
+        for name in SETTINGS:
+            with self.subTest(setting=name):
+                self.assertRegex(text, r"--%s\b" % re.escape(name.replace("_", "-")))
+                self.assertRegex(text, r"--%s\b" % re.escape(name))
+
+    def test_run_help_lists_settings_in_both_spellings(self):
+        run = self.run_parallelrun("run", "--help")
+        self.assertExit(run, 0)
+        self.check_settings_listed(run.stdout)
+        for flag in ("--job-dir", "--python", "--progress", "--dry-run", "-i", "-o"):
+            self.assertIn(flag, run.stdout)
+
+    @unittest.expectedFailure  # top-level --help lists only the subcommands (see report)
+    def test_help_lists_settings_in_both_spellings(self):
+        run = self.run_parallelrun("--help")
+        self.assertExit(run, 0)
+        self.assertIn("run", run.stdout)
+        self.assertIn("validate", run.stdout)
+        self.check_settings_listed(run.stdout)
+
+    def test_no_subcommand_is_a_usage_error(self):
+        run = self.run_parallelrun()
+        self.assertExit(run, 2)
+        self.assertTrue(run.stderr.startswith("parallelrun: error: "), run.stderr)
+
+    def test_validate_good_spec(self):
+        spec = self.component_spec(entry="score.py")
+        run = self.run_parallelrun("validate", spec)
+        self.assertExit(run, 0)
+        lines = run.stdout.splitlines()
+        self.assertEqual(lines[:3], [
+            "%s: valid ParallelComponent spec 'e2e_component'" % spec,
+            "  input  data (path)  <- split into mini-batches",
+            "  output out (path)",
+        ])
+        self.assertRegex(lines[3], r"^  entry script %s \(defines init: yes\) with Python "
+                         r"3\.\d+\.\d+ \(.+\)$" % re.escape(str(self.tmp / "score.py")))
+        self.assertEqual(len(lines), 4)
+        self.assertFalse((self.tmp / "worker-ran").exists())
+
+    def test_validate_broken_spec(self):
+        spec = self.write("typo.yaml", """
+            name: typo
+            version: 1
+            type: ParallelComponent
+            inputs:
+              data: {type: path}
+            outputs:
+              out: {type: path}
+            parallel:
+              input_data: inputs.data
+              output_data: outputs.out
+              entry: score.py
+              mini_batch_size: 10
+            """)
+        run = self.run_parallelrun("validate", spec)
+        self.assertUsageError(
+            run, "%s:12:3: unknown key 'mini_batch_size' in parallel; allowed keys: "
+                 "input_data, output_data, entry, args\n"
+                 "    mini_batch_size: 10\n"
+                 "    ^" % spec)
+
+    def test_dry_run_prints_plan_and_runs_nothing(self):
+        spec = self.component_spec(entry="score.py", args="--fixed {inputs.data}")
+        run = self.run_parallelrun("run", spec, "-i", "data=data", "-o", "out=out",
+                                   "--mini_batch_size", "2", "--process_count_per_node", "2",
+                                   "--dry-run", "--extra", "it's")
+        self.assertExit(run, 0)
+        self.assertEqual(run.stdout, "")
+        lines = run.stderr.splitlines()
+        self.assertIn("parallelrun: dry run: role single node (rank 0 of 1), master and agent "
+                      "on this machine", lines)
+        self.assertIn("parallelrun: input data: %s in mini-batches of 2" % (self.tmp / "data"),
+                      lines)
+        self.assertTrue(any(re.match(r"^parallelrun: would run 2 workers of Python 3\.", l)
+                            for l in lines), lines)
+        entry = [l for l in lines if l.startswith("parallelrun: entry script: ")]
+        self.assertEqual(len(entry), 1, lines)
+        data, out = self.tmp / "data", self.tmp / "out"
+        self.assertEqual(
+            entry[0],
+            "parallelrun: entry script: %s --fixed %s --extra 'it'\\''s' "
+            "--scoring_module_name %s --mini_batch_size 2 --error_threshold -1 "
+            "--output_action summary_only --logging_level INFO --run_invocation_timeout 60 "
+            "--run_max_try 3 --output %s --process_count_per_node 2 --input_fds_0 %s"
+            % (self.tmp / "score.py", data, self.tmp / "score.py", out, data))
+        self.assertFalse((self.tmp / "parallelrun-jobs").exists())
+        self.assertFalse(out.exists())
+        self.assertFalse((self.tmp / "worker-ran").exists())
+
+    def test_progress_plain(self):
+        # A plain progress line comes every few seconds, so the job is held
+        # open (run() waits for a release file) until the line is seen.
+        self.copy_script("wait_for_release.py")
+        spec = self.component_spec(entry="wait_for_release.py")
+        release = self.tmp / "release"
+        job = self.tmp / "job"
+        env = dict(os.environ, PARALLELRUN_PYTHON=helpers.PYTHON, E2E_RELEASE_FILE=str(release))
+        proc = subprocess.Popen(
+            [self.parallelrun, "run", str(spec), "-i", "data=data", "-o", "out=out",
+             "--job-dir", str(job), "--progress", "plain", "--mini_batch_size", "1",
+             "--process_count_per_node", "1"],
+            cwd=str(self.tmp), env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE)
+        self.addCleanup(proc.kill)
+        seen = []
+        # Ends at the progress line, or at EOF: run() gives up after 30 s.
+        for raw in proc.stderr:
+            line = raw.decode(errors="replace").rstrip("\n")
+            seen.append(line)
+            if PROGRESS_LINE.match(line):
+                break
+        release.touch()
+        try:
+            stdout, rest = proc.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.fail("parallelrun did not finish after the release")
+        stderr = "\n".join(seen) + "\n" + rest.decode(errors="replace")
+        self.assertTrue(any(PROGRESS_LINE.match(l) for l in seen), stderr)
+        progress = [l for l in seen if PROGRESS_LINE.match(l)][0]
+        self.assertRegex(progress, r"^parallelrun: 0:00:0\d 0/3 mini-batches, 0 items, 0 items/s$")
+        self.assertEqual(proc.returncode, 0, stderr)
+        self.assertEqual(stdout, b"")
+        self.assertNotIn("\r", stderr)
+        self.assertNotIn("\x1b", stderr)
+        lines = stderr.splitlines()
+        self.assertTrue(all(l.startswith("parallelrun: ") for l in lines), lines)
+        self.assertEqual(lines[-1], "parallelrun: job succeeded; job dir %s" % job)
+        self.assertEqual(len(self.mini_batch_rows(job)), 3)
+
+    def test_progress_none(self):
+        spec = self.component_spec(entry="score.py")
+        # run_job passes --progress none.
+        run = self.run_job(spec, "-i", "data=data", "-o", "out=out", "--mini_batch_size", "1")
+        self.assertExit(run, 0)
+        self.assertEqual(run.stdout, "")
+        lines = run.stderr.splitlines()
+        self.assertFalse(any(PROGRESS_LINE.match(l) for l in lines), run.stderr)
+        self.assertNotIn("\r", run.stderr)
+        self.assertNotIn("\x1b", run.stderr)
+        self.assertEqual(lines[-1], "parallelrun: job succeeded; job dir %s" % self.job_dir)
+        self.assertEqual(len(self.mini_batch_rows()), 3)
+
+    def test_progress_unknown_value(self):
+        spec = self.component_spec(entry="score.py")
+        run = self.run_parallelrun("run", spec, "-i", "data=data", "-o", "out=out",
+                                   "--progress", "fancy")
+        self.assertUsageError(run, "--progress 'fancy' is not valid: give auto, bar, plain "
+                                   "or none")
+        self.assertFalse((self.tmp / "parallelrun-jobs").exists())
+        self.assertFalse((self.tmp / "worker-ran").exists())
+
+
+if __name__ == "__main__":
+    unittest.main()
