@@ -504,7 +504,7 @@ std::optional<TableReadOptions> OptionsForExtension(const std::string& path) {
 //   u8 flags: 1 has_header, 2 whole_file, 4 file_header, 8 include_path_column,
 //             16 empty_as_string, 32 support_multi_line
 //   u8 header mode, bytes header, bytes delimiter, bytes encoding, bytes invalid_lines,
-//   u32 n, n × (bytes name, bytes value, bytes datetime_format)
+//   bytes path_column, u32 n, n × (bytes name, bytes value, bytes datetime_format)
 
 std::string EncodeTableRange(const TableRange& r) {
   WireWriter w;
@@ -527,6 +527,7 @@ std::string EncodeTableRange(const TableRange& r) {
   w.Bytes(r.options.delimiter);
   w.Bytes(r.options.encoding);
   w.Bytes(r.options.invalid_lines);
+  w.Bytes(r.options.path_column);
   w.U32(static_cast<uint32_t>(r.path_columns.size()));
   for (const auto& c : r.path_columns) {
     w.Bytes(c.name);
@@ -565,6 +566,7 @@ bool DecodeTableRange(const std::string& data, TableRange* out) {
   r.options.delimiter = rd.Bytes();
   r.options.encoding = rd.Bytes();
   r.options.invalid_lines = rd.Bytes();
+  r.options.path_column = rd.Bytes();
   uint32_t n = rd.U32();
   if (!rd.ok() || n > data.size()) return false;
   for (uint32_t i = 0; i < n; i++) {

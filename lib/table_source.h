@@ -87,7 +87,8 @@ struct TableReadOptions {
   // MLTable spelling: utf8, iso88591, latin1, ascii, utf16, utf32, utf8bom,
   // windows1252 (Python codec names are accepted too).
   std::string encoding = "utf8";
-  bool include_path_column = false;  // add a "Path" column holding the file's path
+  bool include_path_column = false;  // add a column holding the file's path
+  std::string path_column = "Path";  // its name
   bool empty_as_string = false;      // keep empty fields as "" rather than NaN
   bool support_multi_line = false;   // accepted; splitting is quote-aware regardless
   std::string invalid_lines = "error";  // JSON Lines: error | drop

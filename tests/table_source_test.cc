@@ -319,6 +319,7 @@ TEST_CASE("table_source: descriptors round-trip, paths as raw bytes", "[table_so
   r.options.include_path_column = true;
   r.options.empty_as_string = true;
   r.options.invalid_lines = "drop";
+  r.options.path_column = "source";
   r.offset = 1ull << 40;
   r.length = 12345;
   r.group_begin = 2;
@@ -343,6 +344,7 @@ TEST_CASE("table_source: descriptors round-trip, paths as raw bytes", "[table_so
   CHECK(d.options.empty_as_string);
   CHECK(!d.options.support_multi_line);
   CHECK(d.options.invalid_lines == "drop");
+  CHECK(d.options.path_column == "source");
   CHECK(d.offset == r.offset);
   CHECK(d.length == r.length);
   CHECK(d.group_begin == 2);
