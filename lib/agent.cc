@@ -36,7 +36,7 @@ Agent::Agent(boost::asio::io_context& io, std::unique_ptr<LinkEnd> link, WorkerP
   events.failed = [this](const std::string& why) {
     Log("this node cannot run workers: " + why);
     link_->Send(NodeFailedMsg{why});
-    pool_->Stop(false);
+    pool_->Stop(false, "init() keeps failing on this node");
   };
   events.stopped = [this] {
     if (bye_sent_) return;
@@ -92,14 +92,14 @@ void Agent::OnMessage(LinkMessage&& m) {
   } else if (auto* stop = std::get_if<StopMsg>(&m)) {
     Log("master: stop: " + stop->reason);
     finishing_ = true;
-    pool_->Stop(stop->immediate);
+    pool_->Stop(stop->immediate, stop->reason);
   }
 }
 
 void Agent::Interrupt(bool immediate) {
   Log(immediate ? "interrupted again: stopping workers at once" : "interrupted: stopping workers");
   finishing_ = true;
-  pool_->Stop(immediate);
+  pool_->Stop(immediate, "the job was interrupted while this mini-batch ran");
 }
 
 }  // namespace parallelrun

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cmath>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -157,7 +158,19 @@ Status RunJob(const RunRequest& req, FILE* out) {
   wc.node = 0;
   wc.slots = rs.process_count_per_node;
   wc.logs_dir = log->logs_dir();
-  wc.run_timeout = std::chrono::milliseconds(static_cast<int64_t>(rs.run_invocation_timeout * 1000));
+  auto ms = [](double seconds) {
+    return std::chrono::milliseconds(static_cast<int64_t>(std::ceil(seconds * 1000)));
+  };
+  wc.run_timeout = ms(rs.run_invocation_timeout);
+  // init() gets what the original allowed it before declaring the job stuck
+  // (reference §3.6: 3 × run_invocation_timeout + 30 s, the 30 s being the
+  // default task_overhead_timeout): 210 s with the defaults, and as small as
+  // the user's own timeouts make it. A hung init() is then stopped and
+  // counts as an init failure.
+  wc.init_timeout = ms(3 * rs.run_invocation_timeout + rs.task_overhead_timeout);
+  wc.init_timeout_rule = "3 × run_invocation_timeout + task_overhead_timeout";
+  // shutdown() is one more call into the entry script, bounded like run().
+  wc.shutdown_timeout = ms(rs.run_invocation_timeout);
   wc.max_init_failures = 3 * rs.process_count_per_node;
   wc.start_config = {{"entry_script", plan.spec.entry_script},
                      {"code_dir", plan.spec.code_dir},
@@ -177,10 +190,10 @@ Status RunJob(const RunRequest& req, FILE* out) {
   boost::asio::signal_set signals(io, SIGINT, SIGTERM);
   int interrupts = 0;
   std::function<void()> wait_signal = [&] {
-    signals.async_wait([&](const boost::system::error_code& ec, int) {
+    signals.async_wait([&](const boost::system::error_code& ec, int signo) {
       if (ec) return;
       interrupts++;
-      master.Interrupt(interrupts > 1);
+      master.Interrupt(interrupts > 1, signo == SIGTERM ? "SIGTERM" : "SIGINT");
       wait_signal();
     });
   };

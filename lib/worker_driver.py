@@ -10,11 +10,13 @@ command runs before any worker starts: it reports, as one JSON line, the
 interpreter's version and whether the entry script compiles and defines run().
 """
 import ast
+import faulthandler
 import importlib.util
 import io
 import json
 import logging
 import os
+import signal
 import struct
 import sys
 import time
@@ -268,6 +270,8 @@ class Worker:
                 message = ("run() returned %s; it must return a list, tuple or pandas.DataFrame "
                            "with one element per successful item" %
                            ("None" if value is None else "a " + type(value).__name__))
+                self.log_error("run() failed on mini-batch %d, attempt %d:" % (batch_id, attempt),
+                               message)
         except Exception as exc:
             status, category, message = RUN_EXCEPTION, type(exc).__name__, _one_line(exc)
             tb = _user_traceback(exc)
@@ -324,6 +328,11 @@ def worker_main():
     os.dup2(null, 0)
     os.close(null)
     os.dup2(2, 1)  # until START names the stdout log
+    # When the agent stops this worker (a run() or init() over its timeout, an
+    # interrupt) with SIGTERM, print where it was to the stderr log, then die
+    # of SIGTERM as before (chain): the agent shows that stack as the reason.
+    # An entry script that installs its own SIGTERM handler replaces this.
+    faulthandler.register(signal.SIGTERM, file=sys.stderr, all_threads=False, chain=True)
     pipe = Pipe(fd_in, fd_out)
     pipe.send(HELLO, struct.pack("<II", PROTOCOL_VERSION, os.getpid()) +
               _field(sys.version.split()[0]) + _field(sys.executable or ""))

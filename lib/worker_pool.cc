@@ -1,10 +1,13 @@
 #include "worker_pool.h"
 
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 
 #include <algorithm>
 #include <cmath>
+#include <fstream>
+#include <optional>
 
 #include <boost/asio/post.hpp>
 #include <fmt/format.h>
@@ -15,32 +18,112 @@ namespace parallelrun {
 
 namespace {
 
+using Clock = std::chrono::steady_clock;
+
+// After a worker was reaped, how long its stdout pipe may stay open before we
+// stop reading it. Whatever the worker wrote before it died is already in the
+// pipe and arrives at once; only a process that escaped the worker's group
+// (setsid) and inherited the pipe can keep it open longer.
+constexpr auto kEofWait = std::chrono::milliseconds(250);
+// How much of a stderr log's end is read to explain a crash or a timeout.
+constexpr uint64_t kTailBytes = 8192;
+
 double EpochSeconds() {
   struct timeval tv;
   gettimeofday(&tv, nullptr);
   return static_cast<double>(tv.tv_sec) + tv.tv_usec / 1e6;
 }
 
-std::string LastLines(const std::string& text, int n) {
-  size_t end = text.size();
-  while (end > 0 && text[end - 1] == '\n') end--;
-  size_t pos = end;
-  for (int i = 0; i < n && pos > 0; i++) {
-    pos = text.rfind('\n', pos - 1);
-    if (pos == std::string::npos) {
-      pos = 0;
+double Seconds(std::chrono::milliseconds ms) { return std::chrono::duration<double>(ms).count(); }
+
+std::vector<std::string> SplitLines(const std::string& text) {
+  std::vector<std::string> lines;
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size();
+    lines.push_back(text.substr(start, end - start));
+    start = end + 1;
+  }
+  return lines;
+}
+
+std::string LastLines(const std::string& text, size_t n) {
+  std::vector<std::string> lines;
+  for (auto& line : SplitLines(text)) {
+    if (line.find_first_not_of(" \t\r") != std::string::npos) lines.push_back(std::move(line));
+  }
+  std::string out;
+  for (size_t i = lines.size() > n ? lines.size() - n : 0; i < lines.size(); i++) {
+    out += lines[i] + "\n";
+  }
+  return out;
+}
+
+uint64_t FileSize(const std::string& path) {
+  struct stat st;
+  return stat(path.c_str(), &st) == 0 ? static_cast<uint64_t>(st.st_size) : 0;
+}
+
+// Explains the end of a worker's stderr log. Python's faulthandler (on for
+// crashes through PYTHONFAULTHANDLER, and for SIGTERM by the driver) prints
+// the innermost frame first; it is turned around so that, like a Python
+// traceback, the last lines say where the process was. Frames of the driver
+// itself ("<string>") are left out.
+std::string ExplainStderr(const std::string& tail) {
+  std::vector<std::string> lines = SplitLines(tail);
+  size_t header = lines.size();
+  for (size_t i = lines.size(); i-- > 0;) {
+    if (lines[i].find("(most recent call first):") != std::string::npos) {
+      header = i;
       break;
     }
   }
-  return text.substr(pos == 0 ? 0 : pos + 1, end - (pos == 0 ? 0 : pos + 1));
+  if (header == lines.size()) return LastLines(tail, 12);
+  std::string out;
+  for (size_t back = 1; back <= 3 && back <= header; back++) {
+    if (lines[header - back].rfind("Fatal Python error", 0) == 0) {
+      out += lines[header - back] + "\n";
+      break;
+    }
+  }
+  std::vector<std::string> frames;
+  for (size_t i = header + 1; i < lines.size() && lines[i].rfind("  ", 0) == 0; i++) {
+    if (lines[i].find("File \"<string>\"") == std::string::npos) frames.push_back(lines[i]);
+  }
+  out += "Stack (most recent call last):\n";
+  for (auto it = frames.rbegin(); it != frames.rend(); ++it) out += *it + "\n";
+  return out;
+}
+
+// The deadline of what the worker is doing now: init(), the mini-batch at the
+// head of its queue, or shutdown(); none when idle.
+std::optional<Clock::time_point> DeadlineOf(const WorkerPool::Config& c, bool init_answered,
+                                                   bool busy, bool shutting_down,
+                                                   Clock::time_point started,
+                                                   Clock::time_point head_started,
+                                                   Clock::time_point last_activity) {
+  if (!init_answered) return started + c.init_timeout;
+  if (busy) return head_started + c.run_timeout;
+  if (shutting_down) return last_activity + c.shutdown_timeout;
+  return std::nullopt;
 }
 
 }  // namespace
 
+enum class WorkerPool::Ending {
+  kNone,
+  kRunTimeout,       // run() exceeded run_timeout
+  kInitTimeout,      // init() exceeded init_timeout
+  kShutdownTimeout,  // shutdown() exceeded shutdown_timeout
+  kStopped,          // Stop(): interrupt, no progress, node failed
+  kProtocol,         // the worker broke the protocol
+};
+
 struct WorkerPool::Worker {
   enum class State { kInitializing, kReady, kShuttingDown, kDead };
 
-  explicit Worker(boost::asio::io_context& io) : timer(io) {}
+  explicit Worker(boost::asio::io_context& io) : timer(io), kill_timer(io), eof_timer(io) {}
 
   int number = 0;
   std::string name;
@@ -48,14 +131,31 @@ struct WorkerPool::Worker {
   FrameDecoder decoder{kMaxWorkerFrame};
   State state = State::kInitializing;
   std::deque<InFlight> queue;  // sent RUNs, oldest (running) first
-  std::chrono::steady_clock::time_point head_started;
-  boost::asio::steady_timer timer;  // run timeout, then kill grace
+  Clock::time_point started;
+  Clock::time_point head_started;   // when queue.front() began to run
+  Clock::time_point last_activity;  // last RESULT or SHUTDOWN sent
+  // The one deadline of the worker's current phase (init, run, shutdown);
+  // `timer_generation` tells a superseded wait from the current one.
+  boost::asio::steady_timer timer;
   bool timer_armed = false;
-  bool terminating = false;   // SIGTERM sent
-  bool exited = false;
+  Clock::time_point armed_for;
+  uint64_t timer_generation = 0;
+  boost::asio::steady_timer kill_timer;  // SIGTERM → SIGKILL grace
+  boost::asio::steady_timer eof_timer;   // exit → stop reading (kEofWait)
+  Ending ending = Ending::kNone;
+  bool terminating = false;  // its group was signalled; its frames are ignored
+  bool retiring = false;     // failed too often in a row; shutting down
+  bool init_answered = false;
+  bool exited = false;       // reaped by waitpid
+  bool eof = false;          // stdout pipe closed
+  bool reaped = false;       // exited and done with: counted, replaced
+  WorkerProcess::Exit exit;
   bool init_failed = false;
-  std::string init_error;     // one line + log path, for NodeFailed
-  bool warned_capped = false;
+  std::string init_error;    // one line, with the log path
+  std::string init_details;  // the end of the traceback or stderr
+  std::string protocol_error;
+  int failed_in_a_row = 0;
+  uint64_t stderr_mark = 0;  // size of the stderr log when it was told to stop
   std::string stderr_path;
   std::string error_path;
   ProcessReport report;
@@ -69,6 +169,29 @@ WorkerPool::~WorkerPool() = default;
 
 void WorkerPool::Log(const std::string& line) {
   if (events_.log) events_.log(line);
+}
+
+std::string WorkerPool::Relative(const std::string& path) const {
+  // Paths in messages are relative to the job dir ("logs/user/…"): short in
+  // the CSV, and still right when the job dir is moved or downloaded.
+  const std::string& logs = config_.logs_dir;
+  size_t slash = logs.rfind('/');
+  std::string job = slash == std::string::npos ? "" : logs.substr(0, slash + 1);
+  if (!job.empty() && path.compare(0, job.size(), job) == 0) return path.substr(job.size());
+  return path;
+}
+
+std::string WorkerPool::StderrTail(Worker* w) const {
+  uint64_t size = FileSize(w->stderr_path);
+  uint64_t from = std::max(w->stderr_mark, size > kTailBytes ? size - kTailBytes : 0);
+  if (from >= size) return "";
+  std::ifstream in(w->stderr_path, std::ios::binary);
+  if (!in) return "";
+  in.seekg(static_cast<std::streamoff>(from));
+  std::string text(size - from, '\0');
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  text.resize(static_cast<size_t>(in.gcount()));
+  return ExplainStderr(text);
 }
 
 void WorkerPool::Start() {
@@ -89,6 +212,7 @@ void WorkerPool::StartWorker() {
   w->sys_log.reset(fopen(sys_path.c_str(), "a"));
   w->report.process = w->name;
   w->report.start_time = EpochSeconds();
+  w->started = Clock::now();
   workers_.push_back(std::move(w));
 
   WorkerProcess::Options opts;
@@ -98,17 +222,19 @@ void WorkerPool::StartWorker() {
   opts.stderr_path = raw->stderr_path;
   opts.cwd = config_.cwd;
   auto proc = WorkerProcess::Start(
-      io_, opts, [this, raw](const char* d, size_t n) { OnData(raw, d, n); }, [] {},
-      [this, raw](WorkerProcess::Exit e) { OnExit(raw, e); });
+      io_, opts, [this, raw](const char* d, size_t n) { OnData(raw, d, n); },
+      [this, raw] { OnEof(raw); }, [this, raw](WorkerProcess::Exit e) { OnExit(raw, e); });
   if (!proc.ok()) {
     raw->state = Worker::State::kDead;
-    raw->exited = true;
+    raw->exited = raw->eof = raw->reaped = true;
     raw->init_failed = true;
-    raw->init_error = proc.status().message();
+    raw->init_error = fmt::format("{} could not start: {}", raw->name, proc.status().message());
     raw->report.exit = "not started";
     init_failures_++;
-    Log(fmt::format("{} could not start: {}", raw->name, proc.status().message()));
-    boost::asio::post(io_, [this] { MaybeStopped(); });
+    init_failures_in_a_row_++;
+    Log(raw->init_error);
+    // Not from inside the caller: StartWorker may run in a loop over workers.
+    boost::asio::post(io_, [this] { StartFailed(); });
     return;
   }
   raw->proc = std::move(proc.value());
@@ -126,6 +252,12 @@ void WorkerPool::StartWorker() {
   std::string frame;
   EncodeStart(start, &frame);
   raw->proc->Write(std::move(frame));
+  ArmTimeout(raw);
+}
+
+void WorkerPool::StartFailed() {
+  TopUp("a worker could not start");
+  MaybeStopped();
 }
 
 size_t WorkerPool::Depth() const {
@@ -136,11 +268,15 @@ size_t WorkerPool::Depth() const {
   return static_cast<size_t>(std::clamp(want, 2.0, 16.0));
 }
 
+bool WorkerPool::Accepts(const Worker& w) const {
+  return w.state == Worker::State::kReady && !w.terminating && !w.retiring && !w.exited;
+}
+
 size_t WorkerPool::Capacity() const {
   if (draining_ || stopping_) return 0;
   size_t depth = Depth(), n = 0;
   for (const auto& w : workers_) {
-    if (w->state == Worker::State::kReady && w->queue.size() < depth) n += depth - w->queue.size();
+    if (Accepts(*w) && w->queue.size() < depth) n += depth - w->queue.size();
   }
   return n;
 }
@@ -148,15 +284,16 @@ size_t WorkerPool::Capacity() const {
 void WorkerPool::Submit(const MiniBatch& batch, uint32_t attempt) {
   Worker* best = nullptr;
   for (const auto& w : workers_) {
-    if (w->state != Worker::State::kReady) continue;
+    if (!Accepts(*w)) continue;
     if (!best || w->queue.size() < best->queue.size()) best = w.get();
   }
-  if (!best) {
-    // Nobody can take it (a worker died since Capacity() was asked).
+  if (!best || draining_ || stopping_) {
+    // Nobody can take it (a worker died or timed out since Capacity() was
+    // asked): it was never tried.
     events_.give_back(batch.id, attempt);
     return;
   }
-  auto now = std::chrono::steady_clock::now();
+  auto now = Clock::now();
   if (best->queue.empty()) best->head_started = now;
   best->queue.push_back(InFlight{batch, attempt, now});
   std::string frame;
@@ -166,10 +303,20 @@ void WorkerPool::Submit(const MiniBatch& batch, uint32_t attempt) {
 }
 
 void WorkerPool::ArmTimeout(Worker* w) {
-  if (w->timer_armed || w->queue.empty() || w->terminating) return;
+  if (w->terminating || w->exited) return;
+  auto deadline = DeadlineOf(config_, w->init_answered, !w->queue.empty(),
+                             w->state == Worker::State::kShuttingDown, w->started,
+                             w->head_started, w->last_activity);
+  if (!deadline) return;
+  // An armed wait that fires no later is kept: OnTimeout re-checks the real
+  // deadline and re-arms (deadlines mostly move later, as the head advances).
+  if (w->timer_armed && w->armed_for <= *deadline) return;
   w->timer_armed = true;
-  w->timer.expires_at(w->head_started + config_.run_timeout);
-  w->timer.async_wait([this, w](const boost::system::error_code& ec) {
+  w->armed_for = *deadline;
+  uint64_t generation = ++w->timer_generation;
+  w->timer.expires_at(*deadline);
+  w->timer.async_wait([this, w, generation](const boost::system::error_code& ec) {
+    if (generation != w->timer_generation) return;  // superseded
     w->timer_armed = false;
     if (ec || w->exited || w->terminating) return;
     OnTimeout(w);
@@ -177,35 +324,88 @@ void WorkerPool::ArmTimeout(Worker* w) {
 }
 
 void WorkerPool::OnTimeout(Worker* w) {
-  if (w->queue.empty()) return;
-  auto deadline = w->head_started + config_.run_timeout;
-  if (std::chrono::steady_clock::now() < deadline) {
-    ArmTimeout(w);  // the head changed since the timer was set: re-arm lazily
+  auto deadline = DeadlineOf(config_, w->init_answered, !w->queue.empty(),
+                             w->state == Worker::State::kShuttingDown, w->started,
+                             w->head_started, w->last_activity);
+  if (!deadline) return;
+  if (Clock::now() < *deadline) {
+    ArmTimeout(w);
     return;
   }
-  double secs = std::chrono::duration<double>(config_.run_timeout).count();
-  FailHead(w, AttemptStatus::kRunTimeout, "Timeout",
-           fmt::format("run() did not finish within run_invocation_timeout ({:g} s); {} was "
-                       "stopped and will be replaced",
-                       secs, w->name));
-  GiveBackQueued(w);
-  Terminate(w, false);
+  if (!w->init_answered) {
+    // A hung init() is bounded like the original's (reference §3.6), and it
+    // counts as an init failure: the replacement rules apply to it.
+    w->init_failed = true;
+    w->init_error = fmt::format(
+        "{}: init() did not finish within {:g} s ({}); it was stopped", w->name,
+        Seconds(config_.init_timeout),
+        config_.init_timeout_rule.empty() ? "init_timeout" : config_.init_timeout_rule);
+    init_failures_++;
+    init_failures_in_a_row_++;
+    Log(w->init_error);
+    Terminate(w, Ending::kInitTimeout, false);
+  } else if (!w->queue.empty()) {
+    const InFlight& head = w->queue.front();
+    Log(fmt::format("{}: run() of mini-batch {} (attempt {}) did not finish within {:g} s "
+                    "(run_invocation_timeout); stopping its process group (SIGTERM, SIGKILL "
+                    "after {:g} s)",
+                    w->name, head.batch.id, head.attempt, Seconds(config_.run_timeout),
+                    Seconds(config_.kill_grace)));
+    GiveBackQueued(w, 1);
+    Terminate(w, Ending::kRunTimeout, false);
+  } else {
+    Log(fmt::format("{}: shutdown() did not finish within {:g} s; stopping it", w->name,
+                    Seconds(config_.shutdown_timeout)));
+    Terminate(w, Ending::kShutdownTimeout, false);
+  }
 }
 
-void WorkerPool::Terminate(Worker* w, bool immediate) {
-  if (w->exited) return;
-  w->terminating = true;
+void WorkerPool::Terminate(Worker* w, Ending why, bool immediate) {
+  if (w->reaped) return;
+  if (w->exited) {
+    // Waiting for EOF: only the rest of the group can be left. How the
+    // worker ended is already decided.
+    w->proc->KillGroup(SIGKILL);
+    return;
+  }
+  if (w->ending == Ending::kNone) w->ending = why;
+  if (!w->terminating) {
+    w->terminating = true;
+    // What the worker writes from now on (faulthandler's stack, printed on
+    // SIGTERM by the driver) explains where it was stuck.
+    w->stderr_mark = FileSize(w->stderr_path);
+    w->timer_generation++;
+    w->timer.cancel();
+    w->timer_armed = false;
+  }
   w->proc->KillGroup(immediate ? SIGKILL : SIGTERM);
   if (immediate) return;
-  w->timer.cancel();
-  w->timer.expires_after(config_.kill_grace);
-  w->timer.async_wait([w](const boost::system::error_code& ec) {
-    if (ec || w->exited) return;
+  // A worker that ignores SIGTERM still dies.
+  w->kill_timer.expires_after(config_.kill_grace);
+  w->kill_timer.async_wait([w](const boost::system::error_code& ec) {
+    if (ec || w->reaped) return;
     w->proc->KillGroup(SIGKILL);
   });
 }
 
+void WorkerPool::Retire(Worker* w) {
+  if (w->retiring || w->terminating || w->exited || draining_ || stopping_) return;
+  w->retiring = true;
+  w->state = Worker::State::kShuttingDown;
+  w->last_activity = Clock::now();
+  Log(fmt::format("{} failed {} mini-batches in a row (more than {}); it runs the {} already "
+                  "queued to it, then shutdown(), and a new process replaces it",
+                  w->name, w->failed_in_a_row, kFailedInARowToReplace, w->queue.size()));
+  std::string frame;
+  EncodeShutdown(&frame);
+  w->proc->Write(std::move(frame));
+  ArmTimeout(w);
+}
+
 void WorkerPool::OnData(Worker* w, const char* data, size_t n) {
+  // Once its group was told to stop, the worker's verdict is decided; a
+  // late RESULT must not race it.
+  if (w->terminating || w->reaped) return;
   w->decoder.Feed(data, n);
   for (;;) {
     Frame frame;
@@ -217,18 +417,43 @@ void WorkerPool::OnData(Worker* w, const char* data, size_t n) {
       return;
     }
     OnFrame(w, std::move(frame));
-    if (w->exited || w->terminating) return;
+    if (w->terminating || w->reaped) return;
   }
 }
 
 void WorkerPool::ProtocolFailure(Worker* w, const std::string& why) {
   Log(fmt::format("{}: protocol error: {}; stopping it", w->name, why));
-  if (!w->queue.empty()) {
-    FailHead(w, AttemptStatus::kProcessDied, "ProtocolError",
-             fmt::format("{} broke the worker protocol: {}", w->name, why));
+  w->protocol_error = fmt::format("{} broke the worker protocol: {}", w->name, why);
+  GiveBackQueued(w, 1);
+  Terminate(w, Ending::kProtocol, true);
+}
+
+void WorkerPool::OnInitDone(Worker* w, const std::string& payload) {
+  WorkerInitDone init;
+  if (!DecodeInitDone(payload, &init)) return ProtocolFailure(w, "malformed INIT_DONE");
+  w->init_answered = true;
+  w->report.init_seconds = init.seconds;
+  w->timer_generation++;  // the init deadline no longer applies
+  w->timer.cancel();
+  w->timer_armed = false;
+  if (init.ok) {
+    w->report.init_ok = true;
+    init_failures_in_a_row_ = 0;
+    if (w->state == Worker::State::kInitializing) w->state = Worker::State::kReady;
+    Log(fmt::format("{} init() done in {:.3f} s", w->name, init.seconds));
+    ArmTimeout(w);  // shutdown() may already be asked for
+    TopUp("init() works again");  // replacements held back while it failed
+    if (events_.capacity) events_.capacity();
+    return;
   }
-  GiveBackQueued(w);
-  Terminate(w, true);
+  // The driver exits (code 72) after this; the exit starts the replacement.
+  w->init_failed = true;
+  w->init_error = fmt::format("{}: init() raised {} (traceback in {})", w->name,
+                              init.error_message, Relative(w->error_path));
+  w->init_details = LastLines(init.traceback, 6);
+  init_failures_++;
+  init_failures_in_a_row_++;
+  Log(fmt::format("{} init() failed: {}\n{}", w->name, init.error_message, w->init_details));
 }
 
 void WorkerPool::OnFrame(Worker* w, Frame&& frame) {
@@ -242,26 +467,8 @@ void WorkerPool::OnFrame(Worker* w, Frame&& frame) {
       }
       return;
     }
-    case kWorkerInitDone: {
-      WorkerInitDone init;
-      if (!DecodeInitDone(frame.payload, &init)) return ProtocolFailure(w, "malformed INIT_DONE");
-      w->report.init_seconds = init.seconds;
-      if (init.ok) {
-        w->report.init_ok = true;
-        init_failures_in_a_row_ = 0;
-        if (w->state == Worker::State::kInitializing) w->state = Worker::State::kReady;
-        Log(fmt::format("{} init() done in {:.3f} s", w->name, init.seconds));
-        if (events_.capacity) events_.capacity();
-      } else {
-        w->init_failed = true;
-        w->init_error = fmt::format("{} (traceback in {})", init.error_message, w->error_path);
-        init_failures_++;
-        init_failures_in_a_row_++;
-        Log(fmt::format("{} init() failed: {}\n{}", w->name, init.error_message,
-                        LastLines(init.traceback, 6)));
-      }
-      return;
-    }
+    case kWorkerInitDone:
+      return OnInitDone(w, frame.payload);
     case kWorkerResult: {
       AttemptResult r;
       if (!DecodeResult(frame.payload, &r)) return ProtocolFailure(w, "malformed RESULT");
@@ -272,7 +479,7 @@ void WorkerPool::OnFrame(Worker* w, Frame&& frame) {
       }
       InFlight f = std::move(w->queue.front());
       w->queue.pop_front();
-      w->head_started = std::chrono::steady_clock::now();
+      w->head_started = w->last_activity = Clock::now();
       avg_batch_seconds_ = 0.9 * avg_batch_seconds_ + 0.1 * r.elapsed_seconds;
       Finish(w, std::move(f), std::move(r));
       ArmTimeout(w);
@@ -286,7 +493,7 @@ void WorkerPool::OnFrame(Worker* w, Frame&& frame) {
       }
       if (!done.ok) {
         Log(fmt::format("{} shutdown() failed: {} (traceback in {})", w->name, done.error_message,
-                        w->error_path));
+                        Relative(w->error_path)));
       }
       return;
     }
@@ -306,10 +513,10 @@ void WorkerPool::Finish(Worker* w, InFlight&& f, AttemptResult&& r) {
   r.process = w->name;
   if (r.status == AttemptStatus::kRunDone) {
     r.succeeded = std::min<uint64_t>(r.returned, r.total);
-    if (r.returned > r.total && !w->warned_capped) {
-      w->warned_capped = true;
-      Log(fmt::format("{}: run() returned {} items for mini-batch {} of {}; using the input count "
-                      "as succeeded count (warned once per process)",
+    if (r.returned > r.total && !warned_capped_) {
+      warned_capped_ = true;
+      Log(fmt::format("{}: run() returned {} items for mini-batch {}, which is more than its {} "
+                      "items; using the input count as succeeded count (warned once)",
                       w->name, r.returned, r.id, r.total));
     }
   } else {
@@ -322,12 +529,20 @@ void WorkerPool::Finish(Worker* w, InFlight&& f, AttemptResult&& r) {
                r.start_time, r.id, r.attempt, AttemptStatusName(r.status), r.total, r.succeeded,
                r.elapsed_seconds, r.process_seconds, r.run_seconds,
                r.error_message.empty() ? "" : "|", r.error_message);
+    fflush(w->sys_log.get());
   }
+  bool reported_failure =
+      r.status == AttemptStatus::kRunException || r.status == AttemptStatus::kInvalidReturn;
+  if (r.status == AttemptStatus::kRunDone) w->failed_in_a_row = 0;
+  else if (reported_failure) w->failed_in_a_row++;
   events_.result(std::move(r));
+  // A process whose every run() fails may be in a bad state (a broken CUDA
+  // context, a closed connection): a fresh one with a new init() may do better.
+  if (reported_failure && w->failed_in_a_row > kFailedInARowToReplace) Retire(w);
 }
 
 void WorkerPool::FailHead(Worker* w, AttemptStatus status, const std::string& category,
-                          const std::string& message) {
+                          const std::string& message, const std::string& traceback) {
   if (w->queue.empty()) return;
   InFlight f = std::move(w->queue.front());
   w->queue.pop_front();
@@ -335,84 +550,167 @@ void WorkerPool::FailHead(Worker* w, AttemptStatus status, const std::string& ca
   r.id = f.batch.id;
   r.attempt = f.attempt;
   r.status = status;
-  r.elapsed_seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - w->head_started).count();
+  r.elapsed_seconds = std::chrono::duration<double>(Clock::now() - w->head_started).count();
   r.start_time = EpochSeconds() - r.elapsed_seconds;
   r.error_category = category;
   r.error_message = message;
+  r.traceback = traceback;
   Finish(w, std::move(f), std::move(r));
 }
 
-void WorkerPool::GiveBackQueued(Worker* w) {
-  while (!w->queue.empty()) {
-    InFlight f = std::move(w->queue.front());
-    w->queue.pop_front();
+void WorkerPool::GiveBackQueued(Worker* w, size_t keep) {
+  // Only the head of a worker's queue has started; the rest were never tried.
+  while (w->queue.size() > keep) {
+    InFlight f = std::move(w->queue.back());
+    w->queue.pop_back();
     events_.give_back(f.batch.id, f.attempt);
   }
 }
 
 void WorkerPool::OnExit(Worker* w, WorkerProcess::Exit exit) {
   w->exited = true;
+  w->exit = exit;
   w->state = Worker::State::kDead;
+  w->timer_generation++;
   w->timer.cancel();
+  w->timer_armed = false;
+  // Whatever the worker started in its group (a subprocess, a forked
+  // grandchild holding our pipe) must not outlive it.
+  pid_t group = w->proc->pid();
+  if (group > 0 && ::kill(-group, 0) == 0) {
+    Log(fmt::format("{} left processes in its process group {}; killing them", w->name, group));
+    w->proc->KillGroup(SIGKILL);
+  }
+  if (w->eof) return Reap(w);
+  // The pipe may still hold the worker's last frames (a RESULT sent just
+  // before it died): read them first, but do not wait for an EOF that a
+  // process outside the group could hold back forever.
+  w->eof_timer.expires_after(kEofWait);
+  w->eof_timer.async_wait([this, w](const boost::system::error_code& ec) {
+    if (ec || w->reaped) return;
+    Log(fmt::format("{}: its stdout pipe is still held open by another process; no longer "
+                    "reading it",
+                    w->name));
+    Reap(w);
+  });
+}
+
+void WorkerPool::OnEof(Worker* w) {
+  w->eof = true;
+  if (w->exited && !w->reaped) {
+    w->eof_timer.cancel();
+    Reap(w);
+  }
+}
+
+void WorkerPool::Reap(Worker* w) {
+  w->reaped = true;
+  w->eof_timer.cancel();
+  w->kill_timer.cancel();
+  w->proc->CloseStreams();
+  const WorkerProcess::Exit& exit = w->exit;
   w->report.end_time = EpochSeconds();
   w->report.exit = exit.Describe();
-  // The worker is gone; a grandchild that inherited its pipes must not keep
-  // us reading, so stop listening now instead of waiting for EOF.
-  w->proc->CloseStreams();
-  bool clean = exit.code == 0 && !exit.signaled && w->queue.empty();
-  std::string how = exit.Describe();
-  if (exit.signaled && exit.code == SIGKILL && !w->terminating) how += ", possibly out of memory";
-  Log(fmt::format("{} exits with {}", w->name, how));
-  if (!w->queue.empty()) {
-    std::string stderr_tail;
-    FailHead(w, AttemptStatus::kProcessDied, exit.signaled ? "Signal" : "ProcessExit",
-             fmt::format("worker {} {} while running this mini-batch (stderr: {})", w->name, how,
-                         w->stderr_path));
-    GiveBackQueued(w);
+  // "killed by SIGKILL" that we did not send is most often the kernel's
+  // out-of-memory killer.
+  bool oom = exit.signaled && exit.code == SIGKILL && !w->terminating;
+  std::string how = exit.Describe() + (oom ? ", possibly out of memory" : "");
+  // The original's wording ("process003 exits with returncode -9."), with
+  // the signal named.
+  Log(exit.signaled ? fmt::format("{} exits with returncode {} ({})", w->name, -exit.code, how)
+                    : fmt::format("{} exits with returncode {}", w->name, exit.code));
+  std::string stderr_log = Relative(w->stderr_path);
+  switch (w->ending) {
+    case Ending::kRunTimeout:
+      FailHead(w, AttemptStatus::kRunTimeout, "Timeout",
+               fmt::format("run() did not finish within run_invocation_timeout ({:g} s); {} was "
+                           "stopped ({}) and is replaced; stderr: {}",
+                           Seconds(config_.run_timeout), w->name, how, stderr_log),
+               StderrTail(w));
+      break;
+    case Ending::kStopped:
+      FailHead(w, AttemptStatus::kInterrupted, "Interrupted", stop_reason_, "");
+      break;
+    case Ending::kInitTimeout:
+      w->init_details = StderrTail(w);  // where init() was stuck
+      break;
+    case Ending::kProtocol:
+      FailHead(w, AttemptStatus::kProcessDied, "ProtocolError", w->protocol_error, StderrTail(w));
+      break;
+    default:
+      FailHead(w, AttemptStatus::kProcessDied, exit.signaled ? "Signal" : "ProcessExit",
+               fmt::format("{} {}{}{} while running this mini-batch; stderr: {}", w->name,
+                           exit.signaled ? "" : "exited with ", how, oom ? "," : "", stderr_log),
+               StderrTail(w));
+      break;
   }
-  if (!w->report.init_ok && !w->init_failed && !stopping_ && !draining_) {
-    // Died before init() answered: that is an init failure too.
+  GiveBackQueued(w, 0);
+  if (!w->init_failed && !w->report.init_ok && !stopping_ && !draining_) {
+    // Died before init() answered: an init failure too (an import that
+    // crashed, os._exit in init()).
     w->init_failed = true;
-    w->init_error = fmt::format("{} exited during start-up or init() with {} (stderr: {})",
-                                w->name, how, w->stderr_path);
+    w->init_error = fmt::format("{} {} during start-up or init(); stderr: {}", w->name,
+                                exit.signaled ? how : "exited with " + how, stderr_log);
+    w->init_details = StderrTail(w);
     init_failures_++;
     init_failures_in_a_row_++;
+    Log(w->init_error);
   }
-  if (!clean && !stopping_ && !draining_) {
-    if (init_failures_ < config_.max_init_failures) {
-      StartWorker();
-    } else {
-      Log(fmt::format("not starting another worker: init() failed {} times on this node "
-                      "(limit 3 × process_count_per_node = {})",
-                      init_failures_, config_.max_init_failures));
-    }
-  }
+  TopUp(w->name + " exited");
   MaybeStopped();
 }
 
-void WorkerPool::MaybeStopped() {
-  bool any_alive = false, any_ready = false;
-  for (const auto& w : workers_) {
-    if (!w->exited) any_alive = true;
-    if (w->state == Worker::State::kReady) any_ready = true;
+void WorkerPool::TopUp(const std::string& after) {
+  if (stopping_ || draining_) return;
+  for (;;) {
+    int live = 0, in_init = 0;
+    for (const auto& w : workers_) {
+      if (w->reaped) continue;
+      live++;
+      if (!w->init_answered) in_init++;
+    }
+    if (live >= config_.slots) return;
+    // Workers still in init() may fail too: counting them keeps the node at
+    // exactly max_init_failures failures when init() cannot succeed. If one
+    // of them succeeds, the count restarts and this tops the node up again.
+    if (init_failures_in_a_row_ + in_init >= config_.max_init_failures) {
+      Log(fmt::format("{}; not starting another worker: init() failed {} times in a row on this "
+                      "node{} (the limit is 3 × process_count_per_node = {})",
+                      after, init_failures_in_a_row_,
+                      in_init == 0 ? "" : fmt::format(" and {} more in init() may fail", in_init),
+                      config_.max_init_failures));
+      return;
+    }
+    StartWorker();
   }
-  if (!any_alive && !stopping_ && !draining_ && !failed_reported_ &&
-      init_failures_ >= config_.max_init_failures) {
+}
+
+void WorkerPool::MaybeStopped() {
+  bool any_alive = std::any_of(workers_.begin(), workers_.end(),
+                               [](const auto& w) { return !w->reaped; });
+  if (any_alive) return;
+  if (!stopping_ && !draining_ && !failed_reported_ &&
+      init_failures_in_a_row_ >= config_.max_init_failures) {
     failed_reported_ = true;
-    std::string last;
+    const Worker* last = nullptr;
     for (auto it = workers_.rbegin(); it != workers_.rend(); ++it) {
       if ((*it)->init_failed) {
-        last = (*it)->init_error;
+        last = it->get();
         break;
       }
     }
-    events_.failed(fmt::format("init() failed {} times on node {}; last: {}", init_failures_,
-                               config_.node, last));
+    std::string why = fmt::format(
+        "init() failed {} times in a row on node {} (the limit is 3 × process_count_per_node = "
+        "{}), so no worker is left to run mini-batches",
+        init_failures_in_a_row_, config_.node, config_.max_init_failures);
+    if (last) {
+      why += "\nlast failure: " + last->init_error;
+      if (!last->init_details.empty()) why += "\n" + last->init_details;
+    }
+    events_.failed(why);
     return;
   }
-  (void)any_ready;
-  if (!any_alive && (stopping_ || draining_ || failed_reported_) && !stopped_reported_) {
+  if ((stopping_ || draining_ || failed_reported_) && !stopped_reported_) {
     stopped_reported_ = true;
     if (events_.stopped) events_.stopped();
   }
@@ -421,32 +719,34 @@ void WorkerPool::MaybeStopped() {
 void WorkerPool::Drain() {
   if (draining_ || stopping_) return;
   draining_ = true;
+  auto now = Clock::now();
   for (const auto& w : workers_) {
-    if (w->exited) continue;
-    w->state = Worker::State::kShuttingDown;
-    std::string frame;
-    EncodeShutdown(&frame);
-    w->proc->Write(std::move(frame));
+    if (w->exited || w->terminating) continue;
+    if (w->state != Worker::State::kShuttingDown) {
+      w->state = Worker::State::kShuttingDown;
+      w->last_activity = now;
+      std::string frame;
+      EncodeShutdown(&frame);
+      w->proc->Write(std::move(frame));
+    }
+    ArmTimeout(w.get());
   }
   MaybeStopped();
 }
 
-void WorkerPool::Stop(bool immediate) {
+void WorkerPool::Stop(bool immediate, const std::string& reason) {
   if (stopping_) {
     if (immediate) {
-      for (const auto& w : workers_) Terminate(w.get(), true);
+      for (const auto& w : workers_) Terminate(w.get(), Ending::kStopped, true);
     }
     return;
   }
   stopping_ = true;
+  stop_reason_ = reason;
   for (const auto& w : workers_) {
-    if (w->exited) continue;
-    if (!w->queue.empty()) {
-      FailHead(w.get(), AttemptStatus::kInterrupted, "Interrupted",
-               "the job was stopped while this mini-batch ran");
-    }
-    GiveBackQueued(w.get());
-    Terminate(w.get(), immediate);
+    if (w->reaped) continue;
+    GiveBackQueued(w.get(), 1);
+    Terminate(w.get(), Ending::kStopped, immediate);
   }
   MaybeStopped();
 }
@@ -459,17 +759,31 @@ std::vector<ProcessReport> WorkerPool::Reports() const {
 
 std::vector<std::string> WorkerPool::Describe() const {
   std::vector<std::string> out;
-  auto now = std::chrono::steady_clock::now();
+  auto now = Clock::now();
+  auto secs = [now](Clock::time_point since) {
+    return std::chrono::duration<double>(now - since).count();
+  };
   for (const auto& w : workers_) {
-    if (w->exited) continue;
+    if (w->reaped) continue;
     std::string what;
-    if (w->state == Worker::State::kInitializing) {
-      what = "in init()";
-    } else if (w->queue.empty()) {
-      what = "idle";
+    if (w->exited) {
+      what = "exited; reading its last output";
+    } else if (w->terminating) {
+      what = "being stopped";
+    } else if (!w->init_answered) {
+      what = fmt::format("in init() for {:.0f} s", secs(w->started));
+    } else if (!w->queue.empty()) {
+      const InFlight& head = w->queue.front();
+      std::string first = head.batch.items.empty() ? "" : head.batch.items.front();
+      what = fmt::format("running mini-batch {} (attempt {}, {} item{}{}{}) for {:.0f} s",
+                         head.batch.id, head.attempt, head.batch.items.size(),
+                         head.batch.items.size() == 1 ? "" : "s", first.empty() ? "" : ": ",
+                         first + (head.batch.items.size() > 1 ? ", …" : ""),
+                         secs(w->head_started));
+    } else if (w->state == Worker::State::kShuttingDown) {
+      what = fmt::format("in shutdown() for {:.0f} s", secs(w->last_activity));
     } else {
-      what = fmt::format("running mini-batch {} for {:.0f} s", w->queue.front().batch.id,
-                         std::chrono::duration<double>(now - w->head_started).count());
+      what = "idle, waiting for work";
     }
     out.push_back(fmt::format("node {} {} (pid {}): {}", config_.node, w->name, w->report.pid, what));
   }
