@@ -229,6 +229,11 @@ std::string JobLog::Detail(const MiniBatch& batch) const {
 void JobLog::Attempt(const AttemptResult& r, const MiniBatch& batch) {
   processes_[{r.node, r.process}].Add(r);
   nodes_[r.node].Add(r);
+  if (r.status == AttemptStatus::kRunDone) {
+    for (auto& note : first_failures_) {
+      if (note.result.id == r.id) note.succeeded_later = true;
+    }
+  }
   if (!csv_) return;
   fmt::print(csv_.get(), "{},{},{},{},{},{},{},{:.6f},{:.6f},{:.6f},{},{},{},{},{}\n", r.id,
              r.attempt, r.process, IsoTime(r.start_time), r.total, r.succeeded,
@@ -239,21 +244,53 @@ void JobLog::Attempt(const AttemptResult& r, const MiniBatch& batch) {
 
 void JobLog::Failure(const AttemptResult& r, const MiniBatch& batch, bool final_try) {
   failures_by_kind_[AttemptStatusName(r.status)]++;
-  if (first_failures_.size() >= kFailuresKept) return;
+  for (auto& note : first_failures_) {
+    if (note.result.id != r.id) continue;
+    note.result = r;
+    note.failed_tries++;
+    note.final_try = final_try;
+    return;
+  }
   FailureNote note;
   note.result = r;
   note.item_count = batch.items.size();
   for (size_t i = 0; i < batch.items.size() && i < kItemsShown; i++) {
     note.items.push_back(batch.items[i]);
   }
+  note.failed_tries = 1;
   note.final_try = final_try;
-  first_failures_.push_back(std::move(note));
+  if (first_failures_.size() < kFailuresKept) {
+    first_failures_.push_back(std::move(note));
+    return;
+  }
+  // Full: a mini-batch that failed for good matters more than one whose
+  // retry may still succeed (or did).
+  if (!final_try) return;
+  for (auto it = first_failures_.rbegin(); it != first_failures_.rend(); ++it) {
+    if (!it->final_try) {
+      *it = std::move(note);
+      return;
+    }
+  }
+}
+
+void JobLog::NodeFailure(uint32_t node, const std::string& reason) {
+  node_failures_.emplace_back(node, reason);
 }
 
 void JobLog::Node(const NodeReport& report) { node_reports_[report.node] = report; }
 
 std::string JobLog::ErrorReport(const Totals& t) const {
-  if (failures_by_kind_.empty() && t.items_failed == 0) return "";
+  std::vector<const ProcessReport*> init_failed;
+  for (const auto& [node, rep] : node_reports_) {
+    for (const auto& p : rep.processes) {
+      if (!p.init_ok) init_failed.push_back(&p);
+    }
+  }
+  if (failures_by_kind_.empty() && t.items_failed == 0 && node_failures_.empty() &&
+      init_failed.empty()) {
+    return "";
+  }
   std::string out;
   out += fmt::format("{} of {} mini-batches failed after all tries; {} of {} items failed.\n",
                      t.batches_failed, t.batches, t.items_failed, t.items);
@@ -262,30 +299,59 @@ std::string JobLog::ErrorReport(const Totals& t) const {
     for (const auto& [kind, n] : failures_by_kind_) out += fmt::format(" {} {};", kind, n);
     out.back() = '\n';
   }
+  for (const auto& [node, reason] : node_failures_) {
+    out += fmt::format("Node {} could not run workers: {}\n", node, reason);
+    out += fmt::format("  see {}/sys/node/{}/_main.txt and {}/user/error/{}/\n", logs_, node, logs_,
+                       node);
+  }
+  if (!init_failed.empty()) {
+    out += "Worker processes whose init() did not succeed:";
+    for (const ProcessReport* p : init_failed) {
+      out += fmt::format(" {} ({});", p->process, p->exit.empty() ? "still running" : p->exit);
+    }
+    out.back() = '\n';
+  }
   if (first_failures_.empty()) {
-    out += "Every attempt ran, but run() returned fewer items than it was given; see "
-           "logs/sys/job_report/processed_mini-batches.csv (Succeeded < Total).\n";
+    if (t.items_failed > 0) {
+      out += "Every attempt ran, but run() returned fewer items than it was given; see " + logs_ +
+             "/sys/job_report/processed_mini-batches.csv (Succeeded < Total).\n";
+    }
     return out;
   }
-  out += fmt::format("The first {} failed attempts:\n", first_failures_.size());
+  // Mini-batches that failed for good first, then those whose retry
+  // succeeded or was still to come, each in the order they first failed.
+  std::vector<const FailureNote*> notes;
   for (const auto& f : first_failures_) {
-    const AttemptResult& r = f.result;
+    if (f.final_try) notes.push_back(&f);
+  }
+  for (const auto& f : first_failures_) {
+    if (!f.final_try) notes.push_back(&f);
+  }
+  out += fmt::format("The first {} failing mini-batches:\n", notes.size());
+  for (const FailureNote* f : notes) {
+    const AttemptResult& r = f->result;
     std::string items;
-    for (const auto& item : f.items) items += (items.empty() ? "" : ", ") + Printable(item);
-    if (f.item_count > f.items.size()) {
-      items += fmt::format(", … ({} items in all)", f.item_count);
+    for (const auto& item : f->items) items += (items.empty() ? "" : ", ") + Printable(item);
+    if (f->item_count > f->items.size()) {
+      items += fmt::format(", … ({} items in all)", f->item_count);
     }
-    out += fmt::format("- mini-batch {} (attempt {}{}, node {} {}): {}: {}\n  items: {}\n", r.id,
-                       r.attempt, f.final_try ? ", last try" : "", r.node, r.process,
-                       AttemptStatusName(r.status), Printable(r.error_message), items);
+    std::string fate = f->final_try ? fmt::format("failed {} of {} tries", f->failed_tries, r.attempt)
+                       : f->succeeded_later
+                           ? fmt::format("failed {} {}, then succeeded", f->failed_tries,
+                                         f->failed_tries == 1 ? "try" : "tries")
+                           : fmt::format("failed {} {}, not retried before the job ended",
+                                         f->failed_tries, f->failed_tries == 1 ? "try" : "tries");
+    out += fmt::format("- mini-batch {} ({}): {}; last failure on attempt {} (node {} {}): {}: {}\n",
+                       r.id, items.empty() ? "no items" : items, fate, r.attempt, r.node,
+                       r.process, AttemptStatusName(r.status), Printable(r.error_message));
     if (!r.traceback.empty()) {
-      out += "  traceback (last lines):\n" + LastLines(r.traceback, 4);
+      out += "  traceback (last lines):\n" + LastLines(r.traceback, 5);
     }
     if (r.status == AttemptStatus::kRunException || r.status == AttemptStatus::kInvalidReturn) {
-      out += fmt::format("  full log: logs/user/error/{}/{}.txt\n", r.node, r.process);
+      out += fmt::format("  full log: {}/user/error/{}/{}.txt\n", logs_, r.node, r.process);
     } else {
-      out += fmt::format("  see logs/user/stderr/{}/{}.stderr.txt and logs/sys/node/{}/_main.txt\n",
-                         r.node, r.process, r.node);
+      out += fmt::format("  full log: {}/user/stderr/{}/{}.stderr.txt and {}/sys/node/{}/_main.txt\n",
+                         logs_, r.node, r.process, logs_, r.node);
     }
   }
   return out;

@@ -47,8 +47,12 @@ class JobLog {
   // Records one attempt: a row in processed_mini-batches.csv and the
   // per-process/per-node counters. `batch` is the mini-batch it ran.
   void Attempt(const AttemptResult& r, const MiniBatch& batch);
-  // Keeps the first failures' details for job_error.txt.
+  // Counts a failed attempt by kind and keeps the details of the first
+  // failing mini-batches (those that failed for good first) for job_error.txt.
   void Failure(const AttemptResult& r, const MiniBatch& batch, bool final_try);
+  // A node could not run workers (init() kept failing): `reason` is a
+  // sentence, then detail lines.
+  void NodeFailure(uint32_t node, const std::string& reason);
 
   void Node(const NodeReport& report);
 
@@ -61,7 +65,10 @@ class JobLog {
   // `outcome` is the job's Status; `summary` one paragraph for job_result.txt.
   void Close(const Status& outcome, const Totals& totals, const std::string& summary);
 
-  // The job_error text (also printed at the end), "" when nothing failed.
+  // The job_error text (also printed at the end), "" when nothing failed:
+  // failed attempts by kind, the first failing mini-batches with their items,
+  // the end of their traceback and the full path of the log that has it all,
+  // nodes that could not run workers, workers whose init() did not succeed.
   std::string ErrorReport(const Totals& totals) const;
 
  private:
@@ -70,11 +77,14 @@ class JobLog {
     double elapsed = 0, cpu = 0, run = 0, first_start = 0, last_end = 0;
     void Add(const AttemptResult& r);
   };
+  // One failing mini-batch: its latest failed attempt and what followed.
   struct FailureNote {
-    AttemptResult result;
+    AttemptResult result;            // the latest failed attempt
     std::vector<std::string> items;  // the first few
     size_t item_count = 0;
-    bool final_try = false;
+    uint32_t failed_tries = 0;
+    bool final_try = false;          // failed for good
+    bool succeeded_later = false;    // a retry succeeded
   };
 
   JobLog() = default;
@@ -91,8 +101,8 @@ class JobLog {
   std::map<uint32_t, Counters> nodes_;
   std::map<uint32_t, NodeReport> node_reports_;
   std::map<std::string, uint64_t> failures_by_kind_;
-  std::vector<FailureNote> first_failures_;
-  size_t unique_failed_batches_noted_ = 0;
+  std::vector<FailureNote> first_failures_;  // at most kFailuresKept, by first failure
+  std::vector<std::pair<uint32_t, std::string>> node_failures_;
 };
 
 // CSV field: quoted when it holds a comma, quote, CR or LF.

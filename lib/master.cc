@@ -160,6 +160,9 @@ void Master::OnMessage(size_t index, LinkMessage&& m) {
     a.host = hello->host;
     log_->Master("INFO", fmt::format("Agent of node {} ({}) joined.", a.node, a.host));
   } else if (auto* pull = std::get_if<PullMsg>(&m)) {
+    // A pull follows a result or a worker that finished init(): progress
+    // (the original counts init progress too, reference §4.5).
+    last_progress_ = std::chrono::steady_clock::now();
     a.demand += pull->n;
     Serve();
   } else if (auto* result = std::get_if<ResultMsg>(&m)) {
@@ -171,9 +174,12 @@ void Master::OnMessage(size_t index, LinkMessage&& m) {
     a.failed = true;
     a.demand = 0;
     log_->Master("ERROR", fmt::format("Node {} cannot run workers: {}", a.node, failed->reason));
+    log_->NodeFailure(a.node, failed->reason);
     bool all_failed = std::all_of(agents_.begin(), agents_.end(),
                                   [](const AgentState& s) { return s.failed || s.bye; });
-    if (all_failed) BeginStop(failed->reason);
+    // The reason's first line is the sentence; the rest (traceback) is in
+    // job_error.txt.
+    if (all_failed) BeginStop(failed->reason.substr(0, failed->reason.find('\n')));
   } else if (auto* bye = std::get_if<ByeMsg>(&m)) {
     a.bye = true;
     a.demand = 0;
@@ -197,6 +203,15 @@ void Master::OnResult(size_t index, AttemptResult&& r) {
     return;
   }
   log_->Attempt(r, *batch);
+  if (r.status == AttemptStatus::kRunDone && r.returned > r.total && !warned_capped_) {
+    warned_capped_ = true;
+    std::string warning = fmt::format(
+        "run() returned {} items for mini-batch {}, which is more than its {} items; using the "
+        "input count as succeeded count (warned once)",
+        r.returned, r.id, r.total);
+    log_->Master("WARNING", warning);
+    progress_->Say("warning: " + warning);
+  }
   if (r.status == AttemptStatus::kInterrupted) {
     // Not the mini-batch's fault: it stays unprocessed, and no try is used up.
     queue_.Return(r.id, r.attempt);
@@ -221,17 +236,25 @@ void Master::CheckThresholds() {
   if (auto exceeded = queue_.ExceededThreshold()) BeginStop(*exceeded);
 }
 
-void Master::BeginStop(const std::string& reason) {
+void Master::BeginStop(const std::string& reason, const std::string& detail) {
   if (!stop_reason_.empty()) return;
   stop_reason_ = reason;
-  log_->Master("ERROR", "Stopping: " + reason);
+  stop_detail_ = detail;
+  log_->Master("ERROR", "Stopping: " + reason + detail);
   log_->Overview("Progress update stopped for reasons: [" + reason + "]");
-  progress_->Say("stopping: " + reason);
+  progress_->Say("stopping: " + reason + detail);
   for (auto& a : agents_) {
     a.demand = 0;
     if (!a.bye) a.link->Send(DrainMsg{});
   }
   drained_ = true;
+}
+
+void Master::StopWorkers(bool immediate, const std::string& reason) {
+  for (auto& a : agents_) {
+    a.demand = 0;
+    if (!a.bye) a.link->Send(StopMsg{immediate, reason});
+  }
 }
 
 void Master::CheckAllFinished() {
@@ -247,19 +270,23 @@ void Master::CheckAllFinished() {
   }
 }
 
-void Master::Interrupt(bool immediate) {
+void Master::Interrupt(bool immediate, const std::string& signal) {
   if (finished_) return;
   if (!interrupted_) {
-    log_->Master("WARNING", "Got stop signal.");
-    progress_->Say(immediate ? "interrupted: stopping workers now"
-                             : "interrupted: stopping workers (press Ctrl-C again to kill them at once)");
+    interrupt_signal_ = signal;
+    log_->Master("WARNING", fmt::format("Got stop signal ({}).", signal));
+    log_->Overview(fmt::format("Got stop signal ({}).", signal));
+    progress_->Say(fmt::format("interrupted ({}): stopping workers; press Ctrl-C again to kill "
+                               "them at once",
+                               signal));
+  } else if (immediate) {
+    log_->Master("WARNING", fmt::format("Got another stop signal ({}): killing workers now.", signal));
+    progress_->Say("interrupted again: killing workers now");
   }
   interrupted_ = true;
   drained_ = true;
-  for (auto& a : agents_) {
-    a.demand = 0;
-    if (!a.bye) a.link->Send(StopMsg{immediate, "interrupted"});
-  }
+  StopWorkers(immediate, fmt::format("the job was interrupted ({}) while this mini-batch ran",
+                                     interrupt_signal_));
 }
 
 Progress::Snapshot Master::Snap() const {
@@ -293,14 +320,16 @@ void Master::Tick() {
     if (describe_workers_) {
       for (const auto& line : describe_workers_()) doing += "\n  " + line;
     }
-    log_->Master("ERROR", fmt::format("No progress update in {:.0f} seconds.{}", idle, doing));
-    BeginStop(fmt::format("no progress update in {:.0f} seconds (progress_update_timeout {:g}); "
-                          "workers:{}",
-                          idle, config_.progress_update_timeout, doing.empty() ? " none" : doing));
+    if (doing.empty()) doing = "\n  (no worker process is running)";
+    std::string what = fmt::format(
+        "no progress update in {:.0f} seconds (progress_update_timeout {:g} s): no mini-batch "
+        "finished and no worker became ready",
+        idle, config_.progress_update_timeout);
+    log_->Master("ERROR", fmt::format("No progress update in {:.0f} seconds. Workers:{}", idle, doing));
+    BeginStop(what, "; the workers were:" + doing);
     // Workers that are stuck would never drain: stop them.
-    for (auto& a : agents_) {
-      if (!a.bye) a.link->Send(StopMsg{false, "no progress"});
-    }
+    StopWorkers(false, fmt::format("the job was stopped: no progress update in {:.0f} seconds",
+                                   idle));
   }
   tick_.expires_after(kTick);
   tick_.async_wait([this](const boost::system::error_code& ec) {
@@ -339,13 +368,21 @@ void Master::Finish() {
   progress_->Clear();
   JobLog::Totals t = Totals();
   uint64_t unprocessed = t.batches - t.batches_done - t.batches_failed;
+  std::string known = queue_.adding_closed() ? "" : " (the input was still being listed)";
   Status outcome;
   if (interrupted_) {
     outcome = Status::Interrupted(fmt::format(
-        "interrupted; {} of {} mini-batches known so far were processed, {} were not", t.batches_done +
-        t.batches_failed, t.batches, unprocessed));
+        "interrupted by {}; {} of {} mini-batches were processed, {} were not{}", interrupt_signal_,
+        t.batches_done + t.batches_failed, t.batches, unprocessed, known));
   } else if (!stop_reason_.empty()) {
-    outcome = Status::JobFailed(stop_reason_);
+    // "<reason>; N mini-batches were not processed<detail>".
+    std::string left =
+        unprocessed > 0 || !queue_.adding_closed()
+            ? fmt::format("; the job stopped dispatching, {} of {} mini-batches were not "
+                          "processed{}",
+                          unprocessed, t.batches, known)
+            : "";
+    outcome = Status::JobFailed(stop_reason_ + left + stop_detail_);
   } else if (listing_error_count_ > 0) {
     outcome = Status::JobFailed(fmt::format(
         "{} entries of the input could not be listed (first: {}); their files were not processed",
@@ -360,6 +397,13 @@ void Master::Finish() {
   log_->Master("INFO", fmt::format("Peak memory (RSS) of the parallelrun process: {:.1f} MB.",
                                    static_cast<double>(ru.ru_maxrss) / 1024.0));
   std::string summary = Summary();
+  if (outcome.ok() && (t.batches_failed > 0 || t.items_failed > 0)) {
+    const BatchQueue::Limits& l = queue_.limits();
+    summary += fmt::format(
+        "\nThe failures are within the thresholds: error_threshold {}, allowed_failed_count {}, "
+        "allowed_failed_percent {:g}.",
+        l.error_threshold, l.allowed_failed_count, l.allowed_failed_percent);
+  }
   log_->Master(outcome.ok() ? "INFO" : "ERROR",
                outcome.ok() ? "The job succeeded. " + summary
                             : "The job failed: " + outcome.message() + " " + summary);

@@ -44,8 +44,10 @@ class Master {
   // Adds an agent's link end (before Start for the in-process agent).
   void AddAgent(std::unique_ptr<LinkEnd> link);
   void Start();
-  // Ctrl-C / SIGTERM: stop dispatching, stop workers (at once if `immediate`).
-  void Interrupt(bool immediate);
+  // Ctrl-C / SIGTERM (`signal` names it): stop dispatching, stop workers (at
+  // once if `immediate`, the second time), then report what finished; the
+  // job's outcome is Interrupted.
+  void Interrupt(bool immediate, const std::string& signal = "SIGINT");
   // What every worker is doing, for the no-progress message (in-process agents).
   void SetDescribeWorkers(std::function<std::vector<std::string>()> describe) {
     describe_workers_ = std::move(describe);
@@ -74,7 +76,10 @@ class Master {
   void OpenInput(size_t index);
   void CheckThresholds();
   void CheckAllFinished();
-  void BeginStop(const std::string& reason);
+  // Stops dispatching and drains the agents. `reason` is one sentence (it
+  // names the threshold with its numbers); `detail` follows it in messages.
+  void BeginStop(const std::string& reason, const std::string& detail = "");
+  void StopWorkers(bool immediate, const std::string& reason);
   void Tick();
   void Finish();
   Progress::Snapshot Snap() const;
@@ -105,7 +110,10 @@ class Master {
   bool first_lease_logged_ = false;
   bool drained_ = false;
   bool interrupted_ = false;
+  std::string interrupt_signal_;
+  bool warned_capped_ = false;
   std::string stop_reason_;
+  std::string stop_detail_;
   bool finished_ = false;
   // Set in the destructor: lister notifications posted to the loop after
   // this object is gone must do nothing.
