@@ -1,0 +1,196 @@
+"""Ctrl-C and SIGTERM end to end (issue 3, item 8; DESIGN.md §8, STYLE.md).
+
+A running job that gets SIGINT or SIGTERM stops dispatching, stops its
+workers (SIGTERM to each worker's process group, SIGKILL after a short grace;
+a second Ctrl-C kills at once), writes the reports for what finished with the
+in-flight mini-batches marked INTERRUPTED, and exits 130 with nothing left
+running. The entry script is tests/e2e/scripts/faulty.py: it records its own
+pid and its child's in a file and touches a marker once it is inside run(), so
+the test signals the job only when the workers are busy, and can check
+afterwards that none of those processes is left.
+"""
+
+import os
+import signal
+import subprocess
+import time
+import unittest
+
+from helpers import E2ETestCase, PYTHON
+
+# The grace between SIGTERM and SIGKILL of a worker's process group.
+KILL_GRACE = 2.0
+DEADLINE = 30.0
+
+
+def process_gone(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            stat = f.read()
+    except FileNotFoundError:
+        return True
+    return stat[stat.rindex(")") + 2] in "ZX"
+
+
+def group_members(pgid):
+    found = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % name) as f:
+                stat = f.read()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()
+        if fields[0] not in "ZX" and int(fields[2]) == pgid:
+            found.append(int(name))
+    return found
+
+
+class InterruptTest(E2ETestCase):
+
+    def start_job(self, items):
+        """Starts parallelrun on faulty.py in the background; stderr goes to a file."""
+        self.copy_script("faulty.py")
+        spec = self.component_spec(entry="faulty.py")
+        self.input_dir = self.tmp / "in"
+        self.input_dir.mkdir()
+        for name, commands in items.items():
+            (self.input_dir / name).write_text(commands + "\n")
+        self.state = self.tmp / "state"
+        self.state.mkdir()
+        self.job_dir = self.tmp / "job"
+        self.stderr_path = self.tmp / "stderr.txt"
+        env = dict(os.environ, PARALLELRUN_PYTHON=PYTHON, FAULTY_STATE=str(self.state))
+        argv = [self.parallelrun, "run", str(spec), "-i", "data=%s" % self.input_dir,
+                "-o", "out=%s" % (self.tmp / "out"), "--job-dir", str(self.job_dir),
+                "--progress", "plain", "--mini_batch_size", "1", "--process_count_per_node", "2",
+                "--run_invocation_timeout", "600"]
+        with open(self.stderr_path, "wb") as err:
+            self.proc = subprocess.Popen(argv, cwd=str(self.tmp), env=env, stdin=subprocess.DEVNULL,
+                                         stdout=subprocess.DEVNULL, stderr=err)
+        self.addCleanup(self.kill_leftovers)
+
+    def kill_leftovers(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        for _, pid in self.recorded_pids():
+            if not process_gone(pid):
+                os.kill(pid, signal.SIGKILL)
+
+    def wait_for(self, what, condition):
+        end = time.monotonic() + DEADLINE
+        while not condition():
+            if self.proc.poll() is not None:
+                self.fail("parallelrun exited (%s) while waiting for %s:\n%s"
+                          % (self.proc.returncode, what, self.stderr()))
+            if time.monotonic() > end:
+                self.fail("no %s within %d s:\n%s" % (what, DEADLINE, self.stderr()))
+            time.sleep(0.02)
+
+    def wait_exit(self):
+        try:
+            return self.proc.wait(timeout=DEADLINE)
+        except subprocess.TimeoutExpired:
+            self.fail("parallelrun did not exit within %d s after the signal:\n%s"
+                      % (DEADLINE, self.stderr()))
+
+    def stderr(self):
+        return self.stderr_path.read_text(errors="replace")
+
+    def started(self):
+        return sorted(p.name for p in self.state.glob("started_*"))
+
+    def recorded_pids(self):
+        path = self.state / "pids.txt"
+        if not path.exists():
+            return []
+        return [(kind, int(pid)) for kind, pid in
+                (line.split() for line in path.read_text().splitlines())]
+
+    def assertNothingLeft(self):
+        """Every recorded process and every member of the workers' groups is gone."""
+        workers = [int(r["Pid"]) for r in self.summary_rows("process_summary.csv")]
+        pids = [pid for _, pid in self.recorded_pids()]
+        self.assertTrue(set(pid for kind, pid in self.recorded_pids() if kind == "worker")
+                        <= set(workers))
+        end = time.monotonic() + 5
+        left = None
+        while time.monotonic() < end:
+            left = [p for p in pids if not process_gone(p)]
+            left += [p for g in workers for p in group_members(g)]
+            if not left:
+                break
+            time.sleep(0.02)
+        self.assertEqual(left, [], "processes of the workers' groups outlived the job")
+
+    def busy_items(self, extra=""):
+        items = {"a%d" % i: "ok" for i in range(4)}
+        for i in range(4):
+            items["s%d" % i] = "%schild\ntouch started_s%d\nhang" % (extra, i)
+        return items
+
+    def check_interrupted(self, signal_name, code):
+        self.assertEqual(code, 130, self.stderr())
+        stderr = self.stderr()
+        self.assertIn("parallelrun: interrupted (%s): stopping workers; press Ctrl-C again to kill "
+                      "them at once\n" % signal_name, stderr)
+        message = "interrupted by %s; 4 of 8 mini-batches were processed, 4 were not" % signal_name
+        self.assertTrue(stderr.endswith("parallelrun: error: %s\n" % message), stderr)
+        rows = self.sorted_rows()
+        done = [r for r in rows if r["Status"] == "RUN_DONE"]
+        stopped = [r for r in rows if r["Status"] != "RUN_DONE"]
+        self.assertEqual(len(done), 4, rows)
+        self.assertEqual(len(stopped), 2, rows)
+        for row in stopped:
+            self.assertEqual((row["Picked Count"], row["Status"], row["Error Category"]),
+                             ("1", "INTERRUPTED", "Interrupted"))
+            self.assertEqual(row["Error Message"],
+                             "the job was interrupted (%s) while this mini-batch ran" % signal_name)
+            self.assertEqual((row["Succeeded"], row["Failed"]), ("0", "1"))
+        # Dispatching stopped: what was queued behind the running ones never ran.
+        self.assertEqual(len(rows), 6)
+        result = (self.logs() / "job_result.txt").read_text()
+        self.assertTrue(result.startswith("Job failed: %s\n" % message), result)
+        self.assertIn("Got stop signal (%s)." % signal_name,
+                      (self.logs() / "sys" / "master_role.0.txt").read_text())
+        self.assertNothingLeft()
+        return rows
+
+    def test_sigint_stops_workers_reports_what_finished_and_exits_130(self):
+        self.start_job(self.busy_items())
+        self.wait_for("two workers inside run()", lambda: len(self.started()) == 2)
+        self.proc.send_signal(signal.SIGINT)
+        self.check_interrupted("SIGINT", self.wait_exit())
+        exits = sorted(r["Exit"] for r in self.summary_rows("process_summary.csv"))
+        self.assertEqual(exits, ["killed by SIGTERM", "killed by SIGTERM"])
+
+    def test_sigterm_is_an_interrupt_too(self):
+        self.start_job(self.busy_items())
+        self.wait_for("two workers inside run()", lambda: len(self.started()) == 2)
+        self.proc.send_signal(signal.SIGTERM)
+        self.check_interrupted("SIGTERM", self.wait_exit())
+
+    def test_a_second_ctrl_c_kills_the_workers_at_once(self):
+        # These workers ignore SIGTERM: only SIGKILL stops them.
+        self.start_job(self.busy_items(extra="ignore_term\n"))
+        self.wait_for("two workers inside run()", lambda: len(self.started()) == 2)
+        first = time.monotonic()
+        self.proc.send_signal(signal.SIGINT)
+        self.wait_for("the first interrupt to be seen", lambda: "interrupted (SIGINT)" in self.stderr())
+        self.proc.send_signal(signal.SIGINT)
+        code = self.wait_exit()
+        # Without the second Ctrl-C the workers would have had KILL_GRACE.
+        self.assertLess(time.monotonic() - first, KILL_GRACE)
+        self.assertIn("parallelrun: interrupted again: killing workers now\n", self.stderr())
+        self.assertIn("Got another stop signal (SIGINT): killing workers now.",
+                      (self.logs() / "sys" / "master_role.0.txt").read_text())
+        self.check_interrupted("SIGINT", code)
+        exits = sorted(r["Exit"] for r in self.summary_rows("process_summary.csv"))
+        self.assertEqual(exits, ["killed by SIGKILL", "killed by SIGKILL"])
+
+
+if __name__ == "__main__":
+    unittest.main()
