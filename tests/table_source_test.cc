@@ -363,6 +363,39 @@ TEST_CASE("table_source: descriptors round-trip, paths as raw bytes", "[table_so
   CHECK(!DecodeTableRange(enc + "x", &d));
 }
 
+TEST_CASE("table_source: the descriptor encoding is pinned", "[table_source]") {
+  // tests/e2e/test_tabular_units.py decodes these same bytes with
+  // worker_tabular.decode_descriptor: change both or neither.
+  TableRange r;
+  r.path = std::string("/d/caf\xc3\xa9 \xff.csv");
+  r.options.delimiter = ";";
+  r.options.header = HeaderMode::kFromFirstFile;
+  r.options.encoding = "latin1";
+  r.options.include_path_column = true;
+  r.options.path_column = "src";
+  r.offset = 258;
+  r.length = 65537;
+  r.group_begin = 1;
+  r.group_end = 2;
+  r.group_first_row = 3;
+  r.row_begin = 4;
+  r.row_end = 5;
+  r.has_header = true;
+  r.header = "a;\"b c\"";
+  r.path_columns = {{"day", "2024/01/02", "%Y/%m/%d"}};
+  std::string hex;
+  for (unsigned char c : EncodeTableRange(r)) {
+    const char* digits = "0123456789abcdef";
+    hex += digits[c >> 4];
+    hex += digits[c & 15];
+  }
+  CHECK(hex ==
+        "01000e0000002f642f636166c3a920ff2e637376020100000000000001000100000000000100000002000000"
+        "030000000000000004000000000000000500000000000000090107000000613b2262206322010000003b0600"
+        "00006c6174696e31050000006572726f720300000073726301000000030000006461790a000000323032342f"
+        "30312f30320800000025592f256d2f2564");
+}
+
 // ---- Parquet ------------------------------------------------------------------------
 
 // Writes Thrift compact protocol, enough to build a FileMetaData.

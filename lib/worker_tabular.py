@@ -1,0 +1,452 @@
+"""parallelrun tabular helpers: what a worker needs for tabular input and
+append_row output.
+
+The worker driver (lib/worker_driver.py) uses these; they are kept in their
+own file so they can be tested on their own. pandas (and pyarrow, for
+Parquet) are imported only when a function needs them, so a file-input job
+never pays for the import.
+
+- check_pandas() / pandas_available(): the pre-flight check, before any worker
+  starts, that the workers' interpreter can import pandas.
+- decode_descriptor(): a table range as lib/table_source.cc EncodeTableRange
+  writes it (keep the two in step).
+- load_table() / load_tables(): a range (or the whole files of a partition)
+  as a pandas.DataFrame: a CSV/TSV byte range read with the file's header as
+  column names, a JSON Lines byte range, Parquet row groups or rows.
+- group_partitions() / spill_partitions(): partitions by columns (see
+  lib/partitions.h ColumnPartitionIndex for the design).
+- encode_append_rows(): run()'s return value as the bytes the original
+  appended to its output file (reference §3.4): str(x) + "\\n" per element of a
+  list/tuple; for a DataFrame what df.to_csv(f, header=None, index=None,
+  sep=" ", mode="a") writes. write_rows_file(): a part file of AppendRowOutput.
+- MiniBatchContext: the second argument of run(mini_batch, mini_batch_context).
+
+`python3 worker_tabular.py check` prints check_pandas() as one JSON line.
+"""
+import hashlib
+import io
+import json
+import os
+import pickle
+import struct
+import sys
+
+DESCRIPTOR_VERSION = 1
+DELIMITED, JSON_LINES, PARQUET, PICKLE = 0, 1, 2, 3
+FORMAT_NAMES = {DELIMITED: "delimited", JSON_LINES: "json_lines", PARQUET: "parquet", PICKLE: "pickle"}
+HEADER_MODES = ["all_files_same_headers", "from_first_file", "no_header", "all_files_different_headers"]
+
+# MLTable encoding names → Python codecs. Other names are passed to Python as given.
+ENCODINGS = {
+    "utf8": "utf-8", "utf8bom": "utf-8-sig", "iso88591": "iso-8859-1", "latin1": "latin-1",
+    "ascii": "ascii", "utf16": "utf-16", "utf32": "utf-32", "windows1252": "cp1252",
+}
+_BOM = b"\xef\xbb\xbf"
+_ROW_BATCH = 65536  # rows per Parquet batch while skipping to a row range
+
+
+# ---- pre-flight ---------------------------------------------------------------
+
+def check_pandas():
+    """What the interpreter offers for tabular input, as a dict:
+    ok, message (why not, and how to fix it), executable, pandas, pyarrow."""
+    out = {"ok": True, "message": "", "executable": sys.executable, "pandas": None, "pyarrow": None}
+    try:
+        import pandas
+        out["pandas"] = pandas.__version__
+    except Exception as exc:  # ImportError, or a broken install raising anything
+        out["ok"] = False
+        out["message"] = ("pandas is needed for tabular input, but %s cannot import it (%s: %s); "
+                          "install it with: %s -m pip install pandas"
+                          % (sys.executable, type(exc).__name__, exc, sys.executable))
+        return out
+    try:
+        import pyarrow
+        out["pyarrow"] = pyarrow.__version__
+    except Exception:
+        pass
+    return out
+
+
+def pandas_available():
+    """True when pandas can be imported (see check_pandas for the message)."""
+    return check_pandas()["ok"]
+
+
+def pyarrow_missing_message():
+    return "pyarrow is needed to read Parquet; install it in %s (%s -m pip install pyarrow)" % (
+        sys.executable, sys.executable)
+
+
+# ---- descriptors --------------------------------------------------------------
+
+class _Reader:
+    def __init__(self, data):
+        self.data = data
+        self.pos = 0
+
+    def take(self, fmt):
+        values = struct.unpack_from(fmt, self.data, self.pos)
+        self.pos += struct.calcsize(fmt)
+        return values[0] if len(values) == 1 else values
+
+    def bytes(self):
+        n = self.take("<I")
+        if self.pos + n > len(self.data):
+            raise ValueError("table range descriptor: field runs past the end")
+        value = bytes(self.data[self.pos:self.pos + n])
+        self.pos += n
+        return value
+
+
+def decode_descriptor(data):
+    """Decodes an encoded table range (bytes) into a dict. Paths stay bytes
+    under "path_bytes" and are decoded with os.fsdecode under "path"."""
+    r = _Reader(data)
+    version = r.take("<B")
+    if version != DESCRIPTOR_VERSION:
+        raise ValueError("table range descriptor version %d; this worker reads %d"
+                         % (version, DESCRIPTOR_VERSION))
+    d = {"format": r.take("<B")}
+    d["path_bytes"] = r.bytes()
+    d["path"] = os.fsdecode(d["path_bytes"])
+    (d["offset"], d["length"], d["group_begin"], d["group_end"], d["group_first_row"],
+     d["row_begin"], d["row_end"], flags, header_mode) = r.take("<QQIIQQQBB")
+    d["has_header"] = bool(flags & 1)
+    d["whole_file"] = bool(flags & 2)
+    d["file_header"] = bool(flags & 4)
+    d["include_path_column"] = bool(flags & 8)
+    d["empty_as_string"] = bool(flags & 16)
+    d["support_multi_line"] = bool(flags & 32)
+    d["header_mode"] = HEADER_MODES[header_mode]
+    d["header"] = r.bytes()
+    d["delimiter"] = r.bytes().decode("utf-8", "surrogateescape")
+    d["encoding"] = r.bytes().decode("ascii")
+    d["invalid_lines"] = r.bytes().decode("ascii")
+    d["path_column"] = r.bytes().decode("utf-8", "surrogateescape")
+    count = r.take("<I")
+    columns = []
+    for _ in range(count):
+        name = r.bytes().decode("utf-8", "surrogateescape")
+        value = r.bytes().decode("utf-8", "surrogateescape")
+        fmt = r.bytes().decode("utf-8", "surrogateescape")
+        columns.append((name, value, fmt))
+    d["path_columns"] = columns
+    if r.pos != len(data):
+        raise ValueError("table range descriptor: %d bytes left over" % (len(data) - r.pos))
+    return d
+
+
+def descriptor(path, format=DELIMITED, **fields):
+    """A descriptor dict with defaults, as decode_descriptor returns it (for
+    tests, and for the spill files of a column-partition shuffle)."""
+    d = {"format": format, "path": os.fsdecode(path), "path_bytes": os.fsencode(path),
+         "offset": 0, "length": 0, "group_begin": 0, "group_end": 0, "group_first_row": 0,
+         "row_begin": 0, "row_end": 0, "has_header": False, "whole_file": False,
+         "file_header": False, "include_path_column": False, "empty_as_string": False,
+         "support_multi_line": False, "header_mode": "all_files_same_headers", "header": b"",
+         "delimiter": ",", "encoding": "utf8", "invalid_lines": "error", "path_column": "Path",
+         "path_columns": []}
+    unknown = set(fields) - set(d)
+    if unknown:
+        raise TypeError("unknown descriptor fields: %s" % ", ".join(sorted(unknown)))
+    d.update(fields)
+    return d
+
+
+# ---- reading tables ---------------------------------------------------------------
+
+def _codec(encoding):
+    key = encoding.lower().replace("-", "").replace("_", "")
+    return ENCODINGS.get(key, encoding)
+
+
+def _read_bytes(d):
+    if d["whole_file"]:
+        with open(d["path_bytes"], "rb") as f:
+            return f.read()
+    with open(d["path_bytes"], "rb") as f:
+        f.seek(d["offset"])
+        data = f.read(d["length"])
+    if len(data) != d["length"]:
+        raise IOError("%s: expected %d bytes at offset %d, read %d (the file changed?)"
+                      % (d["path"], d["length"], d["offset"], len(data)))
+    return data
+
+
+def _na_options(d):
+    if not d["empty_as_string"]:
+        return {}
+    try:
+        from pandas._libs.parsers import STR_NA_VALUES
+        na = set(STR_NA_VALUES)
+    except Exception:
+        na = {"NA", "N/A", "NaN", "nan", "null", "NULL", "None", "n/a", "<NA>", "#N/A", "-NaN",
+              "-nan", "1.#IND", "1.#QNAN", "-1.#IND", "-1.#QNAN", "#N/A N/A"}
+    na.discard("")
+    return {"keep_default_na": False, "na_values": sorted(na)}
+
+
+def _load_delimited(d):
+    import pandas as pd
+    codec = _codec(d["encoding"])
+    data = _read_bytes(d)
+    wide = codec.replace("-", "").lower().startswith(("utf16", "utf32"))
+    if not wide and (d["whole_file"] or d["offset"] == 0) and data.startswith(_BOM):
+        data = data[len(_BOM):]  # pandas drops it from a file's start too
+    sep = d["delimiter"] or ","
+    options = {"sep": sep, "encoding": codec, "engine": "c" if len(sep) == 1 else "python"}
+    options.update(_na_options(d))
+    if d["whole_file"] and d["file_header"]:
+        header = 0
+    elif d["has_header"]:
+        # The range with its file's header in front reads exactly as the rows
+        # did in the whole file: same column names, same name mangling.
+        eol = "\n".encode(codec) if wide else b"\n"
+        head = d["header"]
+        if wide:
+            head = head.decode("utf-8", "surrogateescape").encode(codec)
+        data = head + eol + data
+        header = 0
+    else:
+        header = None
+    if not data.strip():
+        frame = pd.DataFrame()
+    else:
+        frame = pd.read_csv(io.BytesIO(data), header=header, **options)
+    if header is None and len(frame.columns):
+        frame.columns = ["Column%d" % (i + 1) for i in range(len(frame.columns))]
+    return frame
+
+
+def _load_json_lines(d):
+    import pandas as pd
+    text = _read_bytes(d).decode(_codec(d["encoding"]))
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    lines = [line for line in text.splitlines() if line.strip()]
+    if d["invalid_lines"] == "drop":
+        good = []
+        for line in lines:
+            try:
+                json.loads(line)
+            except ValueError:
+                continue
+            good.append(line)
+        lines = good
+    if not lines:
+        return pd.DataFrame()
+    return pd.read_json(io.StringIO("\n".join(lines)), lines=True)
+
+
+def _load_parquet(d):
+    try:
+        import pyarrow
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise ImportError(pyarrow_missing_message()) from None
+    # An open file rather than a path: any file name bytes work.
+    with open(d["path_bytes"], "rb") as f:
+        pf = pq.ParquetFile(f)
+        if d["whole_file"]:
+            return pf.read().to_pandas()
+        groups = list(range(d["group_begin"], d["group_end"]))
+        group_rows = sum(pf.metadata.row_group(g).num_rows for g in groups)
+        skip = d["row_begin"] - d["group_first_row"]
+        want = d["row_end"] - d["row_begin"]
+        if skip == 0 and want == group_rows:
+            return pf.read_row_groups(groups).to_pandas()
+        # Part of a big row group: stream it and keep only our rows, so memory
+        # stays at one batch plus the rows kept.
+        kept = []
+        for batch in pf.iter_batches(batch_size=_ROW_BATCH, row_groups=groups):
+            n = batch.num_rows
+            if skip >= n:
+                skip -= n
+                continue
+            piece = batch.slice(skip, want)
+            skip = 0
+            kept.append(piece)
+            want -= piece.num_rows
+            if want <= 0:
+                break
+        if not kept:
+            return pf.schema_arrow.empty_table().to_pandas()
+        return pyarrow.Table.from_batches(kept).to_pandas()
+
+
+def _load_pickle(d):
+    import pandas as pd
+    frames = []
+    with open(d["path_bytes"], "rb") as f:
+        while True:
+            try:
+                frames.append(pickle.load(f))
+            except EOFError:
+                break
+    if not frames:
+        return pd.DataFrame()
+    return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+
+
+_LOADERS = {DELIMITED: _load_delimited, JSON_LINES: _load_json_lines, PARQUET: _load_parquet,
+            PICKLE: _load_pickle}
+
+
+def load_table(desc):
+    """The rows of one table range (an encoded descriptor or a dict from
+    decode_descriptor) as a pandas.DataFrame with a fresh RangeIndex: the
+    file's columns, then the path column (include_path_column) and the
+    columns taken from the path (extract_columns_from_partition_format)."""
+    import pandas as pd
+    d = decode_descriptor(desc) if isinstance(desc, (bytes, bytearray, memoryview)) else desc
+    loader = _LOADERS.get(d["format"])
+    if loader is None:
+        raise ValueError("unknown table format %r" % (d["format"],))
+    frame = loader(d)
+    frame.reset_index(drop=True, inplace=True)
+    if d["include_path_column"]:
+        frame[d["path_column"] or "Path"] = d["path"]
+    for name, value, fmt in d["path_columns"]:
+        frame[name] = pd.to_datetime(value, format=fmt) if fmt else value
+    return frame
+
+
+def load_tables(descs):
+    """Several ranges (a partition's files) as one DataFrame, in order."""
+    import pandas as pd
+    frames = [load_table(d) for d in descs]
+    if not frames:
+        return pd.DataFrame()
+    if len(frames) == 1:
+        return frames[0]
+    return pd.concat(frames, ignore_index=True)
+
+
+# ---- partitions by column ----------------------------------------------------------
+
+def group_partitions(df, keys):
+    """Splits `df` by the values of the columns `keys`: a list of
+    (dict key → value, sub-DataFrame) in order of first appearance. Missing
+    values form a group of their own. Raises KeyError naming a missing key."""
+    keys = list(keys)
+    missing = [k for k in keys if k not in df.columns]
+    if missing:
+        raise KeyError("partition key%s %s not among the table's columns (%s)"
+                       % ("s" if len(missing) > 1 else "", ", ".join(map(repr, missing)),
+                          ", ".join(map(str, df.columns))))
+    out = []
+    if len(df) == 0:
+        return out
+    # One key as a scalar: pandas yields scalars for it (a list of one warns).
+    by = keys[0] if len(keys) == 1 else keys
+    for value, part in df.groupby(by, sort=False, dropna=False):
+        values = value if isinstance(value, tuple) else (value,)
+        out.append((dict(zip(keys, values)), part.reset_index(drop=True)))
+    return out
+
+
+def _value_text(value):
+    try:
+        import pandas as pd
+        if pd.isna(value):
+            return ""
+    except (TypeError, ValueError, ImportError):
+        pass
+    return str(value)
+
+
+def partition_hash(key_values):
+    """A stable folder name for a combination: sha1 of its encoding."""
+    h = hashlib.sha1()
+    for k, v in key_values:
+        for part in (k, v):
+            raw = part.encode("utf-8", "surrogateescape")
+            h.update(str(len(raw)).encode() + b":" + raw)
+    return h.hexdigest()[:20]
+
+
+def spill_partitions(descs, keys, spill_dir, tag):
+    """The shuffle step of partitions by column: reads the range(s), groups
+    the rows by `keys` and writes each group to
+    <spill_dir>/<partition_hash>/<tag>.pkl (tag = "<range id>.<attempt>", so a
+    retried range never appends to its earlier attempt's file; each file is
+    written under a temporary name and renamed). Returns, in order of first
+    appearance, [{"key_values": [[key, text], …], "path": …, "rows": n}]."""
+    frame = load_tables(descs if isinstance(descs, (list, tuple)) else [descs])
+    report = []
+    for values, part in group_partitions(frame, keys):
+        kv = [[k, _value_text(v)] for k, v in values.items()]
+        folder = os.path.join(spill_dir, partition_hash(kv))
+        os.makedirs(folder, exist_ok=True)
+        path = os.path.join(folder, "%s.pkl" % tag)
+        tmp = "%s.tmp-%d" % (path, os.getpid())
+        with open(tmp, "wb") as f:
+            pickle.dump(part, f, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, path)
+        report.append({"key_values": kv, "path": path, "rows": len(part)})
+    return report
+
+
+class MiniBatchContext:
+    """The second argument of run(mini_batch, mini_batch_context) (reference
+    §3.2): partition_key_value (dict key → value), dataset (the mini-batch's
+    data: the DataFrame, or the list of files) and minibatch_index (the id)."""
+
+    def __init__(self, partition_key_value=None, dataset=None, minibatch_index=0):
+        self.partition_key_value = dict(partition_key_value or {})
+        self.dataset = dataset
+        self.minibatch_index = minibatch_index
+
+    def __repr__(self):
+        return "MiniBatchContext(partition_key_value=%r, minibatch_index=%r)" % (
+            self.partition_key_value, self.minibatch_index)
+
+
+# ---- append_row -----------------------------------------------------------------------
+
+def _is_dataframe(value):
+    return type(value).__name__ == "DataFrame" and hasattr(value, "to_csv")
+
+
+def encode_append_rows(result):
+    """The bytes the original appended for run()'s return value: each element
+    of a list/tuple as str(element) + "\\n"; a DataFrame as
+    df.to_csv(f, header=None, index=None, sep=" ", mode="a") writes it
+    (space separated, no header, no index, pandas' quoting). UTF-8, with
+    undecodable file-name bytes (surrogate escapes) written back as they were."""
+    if isinstance(result, (list, tuple)):
+        text = "".join([str(item) + "\n" for item in result])
+    elif _is_dataframe(result):
+        buf = io.StringIO()
+        result.to_csv(buf, header=None, index=None, sep=" ")
+        text = buf.getvalue()
+    else:
+        raise TypeError("The type of return value is not a list or dataframe: %s"
+                        % type(result).__name__)
+    return text.encode("utf-8", "surrogateescape")
+
+
+def part_path(parts_dir, mini_batch_id, attempt):
+    """lib/append_row_output.h AppendRowOutput::PartPath."""
+    return os.path.join(parts_dir, "%d.%d.rows" % (mini_batch_id, attempt))
+
+
+def write_rows_file(parts_dir, mini_batch_id, attempt, data):
+    """Writes one successful attempt's rows as its part file: under a
+    temporary name first, then renamed, so the part under its final name is
+    always complete. Returns the part's path."""
+    path = part_path(parts_dir, mini_batch_id, attempt)
+    tmp = "%s.tmp-%d" % (path, os.getpid())
+    with open(tmp, "wb") as f:
+        f.write(data)
+    os.replace(tmp, path)
+    return path
+
+
+if __name__ == "__main__":
+    if len(sys.argv) >= 2 and sys.argv[1] == "check":
+        print(json.dumps(check_pandas()))
+        sys.exit(0)
+    sys.stderr.write("usage: worker_tabular.py check\n")
+    sys.exit(2)
