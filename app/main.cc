@@ -48,6 +48,9 @@ int Main(int argc, char** argv) {
   CLI::App app{"parallelrun: run a Python entry script over a dataset in parallel, on one machine "
                "or every node of a cluster (Azure ML ParallelRunStep / parallel job compatible)."};
   app.set_version_flag("--version", std::string("parallelrun ") + PARALLELRUN_VERSION);
+  // The top-level help shows every subcommand with its options, settings included.
+  app.set_help_flag();
+  app.set_help_all_flag("-h,--help", "Print this help (all subcommands and settings) and exit");
   app.require_subcommand(1);
   app.footer("Exit codes: 0 succeeded, 1 job failed, 2 usage or spec error, 3 infrastructure "
              "failure, 130 interrupted.");

@@ -296,6 +296,32 @@ Result<JobPlan> MakeJobPlan(const RunRequest& req) {
 }
 
 Status CreateJobFolders(const JobPlan& plan) {
+  // Check every folder before creating any, so that a usage error leaves
+  // nothing behind: the deepest existing ancestor must be a writable folder.
+  auto check = [](const std::string& path, const std::string& what) -> Status {
+    std::string cur = path;
+    struct stat st;
+    while (stat(cur.c_str(), &st) != 0) {
+      if (errno != ENOENT && errno != ENOTDIR) {
+        return Status::Usage(fmt::format("{} {}: {}: {}", what, path, cur, strerror(errno)));
+      }
+      size_t slash = cur.find_last_of('/');
+      if (slash == std::string::npos || slash == 0) {
+        cur = "/";
+        break;
+      }
+      cur = cur.substr(0, slash);
+    }
+    if (stat(cur.c_str(), &st) == 0 && !S_ISDIR(st.st_mode)) {
+      return Status::Usage(fmt::format("{} {}: cannot create folder: {} is not a folder", what,
+                                       path, cur));
+    }
+    if (access(cur.c_str(), W_OK) != 0) {
+      return Status::Usage(fmt::format("{} {}: cannot create folder in {}: {}", what, path, cur,
+                                       strerror(errno)));
+    }
+    return Status::Ok();
+  };
   auto make = [](const std::string& path, const std::string& what) -> Status {
     std::string cur;
     size_t pos = 0;
@@ -308,20 +334,20 @@ Status CreateJobFolders(const JobPlan& plan) {
                                          strerror(errno)));
       }
     }
-    struct stat st;
-    if (stat(path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
-      return Status::Usage(fmt::format("{} {}: exists and is not a folder", what, path));
-    }
-    if (access(path.c_str(), W_OK) != 0) {
-      return Status::Usage(fmt::format("{} {}: {}", what, path, strerror(errno)));
-    }
     return Status::Ok();
   };
-  for (const auto& [name, dir] : plan.output_dirs) {
-    Status s = make(dir, "output " + name);
+  std::vector<std::pair<std::string, std::string>> folders;
+  for (const auto& [name, dir] : plan.output_dirs) folders.emplace_back(dir, "output " + name);
+  folders.emplace_back(plan.job_dir, "job dir");
+  for (const auto& [dir, what] : folders) {
+    Status s = check(dir, what);
     if (!s.ok()) return s;
   }
-  return make(plan.job_dir, "job dir");
+  for (const auto& [dir, what] : folders) {
+    Status s = make(dir, what);
+    if (!s.ok()) return s;
+  }
+  return Status::Ok();
 }
 
 }  // namespace parallelrun

@@ -423,7 +423,8 @@ class SpecParser {
     out->mark = node.Mark();
     std::map<std::string, int> seen;  // key → line
     for (auto it = node.begin(); it != node.end(); ++it) {
-      const YAML::Node& key = it->first;
+      // A copy: the iterator yields a temporary pair, so a reference would dangle.
+      const YAML::Node key = it->first;
       if (!key.IsScalar()) {
         return ErrorAt(key.Mark(), "keys in " + WhereIn(path) + " must be names, not " +
                                        Describe(key));

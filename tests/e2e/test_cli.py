@@ -64,7 +64,6 @@ class CliTest(E2ETestCase):
         for flag in ("--job-dir", "--python", "--progress", "--dry-run", "-i", "-o"):
             self.assertIn(flag, run.stdout)
 
-    @unittest.expectedFailure  # top-level --help lists only the subcommands (see report)
     def test_help_lists_settings_in_both_spellings(self):
         run = self.run_parallelrun("--help")
         self.assertExit(run, 0)
