@@ -8,6 +8,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdlib>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
@@ -305,6 +306,58 @@ TEST_CASE("table_source: the sink can stop the split", "[table_source]") {
   RangeSink sink = [&](TableRange&&) { return ++calls < 3; };
   REQUIRE(SplitTextFile(path, TableReadOptions(), 4, true, nullptr, {}, sink, nullptr).ok());
   CHECK(calls == 3);
+}
+
+// The C++ splitter and the Python reader together: every range, read by
+// worker_tabular.load_table, gives back exactly the rows of the whole file.
+TEST_CASE("table_source: ranges read by the worker give every row once", "[table_source]") {
+  const std::string module = std::string(PARALLELRUN_TEST_DATA) + "/../../lib/worker_tabular.py";
+  if (system("/usr/bin/python3 -c 'import pandas' 2>/dev/null") != 0) {
+    WARN("SKIPPED: pandas is not installed in /usr/bin/python3");
+    return;
+  }
+  TempDir dir;
+  for (std::string eol : {"\n", "\r\n"}) {
+    std::set<uint64_t> ends;
+    std::string path = dir.path() + "/rows.csv";
+    WriteFile(path, AwkwardCsv(997, eol, &ends));
+    Split s = SplitFile(path, TableReadOptions(), 1024, true, 4096);
+    REQUIRE(s.ranges.size() > 20);
+    std::string list = dir.path() + "/ranges.bin";
+    {
+      std::ofstream out(list, std::ios::binary);
+      for (const auto& r : s.ranges) {
+        std::string enc = EncodeTableRange(r);
+        uint32_t n = static_cast<uint32_t>(enc.size());
+        out.write(reinterpret_cast<const char*>(&n), 4);
+        out << enc;
+      }
+    }
+    std::string script = dir.path() + "/check.py";
+    WriteFile(script,
+              "import importlib.util, struct, sys\n"
+              "import pandas as pd\n"
+              "spec = importlib.util.spec_from_file_location('wt', sys.argv[1])\n"
+              "wt = importlib.util.module_from_spec(spec); spec.loader.exec_module(wt)\n"
+              "data = open(sys.argv[2], 'rb').read(); pos = 0; frames = []\n"
+              "while pos < len(data):\n"
+              "    (n,) = struct.unpack_from('<I', data, pos); pos += 4\n"
+              "    frames.append(wt.load_table(data[pos:pos + n])); pos += n\n"
+              "joined = pd.concat(frames, ignore_index=True)\n"
+              "pd.testing.assert_frame_equal(joined, pd.read_csv(sys.argv[3]))\n"
+              "print('rows', len(joined), 'ranges', len(frames))\n");
+    std::string command = "/usr/bin/python3 " + script + " " + module + " " + list + " " + path + " 2>&1";
+    FILE* p = popen(command.c_str(), "r");
+    REQUIRE(p != nullptr);
+    std::string output;
+    char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, p)) > 0) output.append(buf, n);
+    int rc = pclose(p);
+    INFO(output);
+    CHECK(rc == 0);
+    CHECK(output == "rows 997 ranges " + std::to_string(s.ranges.size()) + "\n");
+  }
 }
 
 // ---- descriptors ----------------------------------------------------------------
