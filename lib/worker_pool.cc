@@ -36,13 +36,18 @@ double EpochSeconds() {
 
 double Seconds(std::chrono::milliseconds ms) { return std::chrono::duration<double>(ms).count(); }
 
+// Lines of `text`, each cut to kLineBytes: a worker that floods stderr must
+// not flood the report that quotes it.
 std::vector<std::string> SplitLines(const std::string& text) {
+  constexpr size_t kLineBytes = 300;
   std::vector<std::string> lines;
   size_t start = 0;
   while (start < text.size()) {
     size_t end = text.find('\n', start);
     if (end == std::string::npos) end = text.size();
-    lines.push_back(text.substr(start, end - start));
+    std::string line = text.substr(start, std::min(end - start, kLineBytes));
+    if (end - start > kLineBytes) line += " …";
+    lines.push_back(std::move(line));
     start = end + 1;
   }
   return lines;

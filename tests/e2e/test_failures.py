@@ -401,6 +401,19 @@ class InitFailureTest(FaultyCase):
                       "process001 (exit code 72); process002 (exit code 72); process003 (exit code "
                       "72); process004 (exit code 72); process005 (exit code 72)\n", error)
 
+    def test_a_worker_that_exits_in_init_counts_as_an_init_failure(self):
+        run = self.run_faulty({"a": "ok"}, "--process_count_per_node", "1", init="exit 9")
+        self.assertExit(run, 1)
+        self.assertIn("\nparallelrun: error: init() failed 3 times in a row on node 0 (the limit is "
+                      "3 × process_count_per_node = 3), so no worker is left to run mini-batches; "
+                      "the job stopped dispatching, 1 of 1 mini-batches were not processed\n",
+                      run.stderr)
+        self.assertIn("Node 0 could not run workers: init() failed 3 times in a row on node 0 (the "
+                      "limit is 3 × process_count_per_node = 3), so no worker is left to run "
+                      "mini-batches\nlast failure: process002 exited with exit code 9 during "
+                      "start-up or init(); stderr: logs/user/stderr/0/process002.stderr.txt\n",
+                      self.read("job_error.txt"))
+
     def test_init_that_fails_once_is_retried_in_a_new_worker(self):
         run = self.run_faulty({"a": "ok", "b": "ok"}, "--process_count_per_node", "1",
                               init="raise_once")
@@ -439,6 +452,18 @@ class InitFailureTest(FaultyCase):
                          r"  File \".*/faulty.py\", line \d+ in _do\n")
 
 
+class ShutdownTest(FaultyCase):
+
+    def test_a_hanging_shutdown_is_stopped_and_the_job_still_ends(self):
+        run = self.run_faulty({"a": "ok", "b": "ok"}, "--process_count_per_node", "1",
+                              "--run_invocation_timeout", "1", env={"FAULTY_SHUTDOWN": "hang"})
+        self.assertExit(run, 0)
+        self.assertEqual([r["Status"] for r in self.sorted_rows()], ["RUN_DONE", "RUN_DONE"])
+        main = self.main_log()
+        self.assertIn("|process000: shutdown() did not finish within 1 s; stopping it\n", main)
+        self.assertIn("|process000 exits with returncode -15 (killed by SIGTERM)\n", main)
+
+
 class ThresholdTest(FaultyCase):
     """error_threshold, allowed_failed_count and allowed_failed_percent (reference §1.2)."""
 
@@ -458,6 +483,9 @@ class ThresholdTest(FaultyCase):
                     if r["Status"] == "RUN_DONE" or int(r["Picked Count"]) == self.max_try}
         self.assertEqual(unprocessed, total - len(finished))
         self.assertGreater(unprocessed, 0)
+        # In-flight attempts were let finish, not interrupted.
+        self.assertEqual({r["Status"] for r in self.sorted_rows()} - {"RUN_DONE", "RUN_EXCEPTION"},
+                         set())
         result = self.read("job_result.txt")
         self.assertTrue(result.startswith("Job failed: %s; the job stopped dispatching, %d of %d "
                                           "mini-batches were not processed\n"

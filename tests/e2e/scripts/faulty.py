@@ -5,7 +5,8 @@ items in a single job:
 
 - Each item (input file) holds commands, one per line, run in order by run().
   An empty file or a file without commands means "ok".
-- FAULTY_INIT (environment) holds commands for init(), separated by ";".
+- FAULTY_INIT and FAULTY_SHUTDOWN (environment) hold commands for init() and
+  shutdown(), separated by ";".
 - FAULTY_STATE (environment) is a folder for "once" markers and pid files,
   shared by every worker process of the job.
 
@@ -158,6 +159,11 @@ def init():
         if command == "raise":
             raise RuntimeError("init failed on purpose")
         _do(command, "init", [], None)
+
+
+def shutdown():
+    for command in os.environ.get("FAULTY_SHUTDOWN", "").split(";"):
+        _do(command.strip(), "shutdown", [], None)
 
 
 def run(mini_batch):
