@@ -374,6 +374,7 @@ void WorkerPool::Terminate(Worker* w, Ending why, bool immediate) {
     return;
   }
   if (w->ending == Ending::kNone) w->ending = why;
+  if (w->terminating && !immediate) return;  // SIGTERM sent, SIGKILL on its way
   if (!w->terminating) {
     w->terminating = true;
     // What the worker writes from now on (faulthandler's stack, printed on
