@@ -71,12 +71,15 @@ sys/job_report/processed_mini-batches.csv
                                    Error Category, Error Message, Mini-batch Detail, Node.
 sys/job_report/process_summary.csv The same, summed per worker process.
 sys/job_report/node_summary.csv    The same, summed per node.
-sys/node/<node>/_main.txt          The node's agent: worker starts, exits and exit codes.
+sys/node/<node>/_main.txt          The node's agent: worker starts, init() results, timeouts,
+                                   exits with their exit codes or signals, replacements.
 sys/node/<node>/processNNN.txt     One line per mini-batch a worker process completed.
 user/stdout/<node>/processNNN.stdout.txt
                                    What the entry script printed (and the root logger).
 user/stderr/<node>/processNNN.stderr.txt
-                                   What it wrote to stderr, including Python's own crash output.
+                                   What it wrote to stderr, including Python's own crash output
+                                   and, when a worker was stopped (a timeout, Ctrl-C), the stack
+                                   it was stopped in.
 user/error/<node>/processNNN.txt   Full tracebacks of init(), run() and shutdown() exceptions.
 user/entry_script_log/<node>/processNNN.log.txt
                                    EntryScript().logger output.

@@ -582,9 +582,13 @@ void WorkerPool::OnExit(Worker* w, WorkerProcess::Exit exit) {
   w->timer_armed = false;
   // Whatever the worker started in its group (a subprocess, a forked
   // grandchild holding our pipe) must not outlive it.
+  // (When we stopped the worker, its group got the same signal; what is
+  // left then is routine and not worth a log line.)
   pid_t group = w->proc->pid();
   if (group > 0 && ::kill(-group, 0) == 0) {
-    Log(fmt::format("{} left processes in its process group {}; killing them", w->name, group));
+    if (!w->terminating) {
+      Log(fmt::format("{} left processes in its process group {}; killing them", w->name, group));
+    }
     w->proc->KillGroup(SIGKILL);
   }
   if (w->eof) return Reap(w);
