@@ -267,7 +267,6 @@ class RunFilesTest(E2ETestCase):
             self.assertEqual(argv_options(record["argv"])["--run_invocation_timeout"], ["1"])
         self.assertExit(run, 0)
 
-    @unittest.expectedFailure  # lib/worker_pool.cc: leases go to a worker being killed (report)
     def test_timeout_does_not_fail_the_mini_batch_queued_behind(self):
         # process000 holds mini-batch 0 (hangs) and mini-batch 1 (prefetched);
         # process001 is idle. When mini-batch 0 times out, mini-batch 1 must be
