@@ -471,6 +471,28 @@ Result<MLTable> LoadMLTable(const std::string& path) {
   return ParseMLTable(ss.str(), file);
 }
 
+Result<TableInput> ResolveTableInput(const std::string& input_name, const std::string& path) {
+  if (IsMLTable(path)) {
+    Result<MLTable> table = LoadMLTable(path);
+    if (!table.ok()) return table.status();
+    if (!table->tabular()) {
+      return Status::Usage("input " + input_name + ": " + table->file +
+                           " is a file-list MLTable: it has no read_delimited, read_json_lines "
+                           "or read_parquet transformation");
+    }
+    return table->ToTableInput(input_name);
+  }
+  struct stat st;
+  if (stat(path.c_str(), &st) != 0) {
+    return Status::Usage("input " + input_name + " " + path + ": " + std::strerror(errno));
+  }
+  TableInput in;
+  in.name = input_name;
+  in.root = path;
+  in.paths.push_back({S_ISDIR(st.st_mode) ? TablePath::Kind::kFolder : TablePath::Kind::kFile, path});
+  return in;
+}
+
 Result<MLTable> ParseMLTable(const std::string& text, const std::string& file) {
   return MLTableParser(text, file).Parse();
 }

@@ -59,6 +59,13 @@ bool IsMLTable(const std::string& path);
 // or "<path>: No such file or directory".
 Result<MLTable> LoadMLTable(const std::string& path);
 
+// The tabular input `input_name` at `path`: an MLTable folder (or file) with
+// a read_* transformation, a folder of tables, or one table file. Errors:
+// the path does not exist; an MLTable without a read_* transformation
+// ("… is a file-list MLTable: it has no read_delimited, read_json_lines or
+// read_parquet transformation"); the MLTable's own errors.
+Result<TableInput> ResolveTableInput(const std::string& input_name, const std::string& path);
+
 // Parses MLTable text; `file` (absolute) is used for messages and as the base
 // of relative paths.
 Result<MLTable> ParseMLTable(const std::string& text, const std::string& file);

@@ -197,6 +197,35 @@ TEST_CASE("mltable: loading from a folder", "[mltable]") {
   CHECK(t->file == pattern + "/MLTable");
   CHECK(t->paths[0].value == pattern + "/a.csv");
   CHECK(t->read->delimiter == "\t");
+  Result<TableInput> in = ResolveTableInput("iris", pattern);
+  REQUIRE(in.ok());
+  CHECK(in->root == pattern);
+  CHECK(in->read->delimiter == "\t");
+  in = ResolveTableInput("iris", pattern + "/MLTable");
+  CHECK(in.ok());
+  {
+    std::ofstream f(pattern + "/a.csv");
+    f << "x\n";
+  }
+  in = ResolveTableInput("plain", pattern + "/a.csv");
+  REQUIRE(in.ok());
+  CHECK(!in->read);
+  REQUIRE(in->paths.size() == 1);
+  CHECK(in->paths[0].kind == TablePath::Kind::kFile);
+  fs::create_directories(pattern + "/folder");
+  in = ResolveTableInput("plain", pattern + "/folder");
+  REQUIRE(in.ok());
+  CHECK(in->paths[0].kind == TablePath::Kind::kFolder);
+  CHECK(ResolveTableInput("plain", pattern + "/nothing").status().message() ==
+        "input plain " + pattern + "/nothing: No such file or directory");
+  fs::create_directories(pattern + "/list");
+  {
+    std::ofstream f(pattern + "/list/MLTable");
+    f << "paths:\n  - pattern: ./*.png\n";
+  }
+  CHECK(ResolveTableInput("images", pattern + "/list").status().message() ==
+        "input images: " + pattern + "/list/MLTable is a file-list MLTable: it has no "
+        "read_delimited, read_json_lines or read_parquet transformation");
   Result<MLTable> missing = LoadMLTable(pattern + "/nothing");
   CHECK(missing.status().message() == pattern + "/nothing: No such file or directory");
   fs::remove_all(pattern);
