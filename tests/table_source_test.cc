@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <fstream>
 #include <mutex>
+#include <random>
 #include <set>
 #include <string>
 #include <vector>
@@ -125,6 +126,57 @@ TEST_CASE("table_source: quoted multi-line fields are never split", "[table_sour
         CHECK(s.ranges[i].length < 1024 + 64);
       }
       CHECK(s.ranges.back().length <= 1024 + 64);
+    }
+  }
+}
+
+TEST_CASE("table_source: random CSVs split only at record ends", "[table_source]") {
+  TempDir dir;
+  std::mt19937 rng(20240101);
+  auto pick = [&](const std::string& from) { return from[rng() % from.size()]; };
+  for (int round = 0; round < 150; round++) {
+    const std::vector<std::string> eols = {"\n", "\r\n", "\r"};
+    std::string data = "h1,h2" + eols[rng() % 3];
+    std::set<uint64_t> ends{data.size()};
+    int records = 1 + rng() % 40;
+    for (int r = 0; r < records; r++) {
+      int fields = 1 + rng() % 4;
+      for (int f = 0; f < fields; f++) {
+        if (f) data += ',';
+        switch (rng() % 3) {
+          case 0:  // plain, a quote may follow its first character
+            data += pick("ab1");
+            for (int k = rng() % 5; k > 0; k--) data += pick("ab \"");
+            break;
+          case 1: {  // quoted, with delimiters, line ends and doubled quotes
+            data += '"';
+            for (int k = rng() % 8; k > 0; k--) {
+              char c = pick("ab,\n\r\"");
+              data += c == '"' ? std::string("\"\"") : std::string(1, c);
+            }
+            data += '"';
+            if (rng() % 4 == 0) data += pick("xy");  // goes on unquoted
+            break;
+          }
+          default:
+            break;  // empty field
+        }
+      }
+      data += eols[rng() % 3];
+      ends.insert(data.size());
+    }
+    std::string path = dir.path() + "/r.csv";
+    WriteFile(path, data);
+    uint64_t size = 1 + rng() % 64;
+    size_t chunk = 1 + rng() % 50;
+    Split s = SplitFile(path, TableReadOptions(), size, true, chunk);
+    INFO("round " << round << " size " << size << " chunk " << chunk);
+    REQUIRE(!s.ranges.empty());
+    CheckCoverage(data, s.ranges);
+    CHECK(s.warnings.empty());
+    for (const auto& r : s.ranges) {
+      CHECK(ends.count(r.offset) == 1);
+      CHECK(ends.count(r.offset + r.length) == 1);
     }
   }
 }
