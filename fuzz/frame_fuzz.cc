@@ -1,0 +1,110 @@
+// libFuzzer target for every decoder that reads bytes from another process:
+// wire.h's FrameDecoder, link_codec.h's LinkDecoder and DecodeLinkFrame
+// (master ⇄ agent, from the network) and worker_protocol.h's decoders (agent
+// ⇐ worker pipes). None may crash, hang, read out of bounds or allocate
+// without bound on any input. Build and run with fuzz/run.sh.
+//
+// Besides "no crash", it checks one property: a link message that decodes
+// encodes back to exactly the bytes it came from (decoding is strict, so
+// there is one encoding per message). A mismatch aborts, which libFuzzer
+// reports like a crash.
+#include <algorithm>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <variant>
+
+#include "link_codec.h"
+#include "wire.h"
+#include "worker_protocol.h"
+
+namespace parallelrun {
+namespace {
+
+// Feeds `data` in chunks whose sizes come from the input itself, so that
+// every way a stream can be split is explored.
+template <typename Decoder, typename OnItem>
+void FeedInChunks(Decoder* d, const uint8_t* data, size_t size, OnItem on_item) {
+  size_t pos = 0;
+  size_t chunk = size > 0 ? (data[0] % 17) + 1 : 1;
+  while (pos < size) {
+    size_t n = std::min(chunk, size - pos);
+    d->Feed(reinterpret_cast<const char*>(data) + pos, n);
+    pos += n;
+    if (!on_item(d)) return;
+    chunk = (chunk * 7 + 3) % 4099 + 1;
+  }
+}
+
+void CheckReencodes(const Frame& frame, const LinkFrame& decoded) {
+  auto* message = std::get_if<LinkMessage>(&decoded);
+  if (!message) return;
+  std::string original;
+  AppendFrame(frame.type, frame.payload, &original);
+  std::string again;
+  EncodeLinkMessage(*message, &again);
+  if (again != original) {
+    std::fprintf(stderr, "re-encoding %s gave different bytes (%zu vs %zu)\n",
+                 LinkFrameName(frame.type).c_str(), again.size(), original.size());
+    std::abort();
+  }
+}
+
+void FuzzOne(const uint8_t* data, size_t size) {
+  // 1. The link decoder, with the handshake limit and with the full limit.
+  for (uint32_t limit : {kMaxGreetingFrame, kMaxLinkFrame}) {
+    LinkDecoder d(limit);
+    FeedInChunks(&d, data, size, [](LinkDecoder* dec) {
+      for (;;) {
+        LinkFrame f;
+        std::string why;
+        switch (dec->Next(&f, &why)) {
+          case LinkDecoder::Outcome::kFrame:
+            continue;
+          case LinkDecoder::Outcome::kNeedMore:
+            return true;
+          case LinkDecoder::Outcome::kMalformed:
+            if (why.empty()) std::abort();  // a refusal always says why
+            return false;
+        }
+      }
+    });
+  }
+
+  // 2. Raw frames: every payload through DecodeLinkFrame (with the
+  // round-trip check) and through each worker-protocol decoder.
+  FrameDecoder frames(kMaxWorkerFrame);
+  FeedInChunks(&frames, data, size, [](FrameDecoder* dec) {
+    for (;;) {
+      Frame frame;
+      std::string error;
+      FrameDecoder::Outcome o = dec->Next(&frame, &error);
+      if (o == FrameDecoder::Outcome::kNeedMore) return true;
+      if (o == FrameDecoder::Outcome::kMalformed) return false;
+      LinkFrame decoded;
+      std::string why;
+      if (DecodeLinkFrame(frame, &decoded, &why)) {
+        CheckReencodes(frame, decoded);
+      } else if (why.empty()) {
+        std::abort();
+      }
+      WorkerHello hello;
+      DecodeHello(frame.payload, &hello);
+      WorkerInitDone init;
+      DecodeInitDone(frame.payload, &init);
+      AttemptResult result;
+      DecodeResult(frame.payload, &result);
+      WorkerShutdownDone shutdown;
+      DecodeShutdownDone(frame.payload, &shutdown);
+    }
+  });
+}
+
+}  // namespace
+}  // namespace parallelrun
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  parallelrun::FuzzOne(data, size);
+  return 0;
+}

@@ -1,0 +1,128 @@
+// Writes the seed corpus of frame_fuzz into the folder given as argv[1]: one
+// file per frame kind of both protocols, a multi-frame stream, and a few
+// broken inputs. The seeds in fuzz/corpus/ were made with it:
+//   g++ -std=c++17 -Ilib -Iinclude fuzz/make_seeds.cc lib/wire.cc lib/link_codec.cc \
+//       lib/hmac.cc lib/worker_protocol.cc -lfmt -o /tmp/make_seeds && /tmp/make_seeds fuzz/corpus
+#include <cstdio>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "link_codec.h"
+#include "wire.h"
+#include "worker_protocol.h"
+
+using namespace parallelrun;
+
+namespace {
+
+void Write(const std::string& dir, const std::string& name, const std::string& bytes) {
+  std::ofstream(dir + "/" + name, std::ios::binary) << bytes;
+}
+
+std::string Frame1(const LinkFrame& f) {
+  std::string out;
+  EncodeLinkFrame(f, &out);
+  return out;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 2) {
+    std::fprintf(stderr, "usage: make_seeds DIR\n");
+    return 2;
+  }
+  std::string dir = argv[1];
+  const std::string odd = std::string("caf\xe9 \xff\0\n", 8);
+
+  AttemptResult r;
+  r.id = 17;
+  r.attempt = 2;
+  r.status = AttemptStatus::kRunException;
+  r.total = 3;
+  r.start_time = 1.5;
+  r.process = "process001";
+  r.error_category = "ValueError";
+  r.error_message = odd;
+  r.traceback = "Traceback (most recent call last):\n";
+  MiniBatch batch;
+  batch.id = 5;
+  batch.input = 1;
+  batch.items = {"a.png", odd, ""};
+  ByeMsg bye;
+  bye.report.node = 2;
+  bye.report.host = "n2";
+  bye.report.processes.push_back(ProcessReport{"process000", 99, 1, 2, true, 0.25, "exit code 0"});
+
+  std::vector<std::pair<std::string, LinkFrame>> frames = {
+      {"link_master_hello", MasterHelloFrame{1, 0, std::string(32, 'n')}},
+      {"link_agent_hello",
+       AgentHelloFrame{1, 0, 1, 4, "n1", std::string(32, 'a'), std::string(32, 'p')}},
+      {"link_welcome", WelcomeFrame{0, 2000, 30000, std::string(32, 'w')}},
+      {"link_heartbeat", HeartbeatFrame{}},
+      {"link_goodbye", GoodbyeFrame{}},
+      {"link_error", ErrorFrame{"authentication failed"}},
+      {"link_hello", LinkMessage(HelloMsg{1, 4, "n1"})},
+      {"link_pull", LinkMessage(PullMsg{3})},
+      {"link_lease", LinkMessage(LeaseMsg{batch, 1})},
+      {"link_result", LinkMessage(ResultMsg{r})},
+      {"link_give_back", LinkMessage(GiveBackMsg{5, 1})},
+      {"link_drain", LinkMessage(DrainMsg{})},
+      {"link_stop", LinkMessage(StopMsg{true, "error_threshold exceeded"})},
+      {"link_node_failed", LinkMessage(NodeFailedMsg{"init() failed"})},
+      {"link_bye", LinkMessage(bye)},
+  };
+  std::string stream;
+  for (const auto& [name, f] : frames) {
+    Write(dir, name, Frame1(f));
+    stream += Frame1(f);
+  }
+  Write(dir, "link_stream", stream);
+
+  // agent → worker frames, as the agent encodes them.
+  std::string start;
+  EncodeStart({{"entry_script", "score.py"}, {"argv", odd}}, &start);
+  Write(dir, "worker_start", start);
+  std::string run;
+  EncodeRun(batch, 1, &run);
+  Write(dir, "worker_run", run);
+  // worker → agent frames, laid out as worker_protocol.h says.
+  WireWriter hello;
+  hello.U32(kWorkerProtocolVersion);
+  hello.U32(1234);
+  hello.Bytes("3.11.2");
+  hello.Bytes("/usr/bin/python3");
+  std::string out;
+  AppendFrame(kWorkerHello, hello.data(), &out);
+  Write(dir, "worker_hello", out);
+  WireWriter init;
+  init.U8(1);
+  init.F64(0.5);
+  init.Bytes("");
+  init.Bytes("");
+  init.Bytes("");
+  out.clear();
+  AppendFrame(kWorkerInitDone, init.data(), &out);
+  Write(dir, "worker_init_done", out);
+  WireWriter result;
+  result.U64(17);
+  result.U32(1);
+  result.U8(0);
+  result.U64(3);
+  for (int i = 0; i < 4; i++) result.F64(0.125 * i);
+  result.Bytes("");
+  result.Bytes("");
+  result.Bytes("");
+  out.clear();
+  AppendFrame(kWorkerResult, result.data(), &out);
+  Write(dir, "worker_result", out);
+
+  // Broken inputs.
+  Write(dir, "broken_truncated", Frame1(LinkMessage(LeaseMsg{batch, 1})).substr(0, 20));
+  Write(dir, "broken_oversized", std::string("\xff\xff\xff\xff\x12", 5));
+  Write(dir, "broken_http", "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+  Write(dir, "broken_count", std::string("\x15\0\0\0\x12", 5) + std::string(16, '\0') +
+                                 std::string("\xff\xff\xff\xff", 4));
+  return 0;
+}
