@@ -581,9 +581,9 @@ void WorkerPool::OnExit(Worker* w, WorkerProcess::Exit exit) {
   w->timer.cancel();
   w->timer_armed = false;
   // Whatever the worker started in its group (a subprocess, a forked
-  // grandchild holding our pipe) must not outlive it.
-  // (When we stopped the worker, its group got the same signal; what is
-  // left then is routine and not worth a log line.)
+  // grandchild holding our pipe) must not outlive it. When we stopped the
+  // worker, its group got the same signal: what is left then is routine
+  // and not worth a log line.
   pid_t group = w->proc->pid();
   if (group > 0 && ::kill(-group, 0) == 0) {
     if (!w->terminating) {
