@@ -10,26 +10,14 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "job_plan.h"
+
 namespace parallelrun {
 
 namespace {
 
 constexpr size_t kFailuresKept = 10;
 constexpr size_t kItemsShown = 5;
-
-Status MakeDirs(const std::string& path) {
-  std::string cur;
-  size_t pos = 0;
-  while (pos != std::string::npos) {
-    pos = path.find('/', pos + 1);
-    cur = path.substr(0, pos);
-    if (cur.empty()) continue;
-    if (mkdir(cur.c_str(), 0755) != 0 && errno != EEXIST) {
-      return Status::Usage(fmt::format("cannot create folder {}: {}", cur, strerror(errno)));
-    }
-  }
-  return Status::Ok();
-}
 
 double Now() {
   struct timeval tv;
@@ -169,8 +157,8 @@ Result<std::unique_ptr<JobLog>> JobLog::Open(const std::string& job_dir, int nod
     }
   }
   for (const auto& d : dirs) {
-    Status s = MakeDirs(d);
-    if (!s.ok()) return s.WithContext("job dir");
+    Status s = CreateFolders(d, "job dir logs");
+    if (!s.ok()) return s;
   }
   std::string master_path = log->logs_ + "/sys/master_role.0.txt";
   log->master_.reset(fopen(master_path.c_str(), "a"));

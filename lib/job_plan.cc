@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 
 #include "file_lister.h"
+#include "spelling.h"
 
 namespace parallelrun {
 
@@ -34,26 +35,9 @@ bool IsRemote(const std::string& path) {
 }
 
 std::string Closest(const std::string& word, const std::vector<Port>& ports) {
-  std::string best;
-  size_t best_d = 3;
-  for (const auto& p : ports) {
-    const std::string& a = word;
-    const std::string& b = p.name;
-    std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
-    for (size_t j = 0; j <= b.size(); j++) prev[j] = j;
-    for (size_t i = 1; i <= a.size(); i++) {
-      cur[0] = i;
-      for (size_t j = 1; j <= b.size(); j++) {
-        cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] != b[j - 1])});
-      }
-      std::swap(prev, cur);
-    }
-    if (prev[b.size()] < best_d) {
-      best_d = prev[b.size()];
-      best = b;
-    }
-  }
-  return best;
+  std::vector<std::string> names;
+  for (const auto& p : ports) names.push_back(p.name);
+  return ClosestName(word, names);
 }
 
 std::string Names(const std::vector<Port>& ports) {
@@ -295,6 +279,21 @@ Result<JobPlan> MakeJobPlan(const RunRequest& req) {
   return plan;
 }
 
+Status CreateFolders(const std::string& path, const std::string& what) {
+  std::string cur;
+  size_t pos = 0;
+  while (pos != std::string::npos) {
+    pos = path.find('/', pos + 1);
+    cur = path.substr(0, pos);
+    if (cur.empty()) continue;
+    if (mkdir(cur.c_str(), 0755) != 0 && errno != EEXIST) {
+      return Status::Usage(fmt::format("{} {}: cannot create folder {}: {}", what, path, cur,
+                                       strerror(errno)));
+    }
+  }
+  return Status::Ok();
+}
+
 Status CreateJobFolders(const JobPlan& plan) {
   // Check every folder before creating any, so that a usage error leaves
   // nothing behind: the deepest existing ancestor must be a writable folder.
@@ -322,20 +321,6 @@ Status CreateJobFolders(const JobPlan& plan) {
     }
     return Status::Ok();
   };
-  auto make = [](const std::string& path, const std::string& what) -> Status {
-    std::string cur;
-    size_t pos = 0;
-    while (pos != std::string::npos) {
-      pos = path.find('/', pos + 1);
-      cur = path.substr(0, pos);
-      if (cur.empty()) continue;
-      if (mkdir(cur.c_str(), 0755) != 0 && errno != EEXIST) {
-        return Status::Usage(fmt::format("{} {}: cannot create folder {}: {}", what, path, cur,
-                                         strerror(errno)));
-      }
-    }
-    return Status::Ok();
-  };
   std::vector<std::pair<std::string, std::string>> folders;
   for (const auto& [name, dir] : plan.output_dirs) folders.emplace_back(dir, "output " + name);
   folders.emplace_back(plan.job_dir, "job dir");
@@ -344,7 +329,7 @@ Status CreateJobFolders(const JobPlan& plan) {
     if (!s.ok()) return s;
   }
   for (const auto& [dir, what] : folders) {
-    Status s = make(dir, what);
+    Status s = CreateFolders(dir, what);
     if (!s.ok()) return s;
   }
   return Status::Ok();

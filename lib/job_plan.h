@@ -40,8 +40,13 @@ struct JobPlan {
 // naming the input, setting or flag at fault.
 Result<JobPlan> MakeJobPlan(const RunRequest& request);
 
-// Creates the job dir and the output folders of `plan`.
+// Creates the job dir and the output folders of `plan`, after checking that
+// every one of them can be created (a usage error leaves nothing behind).
 Status CreateJobFolders(const JobPlan& plan);
+
+// Creates `path` and its missing parents. Errors read
+// "<what> <path>: cannot create folder <part>: <reason>".
+Status CreateFolders(const std::string& path, const std::string& what);
 
 }  // namespace parallelrun
 

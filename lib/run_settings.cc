@@ -8,6 +8,8 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "spelling.h"
+
 namespace parallelrun {
 
 namespace {
@@ -17,19 +19,6 @@ std::string Normalize(const std::string& name) {
   while (!s.empty() && s[0] == '-') s.erase(0, 1);
   std::replace(s.begin(), s.end(), '-', '_');
   return s;
-}
-
-size_t EditDistance(const std::string& a, const std::string& b) {
-  std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); j++) prev[j] = j;
-  for (size_t i = 1; i <= a.size(); i++) {
-    cur[0] = i;
-    for (size_t j = 1; j <= b.size(); j++) {
-      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] != b[j - 1])});
-    }
-    std::swap(prev, cur);
-  }
-  return prev[b.size()];
 }
 
 // The original strips quotes and whitespace before parsing numbers
@@ -125,21 +114,10 @@ const SettingInfo* FindSetting(const std::string& name) {
 std::string ClosestSettingName(const std::string& word) {
   std::string n = Normalize(word);
   if (n.size() < 4) return "";
-  std::string best;
-  size_t best_d = 3;
-  for (const auto& s : AllSettings()) {
-    std::string name = s.name;
-    size_t d = EditDistance(n, name);
-    // A truncated setting name (`--resource_monitor_interva`) is a typo too.
-    if (name.compare(0, n.size(), n) == 0 && n.size() + 3 >= name.size() / 2 + 3 && n != name) {
-      d = std::min<size_t>(d, 1);
-    }
-    if (d < best_d) {
-      best_d = d;
-      best = name;
-    }
-  }
-  return best;
+  std::vector<std::string> names;
+  for (const auto& s : AllSettings()) names.push_back(s.name);
+  std::string best = ClosestName(n, names);
+  return best == n ? "" : best;
 }
 
 std::optional<uint64_t> ParseMiniBatchSize(const std::string& text) {

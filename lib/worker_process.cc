@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -35,6 +36,10 @@ struct NewProcessGroup {
   bp::error_code on_exec_setup(bp::posix::default_launcher&, const bp::filesystem::path&,
                                const char* const*) {
     if (::setpgid(0, 0) != 0) return bp::error_code(errno, bp::system_category());
+    // If parallelrun itself dies (SIGKILL, OOM), its workers must not run on
+    // unsupervised. The signal is tied to the forking thread, which is the
+    // event loop's: it lives as long as the process.
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     return {};
   }
 };
