@@ -612,6 +612,13 @@ Result<std::unique_ptr<TcpListener>> TcpListener::Listen(asio::io_context& io,
                                                          std::string secret,
                                                          TcpLinkOptions options, Events events) {
   std::string where = fmt::format("{}:{}", host, port);
+  if (options.heartbeat_interval.count() <= 0 ||
+      options.heartbeat_timeout < options.heartbeat_interval ||
+      options.heartbeat_timeout.count() > 0xffffffffLL) {
+    return Status::Infrastructure(fmt::format(
+        "cannot listen on {}: heartbeat every {} ms with a timeout of {} ms cannot work", where,
+        options.heartbeat_interval.count(), options.heartbeat_timeout.count()));
+  }
   boost::system::error_code ec;
   tcp::resolver resolver(io);
   auto results = resolver.resolve(host, std::to_string(port),

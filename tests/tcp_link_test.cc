@@ -333,7 +333,7 @@ TEST_CASE("TcpLink: every message crosses in its direction, byte-exact", "[tcp_l
   CHECK(agent.lost.empty());
 }
 
-TEST_CASE("TcpLink: many messages in one turn arrive in order; large ones whole", "[tcp_link]") {
+TEST_CASE("TcpLink: many messages in one turn arrive in order, large ones whole", "[tcp_link]") {
   asio::io_context io;
   MasterSide master(io);
   AgentSide agent;
@@ -356,7 +356,7 @@ TEST_CASE("TcpLink: many messages in one turn arrive in order; large ones whole"
   CHECK(Bytes(agent.received[0]) == Bytes(LeaseMsg{big, 1}));
 }
 
-TEST_CASE("TcpLink: rude peers are refused and logged; a good agent keeps working",
+TEST_CASE("TcpLink: rude peers are refused and logged while a good agent keeps working",
           "[tcp_link]") {
   asio::io_context io;
   MasterSide master(io);
@@ -552,7 +552,7 @@ TEST_CASE("TcpLink: a peer that never greets is refused after the handshake time
   CHECK(raw.Error() == "handshake timeout");
 }
 
-TEST_CASE("TcpLink: a silent agent is lost after the heartbeat timeout; a live one is not",
+TEST_CASE("TcpLink: a silent agent is lost after the heartbeat timeout, a live one is not",
           "[tcp_link]") {
   asio::io_context io;
   TcpLinkOptions options;
@@ -844,6 +844,15 @@ TEST_CASE("TcpLink: a listener binds only where it is told", "[tcp_link]") {
   CHECK(again.status().message() ==
         fmt::format("cannot listen on 127.0.0.1:{0} (127.0.0.1:{0}): bind: Address already in use",
                     master.listener->port()));
+
+  TcpLinkOptions bad;
+  bad.heartbeat_interval = 1000ms;
+  bad.heartbeat_timeout = 500ms;
+  auto silly = TcpListener::Listen(io, "127.0.0.1", 0, kSecret, bad, {});
+  REQUIRE_FALSE(silly.ok());
+  CHECK(silly.status().message() ==
+        "cannot listen on 127.0.0.1:0: heartbeat every 1000 ms with a timeout of 500 ms cannot "
+        "work");
 
   auto nowhere = TcpListener::Listen(io, "no-such-host.invalid", 0, kSecret, {}, {});
   REQUIRE_FALSE(nowhere.ok());
