@@ -339,7 +339,7 @@ TEST_CASE("BatchQueue: a failed attempt is retried first with the next attempt n
   });
 }
 
-TEST_CASE("BatchQueue: every failure status is retried; only RUN_DONE finishes",
+TEST_CASE("BatchQueue: every failure status is retried, only RUN_DONE finishes",
           "[batch_queue]") {
   for (S status : {S::kRunException, S::kRunTimeout, S::kInvalidReturn, S::kProcessDied,
                    S::kInterrupted, S::kLeaseLost}) {

@@ -338,7 +338,7 @@ TEST_CASE("v2: output_data without append_row_to, module entries, environments",
   CHECK(flow.settings.at("partition_keys").value == R"(["user"])");
 }
 
-TEST_CASE("every valid spec parses; every invalid one fails at a place in it", "[spec]") {
+TEST_CASE("every valid spec parses, every invalid one fails at a place in it", "[spec]") {
   int valid = 0;
   for (const auto& entry : fs::directory_iterator(kSpecs + "/valid")) {
     if (entry.path().extension() != ".yaml") continue;
