@@ -1,0 +1,484 @@
+"""End-to-end tests of multi-node jobs: the same `parallelrun run` command started
+once per node forms one job (issue 5, DESIGN.md §6, lib/role.h, lib/tcp_link.h).
+
+Every "node" here is a parallelrun process on this machine, talking to the
+master over loopback TCP: started by hand with torchrun-style variables, by
+`mpirun -np 3` (Open MPI), or (test_netns.py) in separate network namespaces.
+The entry script (ENTRY below) records every item it ran with its node rank,
+so that each test can check that all items ran exactly once and on which
+node, against processed_mini-batches.csv. Its run() can hold a mini-batch
+until other nodes have reached a point (files in a gate folder), so that the
+tests steer who gets work without fixed sleeps: every wait has a deadline.
+"""
+
+import collections
+import json
+import os
+import pathlib
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import unittest
+
+import helpers
+
+# The test entry script. Environment:
+#   E2E_GATE_DIR  folder of readiness files (written with a rename: atomic)
+#   E2E_MODE      all   run() waits until every node has started a mini-batch,
+#                       so that each node gets work however fast the others are
+#                 kill  node 2 runs one mini-batch per worker, then says so
+#                       (node2_busy) and hangs; the other nodes say that they
+#                       started one and wait for "go"
+#                 late  nodes other than 2 wait until node 2 has started one
+#                 free  no waiting
+#   E2E_NODES     the number of nodes (mode all)
+# Each worker appends "<node> <hex path>" lines to
+# <output dir>/paths_node<rank>_<pid>.txt after its run() has done its work,
+# and writes pid_node<rank>_<pid> into the gate folder at init().
+ENTRY = r'''
+import os
+import time
+
+NODE = int(os.environ["PARALLELRUN_NODE_RANK"])
+OUT = os.environ["AZUREML_BI_OUTPUT_PATH"]
+GATE = os.environ["E2E_GATE_DIR"]
+MODE = os.environ.get("E2E_MODE", "all")
+NODES = int(os.environ.get("E2E_NODES", "3"))
+calls = 0
+record = None
+
+
+def touch(name):
+    tmp = os.path.join(GATE, ".%s.%d" % (name, os.getpid()))
+    with open(tmp, "w") as f:
+        f.write(str(os.getpid()))
+    os.replace(tmp, os.path.join(GATE, name))
+
+
+def wait_for(names, seconds=30):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if all(os.path.exists(os.path.join(GATE, n)) for n in names):
+            return
+        time.sleep(0.01)
+
+
+def init():
+    global record
+    os.makedirs(OUT, exist_ok=True)
+    record = open(os.path.join(OUT, "paths_node%d_%d.txt" % (NODE, os.getpid())), "a")
+    touch("pid_node%d_%d" % (NODE, os.getpid()))
+
+
+def run(mini_batch):
+    global calls
+    calls += 1
+    if MODE == "all":
+        touch("started_%d" % NODE)
+        wait_for(["started_%d" % n for n in range(NODES)])
+    elif MODE == "kill":
+        if NODE == 2 and calls > 1:
+            touch("node2_busy")
+            time.sleep(60)  # the test kills this node long before
+        elif NODE != 2:
+            touch("started_%d" % NODE)
+            wait_for(["go"])
+    elif MODE == "late":
+        touch("started_%d" % NODE)
+        if NODE != 2:
+            wait_for(["started_2"])
+    for path in mini_batch:
+        record.write("%d %s\n" % (NODE, os.fsencode(path).hex()))
+    record.flush()
+    return list(mini_batch)
+
+
+def shutdown():
+    if record:
+        record.close()
+'''
+
+FILES = 24
+DEADLINE = 60  # seconds for a whole job; each takes a few
+
+# Variables of launchers the test environment must not leak into the nodes.
+LAUNCHER_PREFIXES = ("OMPI_", "PMI_", "PMIX_", "SLURM_", "PARALLELRUN_", "AZ_BATCH",
+                     "TORCHELASTIC_")
+LAUNCHER_NAMES = {"RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE", "GROUP_RANK",
+                  "GROUP_WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT", "JOB_COMPLETION_INDEX",
+                  "MPI_LOCALRANKID", "MPI_LOCALNRANKS", "AZUREML_RUN_ID"}
+
+
+def free_port():
+    """A TCP port nobody listens on right now (bound to port 0, then released)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Node:
+    """One started process (a parallelrun node, or mpirun), output in files."""
+
+    def __init__(self, test, name, argv, env, cwd):
+        self.name = name
+        self.argv = argv
+        self.out_path = test.tmp / ("%s.stdout" % name)
+        self.err_path = test.tmp / ("%s.stderr" % name)
+        with open(self.out_path, "wb") as out, open(self.err_path, "wb") as err:
+            # Own session: the clean-up can end what is left of it as a group.
+            self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+                                         env=env, cwd=str(cwd), start_new_session=True)
+        self.started = time.monotonic()
+        self.ended = None
+
+    @property
+    def stdout(self):
+        return self.out_path.read_text(errors="replace")
+
+    @property
+    def stderr(self):
+        return self.err_path.read_text(errors="replace")
+
+    def poll(self):
+        code = self.proc.poll()
+        if code is not None and self.ended is None:
+            self.ended = time.monotonic()
+        return code
+
+    def __repr__(self):
+        return "%s: %s\n--- exit %s\n--- stdout:\n%s\n--- stderr:\n%s" % (
+            self.name, " ".join(str(a) for a in self.argv), self.proc.poll(),
+            self.stdout[-3000:], self.stderr[-3000:])
+
+
+class MultiNodeBase(helpers.E2ETestCase):
+    """Starts nodes, waits for them with deadlines, checks the job they formed."""
+
+    def setUp(self):
+        super().setUp()
+        self.nodes = []
+        self.addCleanup(self.end_all)
+        self.data = self.tmp / "data"
+        rels = ["d%d/f%02d.txt" % (i % 3, i) for i in range(FILES)]
+        self.items = set(self.make_files(self.data, rels))
+        self.write("multinode_entry.py", ENTRY)
+        self.spec = self.component_spec(entry="multinode_entry.py")
+        self.gate = self.tmp / "gate"
+        self.gate.mkdir()
+        self.out = self.tmp / "out"
+
+    # ---- processes ----------------------------------------------------------
+
+    def env(self, mode="all", nodes=3, **extra):
+        """A clean environment: no launcher variables from outside, the test's own."""
+        env = {k: v for k, v in os.environ.items()
+               if k not in LAUNCHER_NAMES and not k.startswith(LAUNCHER_PREFIXES)}
+        env.update({"PARALLELRUN_PYTHON": helpers.PYTHON, "E2E_GATE_DIR": str(self.gate),
+                    "E2E_MODE": mode, "E2E_NODES": str(nodes)})
+        env.update({k: str(v) for k, v in extra.items()})
+        return env
+
+    def run_args(self, job_dir="job", *extra):
+        """`run` arguments every node of a job is given (the same on every node)."""
+        args = ["run", str(self.spec), "-i", "data=%s" % self.data, "-o", "out=%s" % self.out,
+                "--mini-batch-size", "1", "--process-count-per-node", "2", "--progress", "plain"]
+        if job_dir is not None:
+            self.job_dir = self.tmp / job_dir
+            args += ["--job-dir", str(self.job_dir)]
+        return args + list(extra)
+
+    def start(self, name, argv, env, cwd=None):
+        node = Node(self, name, argv, env, cwd or self.tmp)
+        self.nodes.append(node)
+        return node
+
+    def start_torchrun_node(self, rank, port, env, args, world=3):
+        env = dict(env, RANK=rank, WORLD_SIZE=world, MASTER_ADDR="127.0.0.1", MASTER_PORT=port)
+        return self.start("node%d" % rank, [self.parallelrun] + args,
+                          {k: str(v) for k, v in env.items()})
+
+    def end_all(self):
+        """Clean-up: ends whatever a failed test left running (its own processes)."""
+        for node in self.nodes:
+            if node.poll() is None:
+                try:
+                    os.killpg(node.proc.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                node.proc.wait()
+
+    def describe(self):
+        text = "\n\n".join(repr(n) for n in self.nodes)
+        master_log = getattr(self, "job_dir", None)
+        if master_log:
+            path = pathlib.Path(master_log) / "logs" / "sys" / "master_role.0.txt"
+            if path.exists():
+                text += "\n--- master log (end):\n" + path.read_text(errors="replace")[-4000:]
+        return text
+
+    def wait_exit(self, node, timeout=DEADLINE):
+        """The node's exit code; fails the test if it is still running after `timeout` s."""
+        deadline = node.started + timeout
+        while node.poll() is None:
+            if time.monotonic() > deadline:
+                self.fail("%s did not exit within %d s\n%s" % (node.name, timeout, self.describe()))
+            time.sleep(0.02)
+        return node.proc.returncode
+
+    def assertExits(self, node, code, timeout=DEADLINE):
+        self.assertEqual(self.wait_exit(node, timeout), code, self.describe())
+
+    def wait_gate(self, *names, timeout=30, nodes=None):
+        """Waits until the gate files `names` exist; fails early if a node died."""
+        deadline = time.monotonic() + timeout
+        while not all((self.gate / n).exists() for n in names):
+            for node in nodes or []:
+                if node.poll() is not None:
+                    self.fail("%s exited while waiting for %s\n%s"
+                              % (node.name, names, self.describe()))
+            if time.monotonic() > deadline:
+                self.fail("%s did not appear within %d s\n%s" % (names, timeout, self.describe()))
+            time.sleep(0.02)
+
+    # ---- checks -------------------------------------------------------------
+
+    def recorded(self):
+        """[(node, byte path)] that the entry script recorded, all workers."""
+        seen = []
+        for path in sorted(self.out.glob("paths_node*.txt")):
+            for line in path.read_text().split("\n"):
+                if line:
+                    node, hexpath = line.split(" ")
+                    seen.append((int(node), bytes.fromhex(hexpath)))
+        return seen
+
+    def check_job(self, job_dir=None, nodes=(0, 1, 2), working=(0, 1, 2), killed=None):
+        """The job ran every item exactly once (RUN_DONE once per mini-batch; the
+        entry script saw each item once, except on the killed node); mini-batches
+        ran on every node in `working` and each row's Node is where the entry
+        script ran it; node_summary.csv and logs/sys/node/ cover `nodes`."""
+        job_dir = pathlib.Path(job_dir or self.job_dir)
+        self.assertSucceededReport(job_dir)
+        rows = self.mini_batch_rows(job_dir)
+        done = [r for r in rows if r["Status"] == "RUN_DONE"]
+        others = [r for r in rows if r["Status"] != "RUN_DONE"]
+        self.assertEqual(others, [], "attempts that did not succeed")
+        ids = collections.Counter(int(r["Mini-batch Id"]) for r in done)
+        self.assertEqual(sorted(ids), list(range(FILES)), self.describe())
+        self.assertEqual(set(ids.values()), {1}, "a mini-batch succeeded more than once")
+        ran_on = {}
+        for r in done:
+            items = json.loads(r["Mini-batch Detail"])["items"]
+            self.assertEqual(len(items), 1, r)
+            ran_on[os.fsencode(items[0])] = int(r["Node"])
+        self.assertEqual(set(ran_on), self.items)
+        self.assertEqual(set(ran_on.values()), set(working),
+                         "nodes that ran mini-batches\n" + self.describe())
+
+        recorded = self.recorded()
+        by_survivors = collections.Counter(p for n, p in recorded if n != killed)
+        by_killed = {p for n, p in recorded if n == killed}
+        self.assertEqual(set(by_survivors) | by_killed, self.items)
+        self.assertEqual({p for p, c in by_survivors.items() if c != 1}, set(),
+                         "items the entry script ran more than once")
+        # Each reported row's node is where run() really ran that item.
+        for path, node in ran_on.items():
+            self.assertIn((node, path), recorded)
+
+        summary = self.summary_rows("node_summary.csv", job_dir)
+        self.assertEqual(sorted(int(r["Node"]) for r in summary), sorted(nodes),
+                         "node_summary.csv\n" + self.describe())
+        attempts = {int(r["Node"]): int(r["Succeeded Mini-batches"]) for r in summary}
+        for node in nodes:
+            self.assertEqual(attempts[node], sum(1 for v in ran_on.values() if v == node),
+                             "node_summary.csv, node %d" % node)
+            self.assertTrue((self.logs(job_dir) / "sys" / "node" / str(node)).is_dir())
+
+    def first_log_lines(self, job_dir, node):
+        """The first line of the node's log (without the time stamp)."""
+        path = self.logs(job_dir) / "sys" / "node" / str(node) / "_main.txt"
+        first = path.read_text(errors="replace").split("\n", 1)[0]
+        return first.split("|", 1)[1] if "|" in first else first
+
+
+class TorchrunTest(MultiNodeBase):
+    """Three nodes by hand with torchrun-style variables on loopback."""
+
+    def test_three_nodes_run_every_item_once(self):
+        port = free_port()
+        env = self.env(mode="all", PARALLELRUN_TOKEN="multinode-e2e-token")
+        args = self.run_args()
+        nodes = [self.start_torchrun_node(rank, port, env, args) for rank in range(3)]
+        for node in nodes:
+            self.assertExits(node, 0)
+        self.check_job()
+        for rank, node in enumerate(nodes):
+            role = ("node %d of 3 (%s) from torchrun variables RANK=%d WORLD_SIZE=3 "
+                    "MASTER_ADDR=127.0.0.1 MASTER_PORT=%d"
+                    % (rank, "master, listening on 127.0.0.1:%d" % port if rank == 0 else
+                       "agent of master 127.0.0.1:%d" % port, rank, port))
+            self.assertEqual(self.first_log_lines(self.job_dir, rank), "role: " + role)
+            self.assertIn("parallelrun: role: %s\n" % role, node.stderr + node.stdout)
+        master_first = (self.logs() / "sys" / "master_role.0.txt").read_text().split("\n")[0]
+        self.assertTrue(master_first.endswith("|role: node 0 of 3 (master, listening on "
+                                              "127.0.0.1:%d) from torchrun variables RANK=0 "
+                                              "WORLD_SIZE=3 MASTER_ADDR=127.0.0.1 "
+                                              "MASTER_PORT=%d" % (port, port)), master_first)
+        self.assertIn("job succeeded (reported by the master)", nodes[1].stderr + nodes[1].stdout)
+
+    def test_dry_run_prints_the_role(self):
+        port = free_port()
+        for rank, what in [(1, "agent of master 127.0.0.1:%d" % port),
+                           (0, "master, listening on 127.0.0.1:%d" % port)]:
+            env = dict(self.env(PARALLELRUN_TOKEN="t"), RANK=str(rank), WORLD_SIZE="3",
+                       MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+            run = self.run_parallelrun(*self.run_args("dry"), "--dry-run", env=env)
+            self.assertExit(run, 0)
+            self.assertIn("parallelrun: dry run: role: node %d of 3 (%s) from torchrun variables "
+                          "RANK=%d WORLD_SIZE=3 MASTER_ADDR=127.0.0.1 MASTER_PORT=%d\n"
+                          % (rank, what, rank, port), run.stderr + run.stdout, repr(run))
+            self.assertFalse(self.job_dir.exists(), "a dry run created the job dir")
+            self.assertFalse(self.out.exists())
+
+
+class MpirunTest(MultiNodeBase):
+    """`mpirun -np 3` on this machine: one agent per MPI process."""
+
+    def test_mpirun_three_processes_form_one_job(self):
+        mpirun = shutil.which("mpirun")
+        if mpirun is None:
+            self.skipTest("SKIPPED: mpirun is not installed (scripts/install-deps installs "
+                          "Debian's openmpi-bin)")
+        port = free_port()
+        env = self.env(mode="all")
+        # No token and no --job-dir: the secret is derived from Open MPI's job id
+        # (weak, logged as such) and every node derives the same job dir from it.
+        argv = [mpirun, "-np", "3", "--oversubscribe", "--allow-run-as-root", "--tag-output",
+                "-x", "PARALLELRUN_AGENT_PER_PROCESS=1",
+                "-x", "PARALLELRUN_MASTER_ADDR=127.0.0.1",
+                "-x", "PARALLELRUN_MASTER_PORT=%d" % port,
+                "-x", "PARALLELRUN_PYTHON", "-x", "E2E_GATE_DIR", "-x", "E2E_MODE", "-x",
+                "E2E_NODES", self.parallelrun] + self.run_args(None)
+        node = self.start("mpirun", argv, env)
+        self.assertExits(node, 0)
+        jobs = list((self.tmp / "parallelrun-jobs").glob("job-*"))
+        self.assertEqual(len(jobs), 1, self.describe())
+        self.job_dir = jobs[0]
+        self.assertRegex(self.job_dir.name, r"^job-[0-9a-f]{12}$")
+        self.check_job()
+        output = node.stdout + node.stderr
+        for rank in range(3):
+            first = self.first_log_lines(self.job_dir, rank)
+            self.assertTrue(first.startswith("role: node %d of 3 " % rank), first)
+            self.assertIn("Open MPI", first)
+            self.assertIn("OMPI_COMM_WORLD_RANK=%d" % rank, first)
+        # Every rank reports the job's outcome (--tag-output: "[job,rank]<stderr>:").
+        self.assertRegex(output, r"\[\d+,0\]<std(out|err)>:\s*parallelrun: job succeeded; job dir")
+        for rank in (1, 2):
+            self.assertRegex(output, r"\[\d+,%d\]<std(out|err)>:\s*parallelrun: job succeeded "
+                                     r"\(reported by the master\)" % rank)
+        master_log = (self.logs() / "sys" / "master_role.0.txt").read_text()
+        self.assertRegex(master_log, r"WARNING\|\d+\|job secret derived from (PMIX_NAMESPACE|"
+                                     r"OMPI_MCA_ess_base_jobid|OMPI_MCA_orte_ess_jobid)=\d+ "
+                                     r"\(weak: ")
+
+
+class FaultTest(MultiNodeBase):
+    """Nodes that die, come late, never find the master or hold the wrong token."""
+
+    def test_killed_agent_leases_requeue(self):
+        port = free_port()
+        env = self.env(mode="kill", PARALLELRUN_TOKEN="multinode-e2e-token")
+        args = self.run_args()
+        nodes = [self.start_torchrun_node(rank, port, env, args) for rank in range(3)]
+        # Node 2 has run a mini-batch, holds more in flight, and both its
+        # workers are up (their pids, to see that they die with it); nodes 0
+        # and 1 hold mini-batches too, so the job cannot end without them.
+        self.wait_gate("node2_busy", "started_0", "started_1", nodes=nodes)
+        deadline = time.monotonic() + 30
+        while len(list(self.gate.glob("pid_node2_*"))) < 2:
+            self.assertLess(time.monotonic(), deadline, sorted(os.listdir(self.gate)))
+            time.sleep(0.02)
+        workers = [int(p.name.rsplit("_", 1)[1]) for p in self.gate.glob("pid_node2_*")]
+        self.assertTrue(any(n == 2 for n, _ in self.recorded()))
+        os.kill(nodes[2].proc.pid, signal.SIGKILL)
+        self.assertExits(nodes[2], -signal.SIGKILL)
+        # Its workers die with it (PR_SET_PDEATHSIG), not with the test's clean-up.
+        deadline = time.monotonic() + 10
+        while any(pid_alive(pid) for pid in workers):
+            self.assertLess(time.monotonic(), deadline,
+                            "node 2's workers outlived it: %s" % [p for p in workers if pid_alive(p)])
+            time.sleep(0.02)
+        (self.gate / "go").touch()
+        self.assertExits(nodes[0], 0)
+        self.assertExits(nodes[1], 0)
+        # Node 2's in-flight leases went to nodes 0 and 1; its finished ones may
+        # count for it if their results reached the master before it died.
+        done_on = {int(r["Node"]) for r in self.mini_batch_rows() if r["Status"] == "RUN_DONE"}
+        self.check_job(working=sorted(done_on), killed=2,
+                       nodes=[0, 1, 2] if 2 in done_on else [0, 1])
+        self.assertTrue({0, 1} <= done_on, "%s\n%s" % (done_on, self.describe()))
+        master_log = (self.logs() / "sys" / "master_role.0.txt").read_text()
+        self.assertRegex(master_log, r"WARNING\|\d+\|Lost node 2 \(\S+\): .*; its [1-9]\d* leases "
+                                     r"are pending again\.")
+
+    def test_late_agent_joins_and_gets_work(self):
+        port = free_port()
+        env = self.env(mode="late", PARALLELRUN_TOKEN="multinode-e2e-token")
+        args = self.run_args()
+        first = [self.start_torchrun_node(rank, port, env, args) for rank in (0, 1)]
+        # The job is under way on nodes 0 and 1 before node 2 exists.
+        self.wait_gate("started_0", "started_1", nodes=first)
+        self.assertFalse((self.logs() / "sys" / "node" / "2").exists())
+        late = self.start_torchrun_node(2, port, env, args)
+        for node in first + [late]:
+            self.assertExits(node, 0)
+        self.check_job()
+        master_log = (self.logs() / "sys" / "master_role.0.txt").read_text()
+        self.assertRegex(master_log, r"Node 2 connected from 127\.0\.0\.1:\d+ \(2 slots\)\.")
+
+    def test_agent_without_master_gives_up(self):
+        port = free_port()  # nobody listens there
+        env = self.env(mode="free", PARALLELRUN_TOKEN="multinode-e2e-token",
+                       PARALLELRUN_CONNECT_TIMEOUT="2")
+        node = self.start_torchrun_node(1, port, env, self.run_args())
+        self.assertExits(node, 3, timeout=20)
+        self.assertLess(node.ended - node.started, 15)
+        self.assertRegex(node.stderr,
+                         r"\nparallelrun: error: cannot reach the master at 127\.0\.0\.1:%d: "
+                         r"Connection refused \(tried \d+ times in [0-9.]+ s\)\n$" % port)
+
+    def test_wrong_token_is_refused(self):
+        port = free_port()
+        env = self.env(mode="free", PARALLELRUN_TOKEN="multinode-e2e-token")
+        args = self.run_args()
+        good = [self.start_torchrun_node(rank, port, env, args) for rank in (0, 1)]
+        bad = self.start_torchrun_node(2, port, dict(env, PARALLELRUN_TOKEN="not-the-token"), args)
+        self.assertExits(bad, 2)
+        self.assertTrue(bad.stderr.endswith(
+            "\nparallelrun: error: the master at 127.0.0.1:%d refused this agent: "
+            "authentication failed\n" % port), repr(bad))
+        for node in good:
+            self.assertExits(node, 0)
+        self.check_job(nodes=(0, 1), working=sorted(
+            {int(r["Node"]) for r in self.mini_batch_rows()}))
+        master_log = (self.logs() / "sys" / "master_role.0.txt").read_text()
+        self.assertRegex(master_log, r"\|refused 127\.0\.0\.1:\d+: authentication failed "
+                                     r"\(claims node 2\)\n")
+        self.assertIn("2 of 3 nodes joined the job.", master_log)
+
+
+def pid_alive(pid):
+    """True while `pid` exists and is not a zombie."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+
+
+if __name__ == "__main__":
+    unittest.main()
