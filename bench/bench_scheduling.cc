@@ -1,0 +1,395 @@
+// bench_scheduling: how fast one Master hands out leases over TCP, and
+// whether it keeps many agent worker slots busy (issue 5: above 50,000
+// leases/s; at least 100 slots busy with 10 ms mini-batches).
+//
+// The real master side — Master (listing, batching, BatchQueue, JobLog with
+// its CSV row per attempt) behind a TcpListener — runs on this process's main
+// thread, as in `parallelrun run`. The agents are synthetic: TcpConnector
+// links on a second thread that speak the protocol of link_codec.h (HELLO,
+// PULL for slots + prefetch, RESULT, BYE) but run no Python: each lease
+// "runs" for --work-ms on a timer (0: answered at once with RUN_DONE).
+//
+//   bench_scheduling --files DIR [--agents 4] [--slots 8] [--prefetch 8]
+//                    [--work-ms 0] [--mini-batch-size 1] [--job-dir D]
+//
+// DIR is a folder of files (the input; bench/scheduling.py makes it). Prints
+// one JSON object on stdout:
+//   leases, seconds (first lease received → the master's outcome),
+//   leases_per_second, master_cpu_seconds (main thread: master + its TCP),
+//   master_cpu_us_per_lease, utilisation (busy slot time ÷ (slots × span from
+//   the first lease started to the last one finished); only with --work-ms),
+//   of_ideal_rate (leases × work-ms ÷ (slots × that span): the share of the
+//   rate the slots could reach if the master never kept one waiting), outcome.
+#include <time.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <deque>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <fmt/format.h>
+
+#include "job_log.h"
+#include "link.h"
+#include "master.h"
+#include "progress.h"
+#include "tcp_link.h"
+
+namespace asio = boost::asio;
+using parallelrun::AttemptResult;
+using parallelrun::AttemptStatus;
+using parallelrun::LinkMessage;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+constexpr char kSecret[] = "bench-scheduling-secret";
+
+struct Options {
+  std::string files;
+  std::string job_dir;
+  int agents = 4;
+  int slots = 8;
+  int prefetch = 8;
+  double work_ms = 0;
+  uint64_t mini_batch_size = 1;
+};
+
+double EpochNow() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+double ThreadCpuSeconds() {
+  timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + ts.tv_nsec / 1e9;
+}
+
+// What the agents saw, on the agents' thread (read after it has joined).
+struct AgentStats {
+  uint64_t leases = 0;
+  bool any_lease = false;
+  Clock::time_point first_lease;
+  Clock::time_point first_start, last_end;
+  double busy_seconds = 0;
+  int ended = 0;
+  int failed = 0;
+};
+
+// A synthetic agent: pulls slots + prefetch leases, runs each for work_ms on a
+// timer (or answers at once), pulls one more per result, says Bye when drained.
+class FakeAgent {
+ public:
+  FakeAgent(asio::io_context& io, uint16_t port, uint32_t node, const Options& o,
+            AgentStats* stats, std::function<void()> ended)
+      : io_(io), port_(port), node_(node), slots_(static_cast<uint32_t>(o.slots)),
+        prefetch_(static_cast<uint32_t>(o.prefetch)),
+        work_(std::chrono::microseconds(static_cast<int64_t>(o.work_ms * 1000))),
+        stats_(stats), ended_(std::move(ended)) {
+    for (uint32_t i = 0; i < slots_; i++) free_slots_.push_back(slots_ - 1 - i);
+  }
+
+  void Start() {
+    parallelrun::TcpConnector::Events events;
+    events.done = [this](parallelrun::Result<std::unique_ptr<parallelrun::TcpLinkEnd>> link) {
+      if (!link.ok()) {
+        fmt::print(stderr, "agent {}: {}\n", node_, link.status().message());
+        stats_->failed++;
+        Ended();
+        return;
+      }
+      OnLink(std::move(link.value()));
+    };
+    events.lost = [this](const std::string& reason) {
+      if (!done_) fmt::print(stderr, "agent {}: lost the master: {}\n", node_, reason);
+      Ended();
+    };
+    parallelrun::TcpConnector::Options options;
+    options.retry_for = std::chrono::seconds(10);
+    connector_ = std::make_unique<parallelrun::TcpConnector>(
+        io_, "127.0.0.1", port_, kSecret,
+        parallelrun::TcpConnector::Identity{node_, slots_, "synthetic"}, options,
+        std::move(events));
+    connector_->Start();
+  }
+
+ private:
+  void OnLink(std::unique_ptr<parallelrun::TcpLinkEnd> link) {
+    link_ = std::move(link);
+    link_->SetHandler([this](LinkMessage&& m) { OnMessage(std::move(m)); });
+    link_->Send(parallelrun::HelloMsg{node_, slots_, "synthetic"});
+    link_->Send(parallelrun::PullMsg{slots_ + prefetch_});
+  }
+
+  void OnMessage(LinkMessage&& m) {
+    if (auto* lease = std::get_if<parallelrun::LeaseMsg>(&m)) {
+      stats_->leases++;
+      if (!stats_->any_lease) {
+        stats_->any_lease = true;
+        stats_->first_lease = Clock::now();
+      }
+      if (finishing_) {
+        link_->Send(parallelrun::GiveBackMsg{lease->batch.id, lease->attempt});
+        return;
+      }
+      if (work_.count() == 0) {
+        double now = EpochNow();
+        Complete(*lease, 0, now, 0);
+        link_->Send(parallelrun::PullMsg{1});
+        return;
+      }
+      queue_.push_back(std::move(*lease));
+      RunQueued();
+    } else if (std::holds_alternative<parallelrun::DrainMsg>(m) ||
+               std::holds_alternative<parallelrun::StopMsg>(m)) {
+      finishing_ = true;
+      MaybeBye();
+    } else if (std::holds_alternative<parallelrun::EndMsg>(m)) {
+      done_ = true;
+      Ended();
+    }
+  }
+
+  void RunQueued() {
+    while (!free_slots_.empty() && !queue_.empty()) {
+      uint32_t slot = free_slots_.back();
+      free_slots_.pop_back();
+      auto lease = std::make_shared<parallelrun::LeaseMsg>(std::move(queue_.front()));
+      queue_.pop_front();
+      auto timer = std::make_shared<asio::steady_timer>(io_, work_);
+      Clock::time_point t0 = Clock::now();
+      double start = EpochNow();
+      if (stats_->first_start == Clock::time_point{} || t0 < stats_->first_start) {
+        stats_->first_start = t0;
+      }
+      timer->async_wait([this, timer, lease, slot, t0, start](const boost::system::error_code&) {
+        Clock::time_point t1 = Clock::now();
+        double elapsed = std::chrono::duration<double>(t1 - t0).count();
+        stats_->busy_seconds += elapsed;
+        if (t1 > stats_->last_end) stats_->last_end = t1;
+        free_slots_.push_back(slot);
+        Complete(*lease, slot, start, elapsed);
+        if (!finishing_) link_->Send(parallelrun::PullMsg{1});
+        RunQueued();
+        MaybeBye();
+      });
+    }
+  }
+
+  void Complete(const parallelrun::LeaseMsg& lease, uint32_t slot, double start, double elapsed) {
+    AttemptResult r;
+    r.id = lease.batch.id;
+    r.attempt = lease.attempt;
+    r.status = AttemptStatus::kRunDone;
+    r.total = r.succeeded = r.returned = lease.batch.items.size();
+    r.start_time = start;
+    r.elapsed_seconds = r.process_seconds = r.run_seconds = elapsed;
+    r.node = node_;
+    r.process = fmt::format("process{:03d}", slot);
+    link_->Send(parallelrun::ResultMsg{std::move(r)});
+  }
+
+  void MaybeBye() {
+    if (!finishing_ || bye_sent_ || free_slots_.size() < slots_) return;
+    for (const auto& lease : queue_) {
+      link_->Send(parallelrun::GiveBackMsg{lease.batch.id, lease.attempt});
+    }
+    queue_.clear();
+    bye_sent_ = true;
+    parallelrun::NodeReport report;
+    report.node = node_;
+    report.host = "synthetic";
+    for (uint32_t i = 0; i < slots_; i++) {
+      parallelrun::ProcessReport p;
+      p.process = fmt::format("process{:03d}", i);
+      p.start_time = p.end_time = EpochNow();
+      p.init_ok = true;
+      p.exit = "exit code 0";
+      report.processes.push_back(std::move(p));
+    }
+    link_->Send(parallelrun::ByeMsg{std::move(report)});
+  }
+
+  void Ended() {
+    if (ended_called_) return;
+    ended_called_ = true;
+    stats_->ended++;
+    ended_();
+  }
+
+  asio::io_context& io_;
+  uint16_t port_;
+  uint32_t node_;
+  uint32_t slots_;
+  uint32_t prefetch_;
+  std::chrono::microseconds work_;
+  AgentStats* stats_;
+  std::function<void()> ended_;
+  std::unique_ptr<parallelrun::TcpConnector> connector_;
+  std::unique_ptr<parallelrun::TcpLinkEnd> link_;
+  std::deque<parallelrun::LeaseMsg> queue_;
+  std::vector<uint32_t> free_slots_;
+  bool finishing_ = false;
+  bool bye_sent_ = false;
+  bool done_ = false;
+  bool ended_called_ = false;
+};
+
+[[noreturn]] void Usage(const std::string& why) {
+  fmt::print(stderr,
+             "bench_scheduling: {}\nusage: bench_scheduling --files DIR [--agents N] [--slots S] "
+             "[--prefetch P] [--work-ms W] [--mini-batch-size M] [--job-dir D]\n",
+             why);
+  std::exit(2);
+}
+
+Options ParseArgs(int argc, char** argv) {
+  Options o;
+  for (int i = 1; i < argc; i++) {
+    std::string a = argv[i];
+    if (i + 1 >= argc) Usage("missing value after " + a);
+    std::string v = argv[++i];
+    if (a == "--files") o.files = v;
+    else if (a == "--job-dir") o.job_dir = v;
+    else if (a == "--agents") o.agents = std::atoi(v.c_str());
+    else if (a == "--slots") o.slots = std::atoi(v.c_str());
+    else if (a == "--prefetch") o.prefetch = std::atoi(v.c_str());
+    else if (a == "--work-ms") o.work_ms = std::atof(v.c_str());
+    else if (a == "--mini-batch-size") o.mini_batch_size = std::strtoull(v.c_str(), nullptr, 10);
+    else Usage("unknown option " + a);
+  }
+  if (o.files.empty()) Usage("--files is required");
+  if (o.agents < 1 || o.slots < 1 || o.prefetch < 0 || o.work_ms < 0 || o.mini_batch_size < 1) {
+    Usage("--agents, --slots and --mini-batch-size must be positive");
+  }
+  if (o.job_dir.empty()) {
+    char tmpl[] = "/tmp/bench-scheduling-XXXXXX";
+    if (!mkdtemp(tmpl)) Usage("cannot make a temporary job dir");
+    o.job_dir = tmpl;
+  }
+  return o;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options o = ParseArgs(argc, argv);
+
+  asio::io_context master_io;
+  auto log_or = parallelrun::JobLog::Open(o.job_dir, o.agents + 1, {"data"});
+  if (!log_or.ok()) Usage(log_or.status().message());
+  std::unique_ptr<parallelrun::JobLog> log = std::move(log_or.value());
+  parallelrun::Progress progress(parallelrun::Progress::Mode::kNone, stderr);
+
+  parallelrun::Master::Config mc;
+  mc.input_names = {"data"};
+  mc.input_paths = {o.files};
+  mc.mini_batch_size = o.mini_batch_size;
+  mc.progress_update_timeout = 0;
+  mc.partitions_dir = o.job_dir + "/partitions";
+  mc.expected_nodes = o.agents;
+
+  parallelrun::Status outcome;
+  std::atomic<bool> master_done{false};
+  Clock::time_point done_at;
+  parallelrun::Master master(master_io, mc, log.get(), &progress, [&](parallelrun::Status s) {
+    outcome = s;
+    done_at = Clock::now();
+    master_done = true;
+  });
+
+  std::map<uint64_t, size_t> peers;
+  parallelrun::TcpListener::Events events;
+  events.accepted = [&](std::unique_ptr<parallelrun::TcpLinkEnd> end) {
+    uint64_t id = end->peer().id;
+    peers[id] = master.AddAgent(std::move(end));
+  };
+  events.lost = [&](const parallelrun::PeerInfo& peer, const std::string& reason) {
+    auto it = peers.find(peer.id);
+    if (it != peers.end()) master.AgentLost(it->second, reason);
+  };
+  auto listener_or = parallelrun::TcpListener::Listen(master_io, "127.0.0.1", 0, kSecret,
+                                                      parallelrun::TcpLinkOptions{},
+                                                      std::move(events));
+  if (!listener_or.ok()) Usage(listener_or.status().message());
+  std::unique_ptr<parallelrun::TcpListener> listener = std::move(listener_or.value());
+  uint16_t port = listener->port();
+
+  // A guard: a benchmark that hangs says so instead of running forever.
+  asio::steady_timer guard(master_io, std::chrono::minutes(10));
+  guard.async_wait([&](const boost::system::error_code& ec) {
+    if (!ec) {
+      fmt::print(stderr, "bench_scheduling: no outcome after 10 minutes\n");
+      std::exit(3);
+    }
+  });
+
+  // The agents' thread: all synthetic agents on one loop.
+  asio::io_context agents_io;
+  AgentStats stats;
+  std::vector<std::unique_ptr<FakeAgent>> agents;
+  int agent_count = o.agents;
+  for (int i = 0; i < o.agents; i++) {
+    agents.push_back(std::make_unique<FakeAgent>(
+        agents_io, port, static_cast<uint32_t>(i + 1), o, &stats, [&] {
+          if (stats.ended == agent_count) {
+            agents_io.stop();
+            // Every agent has its END: the master's loop can stop too.
+            asio::post(master_io, [&] {
+              guard.cancel();
+              listener.reset();
+              master_io.stop();
+            });
+          }
+        }));
+  }
+  auto work = asio::make_work_guard(agents_io);
+  std::thread agents_thread([&] {
+    for (auto& a : agents) a->Start();
+    agents_io.run();
+  });
+
+  double cpu0 = ThreadCpuSeconds();
+  master.Start();
+  master_io.run();
+  double cpu = ThreadCpuSeconds() - cpu0;
+  work.reset();
+  agents_thread.join();
+
+  if (!master_done || !stats.any_lease) {
+    fmt::print(stderr, "bench_scheduling: the job did not finish (agents failed: {})\n",
+               stats.failed);
+    return 3;
+  }
+  double seconds = std::chrono::duration<double>(done_at - stats.first_lease).count();
+  double utilisation = 0, of_ideal = 0;
+  if (o.work_ms > 0 && stats.last_end > stats.first_start) {
+    double span = std::chrono::duration<double>(stats.last_end - stats.first_start).count();
+    utilisation = stats.busy_seconds / (span * o.agents * o.slots);
+    // Stricter: leases finished ÷ what the slots could finish in that span
+    // (a timer that fires late counts as busy above, but not here).
+    of_ideal = static_cast<double>(stats.leases) * o.work_ms / 1000 / (span * o.agents * o.slots);
+  }
+  fmt::print(
+      "{{\"agents\": {}, \"slots\": {}, \"prefetch\": {}, \"work_ms\": {}, "
+      "\"mini_batch_size\": {}, \"leases\": {}, \"seconds\": {:.4f}, "
+      "\"leases_per_second\": {:.0f}, \"master_cpu_seconds\": {:.4f}, "
+      "\"master_cpu_us_per_lease\": {:.2f}, \"utilisation\": {:.4f}, "
+      "\"of_ideal_rate\": {:.4f}, \"outcome\": \"{}\", "
+      "\"job_dir\": \"{}\"}}\n",
+      o.agents, o.slots, o.prefetch, o.work_ms, o.mini_batch_size, stats.leases, seconds,
+      stats.leases / seconds, cpu, cpu * 1e6 / static_cast<double>(stats.leases), utilisation,
+      of_ideal,
+      outcome.ok() ? "succeeded" : outcome.message(), o.job_dir);
+  return outcome.ok() ? 0 : 1;
+}
