@@ -15,7 +15,6 @@ import collections
 import json
 import os
 import pathlib
-import re
 import shutil
 import signal
 import socket
@@ -300,7 +299,7 @@ class MultiNodeBase(helpers.E2ETestCase):
                              "node_summary.csv, node %d" % node)
             self.assertTrue((self.logs(job_dir) / "sys" / "node" / str(node)).is_dir())
 
-    def first_log_lines(self, job_dir, node):
+    def first_log_line(self, job_dir, node):
         """The first line of the node's log (without the time stamp)."""
         path = self.logs(job_dir) / "sys" / "node" / str(node) / "_main.txt"
         first = path.read_text(errors="replace").split("\n", 1)[0]
@@ -323,7 +322,7 @@ class TorchrunTest(MultiNodeBase):
                     "MASTER_ADDR=127.0.0.1 MASTER_PORT=%d"
                     % (rank, "master, listening on 127.0.0.1:%d" % port if rank == 0 else
                        "agent of master 127.0.0.1:%d" % port, rank, port))
-            self.assertEqual(self.first_log_lines(self.job_dir, rank), "role: " + role)
+            self.assertEqual(self.first_log_line(self.job_dir, rank), "role: " + role)
             self.assertIn("parallelrun: role: %s\n" % role, node.stderr + node.stdout)
         master_first = (self.logs() / "sys" / "master_role.0.txt").read_text().split("\n")[0]
         self.assertTrue(master_first.endswith("|role: node 0 of 3 (master, listening on "
@@ -374,7 +373,7 @@ class MpirunTest(MultiNodeBase):
         self.check_job()
         output = node.stdout + node.stderr
         for rank in range(3):
-            first = self.first_log_lines(self.job_dir, rank)
+            first = self.first_log_line(self.job_dir, rank)
             self.assertTrue(first.startswith("role: node %d of 3 " % rank), first)
             self.assertIn("Open MPI", first)
             self.assertIn("OMPI_COMM_WORLD_RANK=%d" % rank, first)

@@ -87,7 +87,7 @@ class NetnsTest(MultiNodeBase):
         for rank in (1, 2):
             self.assertRegex(master_log, r"Node %d connected from %s\.%d:\d+ \(2 slots\)\."
                              % (rank, SUBNET.replace(".", r"\."), rank + 1))
-            first = self.first_log_lines(self.job_dir, rank)
+            first = self.first_log_line(self.job_dir, rank)
             self.assertTrue(first.startswith("role: node %d of 3 (agent of master %s.1:29517) "
                                              "from explicit " % (rank, SUBNET)), first)
 
