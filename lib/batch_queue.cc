@@ -22,7 +22,7 @@ const char* AttemptStatusName(AttemptStatus s) {
 void BatchQueue::Add(MiniBatch batch) {
   MiniBatchId id = batch.id;
   counters_.batches_added++;
-  counters_.items_added += batch.items.size();
+  counters_.items_added += batch.ItemCount();
   Entry e;
   e.batch = std::move(batch);
   bool inserted = live_.emplace(id, std::move(e)).second;
@@ -60,12 +60,18 @@ BatchQueue::Verdict BatchQueue::Finish(const AttemptResult& r) {
   }
   Entry& e = it->second;
   counters_.attempts++;
-  uint64_t total = e.batch.items.size();
+  // A table mini-batch's rows are known once a worker has read them: the
+  // attempt reports them. Rows not known when it was added count from its
+  // last attempt.
+  bool tabular = IsTabular(e.batch.kind);
+  uint64_t total = tabular ? r.total : e.batch.items.size();
+  uint64_t unknown_rows = tabular && e.batch.known_rows == 0 ? total : 0;
   if (!AttemptFailed(r.status)) {
     uint64_t succeeded = std::min(r.succeeded, total);
     SetLatest(&e, false, total - succeeded);
     counters_.batches_done++;
     counters_.items_succeeded += succeeded;
+    counters_.items_added += unknown_rows;
     live_.erase(it);
     return Verdict::kDone;
   }
@@ -77,6 +83,7 @@ BatchQueue::Verdict BatchQueue::Finish(const AttemptResult& r) {
     return Verdict::kRetry;
   }
   counters_.batches_failed++;
+  counters_.items_added += unknown_rows;
   live_.erase(it);
   return Verdict::kFailed;
 }

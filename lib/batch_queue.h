@@ -13,8 +13,10 @@
 // Failure counting follows reference §1.2: a mini-batch counts as failed while
 // its latest attempt failed (so a transient failure is visible until its
 // retry succeeds), and its failed items are total − succeeded of its latest
-// attempt. Thresholds compare with `>`; -1 (or 100%) means unlimited; the
-// percentage is only checked once scheduling has finished.
+// attempt. A table mini-batch's items are its rows: known when it is added
+// (Parquet) or reported by each attempt (CSV, JSON Lines: only a worker
+// reading them can count them). Thresholds compare with `>`; -1 (or 100%)
+// means unlimited; the percentage is only checked once scheduling has finished.
 #ifndef PARALLELRUN_BATCH_QUEUE_H_
 #define PARALLELRUN_BATCH_QUEUE_H_
 
@@ -53,7 +55,7 @@ class BatchQueue {
 
   struct Counters {
     uint64_t batches_added = 0;
-    uint64_t items_added = 0;
+    uint64_t items_added = 0;         // files; rows of tables once known (see Finish)
     uint64_t batches_done = 0;        // finished with RUN_DONE
     uint64_t batches_failed = 0;      // finished after the last failed try
     uint64_t batches_latest_failed = 0;  // live: latest attempt failed (incl. awaiting retry)

@@ -1,6 +1,22 @@
 #include "batcher.h"
 
+#include <fmt/format.h>
+
+#include "table_source.h"
+
 namespace parallelrun {
+
+std::string ItemLabel(const MiniBatch& batch, size_t i) {
+  const std::string& item = batch.items[i];
+  if (!IsTabular(batch.kind)) return item;
+  TableRange r;
+  if (!DecodeTableRange(item, &r)) return "(a table range that does not decode)";
+  if (r.whole_file) return r.path;
+  if (r.options.format == TableFormat::kParquet) {
+    return fmt::format("{} (rows {}-{})", r.path, r.row_begin, r.row_end - 1);
+  }
+  return fmt::format("{} (bytes {}-{})", r.path, r.offset, r.offset + r.length - 1);
+}
 
 Batcher::Outcome Batcher::Next(ItemSource& source, uint32_t input, MiniBatch* out) {
   while (partial_.size() < size_) {

@@ -95,6 +95,10 @@ Status RunJob(const RunRequest& req, FILE* out) {
   if (!choice.ok()) return choice.status();
   auto pf = CheckEntryScript(*choice, plan.spec.entry_script, req.environment);
   if (!pf.ok()) return pf.status();
+  if (plan.tabular) {
+    auto tab = CheckTabular(pf->executable, req.environment, plan.parquet_input);
+    if (!tab.ok()) return tab.status();
+  }
 
   Progress::Mode mode;
   if (!Progress::ParseMode(req.progress, req.stderr_is_tty, &mode)) {
@@ -149,6 +153,10 @@ Status RunJob(const RunRequest& req, FILE* out) {
   mc.limits.allowed_failed_count = rs.allowed_failed_count;
   mc.limits.allowed_failed_percent = rs.allowed_failed_percent;
   mc.progress_update_timeout = rs.progress_update_timeout;
+  mc.inputs = plan.inputs;
+  mc.partition_keys = rs.partition_keys;
+  mc.partitions_dir = plan.job_dir + "/partitions";
+  mc.append_row = plan.append_row;
 
   WorkerPool::Config wc;
   wc.python = pf->executable;
@@ -177,6 +185,14 @@ Status RunJob(const RunRequest& req, FILE* out) {
                      {"output_dir", plan.output_dir},
                      {"logging_level", rs.logging_level}};
   for (const auto& a : plan.entry_argv) wc.start_config.emplace_back("argv", a);
+  if (plan.append_row) {
+    wc.start_config.emplace_back("output_action", "append_row");
+    wc.start_config.emplace_back("append_row_dir", plan.append_row->parts_dir);
+  }
+  if (plan.tabular) wc.start_config.emplace_back("tabular", "1");
+  if (plan.tabular || !rs.partition_keys.empty()) {
+    wc.start_config.emplace_back("tabular_source", WorkerTabularSource());
+  }
 
   auto [master_end, agent_end] = MakeInProcessLink(io);
   Master master(io, mc, log.get(), &progress, [&](Status s) {

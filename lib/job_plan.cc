@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 
 #include "file_lister.h"
+#include "mltable.h"
 #include "spelling.h"
 
 namespace parallelrun {
@@ -67,6 +68,100 @@ Status CheckParameter(const Port& p, const std::string& value) {
     }
   }
   return Status::Ok();
+}
+
+bool IsMLTablePort(const Port& p) {
+  std::string t = p.type;
+  std::transform(t.begin(), t.end(), t.begin(), [](unsigned char c) { return tolower(c); });
+  return t == "mltable";
+}
+
+// Whether input `port` bound to `path` is read as tables. Decided before the
+// input is checked (the unit of mini_batch_size depends on it), so a broken
+// MLTable counts as what the port declares; PlanInput reports its errors.
+bool ReadsTables(const Port& port, const std::string& path) {
+  if ((IsMLTablePort(port) || port.is_tabular) && IsMLTable(path)) {
+    Result<MLTable> t = LoadMLTable(path);
+    if (t.ok()) return t->tabular();
+  }
+  return port.is_tabular;
+}
+
+// How input `port` bound to `path` (which exists) becomes mini-batches: an
+// MLTable folder given to an mltable input is a table (with a read_*
+// transformation) or a file list; any other path of a tabular input is a
+// folder of tables or one table; the rest are folders (or files) of files.
+Result<InputPlan> PlanInput(const Port& port, const std::string& path,
+                            std::optional<PartitionFormat>* mltable_format) {
+  InputPlan in;
+  in.name = port.name;
+  in.path = path;
+  in.root = path;
+  if ((IsMLTablePort(port) || port.is_tabular) && IsMLTable(path)) {
+    Result<MLTable> t = LoadMLTable(path);
+    if (!t.ok()) return t.status().WithContext("input " + port.name);
+    in.root = t->folder;
+    *mltable_format = t->partition_format;
+    if (t->tabular()) {
+      in.kind = InputPlan::Kind::kTable;
+      in.table = t->ToTableInput(port.name);
+    } else {
+      in.kind = InputPlan::Kind::kFileList;
+      in.paths = t->paths;
+    }
+    return in;
+  }
+  if (port.is_tabular) {
+    Result<TableInput> t = ResolveTableInput(port.name, path);
+    if (!t.ok()) return t.status();
+    in.kind = InputPlan::Kind::kTable;
+    in.root = t->root;
+    *mltable_format = t->partition_format;
+    in.table = std::move(*t);
+  }
+  return in;
+}
+
+// The partition format of input `in` for `keys`: the MLTable's
+// extract_columns_from_partition_format when it has one; else, for files,
+// one key per folder level. A table's keys must be in its paths.
+Status PlanPartitions(InputPlan* in, std::optional<PartitionFormat> format,
+                      const std::vector<std::string>& keys) {
+  bool table = in->kind == InputPlan::Kind::kTable;
+  if (!format && !table) format = PartitionFormat::FolderLevels(keys);
+  bool in_paths = format.has_value();
+  for (const auto& k : keys) {
+    if (format && std::find(format->keys().begin(), format->keys().end(), k) == format->keys().end()) {
+      in_paths = false;
+    }
+  }
+  if (table && !in_paths) {
+    std::string list, pattern;
+    for (const auto& k : keys) {
+      list += (list.empty() ? "" : ", ") + k;
+      pattern += "{" + k + "}/";
+    }
+    return Status::Usage(fmt::format(
+        "input {}: partition_keys {} {} not part of the table's file paths, and partitions by "
+        "table columns are not supported yet; to partition by folders, give the MLTable "
+        "extract_columns_from_partition_format: '{}*.csv' (or the like)",
+        in->name, list, keys.size() == 1 ? "is" : "are", pattern));
+  }
+  Status s = CheckPartitionKeys(*format, keys, in->name);
+  if (!s.ok()) return Status::Usage(s.message());
+  in->partition_format = std::move(format);
+  return Status::Ok();
+}
+
+std::string Basename(const std::string& path) {
+  size_t slash = path.find_last_of('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+std::string Dirname(const std::string& path) {
+  size_t slash = path.find_last_of('/');
+  if (slash == std::string::npos) return ".";
+  return slash == 0 ? "/" : path.substr(0, slash);
 }
 
 std::string DefaultJobDir(const std::string& cwd, const std::string& name) {
@@ -195,30 +290,28 @@ Result<JobPlan> MakeJobPlan(const RunRequest& req) {
   for (const auto& [name, value] : SettingsInArgs(req.passthrough)) {
     if (!flags.count(name)) flags[name] = value;
   }
-  bool tabular = false;
+  std::string tables, files;  // input names, for the mixed-inputs message
   for (const auto& name : s.input_data) {
     const Port* p = s.FindInput(name);
-    if (p && p->is_tabular) tabular = true;
+    auto it = plan.port_values.find(name);
+    if (!p || it == plan.port_values.end()) continue;
+    std::string& list = ReadsTables(*p, it->second) ? tables : files;
+    list += (list.empty() ? "" : ", ") + name;
   }
-  auto settings = ResolveRunSettings(s, flags, req.cores, tabular);
+  plan.tabular = !tables.empty();
+  auto settings = ResolveRunSettings(s, flags, req.cores, plan.tabular);
   if (!settings.ok()) return settings.status();
   plan.settings = std::move(settings.value());
   if (!s.append_row_to.empty()) plan.settings.output_action = OutputAction::kAppendRow;
-  if (tabular) {
-    return Status::Usage(
-        "tabular inputs (mltable in direct mode, DataFrameDirectory) are not supported yet; "
-        "pass the folder as a uri_folder input to process its files");
+  if (!tables.empty() && !files.empty()) {
+    return Status::Usage(fmt::format(
+        "input_data mixes tabular inputs ({}) and file inputs ({}); mini_batch_size cannot count "
+        "bytes and files at once: run them as two jobs",
+        tables, files));
   }
-  if (!plan.settings.partition_keys.empty()) {
-    return Status::Usage("partition_keys is not supported yet");
-  }
-  if (plan.settings.output_action == OutputAction::kAppendRow) {
-    return Status::Usage("output_action append_row is not supported yet; use summary_only");
-  }
-  if (plan.settings.node_count > 1) {
-    plan.notes.push_back(fmt::format(
-        "node_count {} asks for several nodes; this version runs on this node only",
-        plan.settings.node_count));
+  if (!plan.settings.partition_keys.empty() && plan.settings.mini_batch_size_given) {
+    plan.notes.push_back(
+        "partition_keys is set: mini_batch_size is not used (each partition is one mini-batch)");
   }
 
   // ---- inputs to split ----
@@ -231,6 +324,43 @@ Result<JobPlan> MakeJobPlan(const RunRequest& req) {
     if (!st.ok()) return st.WithContext("input " + name);
     plan.input_names.push_back(name);
     plan.input_paths.push_back(it->second);
+    std::optional<PartitionFormat> mltable_format;
+    Result<InputPlan> in = PlanInput(*s.FindInput(name), it->second, &mltable_format);
+    if (!in.ok()) return in.status();
+    if (!plan.settings.partition_keys.empty()) {
+      st = PlanPartitions(&*in, std::move(mltable_format), plan.settings.partition_keys);
+      if (!st.ok()) return st;
+    }
+    if (in->table && plan.parquet_input.empty()) {
+      const TableInput& t = *in->table;
+      bool parquet = t.read ? t.read->format == TableFormat::kParquet
+                            : t.paths.size() == 1 && t.paths[0].kind == TablePath::Kind::kFile &&
+                                  OptionsForExtension(t.paths[0].value) &&
+                                  OptionsForExtension(t.paths[0].value)->format ==
+                                      TableFormat::kParquet;
+      if (parquet) plan.parquet_input = "input " + name;
+    }
+    plan.inputs.push_back(std::move(*in));
+  }
+  if (plan.settings.output_action == OutputAction::kAppendRow) {
+    if (plan.output_dir.empty()) {
+      return Status::Usage(
+          "output_action append_row writes its rows into the output, but the spec names no "
+          "output (output_data, or append_row_to in a v2 spec)");
+    }
+    AppendRowOutput::Options o;
+    const Port* out = s.FindOutput(s.output_data);
+    if (out && out->type == "uri_file") {
+      // v2 append_row_to a uri_file: that path is the file (reference §1.2).
+      o.output_dir = Dirname(plan.output_dir);
+      o.file_name = Basename(plan.output_dir);
+      plan.output_dirs[out->name] = o.output_dir;
+    } else {
+      o.output_dir = plan.output_dir;
+      o.file_name = plan.settings.append_row_file_name;
+    }
+    o.parts_dir = plan.job_dir + "/append_row";
+    plan.append_row = std::move(o);
   }
   for (const auto& word : req.passthrough) {
     if (word.compare(0, 2, "--") != 0) continue;
@@ -324,6 +454,7 @@ Status CreateJobFolders(const JobPlan& plan) {
   std::vector<std::pair<std::string, std::string>> folders;
   for (const auto& [name, dir] : plan.output_dirs) folders.emplace_back(dir, "output " + name);
   folders.emplace_back(plan.job_dir, "job dir");
+  if (plan.append_row) folders.emplace_back(plan.append_row->parts_dir, "append_row parts folder");
   for (const auto& [dir, what] : folders) {
     Status s = check(dir, what);
     if (!s.ok()) return s;

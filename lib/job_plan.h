@@ -5,9 +5,12 @@
 #define PARALLELRUN_JOB_PLAN_H_
 
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "append_row_output.h"
+#include "input_source.h"
 #include "parallelrun/run.h"
 #include "parallelrun/run_settings.h"
 #include "parallelrun/spec.h"
@@ -21,6 +24,17 @@ struct JobPlan {
   // input_data, in order: names and absolute paths (folders or files).
   std::vector<std::string> input_names;
   std::vector<std::string> input_paths;
+  // How each of them becomes mini-batches, same order.
+  std::vector<InputPlan> inputs;
+  // The inputs are tables: mini_batch_size is bytes, items are rows, and the
+  // workers need pandas.
+  bool tabular = false;
+  // An input known to read Parquet before listing ("input x"; "" if none):
+  // the workers' Python must then import pyarrow.
+  std::string parquet_input;
+  // output_action append_row: where the rows go. Its parts_dir is
+  // <job dir>/append_row.
+  std::optional<AppendRowOutput::Options> append_row;
   // Every port with a value: name → value (absolute path for data ports).
   std::map<std::string, std::string> port_values;
   // Outputs to create before the job starts: name → absolute folder.
@@ -40,8 +54,9 @@ struct JobPlan {
 // naming the input, setting or flag at fault.
 Result<JobPlan> MakeJobPlan(const RunRequest& request);
 
-// Creates the job dir and the output folders of `plan`, after checking that
-// every one of them can be created (a usage error leaves nothing behind).
+// Creates the job dir and the output folders of `plan` (and the append_row
+// parts folder), after checking that every one of them can be created (a
+// usage error leaves nothing behind).
 Status CreateJobFolders(const JobPlan& plan);
 
 // Creates `path` and its missing parents. Errors read

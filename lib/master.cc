@@ -14,31 +14,33 @@ namespace {
 constexpr auto kTick = std::chrono::milliseconds(200);
 constexpr double kOverviewEverySeconds = 10;
 
-class ListerSource : public ItemSource {
- public:
-  explicit ListerSource(FileLister* lister) : lister_(lister) {}
-  size_t Take(size_t max, std::vector<std::string>* out) override { return lister_->Take(max, out); }
-  bool finished() const override { return lister_->finished(); }
-
- private:
-  FileLister* lister_;
-};
+// `batch` with its items as people read them (a table range's descriptor is
+// bytes), for the report's Mini-batch Detail and job_error.txt.
+MiniBatch Labelled(const MiniBatch& batch) {
+  MiniBatch out;
+  out.id = batch.id;
+  out.input = batch.input;
+  out.items.reserve(batch.items.size());
+  for (size_t i = 0; i < batch.items.size(); i++) out.items.push_back(ItemLabel(batch, i));
+  return out;
+}
 
 }  // namespace
 
 Master::Master(boost::asio::io_context& io, Config config, JobLog* log, Progress* progress,
                std::function<void(Status)> done)
     : io_(io), config_(std::move(config)), log_(log), progress_(progress), done_(std::move(done)),
-      queue_(config_.limits), batcher_(config_.mini_batch_size), tick_(io) {
+      queue_(config_.limits), tick_(io) {
   // Form enough mini-batches ahead to cover demand, but hold no more than
   // about 64k items in them: memory must not grow with the dataset.
   uint64_t by_items = 65536 / std::max<uint64_t>(config_.mini_batch_size, 1);
   window_ = static_cast<size_t>(std::clamp<uint64_t>(by_items, 16, 1024));
+  if (config_.append_row) append_row_ = std::make_unique<AppendRowOutput>(*config_.append_row);
 }
 
 Master::~Master() {
   *alive_ = false;
-  lister_.reset();
+  source_.reset();
 }
 
 void Master::AddAgent(std::unique_ptr<LinkEnd> link) {
@@ -80,15 +82,21 @@ void Master::OpenInput(size_t index) {
   input_started_ = std::chrono::steady_clock::now();
   auto alive = alive_;
   boost::asio::io_context* io = &io_;
-  lister_ = std::make_unique<FileLister>(config_.input_paths[index], FileLister::Options{},
-                                         [this, alive, io] {
-                                           boost::asio::post(*io, [this, alive] {
-                                             if (!*alive) return;
-                                             Feed();
-                                             Serve();
-                                           });
-                                         });
-  source_ = std::make_unique<ListerSource>(lister_.get());
+  InputPlan folder;  // no plan: a folder of files
+  folder.name = config_.input_names[index];
+  folder.path = folder.root = config_.input_paths[index];
+  InputSource::Options options;
+  options.mini_batch_size = config_.mini_batch_size;
+  options.partition_keys = config_.partition_keys;
+  options.spill_dir = fmt::format("{}/{}", config_.partitions_dir, index);
+  source_ = InputSource::Open(index < config_.inputs.size() ? config_.inputs[index] : folder,
+                              options, [this, alive, io] {
+                                boost::asio::post(*io, [this, alive] {
+                                  if (!*alive) return;
+                                  Feed();
+                                  Serve();
+                                });
+                              });
 }
 
 void Master::Feed() {
@@ -97,31 +105,24 @@ void Master::Feed() {
     for (const auto& a : agents_) demand += a.demand;
     if (queue_.pending() >= window_ + demand) return;
     MiniBatch batch;
-    switch (batcher_.Next(*source_, static_cast<uint32_t>(input_index_), &batch)) {
+    switch (source_->Next(&batch)) {
       case Batcher::Outcome::kBatch:
+        batch.id = next_id_++;
+        batch.input = static_cast<uint32_t>(input_index_);
         queue_.Add(std::move(batch));
         break;
       case Batcher::Outcome::kWaiting:
         return;
       case Batcher::Outcome::kExhausted: {
-        double secs =
-            std::chrono::duration<double>(std::chrono::steady_clock::now() - input_started_).count();
-        uint64_t listed = lister_->listed();
-        log_->Master("INFO", fmt::format("Listed {} files of input {} ({}) in {:.3f} seconds.",
-                                         listed, config_.input_names[input_index_],
-                                         config_.input_paths[input_index_], secs));
-        if (listed == 0) {
-          log_->Master("WARNING", fmt::format("Input {} ({}) has no files.",
-                                              config_.input_names[input_index_],
-                                              config_.input_paths[input_index_]));
-        }
-        for (const auto& e : lister_->errors()) {
+        InputSource::End end = source_->Summary();
+        for (const auto& line : end.info) log_->Master("INFO", line);
+        for (const auto& line : end.warnings) log_->Master("WARNING", line);
+        for (const auto& e : end.errors) {
           listing_errors_.push_back(e);
           log_->Master("ERROR", "Listing: " + e);
         }
-        listing_error_count_ += lister_->error_count();
+        listing_error_count_ += end.error_count;
         source_.reset();
-        lister_.reset();
         OpenInput(input_index_ + 1);
         break;
       }
@@ -200,9 +201,13 @@ void Master::OnResult(size_t index, AttemptResult&& r) {
   if (!batch) {
     log_->Master("WARNING", fmt::format("Ignored a result for mini-batch {} attempt {}: it is no "
                                         "longer in flight.", r.id, r.attempt));
+    if (append_row_) append_row_->Discard(r.id, r.attempt);
     return;
   }
-  log_->Attempt(r, *batch);
+  std::optional<MiniBatch> labelled;
+  if (IsTabular(batch->kind)) labelled = Labelled(*batch);
+  const MiniBatch& shown = labelled ? *labelled : *batch;
+  log_->Attempt(r, shown);
   if (r.status == AttemptStatus::kRunDone && r.returned > r.total && !warned_capped_) {
     warned_capped_ = true;
     std::string warning = fmt::format(
@@ -215,11 +220,21 @@ void Master::OnResult(size_t index, AttemptResult&& r) {
   if (r.status == AttemptStatus::kInterrupted) {
     // Not the mini-batch's fault: it stays unprocessed, and no try is used up.
     queue_.Return(r.id, r.attempt);
+    if (append_row_) append_row_->Discard(r.id, r.attempt);
     return;
   }
   bool last_try = static_cast<int>(r.attempt) >= queue_.limits().max_tries;
-  if (AttemptFailed(r.status)) log_->Failure(r, *batch, last_try);
+  if (AttemptFailed(r.status)) log_->Failure(r, shown, last_try);
   BatchQueue::Verdict verdict = queue_.Finish(r);
+  if (append_row_) {
+    // Only the attempt the queue recorded as the mini-batch's success
+    // contributes rows; any other (failed, retried, stale) is dropped.
+    if (verdict == BatchQueue::Verdict::kDone) {
+      append_row_->Accept(r.id, r.attempt);
+    } else {
+      append_row_->Discard(r.id, r.attempt);
+    }
+  }
   if (verdict == BatchQueue::Verdict::kStale) return;
   last_progress_ = std::chrono::steady_clock::now();
   if (verdict == BatchQueue::Verdict::kFailed) {
@@ -294,7 +309,7 @@ Progress::Snapshot Master::Snap() const {
   Progress::Snapshot s;
   s.elapsed_seconds = Elapsed();
   s.batches_processed = c.batches_done + c.batches_failed;
-  s.batches_known = c.batches_added + (lister_ ? 0 : 0);
+  s.batches_known = c.batches_added;
   s.total_final = queue_.adding_closed();
   s.items_processed = c.items_succeeded;
   s.items_failed = c.items_failed;
@@ -360,6 +375,28 @@ std::string Master::Summary() const {
       t.attempts, t.retries, t.items_succeeded, t.items_failed, Progress::Duration(Elapsed()));
 }
 
+void Master::WriteAppendRowOutput(Status* outcome) {
+  const std::string final_path = append_row_->final_path();
+  if (!outcome->ok()) {
+    // A failed job's rows are incomplete: keep them out of the output, where
+    // a reader could not tell.
+    log_->Master("WARNING", fmt::format("The append_row output {} was not written because the job "
+                                        "did not succeed; the rows of its successful mini-batches "
+                                        "are in {}.",
+                                        final_path, append_row_->options().parts_dir));
+    return;
+  }
+  // Blocking I/O on the loop, but nothing else is left to do on it.
+  auto written = append_row_->Finish([this](const std::string& line) { log_->Master("INFO", line); });
+  if (!written.ok()) {
+    *outcome = Status::JobFailed("could not write the append_row output " + final_path + ": " +
+                                 written.status().message());
+    return;
+  }
+  progress_->Say(fmt::format("rows of {} mini-batches written to {}", written->mini_batches,
+                             final_path));
+}
+
 void Master::Finish() {
   if (finished_) return;
   finished_ = true;
@@ -392,6 +429,7 @@ void Master::Finish() {
   } else if (auto exceeded = queue_.ExceededThreshold()) {
     outcome = Status::JobFailed(*exceeded);
   }
+  if (append_row_) WriteAppendRowOutput(&outcome);
   struct rusage ru;
   getrusage(RUSAGE_SELF, &ru);
   log_->Master("INFO", fmt::format("Peak memory (RSS) of the parallelrun process: {:.1f} MB.",

@@ -2,7 +2,8 @@
 // enforces the thresholds and writes the job report — exactly one per job
 // (DESIGN.md §2). It turns link messages, listing progress and timer ticks
 // into BatchQueue calls and BatchQueue answers into messages and report rows.
-// Runs on the loop thread; the listing runs on FileLister's helper thread.
+// Runs on the loop thread; listing and splitting run on the InputSource's
+// helper threads.
 #ifndef PARALLELRUN_MASTER_H_
 #define PARALLELRUN_MASTER_H_
 
@@ -16,9 +17,9 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include "append_row_output.h"
 #include "batch_queue.h"
-#include "batcher.h"
-#include "file_lister.h"
+#include "input_source.h"
 #include "job_log.h"
 #include "link.h"
 #include "progress.h"
@@ -30,7 +31,14 @@ class Master {
   struct Config {
     std::vector<std::string> input_names;  // input_data, in order
     std::vector<std::string> input_paths;  // absolute, same order
-    uint64_t mini_batch_size = 10;
+    // How each input becomes mini-batches, same order; empty: every input
+    // is a folder of files.
+    std::vector<InputPlan> inputs;
+    uint64_t mini_batch_size = 10;         // files, or bytes of a table
+    std::vector<std::string> partition_keys;
+    std::string partitions_dir;            // spill files of partitioning: <job dir>/partitions
+    // output_action append_row: where the rows go (parts_dir must exist).
+    std::optional<AppendRowOutput::Options> append_row;
     BatchQueue::Limits limits;
     double progress_update_timeout = 270;  // seconds without a finished attempt
   };
@@ -82,6 +90,9 @@ class Master {
   void StopWorkers(bool immediate, const std::string& reason);
   void Tick();
   void Finish();
+  // append_row: concatenates the accepted rows into the output when
+  // `outcome` is a success; a failure to write makes it a failure.
+  void WriteAppendRowOutput(Status* outcome);
   Progress::Snapshot Snap() const;
   double Elapsed() const;
 
@@ -93,11 +104,11 @@ class Master {
   std::function<std::vector<std::string>()> describe_workers_;
 
   BatchQueue queue_;
-  Batcher batcher_;
+  MiniBatchId next_id_ = 0;
   std::vector<AgentState> agents_;
   size_t input_index_ = 0;
-  std::unique_ptr<FileLister> lister_;
-  std::unique_ptr<ItemSource> source_;
+  std::unique_ptr<InputSource> source_;  // the input being batched
+  std::unique_ptr<AppendRowOutput> append_row_;
   std::chrono::steady_clock::time_point input_started_;
   std::vector<std::string> listing_errors_;
   uint64_t listing_error_count_ = 0;

@@ -7,17 +7,43 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace parallelrun {
 
 using MiniBatchId = uint64_t;
 
+// What a mini-batch's items are, and so what run() gets (reference §3.2).
+enum class MiniBatchKind : uint8_t {
+  kFiles = 0,           // paths; run() gets the list of paths
+  kTableRanges = 1,     // table range descriptors (EncodeTableRange); run() gets one DataFrame
+  kFilePartition = 2,   // the paths of one partition; run(list, mini_batch_context)
+  kTablePartition = 3,  // descriptors of one partition's data; run(DataFrame, mini_batch_context)
+};
+
+// True for the kinds whose items are rows of tables.
+inline bool IsTabular(MiniBatchKind k) {
+  return k == MiniBatchKind::kTableRanges || k == MiniBatchKind::kTablePartition;
+}
+
 struct MiniBatch {
   MiniBatchId id = 0;    // stable: the same data gets the same id in every run
   uint32_t input = 0;    // index into the job's input_data list
-  // File input: paths (bytes exactly as on disk).
+  MiniBatchKind kind = MiniBatchKind::kFiles;
+  // Files: paths (bytes exactly as on disk). Tables: one EncodeTableRange
+  // descriptor per piece of data (a range of a file, or a whole file).
   std::vector<std::string> items;
+  // A partition's key values, in partition_keys order (empty otherwise).
+  std::vector<std::pair<std::string, std::string>> partition;
+  // Tables: the rows, when known before reading (Parquet row groups, a
+  // shuffle's spill files); 0 when only the worker can count them (CSV,
+  // JSON Lines). Unused for files.
+  uint64_t known_rows = 0;
+
+  // The items counted against error_threshold as far as known before the
+  // run: files, or rows (0 while unknown; the attempt reports the real count).
+  uint64_t ItemCount() const { return IsTabular(kind) ? known_rows : items.size(); }
 };
 
 // How one attempt ended. The names are the Status column of
@@ -34,6 +60,11 @@ enum class AttemptStatus : uint8_t {
 
 const char* AttemptStatusName(AttemptStatus s);
 
+// Item `i` of `batch` for people: a path as it is; a table range as its file
+// and place ("data/a.csv (bytes 0-1048575)", "t.parquet (rows 0-9999)").
+// Defined in batcher.cc.
+std::string ItemLabel(const MiniBatch& batch, size_t i);
+
 // True when the attempt counts as a failure of the mini-batch (it is retried
 // while tries remain). kRunDone with fewer items than given is a success of the
 // attempt; its missing items only feed error_threshold (reference §1.2).
@@ -43,7 +74,7 @@ struct AttemptResult {
   MiniBatchId id = 0;
   uint32_t attempt = 0;       // 1 for the first try ("Picked Count")
   AttemptStatus status = AttemptStatus::kRunDone;
-  uint64_t total = 0;         // items given
+  uint64_t total = 0;         // items given: files, or rows of a table mini-batch
   uint64_t succeeded = 0;     // len(run()) capped at total; 0 unless kRunDone
   uint64_t returned = 0;      // len(run()) uncapped (for the "more than given" warning)
   double start_time = 0;      // seconds since the Unix epoch, when the worker began

@@ -11,6 +11,8 @@ namespace parallelrun {
 
 extern const char kWorkerDriverSource[];
 extern const unsigned long kWorkerDriverSource_size;
+extern const char kWorkerTabularSource[];
+extern const unsigned long kWorkerTabularSource_size;
 
 namespace {
 
@@ -43,6 +45,37 @@ std::string SearchPath(const std::string& name, const std::string& path_var) {
 
 std::string WorkerDriverSource() {
   return std::string(kWorkerDriverSource, kWorkerDriverSource_size);
+}
+
+std::string WorkerTabularSource() {
+  return std::string(kWorkerTabularSource, kWorkerTabularSource_size);
+}
+
+Result<TabularSupport> CheckTabular(const std::string& executable,
+                                    const std::vector<std::string>& env,
+                                    const std::string& need_pyarrow) {
+  int code = 0;
+  std::string err;
+  auto out = RunToCompletion(executable, {"-c", WorkerTabularSource(), "check"}, env, &code, &err);
+  if (!out.ok()) return out.status().WithContext("checking pandas");
+  auto j = nlohmann::json::parse(*out, nullptr, false);
+  if (code != 0 || j.is_discarded() || !j.is_object()) {
+    std::string tail = err.size() > 600 ? err.substr(err.size() - 600) : err;
+    return Status::Infrastructure(fmt::format(
+        "{} could not run the parallelrun check for tabular input (exit code {}){}{}", executable,
+        code, tail.empty() ? "" : ":\n", tail));
+  }
+  if (!j.value("ok", false)) return Status::Infrastructure(j.value("message", ""));
+  TabularSupport support;
+  support.pandas_version = j["pandas"].is_string() ? j["pandas"].get<std::string>() : "";
+  support.pyarrow_version = j["pyarrow"].is_string() ? j["pyarrow"].get<std::string>() : "";
+  if (!need_pyarrow.empty() && support.pyarrow_version.empty()) {
+    return Status::Infrastructure(fmt::format(
+        "{} reads Parquet, which needs pyarrow, but {} cannot import it; install it with: {} -m "
+        "pip install pyarrow",
+        need_pyarrow, executable, executable));
+  }
+  return support;
 }
 
 Result<PythonChoice> ChoosePython(const std::string& flag, const std::vector<std::string>& env) {

@@ -35,8 +35,27 @@ struct Preflight {
 Result<Preflight> CheckEntryScript(const PythonChoice& python, const std::string& entry_script,
                                    const std::vector<std::string>& env);
 
+// What the interpreter offers for tabular input (worker_tabular.py check).
+struct TabularSupport {
+  std::string pandas_version;
+  std::string pyarrow_version;  // "" when pyarrow cannot be imported
+};
+
+// Checks, before any worker starts, that `executable` (the workers'
+// interpreter) can import pandas — and pyarrow when `need_pyarrow` names the
+// input that reads Parquet ("" = not needed). Errors are Infrastructure and
+// name the interpreter: "pandas is needed for tabular input, but
+// /venv/bin/python3 cannot import it (ModuleNotFoundError: …); install it
+// with: /venv/bin/python3 -m pip install pandas".
+Result<TabularSupport> CheckTabular(const std::string& executable,
+                                    const std::vector<std::string>& env,
+                                    const std::string& need_pyarrow);
+
 // The worker driver's source, embedded at build time.
 std::string WorkerDriverSource();
+// lib/worker_tabular.py, embedded at build time: sent to workers of a job
+// with tabular input, partitions or append_row.
+std::string WorkerTabularSource();
 
 }  // namespace parallelrun
 

@@ -8,10 +8,15 @@ specified in lib/worker_protocol.h; keep the two in step. Standard library only.
 `python -c <this source> check ENTRY_SCRIPT` is the pre-flight check the
 command runs before any worker starts: it reports, as one JSON line, the
 interpreter's version and whether the entry script compiles and defines run().
+
+Tabular input, partitions and append_row: the agent sends the source of
+lib/worker_tabular.py in START (`tabular_source`) when the job needs it; it is
+loaded as a module here (pandas itself is imported only for tabular input).
 """
 import ast
 import faulthandler
 import importlib.util
+import inspect
 import io
 import json
 import logging
@@ -23,17 +28,25 @@ import time
 import traceback
 import types
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2
 MAX_FRAME = 256 << 20
 
 HELLO, INIT_DONE, START = 0x01, 0x02, 0x03
-RUN, RESULT = 0x10, 0x11
+RUN, RESULT, LOADED = 0x10, 0x11, 0x12
 SHUTDOWN, SHUTDOWN_DONE = 0x20, 0x21
 ERROR = 0x7F
 
 RUN_DONE, RUN_EXCEPTION, RUN_TIMEOUT, RUN_INVALID_RETURN = 0, 1, 2, 3
 
+# MiniBatchKind (lib/mini_batch.h).
+FILES, TABLE_RANGES, FILE_PARTITION, TABLE_PARTITION = 0, 1, 2, 3
+TABULAR_KINDS = (TABLE_RANGES, TABLE_PARTITION)
+PARTITION_KINDS = (FILE_PARTITION, TABLE_PARTITION)
+TOTAL_UNKNOWN = (1 << 64) - 1
+
 _U32 = struct.Struct("<I")
+_RUN_HEAD = struct.Struct("<QIIB")
+_ROWS_PER_WRITE = 4096  # list elements encoded per write() of an append_row part
 
 
 def _b(s):
@@ -174,11 +187,80 @@ def _one_line(exc):
     return "%s: %s" % (type(exc).__name__, text[0]) if text else type(exc).__name__
 
 
+def _load_tabular_module(source):
+    """worker_tabular.py, from the source the agent sent, as a module."""
+    module = types.ModuleType("parallelrun_tabular")
+    module.__file__ = "<parallelrun worker_tabular>"
+    sys.modules["parallelrun_tabular"] = module
+    exec(compile(source, module.__file__, "exec"), module.__dict__)
+    return module
+
+
+def _takes_context(run, required):
+    """Whether run() can take (mini_batch, mini_batch_context): with
+    `required`, only when it needs a second positional argument (then it
+    gets one even outside a partitioned job rather than fail)."""
+    try:
+        params = list(inspect.signature(run).parameters.values())
+    except (TypeError, ValueError):
+        return not required
+    positional = [p for p in params
+                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    if any(p.kind == p.VAR_POSITIONAL for p in params):
+        return not required or len([p for p in positional if p.default is p.empty]) >= 2
+    if required:
+        return len([p for p in positional if p.default is p.empty]) >= 2
+    return len(positional) >= 2
+
+
+def _range_label(d):
+    """Where a table range's rows are, for messages."""
+    if d["format"] == 2 and not d["whole_file"]:  # Parquet
+        return "%s (rows %d-%d)" % (d["path"], d["row_begin"], d["row_end"] - 1)
+    if d["whole_file"] or d["length"] == 0:
+        return d["path"]
+    return "%s (bytes %d-%d)" % (d["path"], d["offset"], d["offset"] + d["length"] - 1)
+
+
+class OutputError(Exception):
+    """append_row could not write an attempt's rows."""
+
+
+def _write_rows(value, path):
+    """Writes run()'s return value as the original's append_row did
+    (reference §3.4): str(element) + "\n" per element of a list or tuple; a
+    DataFrame as df.to_csv(f, header=None, index=None, sep=" ") writes it.
+    Streamed to "<path>.tmp-<pid>" and renamed, so that `path` is always
+    complete; a killed worker leaves only the temporary file."""
+    tmp = "%s.tmp-%d" % (path, os.getpid())
+    try:
+        if isinstance(value, (list, tuple)):
+            with open(tmp, "wb", buffering=1 << 20) as f:
+                for i in range(0, len(value), _ROWS_PER_WRITE):
+                    text = "".join([str(x) + "\n" for x in value[i:i + _ROWS_PER_WRITE]])
+                    f.write(text.encode("utf-8", "surrogateescape"))
+        else:
+            with open(tmp, "w", encoding="utf-8", errors="surrogateescape", newline="",
+                      buffering=1 << 20) as f:
+                value.to_csv(f, header=None, index=None, sep=" ")
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
 class Worker:
     def __init__(self, pipe):
         self.pipe = pipe
         self.module = None
         self.error_log = None
+        self.tabular = None           # the worker_tabular module, when sent
+        self.context_always = False   # run() requires (mini_batch, mini_batch_context)
+        self.context_partitions = False  # run() accepts it
+        self.append_row_dir = None
 
     def log_error(self, heading, text):
         path = _CONFIG.get("error_log")
@@ -210,6 +292,8 @@ class Worker:
         root.setLevel(level)
         if config.get("output_dir"):
             os.environ["AZUREML_BI_OUTPUT_PATH"] = config["output_dir"]
+        if config.get("output_action") == "append_row":
+            self.append_row_dir = config.get("append_row_dir") or None
         _install_helper_modules()
 
     def init(self):
@@ -221,6 +305,10 @@ class Worker:
                 if p and p not in sys.path:
                     sys.path.insert(0, p)
             sys.argv = [script] + _CONFIG.get("argv", [])
+            if _CONFIG.get("tabular_source"):
+                self.tabular = _load_tabular_module(_CONFIG.pop("tabular_source"))
+            if _CONFIG.get("tabular") == "1":
+                import pandas  # noqa: F401 - here, not in the first run(): init pays for it
             name = os.path.splitext(os.path.basename(script))[0]
             spec = importlib.util.spec_from_file_location(name, script)
             module = importlib.util.module_from_spec(spec)
@@ -229,6 +317,8 @@ class Worker:
             if not callable(getattr(module, "run", None)):
                 raise AttributeError("the entry script %s does not define run(mini_batch)" % script)
             self.module = module
+            self.context_always = _takes_context(module.run, required=True)
+            self.context_partitions = _takes_context(module.run, required=False)
             if callable(getattr(module, "init", None)):
                 module.init()
         except BaseException as exc:  # noqa: B902 - SystemExit in init is a failure too
@@ -245,41 +335,93 @@ class Worker:
         return True
 
     def run(self, payload):
-        batch_id, attempt, _input_index, count = struct.unpack_from("<QIII", payload, 0)
-        offset = 20
-        items = []
+        batch_id, attempt, _input_index, kind = _RUN_HEAD.unpack_from(payload, 0)
+        offset = _RUN_HEAD.size
+        (count,) = _U32.unpack_from(payload, offset)
+        offset += 4
+        partition = {}
+        for _ in range(count):
+            key, offset = _read_bytes(payload, offset)
+            value, offset = _read_bytes(payload, offset)
+            partition[os.fsdecode(key)] = os.fsdecode(value)
+        (count,) = _U32.unpack_from(payload, offset)
+        offset += 4
+        raw_items = []
         for _ in range(count):
             raw, offset = _read_bytes(payload, offset)
-            items.append(os.fsdecode(raw))
+            raw_items.append(raw)
+        if offset != len(payload):
+            raise ProtocolError("RUN has %d bytes left over" % (len(payload) - offset))
         start = time.time()
         t0 = time.perf_counter()
         c0 = time.process_time()
         status, returned, category, message, tb = RUN_DONE, 0, "", "", ""
+        total = len(raw_items)
         run_s = 0.0
+        heading = "run() failed on mini-batch %d, attempt %d:" % (batch_id, attempt)
         try:
+            if kind in TABULAR_KINDS:
+                total = TOTAL_UNKNOWN
+                mini_batch = self.load(raw_items)
+                total = len(mini_batch)
+                self.pipe.send(LOADED, struct.pack("<QIQ", batch_id, attempt, total))
+            else:
+                mini_batch = [os.fsdecode(raw) for raw in raw_items]
+            args = (mini_batch,)
+            if self.context_always or (kind in PARTITION_KINDS and self.context_partitions):
+                context_type = self.tabular.MiniBatchContext if self.tabular else _Context
+                args = (mini_batch, context_type(partition, mini_batch, batch_id))
             r0 = time.perf_counter()
             try:
-                value = self.module.run(items)
+                value = self.module.run(*args)
             finally:
                 run_s = time.perf_counter() - r0
             if isinstance(value, (list, tuple)) or type(value).__name__ == "DataFrame":
                 returned = len(value)
+                if self.append_row_dir is not None:
+                    path = os.path.join(self.append_row_dir, "%d.%d.rows" % (batch_id, attempt))
+                    try:
+                        _write_rows(value, path)
+                    except OSError as exc:
+                        raise OutputError("append_row: cannot write the rows of mini-batch %d "
+                                          "to %s: %s" % (batch_id, path, exc)) from exc
             else:
                 status = RUN_INVALID_RETURN
                 category = "InvalidReturn"
                 message = ("run() returned %s; it must return a list, tuple or pandas.DataFrame "
                            "with one element per successful item" %
                            ("None" if value is None else "a " + type(value).__name__))
-                self.log_error("run() failed on mini-batch %d, attempt %d:" % (batch_id, attempt),
-                               message)
+                self.log_error(heading, message)
         except Exception as exc:
             status, category, message = RUN_EXCEPTION, type(exc).__name__, _one_line(exc)
             tb = _user_traceback(exc)
-            self.log_error("run() failed on mini-batch %d, attempt %d:" % (batch_id, attempt), tb)
+            self.log_error(heading, tb)
         _flush()
-        head = struct.pack("<QIBQdddd", batch_id, attempt, status, returned, start,
+        head = struct.pack("<QIBQQdddd", batch_id, attempt, status, total, returned, start,
                            time.perf_counter() - t0, time.process_time() - c0, run_s)
         self.pipe.send(RESULT, head + _field(category) + _field(message) + _field(tb))
+
+    def load(self, raw_items):
+        """A table mini-batch's data as one DataFrame (a partition's files in
+        order). A range that cannot be read fails the attempt naming it."""
+        tab = self.tabular
+        frames = []
+        for raw in raw_items:
+            d = tab.decode_descriptor(raw)
+            try:
+                frames.append(tab.load_table(d))
+            except Exception as exc:
+                if not _reraisable(exc):
+                    raise
+                lines = str(exc).strip().splitlines()
+                raise type(exc)("cannot read %s: %s" % (_range_label(d), lines[0] if lines else
+                                                        type(exc).__name__)) from exc
+        if len(frames) == 1:
+            return frames[0]
+        import pandas
+        if not frames:
+            return pandas.DataFrame()
+        return pandas.concat(frames, ignore_index=True)
 
     def shutdown(self):
         ok, category, message, tb = 1, "", "", ""
@@ -292,6 +434,25 @@ class Worker:
                 self.log_error("shutdown() failed:", tb)
         _flush()
         self.pipe.send(SHUTDOWN_DONE, bytes([ok]) + _field(category) + _field(message) + _field(tb))
+
+
+def _reraisable(exc):
+    """True when exc's class can be made again from one message (most
+    exceptions; not e.g. UnicodeDecodeError, which takes five arguments)."""
+    try:
+        type(exc)("x")
+        return True
+    except Exception:
+        return False
+
+
+class _Context:
+    """mini_batch_context when worker_tabular was not sent (see its MiniBatchContext)."""
+
+    def __init__(self, partition_key_value=None, dataset=None, minibatch_index=0):
+        self.partition_key_value = dict(partition_key_value or {})
+        self.dataset = dataset
+        self.minibatch_index = minibatch_index
 
 
 def _flush():

@@ -300,7 +300,7 @@ void WorkerPool::Submit(const MiniBatch& batch, uint32_t attempt) {
   }
   auto now = Clock::now();
   if (best->queue.empty()) best->head_started = now;
-  best->queue.push_back(InFlight{batch, attempt, now});
+  best->queue.push_back(InFlight{batch, attempt, now, std::nullopt});
   std::string frame;
   EncodeRun(batch, attempt, &frame);
   best->proc->Write(std::move(frame));
@@ -475,6 +475,17 @@ void WorkerPool::OnFrame(Worker* w, Frame&& frame) {
     }
     case kWorkerInitDone:
       return OnInitDone(w, frame.payload);
+    case kWorkerLoaded: {
+      WorkerLoaded loaded;
+      if (!DecodeLoaded(frame.payload, &loaded)) return ProtocolFailure(w, "malformed LOADED");
+      if (w->queue.empty() || w->queue.front().batch.id != loaded.id ||
+          w->queue.front().attempt != loaded.attempt) {
+        return ProtocolFailure(w, fmt::format("LOADED for mini-batch {} attempt {} was not expected",
+                                              loaded.id, loaded.attempt));
+      }
+      w->queue.front().loaded_rows = loaded.rows;
+      return;
+    }
     case kWorkerResult: {
       AttemptResult r;
       if (!DecodeResult(frame.payload, &r)) return ProtocolFailure(w, "malformed RESULT");
@@ -514,7 +525,14 @@ void WorkerPool::OnFrame(Worker* w, Frame&& frame) {
 }
 
 void WorkerPool::Finish(Worker* w, InFlight&& f, AttemptResult&& r) {
-  r.total = f.batch.items.size();
+  if (!IsTabular(f.batch.kind)) {
+    r.total = f.batch.items.size();
+  } else if (r.total == kTotalUnknown) {
+    // The worker did not count the rows (it died, timed out or failed while
+    // reading them): the count it sent before run(), else the one known in
+    // advance; else one, so that error_threshold still sees a failure.
+    r.total = f.loaded_rows ? *f.loaded_rows : std::max<uint64_t>(f.batch.known_rows, 1);
+  }
   r.node = config_.node;
   r.process = w->name;
   if (r.status == AttemptStatus::kRunDone) {
@@ -556,6 +574,7 @@ void WorkerPool::FailHead(Worker* w, AttemptStatus status, const std::string& ca
   r.id = f.batch.id;
   r.attempt = f.attempt;
   r.status = status;
+  r.total = kTotalUnknown;
   r.elapsed_seconds = std::chrono::duration<double>(Clock::now() - w->head_started).count();
   r.start_time = EpochSeconds() - r.elapsed_seconds;
   r.error_category = category;
@@ -784,7 +803,7 @@ std::vector<std::string> WorkerPool::Describe() const {
       what = fmt::format("in init() for {:.0f} s", secs(w->started));
     } else if (!w->queue.empty()) {
       const InFlight& head = w->queue.front();
-      std::string first = head.batch.items.empty() ? "" : head.batch.items.front();
+      std::string first = head.batch.items.empty() ? "" : ItemLabel(head.batch, 0);
       what = fmt::format("running mini-batch {} (attempt {}, {} item{}{}{}) for {:.0f} s",
                          head.batch.id, head.attempt, head.batch.items.size(),
                          head.batch.items.size() == 1 ? "" : "s", first.empty() ? "" : ": ",

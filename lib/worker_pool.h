@@ -35,6 +35,7 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -118,6 +119,8 @@ class WorkerPool {
     MiniBatch batch;
     uint32_t attempt = 0;
     std::chrono::steady_clock::time_point sent;
+    // Rows of a table mini-batch, once the worker has read them (LOADED).
+    std::optional<uint64_t> loaded_rows;
   };
 
   enum class Ending;

@@ -19,6 +19,12 @@ void EncodeRun(const MiniBatch& batch, uint32_t attempt, std::string* out) {
   w.U64(batch.id);
   w.U32(attempt);
   w.U32(batch.input);
+  w.U8(static_cast<uint8_t>(batch.kind));
+  w.U32(static_cast<uint32_t>(batch.partition.size()));
+  for (const auto& [key, value] : batch.partition) {
+    w.Bytes(key);
+    w.Bytes(value);
+  }
   w.U32(static_cast<uint32_t>(batch.items.size()));
   for (const std::string& item : batch.items) w.Bytes(item);
   AppendFrame(kWorkerRun, w.data(), out);
@@ -50,6 +56,7 @@ bool DecodeResult(const std::string& payload, AttemptResult* out) {
   out->id = r.U64();
   out->attempt = r.U32();
   uint8_t status = r.U8();
+  out->total = r.U64();
   out->returned = r.U64();
   out->start_time = r.F64();
   out->elapsed_seconds = r.F64();
@@ -60,6 +67,14 @@ bool DecodeResult(const std::string& payload, AttemptResult* out) {
   out->traceback = r.Bytes();
   if (status > static_cast<uint8_t>(AttemptStatus::kLeaseLost)) return false;
   out->status = static_cast<AttemptStatus>(status);
+  return r.done();
+}
+
+bool DecodeLoaded(const std::string& payload, WorkerLoaded* out) {
+  WireReader r(payload);
+  out->id = r.U64();
+  out->attempt = r.U32();
+  out->rows = r.U64();
   return r.done();
 }
 

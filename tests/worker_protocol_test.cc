@@ -45,10 +45,11 @@ void CheckRefusesTruncatedAndTrailing(const std::string& payload, Decode decode)
 
 // ---- agent → worker ----------------------------------------------------------
 
-TEST_CASE("EncodeRun: ids, attempt, input and items byte-exact", "[worker_protocol]") {
+TEST_CASE("EncodeRun: ids, attempt, input, kind and items byte-exact", "[worker_protocol]") {
   MiniBatch batch;
   batch.id = 0x1122334455667788ull;
   batch.input = 3;
+  batch.kind = MiniBatchKind::kTableRanges;
   batch.items = {
       "data/plain.png",
       "data/with space.png",
@@ -70,6 +71,8 @@ TEST_CASE("EncodeRun: ids, attempt, input and items byte-exact", "[worker_protoc
   CHECK(r.U64() == 0x1122334455667788ull);
   CHECK(r.U32() == 2);
   CHECK(r.U32() == 3);
+  CHECK(r.U8() == 1);   // kTableRanges
+  CHECK(r.U32() == 0);  // no partition
   REQUIRE(r.U32() == batch.items.size());
   for (const std::string& item : batch.items) {
     std::string got = r.Bytes();
@@ -84,10 +87,38 @@ TEST_CASE("EncodeRun: a mini-batch without items", "[worker_protocol]") {
   batch.id = 7;
   std::string out;
   EncodeRun(batch, 1, &out);
-  CHECK(out == "\x15\0\0\0\x10"s                 // length 21, RUN
+  CHECK(out == "\x1a\0\0\0\x10"s                 // length 26, RUN
                    "\x07\0\0\0\0\0\0\0"s         // id
                    "\x01\0\0\0"s "\0\0\0\0"s     // attempt, input
+                   "\0"s                          // kind: files
+                   "\0\0\0\0"s                   // no partition
                    "\0\0\0\0"s);                 // no items
+}
+
+TEST_CASE("EncodeRun: a partition's key values in order, bytes kept", "[worker_protocol]") {
+  MiniBatch batch;
+  batch.id = 9;
+  batch.input = 1;
+  batch.kind = MiniBatchKind::kFilePartition;
+  batch.partition = {{"country", "C\xf4te d'Ivoire"}, {"state", ""}, {"k\0ey"s, "v\nal"}};
+  batch.items = {"/d/a.csv"};
+  std::string out;
+  EncodeRun(batch, 4, &out);
+  Frame f = OnlyFrame(out);
+  CHECK(f.type == kWorkerRun);
+  WireReader r(f.payload);
+  CHECK(r.U64() == 9);
+  CHECK(r.U32() == 4);
+  CHECK(r.U32() == 1);
+  CHECK(r.U8() == 2);  // kFilePartition
+  REQUIRE(r.U32() == 3);
+  for (const auto& [key, value] : batch.partition) {
+    CHECK(r.Bytes() == key);
+    CHECK(r.Bytes() == value);
+  }
+  REQUIRE(r.U32() == 1);
+  CHECK(r.Bytes() == "/d/a.csv");
+  CHECK(r.done());
 }
 
 TEST_CASE("EncodeStart: version then key/value pairs in order", "[worker_protocol]") {
@@ -123,6 +154,7 @@ std::string ResultPayload(uint8_t status) {
   w.U64(0xfedcba9876543210ull);
   w.U32(3);
   w.U8(status);
+  w.U64(40);
   w.U64(41);
   w.F64(1700000000.25);
   w.F64(12.5);
@@ -136,13 +168,13 @@ std::string ResultPayload(uint8_t status) {
 
 TEST_CASE("DecodeResult: every field", "[worker_protocol]") {
   AttemptResult r;
-  r.total = 50;  // not the worker's to say: left alone
   r.node = 2;
   r.process = "process003";
   REQUIRE(DecodeResult(ResultPayload(static_cast<uint8_t>(AttemptStatus::kRunException)), &r));
   CHECK(r.id == 0xfedcba9876543210ull);
   CHECK(r.attempt == 3);
   CHECK(r.status == AttemptStatus::kRunException);
+  CHECK(r.total == 40);
   CHECK(r.returned == 41);
   CHECK(r.start_time == 1700000000.25);
   CHECK(r.elapsed_seconds == 12.5);
@@ -151,7 +183,6 @@ TEST_CASE("DecodeResult: every field", "[worker_protocol]") {
   CHECK(r.error_category == "ValueError");
   CHECK(r.error_message == "bad pixel \xff in\nrow 3"s);
   CHECK(r.traceback == "Traceback (most recent call last):\n  File \"score.py\"\0\n"s);
-  CHECK(r.total == 50);
   CHECK(r.node == 2);
   CHECK(r.process == "process003");
 }
@@ -175,6 +206,43 @@ TEST_CASE("DecodeResult: every known status, and no other", "[worker_protocol]")
 
 TEST_CASE("DecodeResult: truncated or with trailing bytes is refused", "[worker_protocol]") {
   CheckRefusesTruncatedAndTrailing<AttemptResult>(ResultPayload(0), DecodeResult);
+}
+
+TEST_CASE("DecodeResult: an unknown total", "[worker_protocol]") {
+  WireWriter w;
+  w.U64(5);
+  w.U32(1);
+  w.U8(static_cast<uint8_t>(AttemptStatus::kRunException));
+  w.U64(kTotalUnknown);
+  w.U64(0);
+  for (int i = 0; i < 4; i++) w.F64(0);
+  w.Bytes("OSError");
+  w.Bytes("OSError: data.csv: expected 100 bytes at offset 0, read 10");
+  w.Bytes("");
+  AttemptResult r;
+  REQUIRE(DecodeResult(w.data(), &r));
+  CHECK(r.total == kTotalUnknown);
+  CHECK(r.error_category == "OSError");
+}
+
+std::string LoadedPayload() {
+  WireWriter w;
+  w.U64(0x0102030405060708ull);
+  w.U32(2);
+  w.U64(123456789012ull);
+  return w.Take();
+}
+
+TEST_CASE("DecodeLoaded: every field", "[worker_protocol]") {
+  WorkerLoaded l;
+  REQUIRE(DecodeLoaded(LoadedPayload(), &l));
+  CHECK(l.id == 0x0102030405060708ull);
+  CHECK(l.attempt == 2);
+  CHECK(l.rows == 123456789012ull);
+}
+
+TEST_CASE("DecodeLoaded: truncated or with trailing bytes is refused", "[worker_protocol]") {
+  CheckRefusesTruncatedAndTrailing<WorkerLoaded>(LoadedPayload(), DecodeLoaded);
 }
 
 std::string HelloPayload() {
@@ -278,6 +346,7 @@ TEST_CASE("Worker messages: payloads survive framing", "[worker_protocol]") {
   std::string stream;
   AppendFrame(kWorkerHello, HelloPayload(), &stream);
   AppendFrame(kWorkerInitDone, InitDonePayload(true), &stream);
+  AppendFrame(kWorkerLoaded, LoadedPayload(), &stream);
   AppendFrame(kWorkerResult, ResultPayload(0), &stream);
   AppendFrame(kWorkerShutdownDone, ShutdownDonePayload(true), &stream);
   FrameDecoder d(kMaxWorkerFrame);
@@ -290,20 +359,24 @@ TEST_CASE("Worker messages: payloads survive framing", "[worker_protocol]") {
     while ((o = d.Next(&f, &error)) == FrameDecoder::Outcome::kFrame) frames.push_back(f);
     REQUIRE(o == FrameDecoder::Outcome::kNeedMore);
   }
-  REQUIRE(frames.size() == 4);
+  REQUIRE(frames.size() == 5);
   WorkerHello hello;
   WorkerInitDone init;
+  WorkerLoaded loaded;
   AttemptResult result;
   WorkerShutdownDone shutdown;
   CHECK(frames[0].type == kWorkerHello);
   CHECK(DecodeHello(frames[0].payload, &hello));
   CHECK(frames[1].type == kWorkerInitDone);
   CHECK(DecodeInitDone(frames[1].payload, &init));
-  CHECK(frames[2].type == kWorkerResult);
-  CHECK(DecodeResult(frames[2].payload, &result));
+  CHECK(frames[2].type == kWorkerLoaded);
+  CHECK(DecodeLoaded(frames[2].payload, &loaded));
+  CHECK(loaded.rows == 123456789012ull);
+  CHECK(frames[3].type == kWorkerResult);
+  CHECK(DecodeResult(frames[3].payload, &result));
   CHECK(result.status == AttemptStatus::kRunDone);
-  CHECK(frames[3].type == kWorkerShutdownDone);
-  CHECK(DecodeShutdownDone(frames[3].payload, &shutdown));
+  CHECK(frames[4].type == kWorkerShutdownDone);
+  CHECK(DecodeShutdownDone(frames[4].payload, &shutdown));
 }
 
 }  // namespace
