@@ -1,13 +1,22 @@
 #include "input_source.h"
 
 #include <chrono>
+#include <condition_variable>
 #include <deque>
+#include <fstream>
+#include <mutex>
+#include <thread>
 #include <utility>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include "file_lister.h"
 #include "job_log.h"
+#include "job_plan.h"
+#include "python_locator.h"
+#include "wire.h"
+#include "worker_process.h"
 
 namespace parallelrun {
 
@@ -356,10 +365,249 @@ class PartitionBatches : public InputSource {
   Clock::time_point started_ = Clock::now();
 };
 
+// ---- partitions by table columns: shuffle, then one mini-batch per combination ----------
+
+// Each shuffle process reads ranges of about this many bytes at a time.
+constexpr uint64_t kShuffleRangeBytes = 64u << 20;
+
+class ColumnPartitionBatches : public InputSource {
+ public:
+  ColumnPartitionBatches(const InputPlan& plan, const Options& options, std::function<void()> notify)
+      : plan_(plan), options_(options), notify_(std::move(notify)) {
+    thread_ = std::thread([this] { Run(); });
+  }
+
+  ~ColumnPartitionBatches() override {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    // Waits for running shuffle processes: they end on their own.
+    thread_.join();
+  }
+
+  Batcher::Outcome Next(MiniBatch* out) override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (!done_) return Batcher::Outcome::kWaiting;
+    if (ready_.empty()) return Batcher::Outcome::kExhausted;
+    *out = std::move(ready_.front());
+    ready_.pop_front();
+    return Batcher::Outcome::kBatch;
+  }
+
+  bool working() const override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return !done_;
+  }
+
+  End Summary() const override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    End end;
+    end.files = files_;
+    std::string keys;
+    for (const auto& k : options_.partition_keys) keys += (keys.empty() ? "" : ", ") + k;
+    end.info.push_back(fmt::format(
+        "Shuffled {} rows of {} ({} files, {} ranges, {} processes) by {} into {} partitions in "
+        "{:.3f} seconds; the partitions' rows are in {}.",
+        rows_, Describe(plan_), files_, ranges_, processes_, keys, groups_, seconds_,
+        RowsDir()));
+    if (groups_ == 0 && error_.empty()) {
+      end.warnings.push_back(fmt::format("{} has no rows.", Describe(plan_)));
+    }
+    end.warnings.insert(end.warnings.end(), warnings_.begin(), warnings_.end());
+    end.errors = errors_;
+    if (!error_.empty()) end.errors.insert(end.errors.begin(), error_);
+    end.error_count = end.errors.size();
+    return end;
+  }
+
+ private:
+  std::string RowsDir() const { return options_.spill_dir + "/rows"; }
+
+  void Run() {
+    auto started = Clock::now();
+    Status s = Shuffle();
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (!s.ok()) error_ = s.message();
+      seconds_ = SecondsSince(started);
+      done_ = true;
+    }
+    notify_();
+  }
+
+  bool stopping() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return stop_;
+  }
+
+  Status Shuffle() {
+    Status made = CreateFolders(RowsDir(), "partitions folder");
+    if (!made.ok()) return made;
+
+    // 1. The table's ranges (large ones: each is read whole by one process).
+    std::vector<TableRange> ranges;
+    {
+      bool listed = false;
+      TableSource source(*plan_.table, TableSource::Options{kShuffleRangeBytes, 1024, 1u << 20},
+                         [this, &listed] {
+                           {
+                             std::lock_guard<std::mutex> lock(mutex_);
+                             listed = true;
+                           }
+                           cv_.notify_all();
+                         });
+      while (!source.finished()) {
+        if (source.Take(1024, &ranges) > 0) continue;
+        std::unique_lock<std::mutex> lock(mutex_);
+        cv_.wait_for(lock, std::chrono::milliseconds(100), [&] { return listed || stop_; });
+        listed = false;
+        if (stop_) return Status::Interrupted("stopped");
+      }
+      std::lock_guard<std::mutex> lock(mutex_);
+      files_ = source.files_done();
+      ranges_ = ranges.size();
+      for (auto& w : source.warnings()) warnings_.push_back(w);
+      if (uint64_t skipped = source.skipped_files()) {
+        warnings_.push_back(fmt::format(
+            "{}: {} files were skipped: their names do not end in a table extension (.csv, "
+            ".tsv, .tab, .jsonl, .ndjson, .json, .parquet, .parq, .pq)",
+            Describe(plan_), skipped));
+      }
+      errors_ = source.errors();
+    }
+    if (ranges.empty()) return Status::Ok();
+
+    // 2. The processes' inputs: every P-th range, and worker_tabular.py.
+    size_t p = std::max<size_t>(1, std::min<size_t>(options_.processes, ranges.size()));
+    std::vector<std::string> range_files;
+    for (size_t k = 0; k < p; k++) {
+      std::string data;
+      for (size_t i = k; i < ranges.size(); i += p) {
+        WireWriter w;
+        std::string desc = EncodeTableRange(ranges[i]);
+        w.U64(i);
+        w.Bytes(desc);
+        data += w.data();
+      }
+      range_files.push_back(fmt::format("{}/ranges-{}.bin", options_.spill_dir, k));
+      Status s = WriteFile(range_files.back(), data);
+      if (!s.ok()) return s;
+    }
+    std::string tabular = options_.spill_dir + "/worker_tabular.py";
+    Status s = WriteFile(tabular, WorkerTabularSource());
+    if (!s.ok()) return s;
+    std::string keys = nlohmann::json(options_.partition_keys).dump();
+
+    // 3. The shuffle, P processes at once.
+    struct Outcome {
+      Result<std::string> out = std::string();
+      int code = 0;
+      std::string err;
+    };
+    std::vector<Outcome> outcomes(p);
+    {
+      std::vector<std::thread> threads;
+      for (size_t k = 0; k < p; k++) {
+        threads.emplace_back([&, k] {
+          outcomes[k].out = RunToCompletion(
+              options_.python,
+              {"-c", WorkerDriverSource(), "shuffle", range_files[k], RowsDir(), keys, tabular},
+              options_.env, &outcomes[k].code, &outcomes[k].err);
+        });
+      }
+      for (auto& t : threads) t.join();
+    }
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      processes_ = p;
+    }
+
+    // 4. One mini-batch per combination, in an order that does not depend
+    // on which process finished first.
+    ColumnPartitionIndex index;
+    for (auto& o : outcomes) {
+      if (!o.out.ok()) return o.out.status();
+      if (o.code != 0) {
+        std::string tail = o.err.size() > 2000 ? o.err.substr(o.err.size() - 2000) : o.err;
+        while (!tail.empty() && tail.back() == '\n') tail.pop_back();
+        return Status::JobFailed(fmt::format("{}: the shuffle by partition_keys failed (exit code "
+                                             "{}): {}",
+                                             Describe(plan_), o.code, tail));
+      }
+      size_t start = 0;
+      const std::string& text = *o.out;
+      while (start < text.size()) {
+        size_t end = text.find('\n', start);
+        if (end == std::string::npos) end = text.size();
+        auto j = nlohmann::json::parse(text.substr(start, end - start), nullptr, false);
+        start = end + 1;
+        if (j.is_discarded() || !j.is_object()) continue;
+        uint64_t range = j.value("range", uint64_t{0});
+        uint32_t position = 0;
+        for (const auto& g : j["groups"]) {
+          std::vector<std::pair<std::string, std::string>> kv;
+          for (const auto& pair : g["key_values"]) {
+            kv.emplace_back(pair[0].get<std::string>(), pair[1].get<std::string>());
+          }
+          index.Add(range, position++, std::move(kv), g["path"].get<std::string>(),
+                    g["rows"].get<uint64_t>());
+        }
+      }
+    }
+    TableReadOptions pickle;
+    pickle.format = TableFormat::kPickle;
+    std::deque<MiniBatch> ready;
+    uint64_t rows = 0;
+    for (auto& group : index.TakeGroups()) {
+      MiniBatch b;
+      b.kind = MiniBatchKind::kTablePartition;
+      b.partition = std::move(group.key_values);
+      b.known_rows = group.rows;
+      rows += group.rows;
+      for (const auto& part : group.parts) {
+        b.items.push_back(EncodeTableRange(MakeWholeFileRange(part.path, pickle, nullptr, {})));
+      }
+      ready.push_back(std::move(b));
+    }
+    std::lock_guard<std::mutex> lock(mutex_);
+    groups_ = ready.size();
+    rows_ = rows;
+    ready_ = std::move(ready);
+    return Status::Ok();
+  }
+
+  static Status WriteFile(const std::string& path, const std::string& data) {
+    std::ofstream f(path, std::ios::binary | std::ios::trunc);
+    f.write(data.data(), static_cast<std::streamsize>(data.size()));
+    f.close();
+    if (!f) return Status::Infrastructure(path + ": cannot write");
+    return Status::Ok();
+  }
+
+  const InputPlan plan_;
+  const Options options_;
+  const std::function<void()> notify_;
+  mutable std::mutex mutex_;
+  std::condition_variable cv_;
+  bool stop_ = false;                     // guarded by mutex_
+  bool done_ = false;                     // guarded by mutex_
+  std::deque<MiniBatch> ready_;           // guarded by mutex_
+  std::string error_;                     // guarded by mutex_
+  std::vector<std::string> errors_, warnings_;  // guarded by mutex_
+  uint64_t files_ = 0, ranges_ = 0, processes_ = 0, groups_ = 0, rows_ = 0;  // guarded by mutex_
+  double seconds_ = 0;                    // guarded by mutex_
+  std::thread thread_;                    // last
+};
+
 }  // namespace
 
 std::unique_ptr<InputSource> InputSource::Open(const InputPlan& plan, const Options& options,
                                                std::function<void()> notify) {
+  if (plan.partition_by_columns && !options.partition_keys.empty()) {
+    return std::make_unique<ColumnPartitionBatches>(plan, options, std::move(notify));
+  }
   if (plan.partition_format && !options.partition_keys.empty()) {
     return std::make_unique<PartitionBatches>(plan, options, std::move(notify));
   }

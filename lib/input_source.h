@@ -7,7 +7,12 @@
 //    as TableSource splits the files; run() gets a DataFrame;
 //  - with partition_keys: every file whose path gives the same key values,
 //    as FilePartitioner groups them; for a table, the group's files are read
-//    whole into one DataFrame.
+//    whole into one DataFrame;
+//  - with partition_keys that are columns of a table: a shuffle first (see
+//    partitions.h ColumnPartitionIndex): Options::processes Python processes
+//    read the table's ranges and write each range's rows, grouped by the
+//    keys, to spill files; then one mini-batch per key combination reads its
+//    spill files.
 // Listing and splitting run on helper threads; Next() never waits for them.
 // The master numbers the mini-batches (ids are in order across inputs).
 #ifndef PARALLELRUN_INPUT_SOURCE_H_
@@ -44,6 +49,8 @@ struct InputPlan {
   // MLTable's extract_columns_from_partition_format, or one key per folder
   // level). nullopt without partition_keys.
   std::optional<PartitionFormat> partition_format;
+  // A table's partition_keys are (some of them) columns: shuffle first.
+  bool partition_by_columns = false;
 };
 
 class InputSource {
@@ -51,8 +58,13 @@ class InputSource {
   struct Options {
     uint64_t mini_batch_size = 10;  // files, or bytes for a table
     std::vector<std::string> partition_keys;
-    // Where FilePartitioner may spill paths: a folder of the job dir.
+    // Where FilePartitioner may spill paths, and a shuffle its rows: a
+    // folder of the job dir.
     std::string spill_dir;
+    // The shuffle's processes: the workers' interpreter and environment.
+    std::string python;
+    std::vector<std::string> env;
+    int processes = 1;
   };
 
   // Starts listing at once. `notify` is called on a helper thread when items
@@ -68,6 +80,10 @@ class InputSource {
   // caller sets id and input. A partial group of files is only returned once
   // the listing is finished.
   virtual Batcher::Outcome Next(MiniBatch* out) = 0;
+
+  // Work is going on that makes no mini-batch yet (a shuffle): the master
+  // counts it as progress.
+  virtual bool working() const { return false; }
 
   // What to report once Next() returned kExhausted.
   struct End {

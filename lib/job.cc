@@ -193,6 +193,9 @@ Status RunJob(const RunRequest& req, FILE* out) {
   if (plan.tabular || !rs.partition_keys.empty()) {
     wc.start_config.emplace_back("tabular_source", WorkerTabularSource());
   }
+  mc.python = wc.python;
+  mc.python_env = wc.env;
+  mc.shuffle_processes = wc.slots;
 
   auto [master_end, agent_end] = MakeInProcessLink(io);
   Master master(io, mc, log.get(), &progress, [&](Status s) {

@@ -124,7 +124,8 @@ Result<InputPlan> PlanInput(const Port& port, const std::string& path,
 
 // The partition format of input `in` for `keys`: the MLTable's
 // extract_columns_from_partition_format when it has one; else, for files,
-// one key per folder level. A table's keys must be in its paths.
+// one key per folder level. A table whose keys are not all in its paths is
+// partitioned by its columns (a shuffle, see InputSource).
 Status PlanPartitions(InputPlan* in, std::optional<PartitionFormat> format,
                       const std::vector<std::string>& keys) {
   bool table = in->kind == InputPlan::Kind::kTable;
@@ -136,16 +137,15 @@ Status PlanPartitions(InputPlan* in, std::optional<PartitionFormat> format,
     }
   }
   if (table && !in_paths) {
-    std::string list, pattern;
-    for (const auto& k : keys) {
-      list += (list.empty() ? "" : ", ") + k;
-      pattern += "{" + k + "}/";
+    for (size_t i = 0; i < keys.size(); i++) {
+      for (size_t j = 0; j < i; j++) {
+        if (keys[i] == keys[j]) {
+          return Status::Usage(fmt::format("partition_keys names '{}' twice", keys[i]));
+        }
+      }
     }
-    return Status::Usage(fmt::format(
-        "input {}: partition_keys {} {} not part of the table's file paths, and partitions by "
-        "table columns are not supported yet; to partition by folders, give the MLTable "
-        "extract_columns_from_partition_format: '{}*.csv' (or the like)",
-        in->name, list, keys.size() == 1 ? "is" : "are", pattern));
+    in->partition_by_columns = true;
+    return Status::Ok();
   }
   Status s = CheckPartitionKeys(*format, keys, in->name);
   if (!s.ok()) return Status::Usage(s.message());

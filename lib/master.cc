@@ -89,6 +89,9 @@ void Master::OpenInput(size_t index) {
   options.mini_batch_size = config_.mini_batch_size;
   options.partition_keys = config_.partition_keys;
   options.spill_dir = fmt::format("{}/{}", config_.partitions_dir, index);
+  options.python = config_.python;
+  options.env = config_.python_env;
+  options.processes = config_.shuffle_processes;
   source_ = InputSource::Open(index < config_.inputs.size() ? config_.inputs[index] : folder,
                               options, [this, alive, io] {
                                 boost::asio::post(*io, [this, alive] {
@@ -327,6 +330,8 @@ void Master::Tick() {
     log_->Overview(s.batches_processed == 0 ? "No task has been processed yet."
                                             : Progress::Describe(s));
   }
+  // A shuffle before the first mini-batch is progress too.
+  if (source_ && source_->working()) last_progress_ = std::chrono::steady_clock::now();
   double idle =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - last_progress_).count();
   if (config_.progress_update_timeout > 0 && idle > config_.progress_update_timeout &&

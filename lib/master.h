@@ -37,6 +37,11 @@ class Master {
     uint64_t mini_batch_size = 10;         // files, or bytes of a table
     std::vector<std::string> partition_keys;
     std::string partitions_dir;            // spill files of partitioning: <job dir>/partitions
+    // A shuffle for partitions by table columns runs shuffle_processes
+    // processes of the workers' Python with their environment.
+    std::string python;
+    std::vector<std::string> python_env;
+    int shuffle_processes = 1;
     // output_action append_row: where the rows go (parts_dir must exist).
     std::optional<AppendRowOutput::Options> append_row;
     BatchQueue::Limits limits;

@@ -9,6 +9,13 @@ specified in lib/worker_protocol.h; keep the two in step. Standard library only.
 command runs before any worker starts: it reports, as one JSON line, the
 interpreter's version and whether the entry script compiles and defines run().
 
+`python -c <this source> shuffle RANGES SPILL_DIR KEYS_JSON TABULAR_PY` is the
+shuffle step of partitions by table columns (lib/input_source.cc): it reads
+each table range of the file RANGES (u64 range id, u32 n, n bytes of
+descriptor, repeated), writes its rows grouped by the keys to spill files
+(worker_tabular.spill_partitions) and prints one JSON line per range:
+{"range": id, "groups": [{"key_values": [[key, text], …], "path": …, "rows": n}]}.
+
 Tabular input, partitions and append_row: the agent sends the source of
 lib/worker_tabular.py in START (`tabular_source`) when the job needs it; it is
 loaded as a module here (pandas itself is imported only for tabular input).
@@ -261,6 +268,7 @@ class Worker:
         self.context_always = False   # run() requires (mini_batch, mini_batch_context)
         self.context_partitions = False  # run() accepts it
         self.append_row_dir = None
+        self.shuffled = False  # the last table mini-batch came from a shuffle's spill files
 
     def log_error(self, heading, text):
         path = _CONFIG.get("error_log")
@@ -364,6 +372,12 @@ class Worker:
                 total = TOTAL_UNKNOWN
                 mini_batch = self.load(raw_items)
                 total = len(mini_batch)
+                if kind == TABLE_PARTITION and self.shuffled and len(mini_batch):
+                    # Keys that are columns: their typed value (reference §3.2).
+                    for key in partition:
+                        if key in mini_batch.columns:
+                            value = mini_batch[key].iloc[0]
+                            partition[key] = value.item() if hasattr(value, "item") else value
                 self.pipe.send(LOADED, struct.pack("<QIQ", batch_id, attempt, total))
             else:
                 mini_batch = [os.fsdecode(raw) for raw in raw_items]
@@ -406,8 +420,10 @@ class Worker:
         order). A range that cannot be read fails the attempt naming it."""
         tab = self.tabular
         frames = []
+        self.shuffled = False
         for raw in raw_items:
             d = tab.decode_descriptor(raw)
+            self.shuffled = self.shuffled or d["format"] == tab.PICKLE
             try:
                 frames.append(tab.load_table(d))
             except Exception as exc:
@@ -570,7 +586,34 @@ def check_main(script):
     return 0
 
 
+def shuffle_main(ranges_path, spill_dir, keys_json, tabular_path):
+    with open(tabular_path, encoding="utf-8") as f:
+        tab = _load_tabular_module(f.read())
+    keys = json.loads(keys_json)
+    with open(ranges_path, "rb") as f:
+        data = f.read()
+    offset = 0
+    while offset < len(data):
+        range_id, n = struct.unpack_from("<QI", data, offset)
+        offset += 12
+        raw = data[offset:offset + n]
+        offset += n
+        d = tab.decode_descriptor(raw)
+        try:
+            groups = tab.spill_partitions([d], keys, spill_dir, "%d" % range_id)
+        except Exception as exc:
+            lines = str(exc).strip().splitlines()
+            sys.stderr.write("cannot partition %s: %s: %s\n" % (
+                _range_label(d), type(exc).__name__, lines[0] if lines else ""))
+            return 1
+        sys.stdout.write(json.dumps({"range": range_id, "groups": groups}) + "\n")
+        sys.stdout.flush()
+    return 0
+
+
 if __name__ == "__main__":
     if len(sys.argv) >= 2 and sys.argv[1] == "check":
         sys.exit(check_main(sys.argv[2]))
+    if len(sys.argv) == 6 and sys.argv[1] == "shuffle":
+        sys.exit(shuffle_main(*sys.argv[2:]))
     sys.exit(worker_main())

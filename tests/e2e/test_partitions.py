@@ -6,12 +6,14 @@ partition_key_value, minibatch_index and dataset. For files the values come
 from the folders (one key per folder level, Hive's key=value, or an MLTable's
 extract_columns_from_partition_format, matched against paths relative to the
 MLTable's folder); for an MLTable table, from its paths too, the group's files
-read whole into one DataFrame.
+read whole into one DataFrame; for keys that are table columns, from a
+shuffle of the rows.
 """
 
 import glob
 import json
 import os
+import re
 import unittest
 
 from helpers import E2ETestCase
@@ -255,16 +257,67 @@ class TablePartitionTest(PartitionCase):
             self.assertTrue(item.startswith(str(self.tmp / "table" / "data")), item)
             self.assertTrue(item.endswith(".csv"), item)
 
-    def test_a_table_partitioned_by_columns_is_a_clear_usage_error(self):
-        self.write_table()
-        spec = self.start(v2_spec(input_type="mltable", mode="direct", keys="[id, note]"))
-        run = self.run_job(spec, "-i", "data=%s" % (self.tmp / "table"))
-        self.assertUsageError(
-            run, "input data: partition_keys id, note are not part of the table's file paths, "
-                 "and partitions by table columns are not supported yet; to partition by "
-                 "folders, give the MLTable extract_columns_from_partition_format: "
-                 "'{id}/{note}/*.csv' (or the like)")
-        self.assertFalse((self.tmp / "job").exists())
+    def test_a_table_partitioned_by_two_columns(self):
+        # The OJ-sales shape (reference §1.2): one mini-batch per store and
+        # brand, the rows of every file that has them.
+        data = self.tmp / "sales"
+        data.mkdir()
+        rows = []
+        for f in range(3):
+            lines = ["week,store,brand,quantity,note"]
+            for i in range(40):
+                ident = len(rows)
+                store, brand = [2, 5, 8][(i + f) % 3], ["tropicana", "dominicks"][i % 2]
+                rows.append((ident, store, brand))
+                lines.append('%d,%d,%s,%d,"q ""%d""\nline"' % (ident, store, brand, i, ident))
+            (data / ("week%d.csv" % f)).write_text("\n".join(lines) + "\n")
+        spec = self.start(v2_spec(input_type="mltable", mode="direct", keys="[store, brand]"))
+        run = self.run_job(spec, "-i", "data=%s" % data, env={"OUT_DIR": str(self.out)})
+        self.assertExit(run, 0)
+        recorded = self.recorded()
+        self.assertEqual(len(recorded), 6)
+        report = {int(r["Mini-batch Id"]): r for r in self.sorted_rows()}
+        self.assertEqual(sorted(report), list(range(6)))
+        seen = {}
+        for index, j in recorded.items():
+            self.assertEqual(j["type"], "DataFrame")
+            self.assertEqual(list(j["kv"]), ["store", "brand"])
+            self.assertIsInstance(j["kv"]["store"], int)  # a column's typed value
+            self.assertEqual(int(report[index]["Total"]), len(j["items"]))
+            self.assertEqual(report[index]["Status"], "RUN_DONE")
+            for row in j["items"]:
+                self.assertEqual((int(row["store"]), row["brand"]),
+                                 (j["kv"]["store"], j["kv"]["brand"]))
+                self.assertEqual(row["note"], 'q "%s"\nline' % row["week"])
+                seen.setdefault(int(row["week"]), []).append(index)
+        self.assertEqual(sorted(seen), [r[0] for r in rows])
+        self.assertTrue(all(len(v) == 1 for v in seen.values()))
+        master = (self.logs() / "sys" / "master_role.0.txt").read_text()
+        self.assertRegex(master, r"Shuffled 120 rows of input data \(%s\) \(3 files, 3 ranges, 2 "
+                                 r"processes\) by store, brand into 6 partitions in [0-9.]+ "
+                                 r"seconds" % re.escape(str(data)))
+        # The same data gives the same mini-batch ids in every run.
+        first = {i: (j["kv"]["store"], j["kv"]["brand"]) for i, j in recorded.items()}
+        for path in glob.glob(str(self.out / "mb_*.json")):
+            os.remove(path)
+        run = self.run_job(spec, "-i", "data=%s" % data, job_dir="job2",
+                           env={"OUT_DIR": str(self.out)})
+        self.assertExit(run, 0)
+        self.assertEqual({i: (j["kv"]["store"], j["kv"]["brand"])
+                          for i, j in self.recorded().items()}, first)
+
+    def test_a_column_the_table_lacks_fails_naming_it(self):
+        data = self.tmp / "sales"
+        data.mkdir()
+        (data / "a.csv").write_text("store,brand\n1,x\n")
+        spec = self.start(v2_spec(input_type="mltable", mode="direct", keys="[store, color]"))
+        run = self.run_job(spec, "-i", "data=%s" % data, env={"OUT_DIR": str(self.out)})
+        self.assertExit(run, 1)
+        result = (self.logs() / "job_result.txt").read_text()
+        self.assertIn("input data (%s): the shuffle by partition_keys failed (exit code 1): "
+                      "cannot partition %s (bytes 12-15): KeyError: \"partition key 'color' not "
+                      "among the table's columns (store, brand)\"" % (data, data / "a.csv"),
+                      result)
 
 
 if __name__ == "__main__":
