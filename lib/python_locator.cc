@@ -56,7 +56,8 @@ Result<TabularSupport> CheckTabular(const std::string& executable,
                                     const std::string& need_pyarrow) {
   int code = 0;
   std::string err;
-  auto out = RunToCompletion(executable, {"-c", WorkerTabularSource(), "check"}, env, &code, &err);
+  auto out = RunToCompletion(executable, {"-c", WorkerDriverSource(), "check-tabular"}, env, &code,
+                             &err);
   if (!out.ok()) return out.status().WithContext("checking pandas");
   auto j = nlohmann::json::parse(*out, nullptr, false);
   if (code != 0 || j.is_discarded() || !j.is_object()) {

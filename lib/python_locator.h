@@ -35,15 +35,16 @@ struct Preflight {
 Result<Preflight> CheckEntryScript(const PythonChoice& python, const std::string& entry_script,
                                    const std::vector<std::string>& env);
 
-// What the interpreter offers for tabular input (worker_tabular.py check).
+// What the interpreter offers for tabular input (the driver's check-tabular).
 struct TabularSupport {
   std::string pandas_version;
   std::string pyarrow_version;  // "" when pyarrow cannot be imported
 };
 
 // Checks, before any worker starts, that `executable` (the workers'
-// interpreter) can import pandas — and pyarrow when `need_pyarrow` names the
-// input that reads Parquet ("" = not needed). Errors are Infrastructure and
+// interpreter) has pandas — and pyarrow when `need_pyarrow` names the input
+// that reads Parquet ("" = not needed). The modules are found, not imported
+// (a broken install fails the workers' init()). Errors are Infrastructure and
 // name the interpreter: "pandas is needed for tabular input, but
 // /venv/bin/python3 cannot import it (ModuleNotFoundError: …); install it
 // with: /venv/bin/python3 -m pip install pandas".

@@ -9,6 +9,12 @@ specified in lib/worker_protocol.h; keep the two in step. Standard library only.
 command runs before any worker starts: it reports, as one JSON line, the
 interpreter's version and whether the entry script compiles and defines run().
 
+`python -c <this source> check-tabular` is the pre-flight check for tabular
+input: one JSON line saying whether pandas (and pyarrow) can be found. It
+looks the modules up without importing them (importing pandas takes ~0.4 s,
+and every worker imports it anyway, reporting a broken install as an init()
+failure).
+
 `python -c <this source> shuffle RANGES SPILL_DIR KEYS_JSON TABULAR_PY` is the
 shuffle step of partitions by table columns (lib/input_source.cc): it reads
 each table range of the file RANGES (u64 range id, u32 n, n bytes of
@@ -586,6 +592,31 @@ def check_main(script):
     return 0
 
 
+def check_tabular_main():
+    import importlib.metadata
+
+    def version(name):
+        try:
+            if importlib.util.find_spec(name) is None:
+                return None
+        except (ImportError, ValueError):
+            return None
+        try:
+            return importlib.metadata.version(name)
+        except Exception:
+            return "unknown version"
+
+    out = {"ok": True, "message": "", "executable": sys.executable,
+           "pandas": version("pandas"), "pyarrow": version("pyarrow")}
+    if out["pandas"] is None:
+        out["ok"] = False
+        out["message"] = ("pandas is needed for tabular input, but %s cannot import it "
+                          "(ModuleNotFoundError: No module named 'pandas'); install it with: "
+                          "%s -m pip install pandas" % (sys.executable, sys.executable))
+    print(json.dumps(out))
+    return 0
+
+
 def shuffle_main(ranges_path, spill_dir, keys_json, tabular_path):
     with open(tabular_path, encoding="utf-8") as f:
         tab = _load_tabular_module(f.read())
@@ -614,6 +645,8 @@ def shuffle_main(ranges_path, spill_dir, keys_json, tabular_path):
 if __name__ == "__main__":
     if len(sys.argv) >= 2 and sys.argv[1] == "check":
         sys.exit(check_main(sys.argv[2]))
+    if len(sys.argv) == 2 and sys.argv[1] == "check-tabular":
+        sys.exit(check_tabular_main())
     if len(sys.argv) == 6 and sys.argv[1] == "shuffle":
         sys.exit(shuffle_main(*sys.argv[2:]))
     sys.exit(worker_main())

@@ -273,6 +273,28 @@ class ParquetTest(TabularCase):
         self.assertEqual(sum(int(r["Total"]) for r in report), 1000)
 
 
+class NoPyarrowTest(TabularCase):
+    def test_parquet_without_pyarrow_is_reported_before_any_worker_starts(self):
+        if have_pyarrow():
+            self.skipTest("SKIPPED: pyarrow is installed in %s; this checks the message when it "
+                          "is not" % PYTHON)
+        self.write("table/t.parquet", "not read: the check comes first\n")
+        self.write("table/MLTable", """
+            paths:
+              - file: ./t.parquet
+            transformations:
+              - read_parquet:
+                  include_path_column: false
+        """)
+        spec = self.start(v2_spec())
+        run = self.run_job(spec, "-i", "data=%s" % (self.tmp / "table"))
+        self.assertExit(run, 3)
+        self.assertEqual(
+            run.stderr,
+            "parallelrun: error: input data reads Parquet, which needs pyarrow, but %s cannot "
+            "import it; install it with: %s -m pip install pyarrow\n" % (PYTHON, PYTHON))
+
+
 class MLTableTest(TabularCase):
     def test_read_delimited_with_delimiter_header_and_path_column(self):
         rows_a = self.make_rows(0, 60, seed=11)
