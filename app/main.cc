@@ -69,6 +69,17 @@ int Main(int argc, char** argv) {
   run->add_option("--python", req.python, "the workers' Python interpreter");
   run->add_option("--progress", req.progress, "auto, bar, plain or none")
       ->capture_default_str();
+  const char* kCluster = "Cluster (default: from the launcher's variables; see README)";
+  run->add_option("--node-rank,--node_rank", req.node_rank, "this node's rank (0 = master)")
+      ->group(kCluster);
+  run->add_option("--master-addr,--master_addr", req.master_addr,
+                  "address the master listens on and agents connect to")
+      ->group(kCluster);
+  run->add_option("--master-port,--master_port", req.master_port, "the master's TCP port")
+      ->group(kCluster);
+  run->add_flag("--agent-per-process,--agent_per_process", req.agent_per_process,
+                "one agent per launched process instead of one per node")
+      ->group(kCluster);
   run->add_flag("--dry-run,--dry_run", req.dry_run,
                 "print the resolved plan and the entry script's arguments; run nothing");
   for (const auto& s : parallelrun::AllSettings()) {

@@ -93,7 +93,25 @@ void Agent::OnMessage(LinkMessage&& m) {
     Log("master: stop: " + stop->reason);
     finishing_ = true;
     pool_->Stop(stop->immediate, stop->reason);
+  } else if (auto* end = std::get_if<EndMsg>(&m)) {
+    Log("master: the job is over: " + (end->message.empty() ? "succeeded" : end->message));
+    if (!ended_) return;  // the in-process agent shares the master's outcome
+    Status s;
+    switch (static_cast<Status::Code>(end->status_code)) {
+      case Status::Code::kOk: s = Status::Ok(); break;
+      case Status::Code::kUsage: s = Status::Usage(end->message); break;
+      case Status::Code::kJobFailed: s = Status::JobFailed(end->message); break;
+      case Status::Code::kInterrupted: s = Status::Interrupted(end->message); break;
+      default: s = Status::Infrastructure(end->message); break;
+    }
+    ended_(s);
   }
+}
+
+void Agent::MasterLost(const std::string& reason) {
+  Log("lost the master: " + reason + "; stopping workers");
+  finishing_ = true;
+  pool_->Stop(true, "the connection to the master was lost while this mini-batch ran");
 }
 
 void Agent::Interrupt(bool immediate) {

@@ -28,6 +28,13 @@ class Agent {
   // Interrupt from this node's signal handler: stop workers (grace unless
   // `immediate`), give leases back, say Bye.
   void Interrupt(bool immediate);
+  // The master said the job is over (End); `status` is the job's outcome.
+  // Only remote agents get this; set before Start.
+  void SetEnded(std::function<void(Status)> ended) { ended_ = std::move(ended); }
+  // The link to the master broke: stop the workers at once and say why in the log.
+  void MasterLost(const std::string& reason);
+  // Writes one line to the node log (logs/sys/node/<node>/_main.txt).
+  void Note(const std::string& line) { Log(line); }
   std::vector<std::string> Describe() const { return pool_->Describe(); }
 
  private:
@@ -40,6 +47,7 @@ class Agent {
   uint32_t node_;
   std::string host_;
   std::function<void()> done_;
+  std::function<void(Status)> ended_;
   std::unique_ptr<WorkerPool> pool_;
   std::unique_ptr<FILE, int (*)(FILE*)> log_{nullptr, fclose};
   size_t requested_ = 0;  // pulled but not yet leased

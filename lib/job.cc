@@ -1,18 +1,25 @@
 // RunJob and ValidateSpec: the library's entry points (include/parallelrun/run.h).
-// They wire the pipeline of DESIGN.md §3 for one node: JobPlan → Master
-// (listing, batching, BatchQueue, JobLog) ⇄ in-process link ⇄ Agent
-// (WorkerPool), all on one io_context.
+// They wire the pipeline of DESIGN.md §3: JobPlan → Master (listing,
+// batching, BatchQueue, JobLog) ⇄ link ⇄ Agent (WorkerPool), all on one
+// io_context per node. The role (role.h) decides what this process is: the
+// master's node runs the Master with an in-process Agent and listens for the
+// other nodes' agents over TCP (tcp_link.h); every other node runs an Agent
+// that connects to it and exits with the job's outcome.
 #include <signal.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cmath>
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <fmt/format.h>
 
 #include "agent.h"
+#include "hmac.h"
 #include "job_log.h"
 #include "job_plan.h"
 #include "link.h"
@@ -20,6 +27,9 @@
 #include "parallelrun/run.h"
 #include "progress.h"
 #include "python_locator.h"
+#include "role.h"
+#include "secret.h"
+#include "tcp_link.h"
 
 namespace parallelrun {
 
@@ -29,6 +39,12 @@ std::string Hostname() {
   char buf[256] = {0};
   if (gethostname(buf, sizeof buf - 1) != 0) return "localhost";
   return buf;
+}
+
+double NowSeconds() {
+  struct timeval tv;
+  gettimeofday(&tv, nullptr);
+  return static_cast<double>(tv.tv_sec) + tv.tv_usec / 1e6;
 }
 
 std::string ShellQuote(const std::string& s) {
@@ -41,7 +57,8 @@ std::string ShellQuote(const std::string& s) {
   return out + "'";
 }
 
-std::vector<std::string> WorkerEnvironment(const JobPlan& plan, const RunRequest& req) {
+std::vector<std::string> WorkerEnvironment(const JobPlan& plan, const RunRequest& req,
+                                           const Role& role) {
   std::map<std::string, std::string> env;
   for (const auto& kv : req.environment) {
     size_t eq = kv.find('=');
@@ -53,10 +70,199 @@ std::vector<std::string> WorkerEnvironment(const JobPlan& plan, const RunRequest
   // the worker's stderr log.
   if (!env.count("PYTHONFAULTHANDLER")) env["PYTHONFAULTHANDLER"] = "1";
   env["PARALLELRUN_JOB_DIR"] = plan.job_dir;
-  env["PARALLELRUN_NODE_RANK"] = "0";
+  env["PARALLELRUN_NODE_RANK"] = std::to_string(role.node_rank);
+  env["PARALLELRUN_NODE_COUNT"] = std::to_string(role.node_count);
+  // The job secret lets a process join the job; user code has no need of it.
+  env.erase("PARALLELRUN_TOKEN");
   std::vector<std::string> out;
   for (const auto& [k, v] : env) out.push_back(k + "=" + v);
   return out;
+}
+
+// The master's node: the Master, its in-process Agent, and — for a job of
+// several nodes — a listener for the other nodes' agents.
+Status RunMasterNode(boost::asio::io_context& io, boost::asio::signal_set& signals, const Role& role,
+                     const JobSecret& secret, const Master::Config& mc, WorkerPool::Config wc,
+                     const JobPlan& plan, const std::string& argv, Progress* progress, FILE* out) {
+  auto log_or = JobLog::Open(plan.job_dir, 1, plan.input_names);
+  if (!log_or.ok()) return log_or.status();
+  std::unique_ptr<JobLog> log = std::move(log_or.value());
+  // The first line says who this process is and why (DESIGN.md §6).
+  log->Master("INFO", role.explanation);
+  if (role.multi_node()) log->Master(secret.weak ? "WARNING" : "INFO", secret.Describe());
+  log->Master("INFO", fmt::format("Entry script {} with arguments:{}", plan.spec.entry_script, argv));
+
+  Status outcome = Status::Infrastructure("the job ended without a result");
+  std::unique_ptr<TcpListener> listener;
+  boost::asio::steady_timer linger(io);
+  auto remote_joined = std::make_shared<size_t>(0);
+  auto [master_end, agent_end] = MakeInProcessLink(io);
+  Master master(io, mc, log.get(), progress, [&](Status s) {
+    outcome = s;
+    signals.cancel();
+    // Posted: this may run inside one of the listener's own callbacks.
+    boost::asio::post(io, [&] {
+      if (!listener) {
+        io.stop();
+        return;
+      }
+      // Let the END messages reach the other nodes before the loop stops. A
+      // node that has not joined yet may still be starting: keep listening a
+      // little longer so that it hears the job's outcome instead of retrying
+      // until its connect timeout.
+      bool all_joined = *remote_joined + 1 >= static_cast<size_t>(role.node_count);
+      linger.expires_after(std::chrono::milliseconds(all_joined ? 500 : 5000));
+      linger.async_wait([&](const boost::system::error_code&) {
+        listener.reset();
+        io.stop();
+      });
+    });
+  });
+  // The node log's first line says who this process is and why, as on the
+  // other nodes (DESIGN.md §6); the Agent appends to the same file.
+  if (FILE* f = fopen(fmt::format("{}/sys/node/{}/_main.txt", wc.logs_dir, role.node_rank).c_str(),
+                      "a")) {
+    fmt::print(f, "{}|{}\n", IsoTime(NowSeconds()), role.explanation);
+    fclose(f);
+  }
+  Agent agent(io, std::move(agent_end), std::move(wc), Hostname(), nullptr);
+  master.AddAgent(std::move(master_end));
+  master.SetDescribeWorkers([&agent] { return agent.Describe(); });
+
+  if (role.multi_node()) {
+    TcpListener::Events events;
+    auto peers = std::make_shared<std::map<uint64_t, size_t>>();
+    events.accepted = [&master, peers, &log, remote_joined](std::unique_ptr<TcpLinkEnd> end) {
+      ++*remote_joined;
+      uint64_t id = end->peer().id;
+      log->Master("INFO", fmt::format("Node {} connected from {} ({} slots).", end->peer().node,
+                                      end->peer().address, end->peer().slots));
+      (*peers)[id] = master.AddAgent(std::move(end));
+    };
+    events.lost = [&master, peers](const PeerInfo& peer, const std::string& reason) {
+      auto it = peers->find(peer.id);
+      if (it != peers->end()) master.AgentLost(it->second, reason);
+    };
+    events.log = [&log](const std::string& line) { log->Master("INFO", line); };
+    auto l = TcpListener::Listen(io, role.master_host, static_cast<uint16_t>(role.master_port),
+                                 secret.key, TcpLinkOptions{}, std::move(events));
+    if (!l.ok()) return l.status();
+    listener = std::move(l.value());
+    log->Master("INFO", fmt::format("Listening for {} other nodes on {}:{}.", role.node_count - 1,
+                                    listener->address(), listener->port()));
+  }
+  int interrupts = 0;
+  std::function<void()> wait_signal = [&] {
+    signals.async_wait([&](const boost::system::error_code& ec, int signo) {
+      if (ec) return;
+      interrupts++;
+      master.Interrupt(interrupts > 1, signo == SIGTERM ? "SIGTERM" : "SIGINT");
+      wait_signal();
+    });
+  };
+  wait_signal();
+
+  agent.Start();
+  master.Start();
+  io.run();
+
+  progress->Clear();
+  std::string errors = log->ErrorReport(master.Totals());
+  if (!errors.empty()) {
+    fmt::print(out, "\n{}\n", errors);
+  }
+  progress->Say(master.Summary());
+  if (master.Totals().batches == 0 && outcome.ok()) {
+    progress->Say("the input has no files: 0 mini-batches, nothing to do");
+  }
+  progress->Say(outcome.ok() ? "job succeeded; job dir " + plan.job_dir
+                            : "job failed; see " + plan.job_dir + "/logs/job_result.txt");
+  return outcome;
+}
+
+// Any other node: an Agent connected to the master over TCP. It exits with
+// the job's outcome, which the master sends when the job is over.
+Status RunAgentNode(boost::asio::io_context& io, boost::asio::signal_set& signals, const Role& role,
+                    const JobSecret& secret, WorkerPool::Config wc, const std::string& logs_dir,
+                    const std::string& argv, TcpConnector::Options connect, Progress* progress,
+                    FILE* out) {
+  for (const char* sub : {"sys/node", "user/stdout", "user/stderr", "user/error",
+                          "user/entry_script_log"}) {
+    Status s = CreateFolders(fmt::format("{}/{}/{}", logs_dir, sub, role.node_rank), "job dir logs");
+    if (!s.ok()) return s;
+  }
+  std::string main_log = fmt::format("{}/sys/node/{}/_main.txt", logs_dir, role.node_rank);
+  auto note = [&main_log](const std::string& line) {
+    if (FILE* f = fopen(main_log.c_str(), "a")) {
+      fmt::print(f, "{}|{}\n", IsoTime(NowSeconds()), line);
+      fclose(f);
+    }
+  };
+  // The first line says who this process is and why (DESIGN.md §6).
+  note(role.explanation);
+  note(secret.Describe());
+  note("entry script arguments:" + argv);
+
+  Status outcome = Status::Infrastructure(
+      fmt::format("lost the master at {}:{}", role.master_host, role.master_port));
+  bool ended = false, interrupted = false;
+  std::unique_ptr<Agent> agent;
+  std::string host = Hostname();
+  uint32_t slots = static_cast<uint32_t>(wc.slots);
+  TcpConnector::Events events;
+  events.done = [&](Result<std::unique_ptr<TcpLinkEnd>> link) {
+    if (!link.ok()) {
+      outcome = link.status();
+      io.stop();
+      return;
+    }
+    note(fmt::format("connected to the master at {}:{}", role.master_host, role.master_port));
+    agent = std::make_unique<Agent>(io, std::move(link.value()), std::move(wc), host, [&] {
+      // Our workers have exited and Bye is sent: wait for END, unless the
+      // master is gone or we were interrupted.
+      if (interrupted) io.stop();
+    });
+    agent->SetEnded([&](Status s) {
+      ended = true;
+      outcome = s;
+      io.stop();
+    });
+    agent->Start();
+  };
+  events.lost = [&](const std::string& reason) {
+    if (ended) return;
+    outcome = Status::Infrastructure(fmt::format("lost the master at {}:{}: {}", role.master_host,
+                                                 role.master_port, reason));
+    note(outcome.message());
+    if (agent) agent->MasterLost(reason);
+    // Give the workers the kill grace, then stop whatever is left.
+    io.stop();
+  };
+  events.log = note;
+  TcpConnector connector(io, role.master_host, static_cast<uint16_t>(role.master_port), secret.key,
+                         TcpConnector::Identity{static_cast<uint32_t>(role.node_rank), slots, host},
+                         connect, std::move(events));
+  int interrupts = 0;
+  std::function<void()> wait_signal = [&] {
+    signals.async_wait([&](const boost::system::error_code& ec, int signo) {
+      if (ec) return;
+      interrupts++;
+      interrupted = true;
+      outcome = Status::Interrupted(signo == SIGTERM ? "SIGTERM" : "SIGINT");
+      if (agent) agent->Interrupt(interrupts > 1);
+      else io.stop();
+      wait_signal();
+    });
+  };
+  wait_signal();
+  progress->Say(fmt::format("node {}: connecting to the master at {}:{}", role.node_rank,
+                            role.master_host, role.master_port));
+  connector.Start();
+  io.run();
+  progress->Say(outcome.ok() ? "job succeeded (reported by the master)"
+                             : "job ended: " + outcome.message());
+  (void)out;
+  return outcome;
 }
 
 }  // namespace
@@ -85,7 +291,59 @@ Status ValidateSpec(const std::string& spec_path, const std::vector<std::string>
   return Status::Ok();
 }
 
-Status RunJob(const RunRequest& req, FILE* out) {
+Status RunJob(const RunRequest& request, FILE* out) {
+  RunRequest req = request;
+  EnvironmentMap env = MakeEnvironmentMap(req.environment);
+  RoleFlags flags;
+  if (!req.node_rank.empty()) flags.node_rank = req.node_rank;
+  // --node-count (the node_count setting) given on the command line is a
+  // role flag too; in a spec it only describes the job (the launcher decides).
+  if (!req.node_count.empty()) flags.node_count = req.node_count;
+  else if (req.settings.count("node_count")) flags.node_count = req.settings.at("node_count");
+  if (!req.master_addr.empty()) flags.master_addr = req.master_addr;
+  if (!req.master_port.empty()) flags.master_port = req.master_port;
+  flags.agent_per_process = req.agent_per_process;
+  // How long an agent keeps trying to reach the master (seconds; default 5
+  // minutes): the master may start later than its agents, but not forever.
+  TcpConnector::Options connect;
+  if (auto it = env.find("PARALLELRUN_CONNECT_TIMEOUT"); it != env.end()) {
+    char* end = nullptr;
+    double seconds = strtod(it->second.c_str(), &end);
+    if (it->second.empty() || *end != '\0' || !(seconds > 0) || seconds > 86400) {
+      return Status::Usage(fmt::format(
+          "PARALLELRUN_CONNECT_TIMEOUT='{}' is not valid: give the seconds an agent keeps "
+          "trying to reach the master (more than 0, at most 86400)",
+          it->second));
+    }
+    connect.retry_for = std::chrono::milliseconds(static_cast<int64_t>(std::ceil(seconds * 1000)));
+  }
+  auto role_or = ResolveRole(env, flags);
+  if (!role_or.ok()) return role_or.status();
+  const Role role = role_or.value();
+  if (role.extra_process) {
+    // One of several processes a launcher started on this node: the node's
+    // first process runs its agent; this one has nothing to do.
+    fmt::print(out, "parallelrun: {}\n", role.explanation);
+    return Status::Ok();
+  }
+  JobSecret secret;
+  if (role.multi_node()) {
+    auto secret_or = ResolveJobSecret(env, req.job_dir);
+    if (!secret_or.ok() && req.dry_run) {
+      fmt::print(out, "parallelrun: dry run: {}\nparallelrun: dry run: no job secret: {}\n",
+                 role.explanation, secret_or.status().message());
+      return Status::Ok();
+    }
+    if (!secret_or.ok()) return secret_or.status();
+    secret = secret_or.value();
+    if (req.job_dir.empty()) {
+      // Every node must name the same job dir without talking first: derive
+      // it from the job's secret, which all nodes share and no other job has.
+      req.job_dir = fmt::format("{}/parallelrun-jobs/job-{}", req.cwd,
+                                HexEncode(Sha256Digest(secret.key)).substr(0, 12));
+    }
+  }
+
   auto planned = MakeJobPlan(req);
   if (!planned.ok()) return planned.status();
   JobPlan plan = std::move(planned.value());
@@ -116,7 +374,7 @@ Status RunJob(const RunRequest& req, FILE* out) {
                              plan.spec.environment_summary, pf->executable));
   }
   if (req.dry_run) {
-    progress.Say("dry run: role single node (rank 0 of 1), master and agent on this machine");
+    progress.Say("dry run: " + role.explanation);
     for (size_t i = 0; i < plan.input_paths.size(); i++) {
       progress.Say(fmt::format("input {}: {} in mini-batches of {}", plan.input_names[i],
                                plan.input_paths[i], rs.mini_batch_size));
@@ -130,19 +388,15 @@ Status RunJob(const RunRequest& req, FILE* out) {
 
   Status created = CreateJobFolders(plan);
   if (!created.ok()) return created;
-  auto log_or = JobLog::Open(plan.job_dir, 1, plan.input_names);
-  if (!log_or.ok()) return log_or.status();
-  std::unique_ptr<JobLog> log = std::move(log_or.value());
   progress.Say("job dir " + plan.job_dir);
+  progress.Say(role.explanation);
   progress.Say("running " + workers);
-  log->Master("INFO", "Role: single node (rank 0 of 1): no launcher variables found; master and "
-                      "agent run in this process.");
+  if (role.multi_node()) progress.Say(secret.Describe());
   std::string argv;
   for (const auto& a : plan.entry_argv) argv += " " + ShellQuote(Printable(a));
-  log->Master("INFO", fmt::format("Entry script {} with arguments:{}", plan.spec.entry_script, argv));
+  std::string logs_dir = plan.job_dir + "/logs";
 
   boost::asio::io_context io;
-  Status outcome = Status::Infrastructure("the job ended without a result");
 
   Master::Config mc;
   mc.input_names = plan.input_names;
@@ -161,11 +415,11 @@ Status RunJob(const RunRequest& req, FILE* out) {
   WorkerPool::Config wc;
   wc.python = pf->executable;
   wc.python_args = {"-c", WorkerDriverSource(), "worker"};
-  wc.env = WorkerEnvironment(plan, req);
+  wc.env = WorkerEnvironment(plan, req, role);
   wc.cwd = req.cwd;
-  wc.node = 0;
+  wc.node = role.node_rank;
   wc.slots = rs.process_count_per_node;
-  wc.logs_dir = log->logs_dir();
+  wc.logs_dir = logs_dir;
   auto ms = [](double seconds) {
     return std::chrono::milliseconds(static_cast<int64_t>(std::ceil(seconds * 1000)));
   };
@@ -197,45 +451,17 @@ Status RunJob(const RunRequest& req, FILE* out) {
   mc.python_env = wc.env;
   mc.shuffle_processes = wc.slots;
 
-  auto [master_end, agent_end] = MakeInProcessLink(io);
-  Master master(io, mc, log.get(), &progress, [&](Status s) {
-    outcome = s;
-    io.stop();
-  });
-  Agent agent(io, std::move(agent_end), std::move(wc), Hostname(), nullptr);
-  master.AddAgent(std::move(master_end));
-  master.SetDescribeWorkers([&agent] { return agent.Describe(); });
-
   boost::asio::signal_set signals(io, SIGINT, SIGTERM);
-  int interrupts = 0;
-  std::function<void()> wait_signal = [&] {
-    signals.async_wait([&](const boost::system::error_code& ec, int signo) {
-      if (ec) return;
-      interrupts++;
-      master.Interrupt(interrupts > 1, signo == SIGTERM ? "SIGTERM" : "SIGINT");
-      wait_signal();
-    });
-  };
-  wait_signal();
   // Workers write to pipes that may close under them; never die of SIGPIPE.
   signal(SIGPIPE, SIG_IGN);
-
-  agent.Start();
-  master.Start();
-  io.run();
-
-  progress.Clear();
-  std::string errors = log->ErrorReport(master.Totals());
-  if (!errors.empty()) {
-    fmt::print(out, "\n{}\n", errors);
+  if (!role.is_master()) {
+    return RunAgentNode(io, signals, role, secret, std::move(wc), logs_dir, argv, connect,
+                        &progress, out);
   }
-  progress.Say(master.Summary());
-  if (master.Totals().batches == 0 && outcome.ok()) {
-    progress.Say("the input has no files: 0 mini-batches, nothing to do");
-  }
-  progress.Say(outcome.ok() ? "job succeeded; job dir " + plan.job_dir
-                            : "job failed; see " + plan.job_dir + "/logs/job_result.txt");
-  return outcome;
+  Master::Config& master_config = mc;
+  master_config.expected_nodes = role.node_count;
+  return RunMasterNode(io, signals, role, secret, master_config, std::move(wc), plan, argv,
+                       &progress, out);
 }
 
 }  // namespace parallelrun

@@ -12,7 +12,9 @@
 //   master → agent  Drain{}                     no more work: finish, shut workers down
 //   master → agent  Stop{immediate, reason}     stop now (threshold, interrupt)
 //   agent → master  NodeFailed{reason}          this node cannot run workers (init fails)
-//   agent → master  Bye{report}                 the agent's workers have exited; last message
+//   agent → master  Bye{report}                 the agent's workers have exited
+//   master → agent  End{status_code, message}   the job is over: every node exits with
+//                                               the job's exit code (remote agents only)
 #ifndef PARALLELRUN_LINK_H_
 #define PARALLELRUN_LINK_H_
 
@@ -57,9 +59,11 @@ struct DrainMsg {};
 struct StopMsg { bool immediate = false; std::string reason; };
 struct NodeFailedMsg { std::string reason; };
 struct ByeMsg { NodeReport report; };
+// `status_code` is the job outcome's Status::Code (0 = succeeded).
+struct EndMsg { uint8_t status_code = 0; std::string message; };
 
 using LinkMessage = std::variant<HelloMsg, PullMsg, LeaseMsg, ResultMsg, GiveBackMsg, DrainMsg,
-                                 StopMsg, NodeFailedMsg, ByeMsg>;
+                                 StopMsg, NodeFailedMsg, ByeMsg, EndMsg>;
 
 // One end of a link. Send never calls the peer's handler synchronously: the
 // message is delivered later on the receiving side's loop, so a handler can

@@ -90,6 +90,11 @@ void PutMessage(const LinkMessage& message, uint8_t* type, WireWriter* w) {
               w->Bytes(p.exit);
             }
           },
+          [&](const EndMsg& m) {
+            *type = kLinkEnd;
+            w->U8(m.status_code);
+            w->Bytes(m.message);
+          },
       },
       message);
 }
@@ -259,6 +264,13 @@ bool DecodeMessage(const Frame& frame, LinkMessage* out, std::string* why) {
       *out = std::move(m);
       break;
     }
+    case kLinkEnd: {
+      EndMsg m;
+      m.status_code = f.U8();
+      m.message = f.Bytes();
+      *out = std::move(m);
+      break;
+    }
     default:
       *why = fmt::format("unknown frame type {}", LinkFrameName(frame.type));
       return false;
@@ -284,6 +296,7 @@ std::string LinkFrameName(uint8_t type) {
     case kLinkStop: return "STOP";
     case kLinkNodeFailed: return "NODE_FAILED";
     case kLinkBye: return "BYE";
+    case kLinkEnd: return "END";
     case kLinkError: return "ERROR";
     default: return fmt::format("0x{:02x}", type);
   }

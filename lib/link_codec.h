@@ -82,6 +82,8 @@
 //                                     bytes process, u32 pid, f64 start_time,
 //                                     f64 end_time, u8 init_ok (0|1),
 //                                     f64 init_seconds, bytes exit
+//   END 0x19          master → agent  u8 status_code, bytes message — the job's
+//                                     outcome (Status::Code); the agent exits with its code
 //
 // Decoding is strict: an unknown type, a payload shorter or longer than its
 // fields, a bool other than 0 or 1, a status out of range, a count larger than
@@ -122,6 +124,7 @@ enum LinkFrameType : uint8_t {
   kLinkStop = 0x16,
   kLinkNodeFailed = 0x17,
   kLinkBye = 0x18,
+  kLinkEnd = 0x19,
   kLinkError = 0x7f,
 };
 

@@ -43,11 +43,41 @@ Master::~Master() {
   source_.reset();
 }
 
-void Master::AddAgent(std::unique_ptr<LinkEnd> link) {
+size_t Master::AddAgent(std::unique_ptr<LinkEnd> link) {
   size_t index = agents_.size();
   agents_.push_back(AgentState{});
   agents_.back().link = std::move(link);
   agents_.back().link->SetHandler([this, index](LinkMessage&& m) { OnMessage(index, std::move(m)); });
+  if (finished_) {
+    // Too late to help: the job is over.
+    agents_.back().bye = true;
+    agents_.back().link->Send(EndMsg{static_cast<uint8_t>(outcome_.code()), outcome_.message()});
+  } else if (interrupted_) {
+    agents_.back().link->Send(StopMsg{true, "interrupted"});
+  } else if (drained_) {
+    // Joined after the work ran out or the job began to stop.
+    agents_.back().link->Send(DrainMsg{});
+  }
+  return index;
+}
+
+void Master::AgentLost(size_t index, const std::string& reason) {
+  if (index >= agents_.size() || agents_[index].bye) return;
+  AgentState& a = agents_[index];
+  a.bye = true;
+  a.demand = 0;
+  size_t requeued = queue_.ReleaseAgent(static_cast<AgentId>(index));
+  log_->Master("WARNING", fmt::format("Lost node {} ({}): {}; its {} leases are pending again.",
+                                      a.node, a.host, reason, requeued));
+  progress_->Say(fmt::format("lost node {} ({}): {}; {} mini-batches go to other nodes", a.node,
+                             a.host, reason, requeued));
+  bool all_gone = std::all_of(agents_.begin(), agents_.end(),
+                              [](const AgentState& s) { return s.bye; });
+  if (all_gone) {
+    Finish();
+  } else {
+    Serve();
+  }
 }
 
 double Master::Elapsed() const {
@@ -451,7 +481,19 @@ void Master::Finish() {
                outcome.ok() ? "The job succeeded. " + summary
                             : "The job failed: " + outcome.message() + " " + summary);
   log_->Overview(outcome.ok() ? "Job succeeded." : "Job failed: " + outcome.message());
+  size_t joined = std::count_if(agents_.begin(), agents_.end(),
+                                [](const AgentState& a) { return a.hello; });
+  if (static_cast<int>(joined) < config_.expected_nodes) {
+    log_->Master("WARNING", fmt::format("{} of {} nodes joined the job.", joined,
+                                        config_.expected_nodes));
+    summary += fmt::format(" Only {} of {} nodes joined.", joined, config_.expected_nodes);
+  }
   log_->Close(outcome, t, summary + "\n");
+  outcome_ = outcome;
+  // Every node exits with the job's outcome (remote agents wait for this).
+  for (auto& a : agents_) {
+    a.link->Send(EndMsg{static_cast<uint8_t>(outcome.code()), outcome.message()});
+  }
   done_(outcome);
 }
 

@@ -46,6 +46,7 @@ class Master {
     std::optional<AppendRowOutput::Options> append_row;
     BatchQueue::Limits limits;
     double progress_update_timeout = 270;  // seconds without a finished attempt
+    int expected_nodes = 1;                // node_count: for the log of who never joined
   };
 
   // `done` runs once, after every agent has said Bye and the reports are
@@ -55,7 +56,12 @@ class Master {
   ~Master();
 
   // Adds an agent's link end (before Start for the in-process agent).
-  void AddAgent(std::unique_ptr<LinkEnd> link);
+  // Returns the agent's index, which AgentLost names.
+  size_t AddAgent(std::unique_ptr<LinkEnd> link);
+  // The agent's connection ended without a Bye (it crashed, was killed, or
+  // stopped answering heartbeats): its leases are pending again — not counted
+  // as attempts — and the job goes on with the other nodes.
+  void AgentLost(size_t index, const std::string& reason);
   void Start();
   // Ctrl-C / SIGTERM (`signal` names it): stop dispatching, stop workers (at
   // once if `immediate`, the second time), then report what finished; the
@@ -131,6 +137,7 @@ class Master {
   std::string stop_reason_;
   std::string stop_detail_;
   bool finished_ = false;
+  Status outcome_;  // once finished_
   // Set in the destructor: lister notifications posted to the loop after
   // this object is gone must do nothing.
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);

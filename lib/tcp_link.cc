@@ -262,7 +262,7 @@ class TcpConnection : public std::enable_shared_from_this<TcpConnection> {
   // The direction each message travels (link.h).
   bool Allowed(const LinkMessage& m) const {
     bool to_agent = std::holds_alternative<LeaseMsg>(m) || std::holds_alternative<DrainMsg>(m) ||
-                    std::holds_alternative<StopMsg>(m);
+                    std::holds_alternative<StopMsg>(m) || std::holds_alternative<EndMsg>(m);
     return side_ == Side::kAgent ? to_agent : !to_agent;
   }
 

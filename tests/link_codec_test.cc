@@ -77,6 +77,10 @@ bool Equal(const LinkMessage& a, const LinkMessage& b) {
     }
     return true;
   }
+  if (auto* x = std::get_if<EndMsg>(&a)) {
+    auto& y = std::get<EndMsg>(b);
+    return x->status_code == y.status_code && x->message == y.message;
+  }
   return false;
 }
 
@@ -162,7 +166,9 @@ std::vector<LinkMessage> SampleMessages() {
           StopMsg{false, ""},
           NodeFailedMsg{"init() failed 3 times: ImportError"},
           bye,
-          ByeMsg{}};
+          ByeMsg{},
+          EndMsg{1, "error_threshold exceeded: " + kNasty},
+          EndMsg{0, ""}};
 }
 
 std::vector<LinkFrame> SampleFrames() {

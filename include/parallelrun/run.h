@@ -28,6 +28,14 @@ struct RunRequest {
   std::string python;               // --python, "" = choose (DESIGN.md §4)
   std::string progress = "auto";    // auto | bar | plain | none
   bool dry_run = false;
+  // Role flags (--node-rank, --master-addr, --master-port,
+  // --agent-per-process; --node-count is the node_count setting); "" = not
+  // given, the launcher's variables decide.
+  std::string node_rank;
+  std::string node_count;
+  std::string master_addr;
+  std::string master_port;
+  bool agent_per_process = false;
   // The process environment (NAME=value), which workers inherit.
   std::vector<std::string> environment;
   std::string cwd;                  // the invocation's working folder

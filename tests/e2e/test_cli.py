@@ -121,8 +121,8 @@ class CliTest(E2ETestCase):
         self.assertExit(run, 0)
         self.assertEqual(run.stdout, "")
         lines = run.stderr.splitlines()
-        self.assertIn("parallelrun: dry run: role single node (rank 0 of 1), master and agent "
-                      "on this machine", lines)
+        self.assertIn("parallelrun: dry run: role: single node (rank 0 of 1): master and agent "
+                      "in this process (no launcher variables found)", lines)
         self.assertIn("parallelrun: input data: %s in mini-batches of 2" % (self.tmp / "data"),
                       lines)
         self.assertTrue(any(re.match(r"^parallelrun: would run 2 workers of Python 3\.", l)

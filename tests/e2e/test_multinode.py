@@ -442,11 +442,8 @@ class FaultTest(MultiNodeBase):
         master_log = (self.logs() / "sys" / "master_role.0.txt").read_text()
         self.assertRegex(master_log, r"Node 2 connected from 127\.0\.0\.1:\d+ \(2 slots\)\.")
 
-    # Known gap (lib/job.cc, RunMasterNode): when the job ends the master
-    # closes its listener at once, so a node that starts after the end is
-    # refused and retries for PARALLELRUN_CONNECT_TIMEOUT (default 5 minutes),
-    # then exits 3, instead of learning the outcome and exiting with it.
-    @unittest.expectedFailure
+    # The master keeps listening a few seconds after the end while nodes are
+    # missing, so a late node learns the outcome instead of retrying.
     def test_agent_after_the_end_exits_with_the_jobs_code(self):
         port = free_port()
         env = self.env(mode="free", PARALLELRUN_TOKEN="multinode-e2e-token",
