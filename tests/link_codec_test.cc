@@ -47,7 +47,9 @@ bool Equal(const LinkMessage& a, const LinkMessage& b) {
   if (auto* x = std::get_if<LeaseMsg>(&a)) {
     auto& y = std::get<LeaseMsg>(b);
     return x->batch.id == y.batch.id && x->batch.input == y.batch.input &&
-           x->batch.items == y.batch.items && x->attempt == y.attempt;
+           x->batch.kind == y.batch.kind && x->batch.partition == y.batch.partition &&
+           x->batch.known_rows == y.batch.known_rows && x->batch.items == y.batch.items &&
+           x->attempt == y.attempt;
   }
   if (auto* x = std::get_if<ResultMsg>(&a)) return Equal(x->result, std::get<ResultMsg>(b).result);
   if (auto* x = std::get_if<GiveBackMsg>(&a)) {
@@ -135,6 +137,13 @@ std::vector<LinkMessage> SampleMessages() {
   lease.batch.input = 2;
   lease.batch.items = {"a.png", "", kNasty, "/data/\x80\x81.bin"s, std::string(70000, 'x')};
   lease.attempt = 2;
+  LeaseMsg partition;
+  partition.batch.id = 7;
+  partition.batch.kind = MiniBatchKind::kTablePartition;
+  partition.batch.partition = {{"country", kNasty}, {"", ""}, {"state", "\xff\0"s}};
+  partition.batch.known_rows = 0x0102030405060708ull;
+  partition.batch.items = {"\x01" "descriptor\0bytes"s};
+  partition.attempt = 1;
   ByeMsg bye;
   bye.report.node = 3;
   bye.report.host = "node-3";
@@ -156,6 +165,7 @@ std::vector<LinkMessage> SampleMessages() {
           PullMsg{0},
           PullMsg{std::numeric_limits<uint32_t>::max()},
           lease,
+          partition,
           LeaseMsg{},
           ResultMsg{SampleResult()},
           ok_result,
@@ -242,8 +252,11 @@ TEST_CASE("LinkCodec: the byte layout is the documented one", "[link_codec]") {
   batch.input = 2;
   batch.items = {"\xff"s};
   EncodeLinkMessage(LeaseMsg{batch, 3}, &bytes);
-  CHECK(bytes == B({26, 0, 0, 0, 0x12, 1, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 2, 0, 0, 0, 1, 0, 0,
-                    0, 1, 0, 0, 0, 0xff}));
+  CHECK(bytes == B({39, 0, 0, 0, 0x12, 1, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 2, 0, 0, 0,
+                    0,                        // kind: files
+                    0, 0, 0, 0,               // no partition
+                    0, 0, 0, 0, 0, 0, 0, 0,   // known_rows
+                    1, 0, 0, 0, 1, 0, 0, 0, 0xff}));
 
   bytes.clear();
   EncodeLinkFrame(StopMsg{true, "x"}, &bytes);
@@ -306,9 +319,30 @@ TEST_CASE("LinkCodec: malformed payloads are refused with a reason", "[link_code
   lease.U64(1);
   lease.U32(1);
   lease.U32(0);
+  lease.U8(0);
+  lease.U32(0);
+  lease.U64(0);
   lease.U32(0xffffffff);
   CHECK(Refusal(kLinkLease, lease.data()) ==
         "LEASE: 4294967295 items cannot fit in the 0 bytes that follow");
+  WireWriter keys;
+  keys.U64(1);
+  keys.U32(1);
+  keys.U32(0);
+  keys.U8(2);
+  keys.U32(2);
+  keys.Bytes("k");
+  CHECK(Refusal(kLinkLease, keys.data()) ==
+        "LEASE: 2 partition keys cannot fit in the 5 bytes that follow");
+  WireWriter kind;
+  kind.U64(1);
+  kind.U32(1);
+  kind.U32(0);
+  kind.U8(4);
+  kind.U32(0);
+  kind.U64(0);
+  kind.U32(0);
+  CHECK(Refusal(kLinkLease, kind.data()) == "LEASE: kind 4 is not a mini-batch kind");
   WireWriter bye;
   bye.U32(1);
   bye.Bytes("h");
