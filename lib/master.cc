@@ -3,6 +3,7 @@
 #include <sys/resource.h>
 
 #include <algorithm>
+#include <filesystem>
 
 #include <boost/asio/post.hpp>
 #include <fmt/format.h>
@@ -96,13 +97,22 @@ void Master::OpenInput(size_t index) {
   input_index_ = index;
   if (index >= config_.input_paths.size()) {
     queue_.CloseAdding();
+    // The rows of a CSV or JSON Lines range are only known once a worker has
+    // read them (BatchQueue): say so rather than print a count that grows.
+    bool tables = std::any_of(config_.inputs.begin(), config_.inputs.end(), [](const InputPlan& p) {
+      return p.kind == InputPlan::Kind::kTable;
+    });
+    std::string items =
+        tables ? fmt::format("{} rows counted so far (CSV and JSON Lines rows are counted as "
+                             "workers read them)",
+                             queue_.counters().items_added)
+               : fmt::format("{} items", queue_.counters().items_added);
     log_->Master("INFO", fmt::format("Scheduling finished. Scheduled {} mini batches in {:.3f} "
-                                     "seconds. There are {} mini batches with {} items.",
+                                     "seconds. There are {} mini batches with {}.",
                                      queue_.counters().batches_added, Elapsed(),
-                                     queue_.counters().batches_added,
-                                     queue_.counters().items_added));
-    log_->Overview(fmt::format("Scheduling finished. There are {} mini batches with {} items.",
-                               queue_.counters().batches_added, queue_.counters().items_added));
+                                     queue_.counters().batches_added, items));
+    log_->Overview(fmt::format("Scheduling finished. There are {} mini batches with {}.",
+                               queue_.counters().batches_added, items));
     CheckThresholds();
     CheckAllFinished();
     return;
@@ -465,6 +475,18 @@ void Master::Finish() {
     outcome = Status::JobFailed(*exceeded);
   }
   if (append_row_) WriteAppendRowOutput(&outcome);
+  // Partitioning's spill files (for partitions by columns, a copy of the
+  // data) are of no use once every partition was processed.
+  std::error_code ec;
+  if (outcome.ok() && !config_.partitions_dir.empty() &&
+      std::filesystem::exists(config_.partitions_dir, ec)) {
+    std::filesystem::remove_all(config_.partitions_dir, ec);
+    log_->Master(ec ? "WARNING" : "INFO",
+                 ec ? fmt::format("Could not remove the partitions' spill files in {}: {}",
+                                  config_.partitions_dir, ec.message())
+                    : fmt::format("Removed the partitions' spill files in {}.",
+                                  config_.partitions_dir));
+  }
   struct rusage ru;
   getrusage(RUSAGE_SELF, &ru);
   log_->Master("INFO", fmt::format("Peak memory (RSS) of the parallelrun process: {:.1f} MB.",

@@ -296,6 +296,10 @@ class TablePartitionTest(PartitionCase):
         self.assertRegex(master, r"Shuffled 120 rows of input data \(%s\) \(3 files, 3 ranges, 2 "
                                  r"processes\) by store, brand into 6 partitions in [0-9.]+ "
                                  r"seconds" % re.escape(str(data)))
+        # The shuffle's copy of the rows goes once the job succeeded.
+        self.assertIn("Removed the partitions' spill files in %s." % (self.job_dir / "partitions"),
+                      master)
+        self.assertFalse((self.job_dir / "partitions").exists())
         # The same data gives the same mini-batch ids in every run.
         first = {i: (j["kv"]["store"], j["kv"]["brand"]) for i, j in recorded.items()}
         for path in glob.glob(str(self.out / "mb_*.json")):
