@@ -50,7 +50,7 @@ class FileLister {
     // Items listed but not yet taken. The helper thread waits while this many
     // are pending, so a slow consumer bounds the lister's memory (~100 bytes
     // per pending path). 0 is treated as 1.
-    size_t max_buffered = 65536;
+    size_t max_buffered = 16384;
     // Folders with at most this many entries are sorted by name; larger ones
     // are streamed (see the order above). Each folder on the descent path may
     // hold up to this many names while its subfolders are listed.

@@ -513,7 +513,7 @@ class ColumnPartitionBatches : public InputSource {
         threads.emplace_back([&, k] {
           outcomes[k].out = RunToCompletion(
               options_.python,
-              {"-c", WorkerDriverSource(), "shuffle", range_files[k], RowsDir(), keys, tabular},
+              DriverArgs({"shuffle", range_files[k], RowsDir(), keys, tabular}),
               options_.env, &outcomes[k].code, &outcomes[k].err);
         });
       }

@@ -414,7 +414,7 @@ Status RunJob(const RunRequest& request, FILE* out) {
 
   WorkerPool::Config wc;
   wc.python = pf->executable;
-  wc.python_args = {"-c", WorkerDriverSource(), "worker"};
+  wc.python_args = DriverArgs({"worker"});
   wc.env = WorkerEnvironment(plan, req, role);
   wc.cwd = req.cwd;
   wc.node = role.node_rank;

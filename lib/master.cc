@@ -33,8 +33,9 @@ Master::Master(boost::asio::io_context& io, Config config, JobLog* log, Progress
     : io_(io), config_(std::move(config)), log_(log), progress_(progress), done_(std::move(done)),
       queue_(config_.limits), tick_(io) {
   // Form enough mini-batches ahead to cover demand, but hold no more than
-  // about 64k items in them: memory must not grow with the dataset.
-  uint64_t by_items = 65536 / std::max<uint64_t>(config_.mini_batch_size, 1);
+  // about 8k items in them: memory must not grow with the dataset, and a
+  // 100k-file folder should already be past the plateau.
+  uint64_t by_items = 8192 / std::max<uint64_t>(config_.mini_batch_size, 1);
   window_ = static_cast<size_t>(std::clamp<uint64_t>(by_items, 16, 1024));
   if (config_.append_row) append_row_ = std::make_unique<AppendRowOutput>(*config_.append_row);
 }

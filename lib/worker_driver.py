@@ -26,12 +26,9 @@ Tabular input, partitions and append_row: the agent sends the source of
 lib/worker_tabular.py in START (`tabular_source`) when the job needs it; it is
 loaded as a module here (pandas itself is imported only for tabular input).
 """
-import ast
 import faulthandler
 import importlib.util
-import inspect
 import io
-import json
 import logging
 import os
 import signal
@@ -190,7 +187,9 @@ def _install_helper_modules():
 def _user_traceback(exc):
     """The traceback from the first frame outside this driver."""
     tb = exc.__traceback__
-    while tb is not None and tb.tb_frame.f_code.co_filename == "<string>":
+    # The driver runs as `-c` source ("<string>") or from its cached copy.
+    own = ("<string>", globals().get("__file__"))
+    while tb is not None and tb.tb_frame.f_code.co_filename in own:
         tb = tb.tb_next
     return "".join(traceback.format_exception(type(exc), exc, tb))
 
@@ -214,6 +213,7 @@ def _takes_context(run, required):
     `required`, only when it needs a second positional argument (then it
     gets one even outside a partitioned job rather than fail)."""
     try:
+        import inspect  # only here: every import delays a worker's first mini-batch
         params = list(inspect.signature(run).parameters.values())
     except (TypeError, ValueError):
         return not required
@@ -555,6 +555,9 @@ def worker_main():
 
 def check_main(script):
     """Pre-flight: compile the entry script and look for a top-level run."""
+    import ast  # the pre-flight alone needs these; workers start faster without
+    import json
+
     out = {"python_version": sys.version.split()[0], "executable": sys.executable,
            "version_ok": sys.version_info >= (3, 8)}
     try:
@@ -594,6 +597,7 @@ def check_main(script):
 
 def check_tabular_main():
     import importlib.metadata
+    import json
 
     def version(name):
         try:
@@ -618,6 +622,7 @@ def check_tabular_main():
 
 
 def shuffle_main(ranges_path, spill_dir, keys_json, tabular_path):
+    import json
     with open(tabular_path, encoding="utf-8") as f:
         tab = _load_tabular_module(f.read())
     keys = json.loads(keys_json)
@@ -642,11 +647,15 @@ def shuffle_main(ranges_path, spill_dir, keys_json, tabular_path):
     return 0
 
 
+def main(argv):
+    if len(argv) >= 2 and argv[1] == "check":
+        return check_main(argv[2])
+    if len(argv) == 2 and argv[1] == "check-tabular":
+        return check_tabular_main()
+    if len(argv) == 6 and argv[1] == "shuffle":
+        return shuffle_main(*argv[2:])
+    return worker_main()
+
+
 if __name__ == "__main__":
-    if len(sys.argv) >= 2 and sys.argv[1] == "check":
-        sys.exit(check_main(sys.argv[2]))
-    if len(sys.argv) == 2 and sys.argv[1] == "check-tabular":
-        sys.exit(check_tabular_main())
-    if len(sys.argv) == 6 and sys.argv[1] == "shuffle":
-        sys.exit(shuffle_main(*sys.argv[2:]))
-    sys.exit(worker_main())
+    sys.exit(main(sys.argv))

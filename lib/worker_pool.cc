@@ -12,6 +12,7 @@
 #include <boost/asio/post.hpp>
 #include <fmt/format.h>
 
+#include "job_log.h"
 #include "worker_protocol.h"
 
 namespace parallelrun {
@@ -74,7 +75,8 @@ uint64_t FileSize(const std::string& path) {
 // crashes through PYTHONFAULTHANDLER, and for SIGTERM by the driver) prints
 // the innermost frame first; it is turned around so that, like a Python
 // traceback, the last lines say where the process was. Frames of the driver
-// itself ("<string>") are left out.
+// itself ("<string>", or its cached copy parallelrun_driver_<hash>.py) are
+// left out.
 std::string ExplainStderr(const std::string& tail) {
   std::vector<std::string> lines = SplitLines(tail);
   size_t header = lines.size();
@@ -94,7 +96,9 @@ std::string ExplainStderr(const std::string& tail) {
   }
   std::vector<std::string> frames;
   for (size_t i = header + 1; i < lines.size() && lines[i].rfind("  ", 0) == 0; i++) {
-    if (lines[i].find("File \"<string>\"") == std::string::npos) frames.push_back(lines[i]);
+    bool driver = lines[i].find("File \"<string>\"") != std::string::npos ||
+                  lines[i].find("/parallelrun_driver_") != std::string::npos;
+    if (!driver) frames.push_back(lines[i]);
   }
   out += "Stack (most recent call last):\n";
   for (auto it = frames.rbegin(); it != frames.rend(); ++it) out += *it + "\n";
@@ -548,12 +552,15 @@ void WorkerPool::Finish(Worker* w, InFlight&& f, AttemptResult&& r) {
   }
   if (r.start_time == 0) r.start_time = EpochSeconds();
   if (w->sys_log) {
-    fmt::print(w->sys_log.get(), "{:.6f}|mini-batch {} attempt {}|{}|total {} succeeded {} "
+    fmt::print(w->sys_log.get(), "{}|mini-batch {} attempt {}|{}|total {} succeeded {} "
                "elapsed {:.6f} process {:.6f} run {:.6f}{}{}\n",
-               r.start_time, r.id, r.attempt, AttemptStatusName(r.status), r.total, r.succeeded,
-               r.elapsed_seconds, r.process_seconds, r.run_seconds,
+               IsoTime(r.start_time), r.id, r.attempt, AttemptStatusName(r.status), r.total,
+               r.succeeded, r.elapsed_seconds, r.process_seconds, r.run_seconds,
                r.error_message.empty() ? "" : "|", r.error_message);
-    fflush(w->sys_log.get());
+    // Failures are written at once; successes ride the buffer (flushed when
+    // the worker's log closes) — a write per mini-batch was a third of the
+    // loop's system calls.
+    if (r.status != AttemptStatus::kRunDone) fflush(w->sys_log.get());
   }
   bool reported_failure =
       r.status == AttemptStatus::kRunException || r.status == AttemptStatus::kInvalidReturn;
