@@ -12,6 +12,8 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include "source_error.h"
+
 namespace parallelrun {
 namespace {
 
@@ -113,18 +115,7 @@ class MLTableParser {
     int line = mark.is_null() ? 0 : mark.line;
     int column = mark.is_null() ? 0 : mark.column;
     std::string source = line < static_cast<int>(lines_.size()) ? lines_[line] : "";
-    std::string caret;
-    for (int i = 0; i < column; ++i) {
-      unsigned char c = i < static_cast<int>(source.size()) ? source[i] : ' ';
-      if (c == '\t') {
-        caret += '\t';
-      } else if ((c & 0xC0) != 0x80) {
-        caret += ' ';
-      }
-    }
-    return Status::Usage(table_.file + ":" + std::to_string(line + 1) + ":" +
-                         std::to_string(column + 1) + ": " + message + "\n  " + source + "\n  " +
-                         caret + "^");
+    return SourceError(table_.file, line + 1, column + 1, source, message);
   }
 
   // The value's mark, or the key's when the value is empty (yaml-cpp marks

@@ -27,6 +27,8 @@
 #include <nlohmann/json.hpp>
 #include <yaml-cpp/yaml.h>
 
+#include "source_error.h"
+
 #include "parallelrun/spec.h"
 
 #include "spelling.h"
@@ -325,20 +327,7 @@ class SpecParser {
     int line = mark.is_null() ? 0 : mark.line;
     int column = mark.is_null() ? 0 : mark.column;
     std::string source = line < static_cast<int>(lines_.size()) ? lines_[line] : "";
-    // The caret keeps the line's tabs and counts a UTF-8 character as one
-    // column, so it sits under the right character in a terminal.
-    std::string caret;
-    for (int i = 0; i < column; ++i) {
-      unsigned char c = i < static_cast<int>(source.size()) ? source[i] : ' ';
-      if (c == '\t') {
-        caret += '\t';
-      } else if ((c & 0xC0) != 0x80) {
-        caret += ' ';
-      }
-    }
-    return Status::Usage(spec_.path + ":" + std::to_string(line + 1) + ":" +
-                         std::to_string(column + 1) + ": " + message + "\n  " + source +
-                         "\n  " + caret + "^");
+    return SourceError(spec_.path, line + 1, column + 1, source, message);
   }
 
   // At the value; at the key when the value is empty (yaml-cpp puts an empty
