@@ -215,6 +215,35 @@ class E2ETestCase(unittest.TestCase):
         self.assertFalse((logs / "job_error.txt").exists(), "job_error.txt on success")
 
 
+# ---- processes -------------------------------------------------------------
+
+def process_gone(pid):
+    """True when `pid` no longer runs (a zombie waiting for its reaper is gone too)."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            stat = f.read()
+    except FileNotFoundError:
+        return True
+    return stat[stat.rindex(")") + 2] in "ZX"
+
+
+def group_members(pgid):
+    """The live pids whose process group is `pgid`."""
+    found = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % name) as f:
+                stat = f.read()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()
+        if fields[0] not in "ZX" and int(fields[2]) == pgid:
+            found.append(int(name))
+    return found
+
+
 def argv_options(argv):
     """The `--name value` / `--name=value` pairs of argv as a dict of lists."""
     found = {}

@@ -16,36 +16,11 @@ import subprocess
 import time
 import unittest
 
-from helpers import E2ETestCase, PYTHON
+from helpers import E2ETestCase, PYTHON, group_members, process_gone
 
 # The grace between SIGTERM and SIGKILL of a worker's process group.
 KILL_GRACE = 2.0
 DEADLINE = 30.0
-
-
-def process_gone(pid):
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            stat = f.read()
-    except FileNotFoundError:
-        return True
-    return stat[stat.rindex(")") + 2] in "ZX"
-
-
-def group_members(pgid):
-    found = []
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % name) as f:
-                stat = f.read()
-        except OSError:
-            continue
-        fields = stat[stat.rindex(")") + 2:].split()
-        if fields[0] not in "ZX" and int(fields[2]) == pgid:
-            found.append(int(name))
-    return found
 
 
 class InterruptTest(E2ETestCase):
