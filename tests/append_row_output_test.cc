@@ -1,3 +1,4 @@
+#include "temp_dir.h"
 #include "append_row_output.h"
 
 #include <fcntl.h>
@@ -22,22 +23,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "append_row_test.XXXXXX").string();
-    REQUIRE(mkdtemp(pattern.data()) != nullptr);
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
 
 std::string ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -68,7 +53,7 @@ AppendRowOutput::Options MakeOptions(const TempDir& dir) {
 }
 
 TEST_CASE("append_row_output: parts are concatenated in mini-batch id order", "[append_row]") {
-  TempDir dir;
+  TempDir dir("append_row_test");
   AppendRowOutput out(MakeOptions(dir));
   REQUIRE(out.Prepare().ok());
   CHECK(out.PartPath(7, 2) == dir.path() + "/job/append_row/7.2.rows");
@@ -93,7 +78,7 @@ TEST_CASE("append_row_output: parts are concatenated in mini-batch id order", "[
 }
 
 TEST_CASE("append_row_output: a duplicated mini-batch contributes its rows once", "[append_row]") {
-  TempDir dir;
+  TempDir dir("append_row_test");
   AppendRowOutput out(MakeOptions(dir));
   REQUIRE(out.Prepare().ok());
   // A lease that expired: attempt 1 is still running when attempt 2 finishes
@@ -112,7 +97,7 @@ TEST_CASE("append_row_output: a duplicated mini-batch contributes its rows once"
 }
 
 TEST_CASE("append_row_output: a failed attempt's rows never appear", "[append_row]") {
-  TempDir dir;
+  TempDir dir("append_row_test");
   AppendRowOutput out(MakeOptions(dir));
   REQUIRE(out.Prepare().ok());
   // Attempt 1 wrote its rows, then failed (e.g. killed before its result
@@ -140,7 +125,7 @@ TEST_CASE("append_row_output: a failed attempt's rows never appear", "[append_ro
 }
 
 TEST_CASE("append_row_output: rows that arrive in chunks", "[append_row]") {
-  TempDir dir;
+  TempDir dir("append_row_test");
   AppendRowOutput out(MakeOptions(dir));
   REQUIRE(out.Prepare().ok());
   REQUIRE(out.WriteChunk(1, 1, "b1\n", false).ok());
@@ -154,7 +139,7 @@ TEST_CASE("append_row_output: rows that arrive in chunks", "[append_row]") {
 }
 
 TEST_CASE("append_row_output: no accepted rows make an empty file", "[append_row]") {
-  TempDir dir;
+  TempDir dir("append_row_test");
   AppendRowOutput out(MakeOptions(dir));
   REQUIRE(out.Prepare().ok());
   Result<AppendRowOutput::Summary> s = out.Finish();
@@ -165,7 +150,7 @@ TEST_CASE("append_row_output: no accepted rows make an empty file", "[append_row
 }
 
 TEST_CASE("append_row_output: a missing part fails without touching the final file", "[append_row]") {
-  TempDir dir;
+  TempDir dir("append_row_test");
   AppendRowOutput out(MakeOptions(dir));
   REQUIRE(out.Prepare().ok());
   {
@@ -185,7 +170,7 @@ TEST_CASE("append_row_output: a missing part fails without touching the final fi
 }
 
 TEST_CASE("append_row_output: an existing final file is replaced whole", "[append_row]") {
-  TempDir dir;
+  TempDir dir("append_row_test");
   AppendRowOutput out(MakeOptions(dir));
   REQUIRE(out.Prepare().ok());
   {
@@ -199,7 +184,7 @@ TEST_CASE("append_row_output: an existing final file is replaced whole", "[appen
 }
 
 TEST_CASE("append_row_output: a crash mid-write leaves no final file", "[append_row]") {
-  TempDir dir;
+  TempDir dir("append_row_test");
   AppendRowOutput out(MakeOptions(dir));
   REQUIRE(out.Prepare().ok());
   WritePart(out, 0, 1, std::string(100000, 'x') + "\n");
@@ -249,7 +234,7 @@ long ResidentKiB() {
 }
 
 TEST_CASE("append_row_output: large outputs are streamed", "[append_row]") {
-  TempDir dir;
+  TempDir dir("append_row_test");
   AppendRowOutput out(MakeOptions(dir));
   REQUIRE(out.Prepare().ok());
   const int kParts = 48;

@@ -1,3 +1,4 @@
+#include "temp_dir.h"
 #include "file_lister.h"
 
 #include <fcntl.h>
@@ -27,29 +28,6 @@ using Clock = std::chrono::steady_clock;
 constexpr auto kDeadline = std::chrono::seconds(20);
 
 // A fresh folder under the system temp folder, removed with everything in it.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "file_lister_test.XXXXXX").string();
-    REQUIRE(mkdtemp(pattern.data()) != nullptr);
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    // A test may have made a subfolder unreadable; make it removable again.
-    for (auto it = fs::recursive_directory_iterator(
-             path_, fs::directory_options::skip_permission_denied, ec);
-         !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
-      if (it->is_directory(ec) && !it->is_symlink(ec)) chmod(it->path().c_str(), 0755);
-    }
-    chmod(path_.c_str(), 0755);
-    fs::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
 
 // Paths are byte strings: create them with the system calls, not fs::path.
 void MakeFile(const std::string& path) {
@@ -136,7 +114,7 @@ std::string Numbered(int i) {
 }
 
 TEST_CASE("a nested tree is listed depth-first, each folder sorted by bytes", "[file_lister]") {
-  TempDir dir;
+  TempDir dir("file_lister_test");
   const std::string root = dir.path() + "/data";
   MakeDir(root);
   MakeFile(root + "/z.txt");
@@ -178,7 +156,7 @@ TEST_CASE("a nested tree is listed depth-first, each folder sorted by bytes", "[
 }
 
 TEST_CASE("a single file as root is the one item", "[file_lister]") {
-  TempDir dir;
+  TempDir dir("file_lister_test");
   const std::string file = dir.path() + "/only.csv";
   MakeFile(file);
   CHECK(ListAll(file) == std::vector<std::string>{file});
@@ -189,7 +167,7 @@ TEST_CASE("a single file as root is the one item", "[file_lister]") {
 }
 
 TEST_CASE("an empty folder finishes with no items", "[file_lister]") {
-  TempDir dir;
+  TempDir dir("file_lister_test");
   Notifications notifications;
   FileLister lister(dir.path(), {}, notifications.Callback());
   std::vector<std::string> items = TakeAll(lister, notifications);
@@ -203,7 +181,7 @@ TEST_CASE("an empty folder finishes with no items", "[file_lister]") {
 }
 
 TEST_CASE("names with spaces, newlines and non-UTF-8 bytes arrive byte-exact", "[file_lister]") {
-  TempDir dir;
+  TempDir dir("file_lister_test");
   const std::vector<std::string> names = {"with space", std::string("new\nline"),
                                           std::string("\xff\xfe bytes"), "tab\there"};
   for (const std::string& name : names) MakeFile(dir.path() + "/" + name);
@@ -217,7 +195,7 @@ TEST_CASE("names with spaces, newlines and non-UTF-8 bytes arrive byte-exact", "
 }
 
 TEST_CASE("symlinks to files and folders are followed", "[file_lister]") {
-  TempDir dir;
+  TempDir dir("file_lister_test");
   const std::string root = dir.path() + "/data";
   const std::string outside = dir.path() + "/outside";
   MakeDir(root);
@@ -247,7 +225,7 @@ TEST_CASE("symlinks to files and folders are followed", "[file_lister]") {
 }
 
 TEST_CASE("a symlink loop is reported and the other files are listed", "[file_lister]") {
-  TempDir dir;
+  TempDir dir("file_lister_test");
   const std::string root = dir.path() + "/data";
   MakeDir(root);
   MakeDir(root + "/a");
@@ -267,7 +245,7 @@ TEST_CASE("a symlink loop is reported and the other files are listed", "[file_li
 }
 
 TEST_CASE("an unreadable subfolder is an error, and listing goes on", "[file_lister]") {
-  TempDir dir;
+  TempDir dir("file_lister_test");
   MakeFile(dir.path() + "/a.txt");
   MakeDir(dir.path() + "/locked");
   MakeFile(dir.path() + "/locked/secret.txt");
@@ -292,7 +270,7 @@ TEST_CASE("an unreadable subfolder is an error, and listing goes on", "[file_lis
 }
 
 TEST_CASE("a full buffer holds the lister back until items are taken", "[file_lister]") {
-  TempDir dir;
+  TempDir dir("file_lister_test");
   constexpr int kFiles = 5000;
   for (int i = 0; i < kFiles; ++i) MakeFile(dir.path() + "/" + Numbered(i));
 
@@ -321,7 +299,7 @@ TEST_CASE("a full buffer holds the lister back until items are taken", "[file_li
 }
 
 TEST_CASE("a folder larger than sort_limit is streamed, each file once", "[file_lister]") {
-  TempDir dir;
+  TempDir dir("file_lister_test");
   std::set<std::string> expected;
   for (int i = 0; i < 100; ++i) {
     MakeFile(dir.path() + "/" + Numbered(i));
@@ -354,7 +332,7 @@ TEST_CASE("a folder larger than sort_limit is streamed, each file once", "[file_
 
 TEST_CASE("the destructor returns promptly while the helper waits on a full buffer",
           "[file_lister]") {
-  TempDir dir;
+  TempDir dir("file_lister_test");
   for (int i = 0; i < 1000; ++i) MakeFile(dir.path() + "/" + Numbered(i));
 
   Notifications notifications;
@@ -371,7 +349,7 @@ TEST_CASE("the destructor returns promptly while the helper waits on a full buff
 
 TEST_CASE("CheckInputPath accepts folders and files and names what is wrong otherwise",
           "[file_lister]") {
-  TempDir dir;
+  TempDir dir("file_lister_test");
   MakeFile(dir.path() + "/file.txt");
   CHECK(CheckInputPath(dir.path()).ok());
   CHECK(CheckInputPath(dir.path() + "/file.txt").ok());

@@ -1,5 +1,6 @@
 // JobSecret: the order of sources, the token file's edge cases, and that a
 // derived secret is the same on every node of one job and differs between jobs.
+#include "temp_dir.h"
 #include "secret.h"
 
 #include <stdlib.h>
@@ -17,31 +18,15 @@ namespace {
 
 namespace fs = std::filesystem;
 
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "secret_test.XXXXXX").string();
-    REQUIRE(mkdtemp(pattern.data()) != nullptr);
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::permissions(path_ + "/.parallelrun/token", fs::perms::owner_all, ec);
-    fs::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-  void WriteToken(const std::string& text) const {
-    fs::create_directories(path_ + "/.parallelrun");
-    std::ofstream(path_ + "/.parallelrun/token", std::ios::binary) << text;
-  }
-
- private:
-  std::string path_;
-};
+// The token file of a job dir, with `text` in it.
+void WriteToken(const TempDir& dir, const std::string& text) {
+  std::filesystem::create_directories(dir.path() + "/.parallelrun");
+  std::ofstream(dir.path() + "/.parallelrun/token", std::ios::binary) << text;
+}
 
 TEST_CASE("Secret: PARALLELRUN_TOKEN comes first", "[secret]") {
-  TempDir dir;
-  dir.WriteToken("from-file");
+  TempDir dir("secret_test");
+  WriteToken(dir, "from-file");
   auto s = ResolveJobSecret({{"PARALLELRUN_TOKEN", "s3cret"}, {"SLURM_JOB_ID", "1"}}, dir.path());
   REQUIRE(s.ok());
   CHECK(s->key == "s3cret");
@@ -51,21 +36,21 @@ TEST_CASE("Secret: PARALLELRUN_TOKEN comes first", "[secret]") {
 }
 
 TEST_CASE("Secret: the job dir's token file", "[secret]") {
-  TempDir dir;
-  dir.WriteToken("abc def\n\r\n");
+  TempDir dir("secret_test");
+  WriteToken(dir, "abc def\n\r\n");
   auto s = ResolveJobSecret({{"SLURM_JOB_ID", "1"}}, dir.path());
   REQUIRE(s.ok());
   CHECK(s->key == "abc def");
   CHECK(s->source == dir.path() + "/.parallelrun/token");
   CHECK_FALSE(s->weak);
 
-  dir.WriteToken(" \n");
+  WriteToken(dir, " \n");
   s = ResolveJobSecret({{"SLURM_JOB_ID", "1"}}, dir.path());
   REQUIRE_FALSE(s.ok());
   CHECK(s.status().message() == "token file " + dir.path() + "/.parallelrun/token: it is empty");
 
   if (geteuid() != 0) {  // root reads a 0000 file anyway
-    dir.WriteToken("x");
+    WriteToken(dir, "x");
     fs::permissions(dir.path() + "/.parallelrun/token", fs::perms::none);
     s = ResolveJobSecret({}, dir.path());
     REQUIRE_FALSE(s.ok());
@@ -73,14 +58,14 @@ TEST_CASE("Secret: the job dir's token file", "[secret]") {
           "token file " + dir.path() + "/.parallelrun/token: Permission denied");
   }
   // Only the first 4 KiB count.
-  dir.WriteToken(std::string(5000, 'k'));
+  WriteToken(dir, std::string(5000, 'k'));
   s = ResolveJobSecret({}, dir.path());
   REQUIRE(s.ok());
   CHECK(s->key == std::string(4096, 'k'));
 }
 
 TEST_CASE("Secret: a job dir without a token file falls through", "[secret]") {
-  TempDir dir;
+  TempDir dir("secret_test");
   auto s = ResolveJobSecret({{"TORCHELASTIC_RUN_ID", "r1"}}, dir.path());
   REQUIRE(s.ok());
   CHECK(s->weak);

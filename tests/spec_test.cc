@@ -9,6 +9,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "temp_dir.h"
 #include "parallelrun/spec.h"
 
 namespace parallelrun {
@@ -19,36 +20,6 @@ namespace fs = std::filesystem;
 const std::string kSpecs = std::string(PARALLELRUN_TEST_DATA) + "/specs";
 
 // A fresh folder under the system temp dir, removed with everything in it.
-class TempDir {
- public:
-  TempDir() {
-    std::random_device random;
-    path_ = (fs::temp_directory_path() /
-             ("parallelrun_spec_test_" + std::to_string(::getpid()) + "_" +
-              std::to_string(random())))
-                .string();
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  const std::string& path() const { return path_; }
-
-  // Writes `text` to `relative` (parents created); returns the absolute path.
-  std::string Write(const std::string& relative, const std::string& text) const {
-    fs::path file = fs::path(path_) / relative;
-    fs::create_directories(file.parent_path());
-    std::ofstream(file, std::ios::binary) << text;
-    return file.string();
-  }
-
- private:
-  std::string path_;
-};
 
 // A spec at <tmp>/spec.yaml next to an entry script <tmp>/score.py.
 class SpecDir {
@@ -85,7 +56,7 @@ class SpecDir {
   }
 
  private:
-  TempDir dir_;
+  TempDir dir_{"spec_test"};
   std::string spec_;
 };
 
@@ -719,7 +690,7 @@ TEST_CASE("errors: code folders and entry scripts must exist", "[spec]") {
 }
 
 TEST_CASE("errors: reading the spec file", "[spec]") {
-  TempDir dir;
+  TempDir dir("spec_test");
   const std::string missing = dir.path() + "/missing.yaml";
   Result<Spec> r = ParseSpecFile(missing);
   REQUIRE_FALSE(r.ok());

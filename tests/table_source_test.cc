@@ -1,3 +1,4 @@
+#include "temp_dir.h"
 #include "table_source.h"
 
 #include <fcntl.h>
@@ -22,22 +23,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "table_source_test.XXXXXX").string();
-    REQUIRE(mkdtemp(pattern.data()) != nullptr);
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
 
 void WriteFile(const std::string& path, const std::string& data) {
   std::ofstream out(path, std::ios::binary);
@@ -100,7 +85,7 @@ std::string AwkwardCsv(int rows, const std::string& eol, std::set<uint64_t>* rec
 }
 
 TEST_CASE("table_source: quoted multi-line fields are never split", "[table_source]") {
-  TempDir dir;
+  TempDir dir("table_source_test");
   for (std::string eol : {"\n", "\r\n", "\r"}) {
     std::set<uint64_t> ends;
     std::string data = AwkwardCsv(400, eol, &ends);
@@ -131,7 +116,7 @@ TEST_CASE("table_source: quoted multi-line fields are never split", "[table_sour
 }
 
 TEST_CASE("table_source: random CSVs split only at record ends", "[table_source]") {
-  TempDir dir;
+  TempDir dir("table_source_test");
   std::mt19937 rng(20240101);
   auto pick = [&](const std::string& from) { return from[rng() % from.size()]; };
   for (int round = 0; round < 150; round++) {
@@ -182,7 +167,7 @@ TEST_CASE("table_source: random CSVs split only at record ends", "[table_source]
 }
 
 TEST_CASE("table_source: a file smaller than the size is one range", "[table_source]") {
-  TempDir dir;
+  TempDir dir("table_source_test");
   std::string path = dir.path() + "/small.csv";
   std::string data = "a,b\n1,2\n3,4\n";
   WriteFile(path, data);
@@ -195,7 +180,7 @@ TEST_CASE("table_source: a file smaller than the size is one range", "[table_sou
 }
 
 TEST_CASE("table_source: the size is reached exactly at a record end", "[table_source]") {
-  TempDir dir;
+  TempDir dir("table_source_test");
   std::string path = dir.path() + "/exact.csv";
   // Header "h\n" (2 bytes), then records of 4 bytes each "xyz\n".
   std::string data = "h\n";
@@ -212,7 +197,7 @@ TEST_CASE("table_source: the size is reached exactly at a record end", "[table_s
 }
 
 TEST_CASE("table_source: empty and header-only files make no range", "[table_source]") {
-  TempDir dir;
+  TempDir dir("table_source_test");
   std::vector<std::string> cases = {"", "a,b,c", "a,b,c\n", "a,b,c\r\n\r\n\n", "\n\na,b\n\n"};
   for (const auto& data : cases) {
     std::string path = dir.path() + "/h.csv";
@@ -230,7 +215,7 @@ TEST_CASE("table_source: empty and header-only files make no range", "[table_sou
 }
 
 TEST_CASE("table_source: blank lines at the end join the last range", "[table_source]") {
-  TempDir dir;
+  TempDir dir("table_source_test");
   std::string path = dir.path() + "/blank.csv";
   std::string data = "a\n1\n2\n\n\n\n";
   WriteFile(path, data);
@@ -252,7 +237,7 @@ TEST_CASE("table_source: blank lines at the end join the last range", "[table_so
 }
 
 TEST_CASE("table_source: header modes", "[table_source]") {
-  TempDir dir;
+  TempDir dir("table_source_test");
   std::string path = dir.path() + "/d.csv";
   std::string data = "1,2\n3,4\n";
   WriteFile(path, data);
@@ -278,7 +263,7 @@ TEST_CASE("table_source: header modes", "[table_source]") {
 }
 
 TEST_CASE("table_source: the delimiter decides where a quote opens a field", "[table_source]") {
-  TempDir dir;
+  TempDir dir("table_source_test");
   std::string path = dir.path() + "/t.tsv";
   // With a tab delimiter, a quote after a comma is inside a plain field and
   // does not open a quoted one; after a tab it does.
@@ -294,7 +279,7 @@ TEST_CASE("table_source: the delimiter decides where a quote opens a field", "[t
 }
 
 TEST_CASE("table_source: an unterminated quote is reported", "[table_source]") {
-  TempDir dir;
+  TempDir dir("table_source_test");
   std::string path = dir.path() + "/bad.csv";
   WriteFile(path, "a,b\n1,2\n3,\"oops\n4,5\n6,7\n");
   Split s = SplitFile(path, TableReadOptions(), 1, true);
@@ -306,7 +291,7 @@ TEST_CASE("table_source: an unterminated quote is reported", "[table_source]") {
 }
 
 TEST_CASE("table_source: JSON Lines split at newlines", "[table_source]") {
-  TempDir dir;
+  TempDir dir("table_source_test");
   std::string path = dir.path() + "/j.jsonl";
   std::string data;
   std::set<uint64_t> ends{0};
@@ -328,7 +313,7 @@ TEST_CASE("table_source: JSON Lines split at newlines", "[table_source]") {
 }
 
 TEST_CASE("table_source: UTF-16 files are one range each", "[table_source]") {
-  TempDir dir;
+  TempDir dir("table_source_test");
   std::string path = dir.path() + "/w.csv";
   std::string data("\xFF\xFE" "a\0,\0b\0\n\0" "1\0,\0" "2\0\n\0", 18);
   WriteFile(path, data);
@@ -349,7 +334,7 @@ TEST_CASE("table_source: a missing file is an error naming it", "[table_source]"
 }
 
 TEST_CASE("table_source: the sink can stop the split", "[table_source]") {
-  TempDir dir;
+  TempDir dir("table_source_test");
   std::string path = dir.path() + "/many.csv";
   std::string data = "h\n";
   for (int i = 0; i < 1000; i++) data += "row\n";
@@ -368,7 +353,7 @@ TEST_CASE("table_source: ranges read by the worker give every row once", "[table
     WARN("SKIPPED: pandas is not installed in /usr/bin/python3");
     return;
   }
-  TempDir dir;
+  TempDir dir("table_source_test");
   for (std::string eol : {"\n", "\r\n"}) {
     std::set<uint64_t> ends;
     std::string path = dir.path() + "/rows.csv";
@@ -624,7 +609,7 @@ std::vector<TableRange> SplitLayout(const ParquetLayout& layout, uint64_t size) 
 }
 
 TEST_CASE("table_source: the Parquet footer gives the row groups", "[table_source]") {
-  TempDir dir;
+  TempDir dir("table_source_test");
   std::string path = dir.path() + "/t.parquet";
   WriteParquet(path, Footer({{10, 100}, {20, 200}, {30, 300}}));
   Result<ParquetLayout> layout = ReadParquetLayout(path);
@@ -658,7 +643,7 @@ TEST_CASE("table_source: a real Parquet file's footer decodes", "[table_source]"
 }
 
 TEST_CASE("table_source: Parquet errors name the file", "[table_source]") {
-  TempDir dir;
+  TempDir dir("table_source_test");
   std::string path = dir.path() + "/not.parquet";
   WriteFile(path, "a,b\n1,2\n");
   CHECK(ReadParquetLayout(path).status().message() ==
@@ -779,7 +764,7 @@ class Waiter {
 };
 
 TEST_CASE("table_source: path lists with patterns, folders and files", "[table_source]") {
-  TempDir dir;
+  TempDir dir("table_source_test");
   fs::create_directories(dir.path() + "/data/sub");
   for (const char* f : {"/data/a.csv", "/data/b.txt", "/data/sub/c.csv", "/one.csv"}) {
     WriteFile(dir.path() + f, "x\n");
@@ -801,7 +786,7 @@ TEST_CASE("table_source: path lists with patterns, folders and files", "[table_s
 }
 
 TEST_CASE("table_source: a folder of mixed tables", "[table_source]") {
-  TempDir dir;
+  TempDir dir("table_source_test");
   std::string root = dir.path() + "/tables";
   fs::create_directories(root + "/country=US/state=CA");
   fs::create_directories(root + "/country=FR/state=IDF");
@@ -840,7 +825,7 @@ TEST_CASE("table_source: a folder of mixed tables", "[table_source]") {
 }
 
 TEST_CASE("table_source: from_first_file carries the first header on", "[table_source]") {
-  TempDir dir;
+  TempDir dir("table_source_test");
   WriteFile(dir.path() + "/1.csv", "a,b\n1,2\n");
   WriteFile(dir.path() + "/2.csv", "3,4\n");
   TableInput input;
@@ -861,7 +846,7 @@ TEST_CASE("table_source: from_first_file carries the first header on", "[table_s
 }
 
 TEST_CASE("table_source: the buffer bounds what is read ahead", "[table_source]") {
-  TempDir dir;
+  TempDir dir("table_source_test");
   std::string data = "h\n";
   for (int i = 0; i < 2000; i++) data += "r\n";
   WriteFile(dir.path() + "/big.csv", data);
