@@ -480,6 +480,14 @@ class FaultTest(MultiNodeBase):
         self.assertTrue(bad.stderr.endswith(
             "\nparallelrun: error: the master at 127.0.0.1:%d refused this agent: "
             "authentication failed\n" % port), repr(bad))
+        # Node 1 must have joined before the work is released, or node 0 may
+        # finish everything alone on a slow machine.
+        master_log = self.logs() / "sys" / "master_role.0.txt"
+        deadline = time.monotonic() + DEADLINE
+        while not (master_log.exists() and "Node 1 connected from" in master_log.read_text()):
+            if time.monotonic() > deadline or any(n.poll() is not None for n in good):
+                self.fail("node 1 did not join\n%s" % self.describe())
+            time.sleep(0.02)
         (self.gate / "go").touch()
         for node in good:
             self.assertExits(node, 0)
