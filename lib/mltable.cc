@@ -87,16 +87,10 @@ std::string Describe(const YAML::Node& n) {
 
 class MLTableParser {
  public:
-  MLTableParser(const std::string& text, const std::string& file) {
+  MLTableParser(const std::string& text, const std::string& file) : source_(file, text) {
     table_.file = file;
     table_.folder = fs::path(file).parent_path().lexically_normal().string();
     if (table_.folder.size() > 1 && table_.folder.back() == '/') table_.folder.pop_back();
-    std::istringstream in(text);
-    std::string line;
-    while (std::getline(in, line)) {
-      if (!line.empty() && line.back() == '\r') line.pop_back();
-      lines_.push_back(line);
-    }
     text_ = text;
   }
 
@@ -112,10 +106,8 @@ class MLTableParser {
 
  private:
   Status ErrorAt(const YAML::Mark& mark, const std::string& message) const {
-    int line = mark.is_null() ? 0 : mark.line;
-    int column = mark.is_null() ? 0 : mark.column;
-    std::string source = line < static_cast<int>(lines_.size()) ? lines_[line] : "";
-    return SourceError(table_.file, line + 1, column + 1, source, message);
+    return mark.is_null() ? source_.ErrorAt(0, 0, message)
+                          : source_.ErrorAt(mark.line, mark.column, message);
   }
 
   // The value's mark, or the key's when the value is empty (yaml-cpp marks
@@ -417,7 +409,7 @@ class MLTableParser {
   }
 
   std::string text_;
-  std::vector<std::string> lines_;
+  SourceText source_;  // for errors that point into the file
   MLTable table_;
 };
 

@@ -8,6 +8,7 @@
 #define PARALLELRUN_SOURCE_ERROR_H_
 
 #include <string>
+#include <vector>
 
 #include "parallelrun/status.h"
 
@@ -18,6 +19,20 @@ namespace parallelrun {
 // the right character in a terminal. Returns Status::Usage.
 Status SourceError(const std::string& file, int line, int column, const std::string& source_line,
                    const std::string& message);
+
+// A file's text kept by line, so that a parser can point into it.
+class SourceText {
+ public:
+  SourceText(std::string file, const std::string& text);
+  // `line` and `column` are 0-based, as yaml-cpp's Mark counts them; a
+  // negative one (a null Mark) points at the start.
+  Status ErrorAt(int line, int column, const std::string& message) const;
+  const std::string& file() const { return file_; }
+
+ private:
+  std::string file_;
+  std::vector<std::string> lines_;  // without their line ends (\n or \r\n)
+};
 
 }  // namespace parallelrun
 

@@ -295,19 +295,14 @@ std::string SummarizeEnvironment(const YAML::Node& env) {
 
 class SpecParser {
  public:
-  SpecParser(const std::string& text, const std::string& path) : text_(text) {
+  SpecParser(const std::string& text, const std::string& path)
+      : text_(text), source_(path, text) {
     spec_.path = path;
     std::error_code ec;
     fs::path abs = fs::absolute(fs::path(path), ec);
     fs::path dir = (ec ? fs::path(path) : abs).parent_path().lexically_normal();
     spec_.dir = dir.string();
     if (spec_.dir.size() > 1 && spec_.dir.back() == '/') spec_.dir.pop_back();
-    std::string line;
-    std::istringstream in(text);
-    while (std::getline(in, line)) {
-      if (!line.empty() && line.back() == '\r') line.pop_back();
-      lines_.push_back(line);
-    }
   }
 
   Result<Spec> Parse() {
@@ -324,10 +319,8 @@ class SpecParser {
   // ---- errors ----
 
   Status ErrorAt(const YAML::Mark& mark, const std::string& message) const {
-    int line = mark.is_null() ? 0 : mark.line;
-    int column = mark.is_null() ? 0 : mark.column;
-    std::string source = line < static_cast<int>(lines_.size()) ? lines_[line] : "";
-    return SourceError(spec_.path, line + 1, column + 1, source, message);
+    return mark.is_null() ? source_.ErrorAt(0, 0, message)
+                          : source_.ErrorAt(mark.line, mark.column, message);
   }
 
   // At the value; at the key when the value is empty (yaml-cpp puts an empty
@@ -999,7 +992,7 @@ class SpecParser {
   }
 
   const std::string& text_;
-  std::vector<std::string> lines_;
+  SourceText source_;  // for errors that point into the file
   Spec spec_;
 };
 
