@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import tempfile
 import textwrap
+import time
 import unittest
 
 HERE = pathlib.Path(__file__).resolve().parent
@@ -203,6 +204,32 @@ class E2ETestCase(unittest.TestCase):
             with open(path) as f:
                 seen.append(json.load(f))
         return seen
+
+    def wait_until(self, condition, what, timeout=30, alive=(), describe=lambda: ""):
+        """Polls `condition` until it is true; fails the test after `timeout` s, or
+        at once when a process in `alive` (Popen-like, with poll()) has exited."""
+        deadline = time.monotonic() + timeout
+        while not condition():
+            for proc in alive:
+                if proc.poll() is not None:
+                    self.fail("a process exited (%s) while waiting for %s\n%s"
+                              % (proc.poll(), what, describe()))
+            if time.monotonic() > deadline:
+                self.fail("no %s within %d s\n%s" % (what, timeout, describe()))
+            time.sleep(0.02)
+
+    def faulty_job(self, items):
+        """Sets up a job of faulty.py: one input file per item of `items` ({file
+        name: faulty.py's commands}), a state folder; returns the spec path."""
+        self.copy_script("faulty.py")
+        spec = self.component_spec(entry="faulty.py")
+        self.input_dir = self.tmp / "in"
+        self.input_dir.mkdir()
+        for name, commands in items.items():
+            (self.input_dir / name).write_text(commands + "\n")
+        self.state = self.tmp / "state"
+        self.state.mkdir()
+        return spec
 
     def assertSucceededReport(self, job_dir=None):
         """job_result.txt says the job succeeded; readme and overview exist."""

@@ -261,14 +261,10 @@ class ListResultTest(AppendRowCase):
         # Wait until mini-batch 3 is stuck writing its rows and another
         # mini-batch's rows are complete.
         parts = self.job_dir / "append_row"
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
+        def ready():
             done = [n for n in os.listdir(parts) if n.endswith(".rows")] if parts.exists() else []
-            if (self.state / "tried_3").exists() and done:
-                break
-            time.sleep(0.05)
-        else:
-            self.fail("the job did not reach the state to kill it in")
+            return (self.state / "tried_3").exists() and bool(done)
+        self.wait_until(ready, "state to kill the job in", alive=[proc])
         proc.kill()
         proc.wait(timeout=30)
         self.assertEqual((out / "parallel_run_step.txt").read_text(), "OLD\n")

@@ -29,14 +29,7 @@ class FaultyCase(E2ETestCase):
 
     def run_faulty(self, items, *flags, init=None, env=None, timeout=60):
         """`items`: {file name: commands (lines)}. Returns the Run."""
-        self.copy_script("faulty.py")
-        spec = self.component_spec(entry="faulty.py")
-        self.input_dir = self.tmp / "in"
-        self.input_dir.mkdir()
-        for name, commands in items.items():
-            (self.input_dir / name).write_text(commands + "\n")
-        self.state = self.tmp / "state"
-        self.state.mkdir()
+        spec = self.faulty_job(items)
         environment = {"FAULTY_STATE": str(self.state)}
         if init is not None:
             environment["FAULTY_INIT"] = init
@@ -73,12 +66,10 @@ class FaultyCase(E2ETestCase):
                 (line.split() for line in path.read_text().splitlines())]
 
     def assertAllGone(self, pids, deadline=5.0):
-        end = time.monotonic() + deadline
-        left = [p for p in pids if not process_gone(p)]
-        while left and time.monotonic() < end:
-            time.sleep(0.02)
-            left = [p for p in left if not process_gone(p)]
-        self.assertEqual(left, [], "processes still running after the job")
+        self.wait_until(lambda: all(process_gone(p) for p in pids),
+                        "end of the job's processes", timeout=deadline,
+                        describe=lambda: "still running: %s" % [p for p in pids
+                                                                 if not process_gone(p)])
 
     def worker_pids(self):
         return [int(r["Pid"]) for r in self.summary_rows("process_summary.csv") if r["Pid"]]

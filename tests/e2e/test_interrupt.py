@@ -27,14 +27,7 @@ class InterruptTest(E2ETestCase):
 
     def start_job(self, items):
         """Starts parallelrun on faulty.py in the background; stderr goes to a file."""
-        self.copy_script("faulty.py")
-        spec = self.component_spec(entry="faulty.py")
-        self.input_dir = self.tmp / "in"
-        self.input_dir.mkdir()
-        for name, commands in items.items():
-            (self.input_dir / name).write_text(commands + "\n")
-        self.state = self.tmp / "state"
-        self.state.mkdir()
+        spec = self.faulty_job(items)
         self.job_dir = self.tmp / "job"
         self.stderr_path = self.tmp / "stderr.txt"
         env = dict(os.environ, PARALLELRUN_PYTHON=PYTHON, FAULTY_STATE=str(self.state))
@@ -56,14 +49,8 @@ class InterruptTest(E2ETestCase):
                 os.kill(pid, signal.SIGKILL)
 
     def wait_for(self, what, condition):
-        end = time.monotonic() + DEADLINE
-        while not condition():
-            if self.proc.poll() is not None:
-                self.fail("parallelrun exited (%s) while waiting for %s:\n%s"
-                          % (self.proc.returncode, what, self.stderr()))
-            if time.monotonic() > end:
-                self.fail("no %s within %d s:\n%s" % (what, DEADLINE, self.stderr()))
-            time.sleep(0.02)
+        self.wait_until(condition, what, timeout=DEADLINE, alive=[self.proc],
+                        describe=self.stderr)
 
     def wait_exit(self):
         try:
@@ -91,15 +78,11 @@ class InterruptTest(E2ETestCase):
         pids = [pid for _, pid in self.recorded_pids()]
         self.assertTrue(set(pid for kind, pid in self.recorded_pids() if kind == "worker")
                         <= set(workers))
-        end = time.monotonic() + 5
-        left = None
-        while time.monotonic() < end:
-            left = [p for p in pids if not process_gone(p)]
-            left += [p for g in workers for p in group_members(g)]
-            if not left:
-                break
-            time.sleep(0.02)
-        self.assertEqual(left, [], "processes of the workers' groups outlived the job")
+        def left():
+            return ([p for p in pids if not process_gone(p)] +
+                    [p for g in workers for p in group_members(g)])
+        self.wait_until(lambda: not left(), "end of the workers' process groups", timeout=5,
+                        describe=lambda: "still running: %s" % left())
 
     def busy_items(self, extra=""):
         items = {"a%d" % i: "ok" for i in range(4)}

@@ -223,11 +223,9 @@ class MultiNodeBase(helpers.E2ETestCase):
 
     def wait_exit(self, node, timeout=DEADLINE):
         """The node's exit code; fails the test if it is still running after `timeout` s."""
-        deadline = node.started + timeout
-        while node.poll() is None:
-            if time.monotonic() > deadline:
-                self.fail("%s did not exit within %d s\n%s" % (node.name, timeout, self.describe()))
-            time.sleep(0.02)
+        self.wait_until(lambda: node.poll() is not None, "exit of %s" % node.name,
+                        timeout=max(0, node.started + timeout - time.monotonic()),
+                        describe=self.describe)
         return node.proc.returncode
 
     def assertExits(self, node, code, timeout=DEADLINE):
@@ -235,15 +233,8 @@ class MultiNodeBase(helpers.E2ETestCase):
 
     def wait_gate(self, *names, timeout=30, nodes=None):
         """Waits until the gate files `names` exist; fails early if a node died."""
-        deadline = time.monotonic() + timeout
-        while not all((self.gate / n).exists() for n in names):
-            for node in nodes or []:
-                if node.poll() is not None:
-                    self.fail("%s exited while waiting for %s\n%s"
-                              % (node.name, names, self.describe()))
-            if time.monotonic() > deadline:
-                self.fail("%s did not appear within %d s\n%s" % (names, timeout, self.describe()))
-            time.sleep(0.02)
+        self.wait_until(lambda: all((self.gate / n).exists() for n in names), str(names),
+                        timeout=timeout, alive=nodes or [], describe=self.describe)
 
     # ---- checks -------------------------------------------------------------
 
@@ -400,20 +391,16 @@ class FaultTest(MultiNodeBase):
         # workers are up (their pids, to see that they die with it); nodes 0
         # and 1 hold mini-batches too, so the job cannot end without them.
         self.wait_gate("node2_busy", "started_0", "started_1", nodes=nodes)
-        deadline = time.monotonic() + 30
-        while len(list(self.gate.glob("pid_node2_*"))) < 2:
-            self.assertLess(time.monotonic(), deadline, sorted(os.listdir(self.gate)))
-            time.sleep(0.02)
+        self.wait_until(lambda: len(list(self.gate.glob("pid_node2_*"))) >= 2,
+                        "node 2's worker pids", describe=lambda: sorted(os.listdir(self.gate)))
         workers = [int(p.name.rsplit("_", 1)[1]) for p in self.gate.glob("pid_node2_*")]
         self.assertTrue(any(n == 2 for n, _ in self.recorded()))
         os.kill(nodes[2].proc.pid, signal.SIGKILL)
         self.assertExits(nodes[2], -signal.SIGKILL)
         # Its workers die with it (PR_SET_PDEATHSIG), not with the test's clean-up.
-        deadline = time.monotonic() + 10
-        while any(pid_alive(pid) for pid in workers):
-            self.assertLess(time.monotonic(), deadline,
-                            "node 2's workers outlived it: %s" % [p for p in workers if pid_alive(p)])
-            time.sleep(0.02)
+        self.wait_until(lambda: not any(pid_alive(pid) for pid in workers),
+                        "end of node 2's workers", timeout=10,
+                        describe=lambda: "alive: %s" % [p for p in workers if pid_alive(p)])
         (self.gate / "go").touch()
         self.assertExits(nodes[0], 0)
         self.assertExits(nodes[1], 0)
@@ -483,11 +470,9 @@ class FaultTest(MultiNodeBase):
         # Node 1 must have joined before the work is released, or node 0 may
         # finish everything alone on a slow machine.
         master_log = self.logs() / "sys" / "master_role.0.txt"
-        deadline = time.monotonic() + DEADLINE
-        while not (master_log.exists() and "Node 1 connected from" in master_log.read_text()):
-            if time.monotonic() > deadline or any(n.poll() is not None for n in good):
-                self.fail("node 1 did not join\n%s" % self.describe())
-            time.sleep(0.02)
+        self.wait_until(
+            lambda: master_log.exists() and "Node 1 connected from" in master_log.read_text(),
+            "join of node 1", timeout=DEADLINE, alive=good, describe=self.describe)
         (self.gate / "go").touch()
         for node in good:
             self.assertExits(node, 0)
