@@ -38,11 +38,11 @@
 #include <boost/asio/steady_timer.hpp>
 #include <fmt/format.h>
 
-#include "job_log.h"
-#include "link.h"
-#include "master.h"
-#include "progress.h"
-#include "tcp_link.h"
+#include "link/link.h"
+#include "link/tcp_link.h"
+#include "master/master.h"
+#include "report/job_log.h"
+#include "report/progress.h"
 
 namespace asio = boost::asio;
 using parallelrun::AttemptResult;

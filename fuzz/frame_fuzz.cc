@@ -15,9 +15,9 @@
 #include <string>
 #include <variant>
 
-#include "link_codec.h"
-#include "wire.h"
-#include "worker_protocol.h"
+#include "link/link_codec.h"
+#include "base/wire.h"
+#include "node/worker_protocol.h"
 
 namespace parallelrun {
 namespace {

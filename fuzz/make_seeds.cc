@@ -8,9 +8,9 @@
 #include <string>
 #include <vector>
 
-#include "link_codec.h"
-#include "wire.h"
-#include "worker_protocol.h"
+#include "link/link_codec.h"
+#include "base/wire.h"
+#include "node/worker_protocol.h"
 
 using namespace parallelrun;
 

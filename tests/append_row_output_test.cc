@@ -1,5 +1,5 @@
+#include "master/append_row_output.h"
 #include "temp_dir.h"
-#include "append_row_output.h"
 
 #include <fcntl.h>
 #include <signal.h>

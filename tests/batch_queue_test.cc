@@ -3,7 +3,7 @@
 // Expect row stating the queue's state at that point. The harness also keeps
 // its own book of the leases it holds, so that a mini-batch leased twice at
 // once, or a lease whose batch does not match its id, fails any table.
-#include "batch_queue.h"
+#include "master/batch_queue.h"
 
 #include <catch2/catch.hpp>
 

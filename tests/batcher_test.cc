@@ -1,4 +1,4 @@
-#include "batcher.h"
+#include "data/batcher.h"
 
 #include <catch2/catch.hpp>
 

@@ -1,5 +1,5 @@
+#include "data/file_lister.h"
 #include "temp_dir.h"
-#include "file_lister.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>

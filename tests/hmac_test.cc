@@ -1,5 +1,5 @@
 // SHA-256 against FIPS 180-2 examples, HMAC-SHA256 against RFC 4231 §4.2–4.8.
-#include "hmac.h"
+#include "base/hmac.h"
 
 #include <catch2/catch.hpp>
 

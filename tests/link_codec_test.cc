@@ -1,7 +1,7 @@
 // LinkCodec: every frame and message round-trips byte-exact (file names that
 // are not UTF-8 included), the byte layout is the one link_codec.h documents,
 // and every kind of malformed input is refused with a reason.
-#include "link_codec.h"
+#include "link/link_codec.h"
 
 #include <catch2/catch.hpp>
 
@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "hmac.h"
+#include "base/hmac.h"
 
 namespace parallelrun {
 namespace {

@@ -1,4 +1,4 @@
-#include "mltable.h"
+#include "plan/mltable.h"
 
 #include <unistd.h>
 

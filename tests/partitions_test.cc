@@ -1,4 +1,4 @@
-#include "partitions.h"
+#include "data/partitions.h"
 
 #include <unistd.h>
 

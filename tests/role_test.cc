@@ -1,6 +1,6 @@
 // Role: table tests, one table per launcher, each row an environment and the
 // role (or the whole error message) it must give; host list expansion.
-#include "role.h"
+#include "link/role.h"
 
 #include <catch2/catch.hpp>
 
@@ -451,7 +451,7 @@ TEST_CASE("Role: values are printed on one line", "[role]") {
   REQUIRE(role.ok());
   CHECK(role->explanation ==
         "role: node 0 of 2 (master, listening on h:101) from torchrun variables RANK=0 "
-        "WORLD_SIZE=2 MASTER_ADDR=h MASTER_PORT=100 TORCHELASTIC_RUN_ID=a?b; MASTER_PORT=100 is "
+        "WORLD_SIZE=2 MASTER_ADDR=h MASTER_PORT=100 TORCHELASTIC_RUN_ID=a\\nb; MASTER_PORT=100 is "
         "torchrun's rendezvous store, so the master listens on 101");
 }
 

@@ -1,7 +1,7 @@
 // JobSecret: the order of sources, the token file's edge cases, and that a
 // derived secret is the same on every node of one job and differs between jobs.
+#include "link/secret.h"
 #include "temp_dir.h"
-#include "secret.h"
 
 #include <stdlib.h>
 #include <sys/stat.h>

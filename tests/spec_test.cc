@@ -9,8 +9,8 @@
 
 #include <catch2/catch.hpp>
 
-#include "temp_dir.h"
 #include "parallelrun/spec.h"
+#include "temp_dir.h"
 
 namespace parallelrun {
 namespace {

@@ -1,5 +1,5 @@
+#include "data/table_source.h"
 #include "temp_dir.h"
-#include "table_source.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -348,7 +348,7 @@ TEST_CASE("table_source: the sink can stop the split", "[table_source]") {
 // The C++ splitter and the Python reader together: every range, read by
 // worker_tabular.load_table, gives back exactly the rows of the whole file.
 TEST_CASE("table_source: ranges read by the worker give every row once", "[table_source]") {
-  const std::string module = std::string(PARALLELRUN_TEST_DATA) + "/../../lib/worker_tabular.py";
+  const std::string module = std::string(PARALLELRUN_TEST_DATA) + "/../../lib/node/worker_tabular.py";
   if (system("/usr/bin/python3 -c 'import pandas' 2>/dev/null") != 0) {
     WARN("SKIPPED: pandas is not installed in /usr/bin/python3");
     return;

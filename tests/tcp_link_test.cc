@@ -4,7 +4,7 @@
 // working; silence is detected by heartbeats; agents retry with back-off and
 // refuse an impostor master. No fixed sleeps: the loop runs until a
 // condition holds or a deadline passes.
-#include "tcp_link.h"
+#include "link/tcp_link.h"
 
 #include <sys/socket.h>
 
@@ -21,8 +21,8 @@
 #include <boost/asio/write.hpp>
 #include <fmt/format.h>
 
-#include "hmac.h"
-#include "link_codec.h"
+#include "base/hmac.h"
+#include "link/link_codec.h"
 
 namespace parallelrun {
 namespace {

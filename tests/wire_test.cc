@@ -1,7 +1,7 @@
 // Wire: field encodings round-trip byte-exact, readers fail closed past the
 // end, and FrameDecoder reassembles frames from any split of the stream and
 // refuses bad lengths before buffering a body.
-#include "wire.h"
+#include "base/wire.h"
 
 #include <catch2/catch.hpp>
 

@@ -2,7 +2,7 @@
 // by hand with WireReader, field by field as the header specifies; what the
 // worker sends is built by hand with WireWriter and decoded. Every truncation
 // and any trailing byte must be refused.
-#include "worker_protocol.h"
+#include "node/worker_protocol.h"
 
 #include <catch2/catch.hpp>
 

@@ -1,4 +1,4 @@
-"""Python-level tests of lib/worker_tabular.py: reading table ranges into
+"""Python-level tests of lib/node/worker_tabular.py: reading table ranges into
 DataFrames, partitions by column, the append_row encoding (byte for byte
 what the original wrote) and the pandas pre-flight check.
 
@@ -16,7 +16,7 @@ import unittest
 
 SOURCE_DIR = os.environ.get("PARALLELRUN_SOURCE_DIR",
                             os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
-MODULE_PATH = os.path.join(SOURCE_DIR, "lib", "worker_tabular.py")
+MODULE_PATH = os.path.join(SOURCE_DIR, "lib", "node", "worker_tabular.py")
 
 
 def _load_module():
@@ -44,7 +44,7 @@ NEED_PANDAS = unittest.skipIf(pd is None, "SKIPPED: pandas is not installed in %
 NEED_PYARROW = unittest.skipIf(not HAVE_PYARROW,
                                "SKIPPED: pyarrow is not installed in %s" % sys.executable)
 
-# The bytes lib/table_source.cc EncodeTableRange writes for one range; the
+# The bytes lib/data/table_source.cc EncodeTableRange writes for one range; the
 # C++ test "table_source: the descriptor encoding is pinned" checks the same
 # hex, so the two sides cannot drift apart.
 GOLDEN_HEX = (

@@ -1,0 +1,78 @@
+#include "base/text.h"
+
+#include <time.h>
+
+#include <fmt/format.h>
+
+namespace parallelrun {
+
+std::string Printable(const std::string& bytes) {
+  std::string out;
+  size_t i = 0, n = bytes.size();
+  while (i < n) {
+    unsigned char c = static_cast<unsigned char>(bytes[i]);
+    if (c == '\n') { out += "\\n"; i++; continue; }
+    if (c == '\t') { out += "\\t"; i++; continue; }
+    if (c == '\\') { out += "\\\\"; i++; continue; }
+    if (c < 0x20 || c == 0x7f) { out += fmt::format("\\x{:02x}", c); i++; continue; }
+    if (c < 0x80) { out += static_cast<char>(c); i++; continue; }
+    size_t len = (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3 : (c & 0xf8) == 0xf0 ? 4 : 0;
+    bool valid = len > 0 && i + len <= n;
+    for (size_t k = 1; valid && k < len; k++) {
+      valid = (static_cast<unsigned char>(bytes[i + k]) & 0xc0) == 0x80;
+    }
+    if (valid && len == 2 && c < 0xc2) valid = false;  // overlong
+    if (valid) {
+      out.append(bytes, i, len);
+      i += len;
+    } else {
+      out += fmt::format("\\x{:02x}", c);
+      i++;
+    }
+  }
+  return out;
+}
+
+std::string PrintableShort(const std::string& bytes, size_t max_chars) {
+  std::string out = Printable(bytes);
+  if (out.size() > max_chars) {
+    out.resize(max_chars);
+    out += "...";
+  }
+  return out;
+}
+
+std::string CsvField(const std::string& s) {
+  if (s.find_first_of(",\"\r\n") == std::string::npos) return s;
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  out += '"';
+  return out;
+}
+
+std::string IsoTime(double epoch_seconds) {
+  time_t secs = static_cast<time_t>(epoch_seconds);
+  int micros = static_cast<int>((epoch_seconds - static_cast<double>(secs)) * 1e6);
+  if (micros < 0) micros = 0;
+  if (micros > 999999) micros = 999999;
+  struct tm tm;
+  gmtime_r(&secs, &tm);
+  char buf[32];
+  strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  return fmt::format("{}.{:06d}", buf, micros);
+}
+
+std::string ShellQuote(const std::string& s) {
+  if (!s.empty() && s.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                         "0123456789_-./=:,+@%") == std::string::npos) {
+    return s;
+  }
+  std::string out = "'";
+  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+}  // namespace parallelrun

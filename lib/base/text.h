@@ -1,0 +1,30 @@
+// How bytes are shown to people and written into the reports: one rule each,
+// shared by the terminal, the logs and the CSVs.
+#ifndef PARALLELRUN_BASE_TEXT_H_
+#define PARALLELRUN_BASE_TEXT_H_
+
+#include <string>
+
+namespace parallelrun {
+
+// A byte string shown to a person on one line: printable UTF-8 as is,
+// newline and tab as \n and \t, a backslash doubled, other bytes \xNN. Any
+// file name survives it unambiguously.
+std::string Printable(const std::string& bytes);
+
+// Printable(bytes), cut to at most `max_chars` bytes with "..." after.
+std::string PrintableShort(const std::string& bytes, size_t max_chars);
+
+// CSV field: quoted (quotes doubled) when it holds a comma, quote, CR or LF.
+std::string CsvField(const std::string& s);
+
+// ISO-8601 UTC with microseconds ("2026-12-01T00:50:42.123456"), as the
+// original's Start Time column.
+std::string IsoTime(double epoch_seconds);
+
+// `s` quoted for a POSIX shell when it needs it ('…' with ' as '\'').
+std::string ShellQuote(const std::string& s);
+
+}  // namespace parallelrun
+
+#endif  // PARALLELRUN_BASE_TEXT_H_

@@ -1,0 +1,136 @@
+// Wire: the framing and field encoding shared by parallelrun's protocols
+// (agent ⇄ worker pipes, master ⇄ agent links).
+//
+// Frame: | u32 length (little-endian) | u8 type | payload (length − 1 bytes) |
+// `length` counts the type byte and the payload, so it is ≥ 1; a frame whose
+// length exceeds the protocol's maximum is malformed (never buffered).
+//
+// Fields inside a payload, all little-endian, no padding:
+//   u8, u32, u64, i64   fixed width
+//   f64                 IEEE-754 binary64
+//   bytes               u32 length + that many raw bytes (any bytes: file
+//                       names that are not UTF-8 survive unchanged)
+// Decoding is pure: bytes in, a frame or "need more" or "malformed: why" out,
+// so that it can be fuzzed.
+#ifndef PARALLELRUN_BASE_WIRE_H_
+#define PARALLELRUN_BASE_WIRE_H_
+
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace parallelrun {
+
+struct Frame {
+  uint8_t type = 0;
+  std::string payload;
+};
+
+// Appends fields to a payload, or whole frames to an output buffer.
+class WireWriter {
+ public:
+  void U8(uint8_t v) { out_.push_back(static_cast<char>(v)); }
+  void U32(uint32_t v) { Fixed(v); }
+  void U64(uint64_t v) { Fixed(v); }
+  void I64(int64_t v) { Fixed(static_cast<uint64_t>(v)); }
+  void F64(double v) {
+    uint64_t bits;
+    std::memcpy(&bits, &v, sizeof bits);
+    Fixed(bits);
+  }
+  void Bytes(std::string_view s) {
+    U32(static_cast<uint32_t>(s.size()));
+    out_.append(s.data(), s.size());
+  }
+  const std::string& data() const { return out_; }
+  std::string Take() { return std::move(out_); }
+
+ private:
+  template <typename T>
+  void Fixed(T v) {
+    for (size_t i = 0; i < sizeof(T); i++) out_.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+  }
+  std::string out_;
+};
+
+// Appends one frame (header + payload) to `out`.
+void AppendFrame(uint8_t type, std::string_view payload, std::string* out);
+
+// Reads fields from a payload. After any read past the end, ok() is false and
+// every later read returns zero values; check ok() once at the end.
+class WireReader {
+ public:
+  explicit WireReader(std::string_view data) : data_(data) {}
+  uint8_t U8() { return static_cast<uint8_t>(Fixed<uint8_t>()); }
+  uint32_t U32() { return Fixed<uint32_t>(); }
+  uint64_t U64() { return Fixed<uint64_t>(); }
+  int64_t I64() { return static_cast<int64_t>(Fixed<uint64_t>()); }
+  double F64() {
+    uint64_t bits = Fixed<uint64_t>();
+    double v;
+    std::memcpy(&v, &bits, sizeof v);
+    return v;
+  }
+  std::string Bytes() {
+    uint32_t n = U32();
+    if (!ok_ || data_.size() - pos_ < n) {
+      ok_ = false;
+      return {};
+    }
+    std::string s(data_.substr(pos_, n));
+    pos_ += n;
+    return s;
+  }
+  bool ok() const { return ok_; }
+  bool at_end() const { return pos_ == data_.size(); }
+  // ok() and every byte consumed: what a complete, well-formed payload gives.
+  bool done() const { return ok_ && at_end(); }
+
+ private:
+  template <typename T>
+  T Fixed() {
+    if (!ok_ || data_.size() - pos_ < sizeof(T)) {
+      ok_ = false;
+      return 0;
+    }
+    T v = 0;
+    for (size_t i = 0; i < sizeof(T); i++)
+      v |= static_cast<T>(static_cast<uint8_t>(data_[pos_ + i])) << (8 * i);
+    pos_ += sizeof(T);
+    return v;
+  }
+  std::string_view data_;
+  size_t pos_ = 0;
+  bool ok_ = true;
+};
+
+// Splits a byte stream into frames. Feed it what arrives; Next() yields
+// complete frames in order.
+class FrameDecoder {
+ public:
+  enum class Outcome { kFrame, kNeedMore, kMalformed };
+
+  explicit FrameDecoder(uint32_t max_frame) : max_frame_(max_frame) {}
+
+  void Feed(const char* data, size_t n) { buf_.append(data, n); }
+
+  // kFrame: *frame holds the next frame. kNeedMore: wait for more bytes.
+  // kMalformed: *error says why; the stream cannot be resynchronised.
+  Outcome Next(Frame* frame, std::string* error);
+
+  // Bytes received but not yet part of a returned frame.
+  size_t buffered() const { return buf_.size() - pos_; }
+
+ private:
+  uint32_t max_frame_;
+  std::string buf_;
+  size_t pos_ = 0;
+  bool broken_ = false;
+  std::string broken_reason_;
+};
+
+}  // namespace parallelrun
+
+#endif  // PARALLELRUN_BASE_WIRE_H_

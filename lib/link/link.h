@@ -1,0 +1,88 @@
+// Link: the messages between the master and an agent, and the in-process
+// link that carries them when both live in one process (DESIGN.md §3: one
+// node is not a special case of the code, only of the link). A TCP link
+// carries the same messages between nodes.
+//
+// The conversation:
+//   agent → master  Hello{node, slots}          once, first
+//   agent → master  Pull{n}                     "I can take n more mini-batches"
+//   master → agent  Lease{batch, attempt}       one per pulled slot, as work exists
+//   agent → master  Result{attempt result}      one per lease that was tried
+//   agent → master  GiveBack{id, attempt}       a lease that was never tried
+//   master → agent  Drain{}                     no more work: finish, shut workers down
+//   master → agent  Stop{immediate, reason}     stop now (threshold, interrupt)
+//   agent → master  NodeFailed{reason}          this node cannot run workers (init fails)
+//   agent → master  Bye{report}                 the agent's workers have exited
+//   master → agent  End{status_code, message}   the job is over: every node exits with
+//                                               the job's exit code (remote agents only)
+#ifndef PARALLELRUN_LINK_LINK_H_
+#define PARALLELRUN_LINK_LINK_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "base/mini_batch.h"
+
+namespace boost::asio {
+class io_context;
+}
+
+namespace parallelrun {
+
+// What the agent knows at the end about one of its worker processes.
+struct ProcessReport {
+  std::string process;        // "process003"
+  uint32_t pid = 0;
+  double start_time = 0;      // epoch seconds
+  double end_time = 0;
+  bool init_ok = false;
+  double init_seconds = 0;
+  std::string exit;           // "exit code 0", "killed by SIGKILL"
+};
+
+struct NodeReport {
+  uint32_t node = 0;
+  std::string host;
+  std::vector<ProcessReport> processes;
+};
+
+struct HelloMsg { uint32_t node = 0; uint32_t slots = 0; std::string host; };
+struct PullMsg { uint32_t n = 0; };
+struct LeaseMsg { MiniBatch batch; uint32_t attempt = 0; };
+struct ResultMsg { AttemptResult result; };
+struct GiveBackMsg { MiniBatchId id = 0; uint32_t attempt = 0; };
+struct DrainMsg {};
+struct StopMsg { bool immediate = false; std::string reason; };
+struct NodeFailedMsg { std::string reason; };
+struct ByeMsg { NodeReport report; };
+// `status_code` is the job outcome's Status::Code (0 = succeeded).
+struct EndMsg { uint8_t status_code = 0; std::string message; };
+
+using LinkMessage = std::variant<HelloMsg, PullMsg, LeaseMsg, ResultMsg, GiveBackMsg, DrainMsg,
+                                 StopMsg, NodeFailedMsg, ByeMsg, EndMsg>;
+
+// One end of a link. Send never calls the peer's handler synchronously: the
+// message is delivered later on the receiving side's loop, so a handler can
+// send without re-entering itself.
+class LinkEnd {
+ public:
+  using Handler = std::function<void(LinkMessage&&)>;
+  virtual ~LinkEnd() = default;
+  virtual void Send(LinkMessage message) = 0;
+  // REQUIRES: called once, before messages arrive.
+  virtual void SetHandler(Handler handler) = 0;
+};
+
+// Two connected ends in one process, delivering through `io`'s queue.
+// REQUIRES: both ends are used on `io`'s thread and outlive the queued
+// deliveries (the job keeps them until its loop has stopped).
+std::pair<std::unique_ptr<LinkEnd>, std::unique_ptr<LinkEnd>> MakeInProcessLink(
+    boost::asio::io_context& io);
+
+}  // namespace parallelrun
+
+#endif  // PARALLELRUN_LINK_LINK_H_

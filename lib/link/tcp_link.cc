@@ -1,0 +1,818 @@
+#include "link/tcp_link.h"
+
+#include <algorithm>
+#include <array>
+#include <deque>
+#include <optional>
+#include <random>
+#include <vector>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
+#include <fmt/format.h>
+
+#include "base/hmac.h"
+#include "link/link_codec.h"
+
+namespace parallelrun {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+using SteadyClock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+namespace {
+
+// How long a closing connection waits for its last frames to drain and the
+// peer to close its end before the socket is closed regardless.
+constexpr milliseconds kLinger{2000};
+
+std::string EndpointText(const tcp::endpoint& e) {
+  if (e.address().is_v6()) return fmt::format("[{}]:{}", e.address().to_string(), e.port());
+  return fmt::format("{}:{}", e.address().to_string(), e.port());
+}
+
+}  // namespace
+
+// One TCP connection speaking link_codec.h, on either side. Owned by the
+// handlers in flight (shared_from_this) and by the TcpLinkEnd handed out.
+class TcpConnection : public std::enable_shared_from_this<TcpConnection> {
+ public:
+  enum class Side { kMaster, kAgent };
+
+  struct Hooks {
+    // The handshake completed.
+    std::function<void(const std::shared_ptr<TcpConnection>&)> open;
+    // The handshake failed. `final`: retrying cannot help (refused,
+    // version, authentication) as opposed to a connection that broke.
+    std::function<void(const std::string& reason, bool final)> refused;
+    // An open connection ended without this side closing it.
+    std::function<void(const std::string& reason)> lost;
+  };
+  Hooks hooks;
+
+  TcpConnection(tcp::socket socket, Side side, std::string secret, TcpLinkOptions options,
+                PeerInfo peer)
+      : socket_(std::move(socket)), timer_(socket_.get_executor()), side_(side),
+        secret_(std::move(secret)), options_(options), peer_(std::move(peer)),
+        decoder_(kMaxGreetingFrame) {
+    boost::system::error_code ec;
+    socket_.set_option(tcp::no_delay(true), ec);  // small frames must not wait for Nagle
+  }
+
+  // Master side: greet with a fresh nonce and wait for AGENT_HELLO.
+  void StartMaster() {
+    nonce_ = RandomBytes(kLinkNonceSize);
+    if (nonce_.size() != kLinkNonceSize) {
+      Fail("no random bytes for the nonce", "internal error", true);
+      return;
+    }
+    Queue(MasterHelloFrame{kLinkProtocolVersion, kLinkCapabilities, nonce_});
+    Begin();
+  }
+
+  // Agent side: wait for MASTER_HELLO, then answer it.
+  void StartAgent(const TcpConnector::Identity& identity) {
+    identity_ = identity;
+    Begin();
+  }
+
+  void Send(const LinkMessage& message) {
+    if (state_ != State::kOpen) return;
+    EncodeLinkMessage(message, &out_);
+    Queued();
+  }
+
+  void SetHandler(LinkEnd::Handler handler) {
+    handler_ = std::make_shared<LinkEnd::Handler>(std::move(handler));
+    if (!early_.empty()) PostEarly();
+  }
+
+  // This side closes: queued frames, GOODBYE, then the socket. No hooks run
+  // after this.
+  void Close() {
+    hooks = Hooks{};
+    handler_.reset();
+    early_.clear();
+    if (state_ == State::kOpen) Queue(GoodbyeFrame{});
+    if (state_ == State::kOpen || state_ == State::kHandshake) BeginClose();
+  }
+
+  const PeerInfo& peer() const { return peer_; }
+  bool open() const { return state_ == State::kOpen; }
+
+ private:
+  enum class State { kHandshake, kOpen, kClosing, kClosed };
+
+  const char* PeerWord() const { return side_ == Side::kMaster ? "the agent" : "the master"; }
+
+  void Begin() {
+    last_heard_ = last_sent_ = SteadyClock::now();
+    deadline_ = last_heard_ + options_.handshake_timeout;
+    ArmTimer(options_.handshake_timeout);
+    Read();
+  }
+
+  // ---- writing ----------------------------------------------------------------
+
+  void Queue(const LinkFrame& frame) {
+    EncodeLinkFrame(frame, &out_);
+    Queued();
+  }
+
+  // Frames are written after the current handler returns, so that everything
+  // sent in one turn of the loop goes out in one write.
+  void Queued() {
+    last_sent_ = SteadyClock::now();
+    if (out_.size() > options_.max_queued_bytes && state_ == State::kOpen) {
+      out_.clear();
+      Fail(fmt::format("{} is not reading: more than {} bytes wait to be sent", PeerWord(),
+                       options_.max_queued_bytes),
+           std::nullopt, true);
+      return;
+    }
+    if (writing_ || flush_posted_) return;
+    flush_posted_ = true;
+    asio::post(socket_.get_executor(), [self = shared_from_this()] {
+      self->flush_posted_ = false;
+      self->Flush();
+    });
+  }
+
+  void Flush() {
+    if (writing_ || state_ == State::kClosed) return;
+    if (out_.empty()) {
+      if (state_ == State::kClosing) Linger();
+      return;
+    }
+    writing_ = true;
+    wbuf_.swap(out_);
+    out_.clear();
+    asio::async_write(socket_, asio::buffer(wbuf_),
+                      [self = shared_from_this()](const boost::system::error_code& ec, size_t) {
+                        self->writing_ = false;
+                        self->wbuf_.clear();
+                        if (self->state_ == State::kClosed) return;
+                        if (ec) {
+                          if (self->state_ == State::kClosing) {
+                            self->CloseNow();
+                          } else {
+                            self->Fail("cannot send: " + ec.message(), std::nullopt, false);
+                          }
+                          return;
+                        }
+                        self->Flush();
+                      });
+  }
+
+  // ---- reading ------------------------------------------------------------------
+
+  void Read() {
+    socket_.async_read_some(
+        asio::buffer(rbuf_),
+        [self = shared_from_this()](const boost::system::error_code& ec, size_t n) {
+          self->OnRead(ec, n);
+        });
+  }
+
+  void OnRead(const boost::system::error_code& ec, size_t n) {
+    if (state_ == State::kClosed) return;
+    if (state_ == State::kClosing) {  // draining until the peer closes too
+      if (ec) {
+        CloseNow();
+      } else {
+        Read();
+      }
+      return;
+    }
+    if (ec) {
+      std::string reason;
+      if (ec == asio::error::eof) {
+        reason = decoder_.buffered() > 0
+                     ? fmt::format("{} closed the connection inside a frame ({} bytes of it "
+                                   "received)", PeerWord(), decoder_.buffered())
+                     : fmt::format("{} closed the connection", PeerWord());
+      } else {
+        reason = "connection error: " + ec.message();
+      }
+      if (state_ == State::kHandshake) reason += " during the handshake";
+      CloseNow();
+      Notify(reason, false);
+      return;
+    }
+    last_heard_ = SteadyClock::now();
+    decoder_.Feed(rbuf_.data(), n);
+    auto keep = shared_from_this();  // a handler may drop the last owner
+    for (;;) {
+      LinkFrame frame;
+      std::string why;
+      LinkDecoder::Outcome o = decoder_.Next(&frame, &why);
+      if (o == LinkDecoder::Outcome::kNeedMore) break;
+      if (o == LinkDecoder::Outcome::kMalformed) {
+        Fail("malformed frame: " + why, "malformed frame: " + why, true);
+        break;
+      }
+      Dispatch(std::move(frame));
+      if (state_ == State::kClosed) return;
+      if (state_ == State::kClosing) break;  // keep reading, to see the peer close
+    }
+    Read();
+  }
+
+  void Dispatch(LinkFrame&& frame) {
+    if (state_ == State::kHandshake) {
+      if (auto* e = std::get_if<ErrorFrame>(&frame)) {
+        Fail(side_ == Side::kMaster ? "the agent gave up: " + e->reason
+                                    : "refused this agent: " + e->reason,
+             std::nullopt, true);
+      } else if (side_ == Side::kMaster) {
+        MasterHandshake(std::move(frame));
+      } else {
+        AgentHandshake(std::move(frame));
+      }
+      return;
+    }
+    if (std::get_if<HeartbeatFrame>(&frame)) return;
+    if (std::get_if<GoodbyeFrame>(&frame)) {
+      BeginClose();
+      Notify(fmt::format("{} closed the link", PeerWord()), false);
+      return;
+    }
+    if (auto* e = std::get_if<ErrorFrame>(&frame)) {
+      Fail(fmt::format("{} reported an error: {}", PeerWord(), e->reason), std::nullopt, true);
+      return;
+    }
+    auto* m = std::get_if<LinkMessage>(&frame);
+    if (!m) {
+      std::string why = fmt::format("unexpected {} after the handshake", Name(frame));
+      Fail(why, why, true);
+      return;
+    }
+    if (!Allowed(*m)) {
+      std::string why = fmt::format("unexpected {} from {}", Name(frame), PeerWord());
+      Fail(why, why, true);
+      return;
+    }
+    Deliver(std::move(*m));
+  }
+
+  // The direction each message travels (link.h).
+  bool Allowed(const LinkMessage& m) const {
+    bool to_agent = std::holds_alternative<LeaseMsg>(m) || std::holds_alternative<DrainMsg>(m) ||
+                    std::holds_alternative<StopMsg>(m) || std::holds_alternative<EndMsg>(m);
+    return side_ == Side::kAgent ? to_agent : !to_agent;
+  }
+
+  static std::string Name(const LinkFrame& frame) {
+    std::string bytes;
+    EncodeLinkFrame(frame, &bytes);
+    return LinkFrameName(static_cast<uint8_t>(bytes[4]));
+  }
+
+  void MasterHandshake(LinkFrame&& frame) {
+    auto* hello = std::get_if<AgentHelloFrame>(&frame);
+    if (!hello) {
+      std::string why = "expected AGENT_HELLO first, got " + Name(frame);
+      Fail(why, why, true);
+      return;
+    }
+    if (hello->version != kLinkProtocolVersion) {
+      std::string why = fmt::format("protocol version {} is not supported (this side speaks {})",
+                                    hello->version, kLinkProtocolVersion);
+      Fail(why, why, true);
+      return;
+    }
+    if (!ConstantTimeEqual(hello->proof, AgentProof(secret_, nonce_, hello->node))) {
+      Fail(fmt::format("authentication failed (claims node {})", hello->node),
+           "authentication failed", true);
+      return;
+    }
+    peer_.node = hello->node;
+    peer_.slots = hello->slots;
+    peer_.host = hello->host;
+    peer_.capabilities = hello->capabilities & kLinkCapabilities;
+    Queue(WelcomeFrame{peer_.capabilities, static_cast<uint32_t>(options_.heartbeat_interval.count()),
+                       static_cast<uint32_t>(options_.heartbeat_timeout.count()),
+                       MasterProof(secret_, hello->nonce, nonce_)});
+    Opened();
+  }
+
+  void AgentHandshake(LinkFrame&& frame) {
+    if (auto* hello = std::get_if<MasterHelloFrame>(&frame); hello && nonce_.empty()) {
+      if (hello->version != kLinkProtocolVersion) {
+        std::string why = fmt::format("protocol version {} is not supported (this side speaks {})",
+                                      hello->version, kLinkProtocolVersion);
+        Fail(fmt::format("speaks protocol version {}; this agent speaks {}", hello->version,
+                         kLinkProtocolVersion),
+             why, true);
+        return;
+      }
+      master_nonce_ = hello->nonce;
+      nonce_ = RandomBytes(kLinkNonceSize);
+      if (nonce_.size() != kLinkNonceSize) {
+        Fail("no random bytes for the nonce", "internal error", true);
+        return;
+      }
+      Queue(AgentHelloFrame{kLinkProtocolVersion, kLinkCapabilities, identity_.node,
+                            identity_.slots, identity_.host, nonce_,
+                            AgentProof(secret_, master_nonce_, identity_.node)});
+      return;
+    }
+    if (auto* welcome = std::get_if<WelcomeFrame>(&frame); welcome && !nonce_.empty()) {
+      if (!ConstantTimeEqual(welcome->proof, MasterProof(secret_, nonce_, master_nonce_))) {
+        Fail("did not prove it knows the job secret (is it another job's master?)",
+             "authentication failed", true);
+        return;
+      }
+      peer_.capabilities = welcome->capabilities & kLinkCapabilities;
+      options_.heartbeat_interval = milliseconds(welcome->heartbeat_ms);
+      options_.heartbeat_timeout = milliseconds(welcome->heartbeat_timeout_ms);
+      Opened();
+      return;
+    }
+    std::string expected = nonce_.empty() ? "MASTER_HELLO" : "WELCOME";
+    Fail(fmt::format("sent {} where {} was expected", Name(frame), expected),
+         fmt::format("expected {} here, got {}", expected, Name(frame)), true);
+  }
+
+  void Opened() {
+    state_ = State::kOpen;
+    opened_ = true;
+    decoder_.set_limit(kMaxLinkFrame);
+    last_heard_ = SteadyClock::now();
+    ArmTimer(Tick());
+    auto open = std::move(hooks.open);
+    hooks.open = nullptr;
+    hooks.refused = nullptr;
+    if (open) open(shared_from_this());
+  }
+
+  void Deliver(LinkMessage&& m) {
+    if (handler_ && early_.empty()) {
+      auto handler = handler_;  // survives the handler dropping this end
+      (*handler)(std::move(m));
+      return;
+    }
+    early_.push_back(std::move(m));
+    if (handler_) PostEarly();
+  }
+
+  void PostEarly() {
+    if (early_posted_) return;
+    early_posted_ = true;
+    asio::post(socket_.get_executor(), [self = shared_from_this()] {
+      self->early_posted_ = false;
+      while (!self->early_.empty() && self->handler_) {
+        LinkMessage m = std::move(self->early_.front());
+        self->early_.pop_front();
+        auto handler = self->handler_;
+        (*handler)(std::move(m));
+      }
+    });
+  }
+
+  // ---- timers -------------------------------------------------------------------
+
+  milliseconds Tick() const {
+    return std::max(milliseconds(1), options_.heartbeat_interval / 2);
+  }
+
+  void ArmTimer(milliseconds after) {
+    timer_.expires_after(after);
+    timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+      if (ec != asio::error::operation_aborted) self->OnTimer();
+    });
+  }
+
+  // A stale expiry can still arrive after the timer was re-armed, so each
+  // case checks the clock rather than trusting that it is due.
+  void OnTimer() {
+    SteadyClock::time_point now = SteadyClock::now();
+    switch (state_) {
+      case State::kHandshake:
+        if (now >= deadline_) {
+          Fail(fmt::format("no handshake within {} ms", options_.handshake_timeout.count()),
+               "handshake timeout", false);
+        } else {
+          ArmTimer(std::chrono::duration_cast<milliseconds>(deadline_ - now) + milliseconds(1));
+        }
+        return;
+      case State::kOpen:
+        if (now - last_heard_ >= options_.heartbeat_timeout) {
+          Fail(fmt::format("nothing received from {} for {} ms (heartbeat timeout)", PeerWord(),
+                           options_.heartbeat_timeout.count()),
+               "heartbeat timeout", true);
+          return;
+        }
+        if (now - last_sent_ >= options_.heartbeat_interval / 2) Queue(HeartbeatFrame{});
+        ArmTimer(Tick());
+        return;
+      case State::kClosing:
+        if (now >= deadline_) {
+          CloseNow();
+        } else {
+          ArmTimer(std::chrono::duration_cast<milliseconds>(deadline_ - now) + milliseconds(1));
+        }
+        return;
+      case State::kClosed:
+        return;
+    }
+  }
+
+  // ---- ending ---------------------------------------------------------------------
+
+  // Ends the connection because of `reason`: tells the peer `to_peer` in an
+  // ERROR frame if given, then runs the hook for the state it was in.
+  void Fail(const std::string& reason, const std::optional<std::string>& to_peer, bool final) {
+    if (state_ == State::kClosing || state_ == State::kClosed) return;
+    if (to_peer) Queue(ErrorFrame{*to_peer});
+    BeginClose();
+    Notify(reason, final);
+  }
+
+  // Runs refused (during the handshake) or lost (after it), once. The hooks
+  // are moved out first: running one may drop the owner that set them.
+  void Notify(const std::string& reason, bool final) {
+    auto refused = std::move(hooks.refused);
+    auto lost = std::move(hooks.lost);
+    hooks = Hooks{};
+    if (!opened_ && refused) refused(reason, final);
+    if (opened_ && lost) lost(reason);
+  }
+
+  // Stops reading into the protocol, lets queued frames drain, then shuts
+  // down the sending side and waits (bounded) for the peer to close, so that
+  // the last frames — an ERROR, a GOODBYE — are not lost to a reset.
+  void BeginClose() {
+    if (state_ == State::kClosing || state_ == State::kClosed) return;
+    state_ = State::kClosing;
+    deadline_ = SteadyClock::now() + kLinger;
+    ArmTimer(kLinger);
+    if (!writing_ && !flush_posted_) Flush();
+  }
+
+  void Linger() {
+    if (shut_down_) return;
+    shut_down_ = true;
+    boost::system::error_code ec;
+    socket_.shutdown(tcp::socket::shutdown_send, ec);
+    if (ec) CloseNow();
+  }
+
+  void CloseNow() {
+    state_ = State::kClosed;
+    boost::system::error_code ec;
+    socket_.close(ec);
+    timer_.cancel();
+  }
+
+  tcp::socket socket_;
+  asio::steady_timer timer_;
+  Side side_;
+  std::string secret_;
+  TcpLinkOptions options_;
+  PeerInfo peer_;
+  TcpConnector::Identity identity_;
+  State state_ = State::kHandshake;
+  bool opened_ = false;  // the handshake completed (so an end is `lost`, not `refused`)
+
+  std::string nonce_;         // ours
+  std::string master_nonce_;  // agent side: the master's
+
+  LinkDecoder decoder_;
+  std::array<char, 64 * 1024> rbuf_;
+  std::string out_;   // queued, not yet being written
+  std::string wbuf_;  // being written
+  bool writing_ = false;
+  bool flush_posted_ = false;
+  bool shut_down_ = false;
+  SteadyClock::time_point last_heard_, last_sent_, deadline_;
+
+  std::shared_ptr<LinkEnd::Handler> handler_;
+  std::deque<LinkMessage> early_;  // arrived before SetHandler
+  bool early_posted_ = false;
+};
+
+// ---- TcpLinkEnd -----------------------------------------------------------------
+
+TcpLinkEnd::TcpLinkEnd(std::shared_ptr<TcpConnection> connection)
+    : connection_(std::move(connection)) {}
+
+TcpLinkEnd::~TcpLinkEnd() { Close(); }
+
+void TcpLinkEnd::Send(LinkMessage message) { connection_->Send(message); }
+
+void TcpLinkEnd::SetHandler(Handler handler) { connection_->SetHandler(std::move(handler)); }
+
+const PeerInfo& TcpLinkEnd::peer() const { return connection_->peer(); }
+
+bool TcpLinkEnd::open() const { return connection_->open(); }
+
+void TcpLinkEnd::Close() { connection_->Close(); }
+
+// ---- TcpListener ------------------------------------------------------------------
+
+struct TcpListener::State : std::enable_shared_from_this<TcpListener::State> {
+  State(asio::io_context& io, std::string secret, TcpLinkOptions options, Events events)
+      : acceptor(io), retry(io), secret(std::move(secret)), options(options),
+        events(std::move(events)) {}
+
+  void Log(const std::string& line) {
+    if (alive && events.log) events.log(line);
+  }
+
+  void Accept() {
+    acceptor.async_accept([self = shared_from_this()](const boost::system::error_code& ec,
+                                                      tcp::socket socket) {
+      if (!self->alive) return;
+      if (ec) {
+        if (ec == asio::error::operation_aborted) return;
+        // Out of descriptors and the like: say so, and try again shortly
+        // rather than spinning.
+        self->Log("cannot accept a connection: " + ec.message());
+        self->retry.expires_after(milliseconds(100));
+        self->retry.async_wait([self](const boost::system::error_code& e) {
+          if (!e && self->alive) self->Accept();
+        });
+        return;
+      }
+      self->OnAccept(std::move(socket));
+      self->Accept();
+    });
+  }
+
+  void OnAccept(tcp::socket socket) {
+    boost::system::error_code ec;
+    tcp::endpoint remote = socket.remote_endpoint(ec);
+    PeerInfo peer;
+    peer.id = next_id++;
+    peer.address = ec ? std::string("(unknown address)") : EndpointText(remote);
+    auto conn = std::make_shared<TcpConnection>(std::move(socket), TcpConnection::Side::kMaster,
+                                                secret, options, peer);
+    std::weak_ptr<State> weak = shared_from_this();
+    std::string address = peer.address;
+    conn->hooks.refused = [weak, address](const std::string& reason, bool) {
+      if (auto self = weak.lock()) self->Log(fmt::format("refused {}: {}", address, reason));
+    };
+    conn->hooks.open = [weak](const std::shared_ptr<TcpConnection>& c) {
+      auto self = weak.lock();
+      if (!self || !self->alive) {
+        c->Close();
+        return;
+      }
+      PeerInfo p = c->peer();
+      c->hooks.lost = [weak, p](const std::string& reason) {
+        auto s = weak.lock();
+        if (!s || !s->alive) return;
+        s->Log(fmt::format("lost the agent of node {} ({}): {}", p.node, p.address, reason));
+        if (s->events.lost) s->events.lost(p, reason);
+      };
+      self->Log(fmt::format("agent of node {} on {} joined from {} with {} slots", p.node,
+                            p.host, p.address, p.slots));
+      auto end = std::make_unique<TcpLinkEnd>(c);
+      if (self->events.accepted) self->events.accepted(std::move(end));
+    };
+    handshaking.erase(std::remove_if(handshaking.begin(), handshaking.end(),
+                                     [](const std::weak_ptr<TcpConnection>& w) {
+                                       auto c = w.lock();
+                                       return !c || c->open();
+                                     }),
+                      handshaking.end());
+    handshaking.push_back(conn);
+    conn->StartMaster();
+  }
+
+  tcp::acceptor acceptor;
+  asio::steady_timer retry;
+  std::string secret;
+  TcpLinkOptions options;
+  Events events;
+  bool alive = true;
+  uint64_t next_id = 1;
+  std::vector<std::weak_ptr<TcpConnection>> handshaking;
+};
+
+TcpListener::TcpListener(std::shared_ptr<State> state) : state_(std::move(state)) {}
+
+TcpListener::~TcpListener() {
+  state_->alive = false;
+  boost::system::error_code ec;
+  state_->acceptor.close(ec);
+  state_->retry.cancel();
+  for (auto& w : state_->handshaking) {
+    if (auto c = w.lock(); c && !c->open()) c->Close();
+  }
+}
+
+Result<std::unique_ptr<TcpListener>> TcpListener::Listen(asio::io_context& io,
+                                                         const std::string& host, uint16_t port,
+                                                         std::string secret,
+                                                         TcpLinkOptions options, Events events) {
+  std::string where = fmt::format("{}:{}", host, port);
+  if (options.heartbeat_interval.count() <= 0 ||
+      options.heartbeat_timeout < options.heartbeat_interval ||
+      options.heartbeat_timeout.count() > 0xffffffffLL) {
+    return Status::Infrastructure(fmt::format(
+        "cannot listen on {}: heartbeat every {} ms with a timeout of {} ms cannot work", where,
+        options.heartbeat_interval.count(), options.heartbeat_timeout.count()));
+  }
+  boost::system::error_code ec;
+  tcp::resolver resolver(io);
+  auto results = resolver.resolve(host, std::to_string(port),
+                                  tcp::resolver::numeric_service | tcp::resolver::passive, ec);
+  if (ec || results.empty()) {
+    return Status::Infrastructure(
+        fmt::format("cannot listen on {}: cannot resolve {}: {}", where, host,
+                    ec ? ec.message() : std::string("no addresses")));
+  }
+  // One address: the first IPv4 one if there is one (agents try every
+  // address a name resolves to, so they find it).
+  tcp::endpoint endpoint = results.begin()->endpoint();
+  for (const auto& r : results) {
+    if (r.endpoint().address().is_v4()) {
+      endpoint = r.endpoint();
+      break;
+    }
+  }
+  auto state = std::make_shared<State>(io, std::move(secret), options, std::move(events));
+  tcp::acceptor& a = state->acceptor;
+  auto fail = [&](const char* step) {
+    return Status::Infrastructure(
+        fmt::format("cannot listen on {} ({}): {}: {}", where, EndpointText(endpoint), step,
+                    ec.message()));
+  };
+  a.open(endpoint.protocol(), ec);
+  if (ec) return fail("socket");
+  // A restarted master can bind again while old connections are in TIME_WAIT.
+  a.set_option(tcp::acceptor::reuse_address(true), ec);
+  if (ec) return fail("SO_REUSEADDR");
+  a.bind(endpoint, ec);
+  if (ec) return fail("bind");
+  a.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) return fail("listen");
+  state->Accept();
+  auto listener = std::unique_ptr<TcpListener>(new TcpListener(state));
+  state->Log(fmt::format("listening on {} for agents", EndpointText(a.local_endpoint(ec))));
+  return listener;
+}
+
+std::string TcpListener::address() const {
+  boost::system::error_code ec;
+  auto e = state_->acceptor.local_endpoint(ec);
+  return ec ? std::string() : e.address().to_string();
+}
+
+uint16_t TcpListener::port() const {
+  boost::system::error_code ec;
+  auto e = state_->acceptor.local_endpoint(ec);
+  return ec ? 0 : e.port();
+}
+
+// ---- TcpConnector -------------------------------------------------------------------
+
+struct TcpConnector::State : std::enable_shared_from_this<TcpConnector::State> {
+  State(asio::io_context& io, std::string host, uint16_t port, std::string secret,
+        Identity identity, Options options, Events events)
+      : io(io), resolver(io), timer(io), host(std::move(host)), port(port),
+        secret(std::move(secret)), identity(std::move(identity)), options(options),
+        events(std::move(events)), rng(std::random_device{}()) {}
+
+  std::string Where() const { return fmt::format("{}:{}", host, port); }
+
+  void Log(const std::string& line) {
+    if (alive && events.log) events.log(line);
+  }
+
+  void Attempt() {
+    attempts++;
+    resolver.async_resolve(
+        host, std::to_string(port), tcp::resolver::numeric_service,
+        [self = shared_from_this()](const boost::system::error_code& ec,
+                                    tcp::resolver::results_type results) {
+          if (!self->alive || self->finished) return;
+          if (ec) {
+            self->Retry(fmt::format("cannot resolve {}: {}", self->host, ec.message()));
+            return;
+          }
+          auto socket = std::make_shared<tcp::socket>(self->io);
+          asio::async_connect(*socket, results,
+                              [self, socket](const boost::system::error_code& e,
+                                             const tcp::endpoint& endpoint) {
+                                if (!self->alive || self->finished) return;
+                                if (e) {
+                                  self->Retry(e.message());
+                                  return;
+                                }
+                                self->Handshake(std::move(*socket), endpoint);
+                              });
+        });
+  }
+
+  void Handshake(tcp::socket socket, const tcp::endpoint& endpoint) {
+    PeerInfo peer;
+    peer.id = attempts;
+    peer.address = EndpointText(endpoint);
+    peer.host = host;
+    conn = std::make_shared<TcpConnection>(std::move(socket), TcpConnection::Side::kAgent, secret,
+                                           options.link, peer);
+    std::weak_ptr<State> weak = shared_from_this();
+    conn->hooks.refused = [weak](const std::string& reason, bool final) {
+      auto self = weak.lock();
+      if (!self || !self->alive || self->finished) return;
+      self->conn.reset();
+      if (final) {
+        self->Finish(Status::Usage(fmt::format("the master at {} {}", self->Where(), reason)));
+      } else {
+        self->Retry(reason);
+      }
+    };
+    conn->hooks.open = [weak](const std::shared_ptr<TcpConnection>& c) {
+      auto self = weak.lock();
+      if (!self || !self->alive || self->finished) {
+        c->Close();
+        return;
+      }
+      self->conn.reset();
+      c->hooks.lost = [weak](const std::string& reason) {
+        auto s = weak.lock();
+        if (!s || !s->alive) return;
+        s->Log(fmt::format("lost the master at {}: {}", s->Where(), reason));
+        if (s->events.lost) s->events.lost(reason);
+      };
+      self->Log(fmt::format("connected to the master at {} ({}) as node {}", self->Where(),
+                            c->peer().address, self->identity.node));
+      self->Finish(std::make_unique<TcpLinkEnd>(c));
+    };
+    conn->StartAgent(identity);
+  }
+
+  void Retry(const std::string& reason) {
+    last_error = reason;
+    auto elapsed = SteadyClock::now() - started;
+    // ±20 % jitter so that many agents started together do not retry in step.
+    std::uniform_real_distribution<double> jitter(0.8, 1.2);
+    auto wait = milliseconds(static_cast<int64_t>(backoff.count() * jitter(rng)));
+    if (elapsed + wait > options.retry_for) {
+      double secs = std::chrono::duration<double>(elapsed).count();
+      Finish(Status::Infrastructure(fmt::format(
+          "cannot reach the master at {}: {} (tried {} time{} in {:.1f} s)", Where(), reason,
+          attempts, attempts == 1 ? "" : "s", secs)));
+      return;
+    }
+    Log(fmt::format("the master at {} is not reachable yet ({}); attempt {} in {:.1f} s", Where(),
+                    reason, attempts + 1, wait.count() / 1000.0));
+    backoff = std::min(options.max_backoff, backoff * 2);
+    timer.expires_after(wait);
+    timer.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+      if (!ec && self->alive && !self->finished) self->Attempt();
+    });
+  }
+
+  void Finish(Result<std::unique_ptr<TcpLinkEnd>> result) {
+    finished = true;
+    auto done = std::move(events.done);
+    events.done = nullptr;
+    if (done) done(std::move(result));
+  }
+
+  asio::io_context& io;
+  tcp::resolver resolver;
+  asio::steady_timer timer;
+  std::string host;
+  uint16_t port;
+  std::string secret;
+  Identity identity;
+  Options options;
+  Events events;
+  std::mt19937 rng;
+  SteadyClock::time_point started;
+  milliseconds backoff{0};
+  uint64_t attempts = 0;
+  std::string last_error;
+  bool alive = true;
+  bool finished = false;
+  std::shared_ptr<TcpConnection> conn;  // while in its handshake
+};
+
+TcpConnector::TcpConnector(asio::io_context& io, std::string host, uint16_t port,
+                           std::string secret, Identity identity, Options options, Events events)
+    : state_(std::make_shared<State>(io, std::move(host), port, std::move(secret),
+                                     std::move(identity), options, std::move(events))) {}
+
+TcpConnector::~TcpConnector() {
+  state_->alive = false;
+  state_->resolver.cancel();
+  state_->timer.cancel();
+  if (state_->conn) state_->conn->Close();
+}
+
+void TcpConnector::Start() {
+  state_->started = SteadyClock::now();
+  state_->backoff = state_->options.initial_backoff;
+  state_->Attempt();
+}
+
+}  // namespace parallelrun

@@ -1,0 +1,168 @@
+// TcpLink: the master ⇄ agent link between nodes, over TCP with Boost.Asio,
+// speaking the protocol of link_codec.h. The master's TcpListener accepts
+// agents and hands out one TcpLinkEnd per agent that proved it knows the job
+// secret; an agent gets its TcpLinkEnd from TcpConnector, which retries with
+// back-off until the master answers or the time runs out. A TcpLinkEnd is a
+// LinkEnd, so Master and Agent use it exactly like the in-process link.
+//
+// Threads: everything runs on one io_context's thread; no handler blocks, no
+// exception leaves a handler (error_code overloads throughout).
+//
+// Connections: TCP_NODELAY; outgoing frames are queued and written many per
+// write; incoming bytes go through LinkDecoder. A malformed, truncated,
+// oversized or wrong-version frame, a failed authentication, a handshake not
+// finished within handshake_timeout, or a peer that sends nothing for
+// heartbeat_timeout ends that one connection — with an ERROR frame to the
+// peer where one can still be sent, and a log line naming the peer's address
+// and the reason — and nothing else.
+//
+// How a connection ends, seen by its owner:
+//   - this side closes it (TcpLinkEnd::Close or its destructor): queued
+//     frames, then GOODBYE, are sent; no callback follows.
+//   - otherwise (the peer's GOODBYE or ERROR, a reset, silence, a protocol
+//     error): the `lost` callback runs once with a reason. For the master
+//     that means: requeue the agent's leases unless it already said Bye.
+// After a TcpLinkEnd is destroyed nothing calls its handler or `lost`.
+#ifndef PARALLELRUN_LINK_TCP_LINK_H_
+#define PARALLELRUN_LINK_TCP_LINK_H_
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include <boost/asio/io_context.hpp>
+
+#include "link/link.h"
+#include "parallelrun/status.h"
+
+namespace parallelrun {
+
+class TcpConnection;  // tcp_link.cc
+
+struct TcpLinkOptions {
+  // The master's values are announced in WELCOME and used by both sides; an
+  // agent's own values matter only until then.
+  std::chrono::milliseconds heartbeat_interval{2000};
+  std::chrono::milliseconds heartbeat_timeout{30000};
+  std::chrono::milliseconds handshake_timeout{10000};
+  // Bytes queued for a peer that does not read before it counts as lost.
+  size_t max_queued_bytes = 256u << 20;
+};
+
+// Who is at the other end of a link.
+struct PeerInfo {
+  uint64_t id = 0;          // connection number on this listener/connector, from 1
+  std::string address;      // "10.0.0.5:40312"
+  uint32_t node = 0;        // agent's node rank (on the agent side: 0, the master)
+  uint32_t slots = 0;       // from AGENT_HELLO
+  std::string host;         // the agent's host name (on the agent side: as dialled)
+  uint64_t capabilities = 0;  // agreed in WELCOME
+};
+
+class TcpLinkEnd : public LinkEnd {
+ public:
+  explicit TcpLinkEnd(std::shared_ptr<TcpConnection> connection);
+  ~TcpLinkEnd() override;  // Close()
+  TcpLinkEnd(const TcpLinkEnd&) = delete;
+  TcpLinkEnd& operator=(const TcpLinkEnd&) = delete;
+
+  // Queues `message`; dropped silently once the connection has ended (the
+  // owner has been told through `lost`).
+  void Send(LinkMessage message) override;
+  // Messages that arrived before this was called are delivered, in order,
+  // from the loop soon after.
+  void SetHandler(Handler handler) override;
+  const PeerInfo& peer() const;
+  bool open() const;
+  // Sends what is queued, then GOODBYE, and closes; no callbacks after.
+  void Close();
+
+ private:
+  std::shared_ptr<TcpConnection> connection_;
+};
+
+// The master's side: listens where it is told and accepts agents.
+class TcpListener {
+ public:
+  struct Events {
+    // An agent completed the handshake. The receiver owns the end; dropping
+    // it closes the connection.
+    std::function<void(std::unique_ptr<TcpLinkEnd>)> accepted;
+    // An accepted agent's connection ended without this side closing it
+    // (see the header comment); `reason` says how.
+    std::function<void(const PeerInfo&, const std::string& reason)> lost;
+    // Lines for the master's log: refusals and losses with the peer's
+    // address and the reason, joins.
+    std::function<void(const std::string&)> log;
+  };
+
+  // Binds `host`:`port` (port 0 = any free one) and starts accepting on `io`.
+  // `host` is resolved here, synchronously: call it while setting up, not
+  // from a handler. Infrastructure error naming the address when it cannot
+  // be resolved or bound.
+  static Result<std::unique_ptr<TcpListener>> Listen(boost::asio::io_context& io,
+                                                     const std::string& host, uint16_t port,
+                                                     std::string secret, TcpLinkOptions options,
+                                                     Events events);
+  // Stops accepting and closes connections still in their handshake; links
+  // already handed out stay open, but this listener's events stop.
+  ~TcpListener();
+
+  std::string address() const;  // the bound address, without the port
+  uint16_t port() const;        // the bound port
+
+  struct State;  // tcp_link.cc
+
+ private:
+  explicit TcpListener(std::shared_ptr<State> state);
+  std::shared_ptr<State> state_;
+};
+
+// The agent's side: connects to the master, retrying with back-off.
+class TcpConnector {
+ public:
+  struct Options {
+    TcpLinkOptions link;
+    // Keep trying this long after Start (the master may start later, or its
+    // name may not resolve yet), waiting initial_backoff, then twice as long
+    // each time up to max_backoff, ±20 % so that many agents do not retry in
+    // step.
+    std::chrono::milliseconds retry_for{std::chrono::minutes(5)};
+    std::chrono::milliseconds initial_backoff{100};
+    std::chrono::milliseconds max_backoff{5000};
+  };
+  struct Identity {
+    uint32_t node = 0;
+    uint32_t slots = 0;
+    std::string host;
+  };
+  struct Events {
+    // Once: the link, or why there is none: Infrastructure "cannot reach the
+    // master at H:P …" after retry_for, or Usage when the master refused this
+    // agent (authentication, version) or failed to prove itself — those are
+    // not retried.
+    std::function<void(Result<std::unique_ptr<TcpLinkEnd>>)> done;
+    // The link given by `done` ended without this side closing it.
+    std::function<void(const std::string& reason)> lost;
+    std::function<void(const std::string&)> log;
+  };
+
+  TcpConnector(boost::asio::io_context& io, std::string host, uint16_t port, std::string secret,
+               Identity identity, Options options, Events events);
+  // Cancels a connection attempt in progress (no `done` after). `lost` stops
+  // too, but a link already handed out stays open.
+  ~TcpConnector();
+
+  void Start();
+
+  struct State;  // tcp_link.cc
+
+ private:
+  std::shared_ptr<State> state_;
+};
+
+}  // namespace parallelrun
+
+#endif  // PARALLELRUN_LINK_TCP_LINK_H_

@@ -1,0 +1,125 @@
+#include "master/batch_queue.h"
+
+#include <cassert>
+
+#include <fmt/format.h>
+
+namespace parallelrun {
+
+void BatchQueue::Add(MiniBatch batch) {
+  MiniBatchId id = batch.id;
+  counters_.batches_added++;
+  counters_.items_added += batch.ItemCount();
+  Entry e;
+  e.batch = std::move(batch);
+  bool inserted = live_.emplace(id, std::move(e)).second;
+  assert(inserted && "mini-batch ids are unique");
+  (void)inserted;
+  pending_.push_back(id);
+}
+
+std::optional<BatchQueue::Lease> BatchQueue::LeaseNext(AgentId agent) {
+  if (pending_.empty()) return std::nullopt;
+  MiniBatchId id = pending_.front();
+  pending_.pop_front();
+  Entry& e = live_.at(id);
+  e.leased = true;
+  e.agent = agent;
+  e.attempts++;
+  return Lease{&e.batch, e.attempts};
+}
+
+void BatchQueue::SetLatest(Entry* e, bool failed, uint64_t failed_items) {
+  counters_.items_failed -= e->latest_failed_items;
+  counters_.items_failed += failed_items;
+  if (e->latest_failed != failed) {
+    if (failed) counters_.batches_latest_failed++;
+    else counters_.batches_latest_failed--;
+  }
+  e->latest_failed = failed;
+  e->latest_failed_items = failed_items;
+}
+
+BatchQueue::Verdict BatchQueue::Finish(const AttemptResult& r) {
+  auto it = live_.find(r.id);
+  if (it == live_.end() || !it->second.leased || it->second.attempts != r.attempt) {
+    return Verdict::kStale;
+  }
+  Entry& e = it->second;
+  counters_.attempts++;
+  // A table mini-batch's rows are known once a worker has read them: the
+  // attempt reports them. Rows not known when it was added count from its
+  // last attempt.
+  bool tabular = IsTabular(e.batch.kind);
+  uint64_t total = tabular ? r.total : e.batch.items.size();
+  uint64_t unknown_rows = tabular && e.batch.known_rows == 0 ? total : 0;
+  if (!AttemptFailed(r.status)) {
+    uint64_t succeeded = std::min(r.succeeded, total);
+    SetLatest(&e, false, total - succeeded);
+    counters_.batches_done++;
+    counters_.items_succeeded += succeeded;
+    counters_.items_added += unknown_rows;
+    live_.erase(it);
+    return Verdict::kDone;
+  }
+  SetLatest(&e, true, total);
+  if (static_cast<int>(e.attempts) < limits_.max_tries) {
+    e.leased = false;
+    counters_.retries++;
+    pending_.push_front(r.id);
+    return Verdict::kRetry;
+  }
+  counters_.batches_failed++;
+  counters_.items_added += unknown_rows;
+  live_.erase(it);
+  return Verdict::kFailed;
+}
+
+bool BatchQueue::Return(MiniBatchId id, uint32_t attempt) {
+  auto it = live_.find(id);
+  if (it == live_.end() || !it->second.leased || it->second.attempts != attempt) return false;
+  it->second.leased = false;
+  it->second.attempts--;
+  pending_.push_front(id);
+  return true;
+}
+
+size_t BatchQueue::ReleaseAgent(AgentId agent) {
+  size_t n = 0;
+  for (auto& [id, e] : live_) {
+    if (e.leased && e.agent == agent) {
+      e.leased = false;
+      e.attempts--;
+      pending_.push_front(id);
+      n++;
+    }
+  }
+  return n;
+}
+
+std::optional<std::string> BatchQueue::ExceededThreshold() const {
+  const Counters& c = counters_;
+  if (limits_.error_threshold >= 0 &&
+      c.items_failed > static_cast<uint64_t>(limits_.error_threshold)) {
+    return fmt::format("error_threshold exceeded: {} failed items > {}", c.items_failed,
+                       limits_.error_threshold);
+  }
+  if (limits_.allowed_failed_count >= 0 &&
+      c.batches_latest_failed > static_cast<uint64_t>(limits_.allowed_failed_count)) {
+    return fmt::format(
+        "allowed_failed_count (mini_batch_error_threshold) exceeded: {} failed mini-batches > {}",
+        c.batches_latest_failed, limits_.allowed_failed_count);
+  }
+  if (adding_closed_ && limits_.allowed_failed_percent < 100 && c.batches_added > 0) {
+    double percent = 100.0 * static_cast<double>(c.batches_latest_failed) /
+                     static_cast<double>(c.batches_added);
+    if (percent > limits_.allowed_failed_percent) {
+      return fmt::format(
+          "allowed_failed_percent exceeded: {} of {} mini-batches failed ({:.2f}% > {}%)",
+          c.batches_latest_failed, c.batches_added, percent, limits_.allowed_failed_percent);
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace parallelrun

@@ -1,0 +1,131 @@
+// BatchQueue: the scheduling brain of the master (DESIGN.md §3). It holds the
+// mini-batches that are pending or leased, decides what is retried, and counts
+// failures against the job's thresholds. It is pure: no sockets, processes or
+// clocks — the master turns network, worker and timer events into calls here,
+// so every rule is unit-tested as a table of events.
+//
+// Life of a mini-batch: Add → pending → Lease (attempt n) → leased →
+//   Finish(RUN_DONE)                         → done (forgotten)
+//   Finish(failure), attempts < max_tries    → pending again, at the front
+//   Finish(failure), attempts == max_tries   → failed (forgotten)
+//   Return / ReleaseAgent (never tried)      → pending again, attempt not counted
+//
+// Failure counting follows reference §1.2: a mini-batch counts as failed while
+// its latest attempt failed (so a transient failure is visible until its
+// retry succeeds), and its failed items are total − succeeded of its latest
+// attempt. A table mini-batch's items are its rows: known when it is added
+// (Parquet) or reported by each attempt (CSV, JSON Lines: only a worker
+// reading them can count them). Thresholds compare with `>`; -1 (or 100%)
+// means unlimited; the percentage is only checked once scheduling has finished.
+#ifndef PARALLELRUN_MASTER_BATCH_QUEUE_H_
+#define PARALLELRUN_MASTER_BATCH_QUEUE_H_
+
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <string>
+#include <unordered_map>
+
+#include "base/mini_batch.h"
+
+namespace parallelrun {
+
+using AgentId = uint32_t;
+
+class BatchQueue {
+ public:
+  struct Limits {
+    int max_tries = 3;                    // attempts per mini-batch, ≥ 1
+    int64_t error_threshold = -1;         // failed items allowed
+    int64_t allowed_failed_count = -1;    // failed mini-batches allowed
+    double allowed_failed_percent = 100;  // failed mini-batches, % of all
+  };
+
+  struct Lease {
+    const MiniBatch* batch;  // owned by the queue; valid until Finish/Return of this lease
+    uint32_t attempt;        // 1-based
+  };
+
+  enum class Verdict {
+    kDone,     // the attempt succeeded; the mini-batch is finished
+    kRetry,    // the attempt failed; the mini-batch is pending again
+    kFailed,   // the attempt failed and was the last try
+    kStale,    // not the current lease of a live mini-batch: ignored
+  };
+
+  struct Counters {
+    uint64_t batches_added = 0;
+    uint64_t items_added = 0;         // files; rows of tables once known (see Finish)
+    uint64_t batches_done = 0;        // finished with RUN_DONE
+    uint64_t batches_failed = 0;      // finished after the last failed try
+    uint64_t batches_latest_failed = 0;  // live: latest attempt failed (incl. awaiting retry)
+    uint64_t items_succeeded = 0;     // of finished mini-batches
+    uint64_t items_failed = 0;        // live: total − succeeded of latest attempts
+    uint64_t attempts = 0;            // results recorded (incl. failures)
+    uint64_t retries = 0;             // failed attempts that were requeued
+  };
+
+  explicit BatchQueue(Limits limits) : limits_(limits) {}
+
+  // A new mini-batch, pending at the back. REQUIRES: its id is new.
+  void Add(MiniBatch batch);
+  // No more Add calls will come (the listing is complete).
+  void CloseAdding() { adding_closed_ = true; }
+  bool adding_closed() const { return adding_closed_; }
+
+  // Leases the next pending mini-batch to `agent`, or nullopt if none is
+  // pending.
+  std::optional<Lease> LeaseNext(AgentId agent);
+
+  // Records the result of attempt `result.attempt` of `result.id`.
+  Verdict Finish(const AttemptResult& result);
+
+  // Gives back a lease that was never tried (its worker died before starting
+  // it, or the job is stopping): pending again at the front, attempt not
+  // counted. Returns false for a stale lease.
+  bool Return(MiniBatchId id, uint32_t attempt);
+
+  // The agent is gone: every lease it held is pending again, not counted as
+  // an attempt. Returns how many were requeued.
+  size_t ReleaseAgent(AgentId agent);
+
+  // The live (pending or leased) mini-batch `id`, or nullptr.
+  const MiniBatch* Find(MiniBatchId id) const {
+    auto it = live_.find(id);
+    return it == live_.end() ? nullptr : &it->second.batch;
+  }
+
+  size_t pending() const { return pending_.size(); }
+  size_t leased() const { return live_.size() - pending_.size(); }
+  // Adding is closed and no mini-batch is pending or leased.
+  bool AllFinished() const { return adding_closed_ && live_.empty(); }
+
+  // If a threshold is exceeded, a sentence naming it with the numbers, e.g.
+  // "error_threshold exceeded: 12 failed items > 10".
+  std::optional<std::string> ExceededThreshold() const;
+
+  const Counters& counters() const { return counters_; }
+  const Limits& limits() const { return limits_; }
+
+ private:
+  struct Entry {
+    MiniBatch batch;
+    uint32_t attempts = 0;        // attempts started (leases not returned)
+    bool leased = false;
+    AgentId agent = 0;
+    bool latest_failed = false;   // latest attempt failed
+    uint64_t latest_failed_items = 0;
+  };
+
+  void SetLatest(Entry* e, bool failed, uint64_t failed_items);
+
+  Limits limits_;
+  bool adding_closed_ = false;
+  std::unordered_map<MiniBatchId, Entry> live_;  // pending or leased
+  std::deque<MiniBatchId> pending_;
+  Counters counters_;
+};
+
+}  // namespace parallelrun
+
+#endif  // PARALLELRUN_MASTER_BATCH_QUEUE_H_

@@ -1,0 +1,522 @@
+#include "master/master.h"
+
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <filesystem>
+
+#include <boost/asio/post.hpp>
+#include <fmt/format.h>
+
+namespace parallelrun {
+
+namespace {
+
+constexpr auto kTick = std::chrono::milliseconds(200);
+constexpr double kOverviewEverySeconds = 10;
+
+// `batch` with its items as people read them (a table range's descriptor is
+// bytes), for the report's Mini-batch Detail and job_error.txt.
+MiniBatch Labelled(const MiniBatch& batch) {
+  MiniBatch out;
+  out.id = batch.id;
+  out.input = batch.input;
+  out.items.reserve(batch.items.size());
+  for (size_t i = 0; i < batch.items.size(); i++) out.items.push_back(ItemLabel(batch, i));
+  return out;
+}
+
+}  // namespace
+
+Master::Master(boost::asio::io_context& io, Config config, JobLog* log, Progress* progress,
+               std::function<void(Status)> done)
+    : io_(io), config_(std::move(config)), log_(log), progress_(progress), done_(std::move(done)),
+      queue_(config_.limits), tick_(io) {
+  // Form enough mini-batches ahead to cover demand, but hold no more than
+  // about 8k items in them: memory must not grow with the dataset, and a
+  // 100k-file folder should already be past the plateau.
+  uint64_t by_items = 8192 / std::max<uint64_t>(config_.mini_batch_size, 1);
+  window_ = static_cast<size_t>(std::clamp<uint64_t>(by_items, 16, 1024));
+  if (config_.append_row) append_row_ = std::make_unique<AppendRowOutput>(*config_.append_row);
+}
+
+Master::~Master() {
+  *alive_ = false;
+  source_.reset();
+}
+
+size_t Master::AddAgent(std::unique_ptr<LinkEnd> link) {
+  size_t index = agents_.size();
+  agents_.push_back(AgentState{});
+  agents_.back().link = std::move(link);
+  agents_.back().link->SetHandler([this, index](LinkMessage&& m) { OnMessage(index, std::move(m)); });
+  if (finished_) {
+    // Too late to help: the job is over.
+    agents_.back().bye = true;
+    agents_.back().link->Send(EndMsg{static_cast<uint8_t>(outcome_.code()), outcome_.message()});
+  } else if (interrupted_) {
+    agents_.back().link->Send(StopMsg{true, "interrupted"});
+  } else if (drained_) {
+    // Joined after the work ran out or the job began to stop.
+    agents_.back().link->Send(DrainMsg{});
+  }
+  return index;
+}
+
+void Master::AgentLost(size_t index, const std::string& reason) {
+  if (index >= agents_.size() || agents_[index].bye) return;
+  AgentState& a = agents_[index];
+  a.bye = true;
+  a.demand = 0;
+  size_t requeued = queue_.ReleaseAgent(static_cast<AgentId>(index));
+  log_->Master("WARNING", fmt::format("Lost node {} ({}): {}; its {} leases are pending again.",
+                                      a.node, a.host, reason, requeued));
+  progress_->Say(fmt::format("lost node {} ({}): {}; {} mini-batches go to other nodes", a.node,
+                             a.host, reason, requeued));
+  bool all_gone = std::all_of(agents_.begin(), agents_.end(),
+                              [](const AgentState& s) { return s.bye; });
+  if (all_gone) {
+    Finish();
+  } else {
+    Serve();
+  }
+}
+
+double Master::Elapsed() const {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+}
+
+void Master::Start() {
+  started_ = last_progress_ = std::chrono::steady_clock::now();
+  log_->Master("INFO", "Start scheduling.");
+  log_->Overview("Start scheduling.");
+  OpenInput(0);
+  Tick();
+}
+
+void Master::OpenInput(size_t index) {
+  input_index_ = index;
+  if (index >= config_.input_paths.size()) {
+    queue_.CloseAdding();
+    // The rows of a CSV or JSON Lines range are only known once a worker has
+    // read them (BatchQueue): say so rather than print a count that grows.
+    bool tables = std::any_of(config_.inputs.begin(), config_.inputs.end(), [](const InputPlan& p) {
+      return p.kind == InputPlan::Kind::kTable;
+    });
+    std::string items =
+        tables ? fmt::format("{} rows counted so far (CSV and JSON Lines rows are counted as "
+                             "workers read them)",
+                             queue_.counters().items_added)
+               : fmt::format("{} items", queue_.counters().items_added);
+    log_->Master("INFO", fmt::format("Scheduling finished. Scheduled {} mini batches in {:.3f} "
+                                     "seconds. There are {} mini batches with {}.",
+                                     queue_.counters().batches_added, Elapsed(),
+                                     queue_.counters().batches_added, items));
+    log_->Overview(fmt::format("Scheduling finished. There are {} mini batches with {}.",
+                               queue_.counters().batches_added, items));
+    CheckThresholds();
+    CheckAllFinished();
+    return;
+  }
+  log_->Master("INFO", fmt::format("Scheduling mini-batches for input {} ({}): {}", index,
+                                   config_.input_names[index], config_.input_paths[index]));
+  input_started_ = std::chrono::steady_clock::now();
+  auto alive = alive_;
+  boost::asio::io_context* io = &io_;
+  InputPlan folder;  // no plan: a folder of files
+  folder.name = config_.input_names[index];
+  folder.path = folder.root = config_.input_paths[index];
+  InputSource::Options options;
+  options.mini_batch_size = config_.mini_batch_size;
+  options.partition_keys = config_.partition_keys;
+  options.spill_dir = fmt::format("{}/{}", config_.partitions_dir, index);
+  options.shuffle = config_.shuffle;
+  options.processes = config_.shuffle_processes;
+  source_ = InputSource::Open(index < config_.inputs.size() ? config_.inputs[index] : folder,
+                              options, [this, alive, io] {
+                                boost::asio::post(*io, [this, alive] {
+                                  if (!*alive) return;
+                                  Feed();
+                                  Serve();
+                                });
+                              });
+}
+
+void Master::Feed() {
+  while (!queue_.adding_closed() && source_) {
+    size_t demand = 0;
+    for (const auto& a : agents_) demand += a.demand;
+    if (queue_.pending() >= window_ + demand) return;
+    MiniBatch batch;
+    switch (source_->Next(&batch)) {
+      case Batcher::Outcome::kBatch:
+        batch.id = next_id_++;
+        batch.input = static_cast<uint32_t>(input_index_);
+        queue_.Add(std::move(batch));
+        break;
+      case Batcher::Outcome::kWaiting:
+        return;
+      case Batcher::Outcome::kExhausted: {
+        InputSource::End end = source_->Summary();
+        for (const auto& line : end.info) log_->Master("INFO", line);
+        for (const auto& line : end.warnings) log_->Master("WARNING", line);
+        for (const auto& e : end.errors) {
+          listing_errors_.push_back(e);
+          log_->Master("ERROR", "Listing: " + e);
+        }
+        listing_error_count_ += end.error_count;
+        source_.reset();
+        OpenInput(input_index_ + 1);
+        break;
+      }
+    }
+  }
+}
+
+void Master::Serve() {
+  if (drained_ || !stop_reason_.empty() || interrupted_) return;
+  for (size_t i = 0; i < agents_.size(); i++) {
+    AgentState& a = agents_[i];
+    while (a.demand > 0) {
+      auto lease = queue_.LeaseNext(static_cast<AgentId>(i));
+      if (!lease) {
+        Feed();
+        lease = queue_.LeaseNext(static_cast<AgentId>(i));
+        if (!lease) return;
+      }
+      a.demand--;
+      if (!first_lease_logged_) {
+        first_lease_logged_ = true;
+        log_->Master("INFO", fmt::format("First mini-batch handed out {:.6f} seconds after start.",
+                                         Elapsed()));
+      }
+      a.link->Send(LeaseMsg{*lease->batch, lease->attempt});
+    }
+  }
+  Feed();
+}
+
+void Master::OnMessage(size_t index, LinkMessage&& m) {
+  AgentState& a = agents_[index];
+  if (auto* hello = std::get_if<HelloMsg>(&m)) {
+    a.hello = true;
+    a.node = hello->node;
+    a.host = hello->host;
+    log_->Master("INFO", fmt::format("Agent of node {} ({}) joined.", a.node, a.host));
+  } else if (auto* pull = std::get_if<PullMsg>(&m)) {
+    // A pull follows a result or a worker that finished init(): progress
+    // (the original counts init progress too, reference §4.5).
+    last_progress_ = std::chrono::steady_clock::now();
+    a.demand += pull->n;
+    Serve();
+  } else if (auto* result = std::get_if<ResultMsg>(&m)) {
+    OnResult(index, std::move(result->result));
+  } else if (auto* back = std::get_if<GiveBackMsg>(&m)) {
+    queue_.Return(back->id, back->attempt);
+    Serve();
+  } else if (auto* failed = std::get_if<NodeFailedMsg>(&m)) {
+    a.failed = true;
+    a.demand = 0;
+    log_->Master("ERROR", fmt::format("Node {} cannot run workers: {}", a.node, failed->reason));
+    log_->NodeFailure(a.node, failed->reason);
+    bool all_failed = std::all_of(agents_.begin(), agents_.end(),
+                                  [](const AgentState& s) { return s.failed || s.bye; });
+    // The reason's first line is the sentence; the rest (traceback) is in
+    // job_error.txt.
+    if (all_failed) BeginStop(failed->reason.substr(0, failed->reason.find('\n')));
+  } else if (auto* bye = std::get_if<ByeMsg>(&m)) {
+    a.bye = true;
+    a.demand = 0;
+    log_->Node(bye->report);
+    size_t requeued = queue_.ReleaseAgent(static_cast<AgentId>(index));
+    if (requeued > 0) {
+      log_->Master("WARNING", fmt::format("Node {} left holding {} leases; they are pending again.",
+                                          a.node, requeued));
+    }
+    bool all_gone = std::all_of(agents_.begin(), agents_.end(),
+                                [](const AgentState& s) { return s.bye; });
+    if (all_gone) Finish();
+  }
+}
+
+void Master::OnResult(size_t index, AttemptResult&& r) {
+  const MiniBatch* batch = queue_.Find(r.id);
+  if (!batch) {
+    log_->Master("WARNING", fmt::format("Ignored a result for mini-batch {} attempt {}: it is no "
+                                        "longer in flight.", r.id, r.attempt));
+    if (append_row_) append_row_->Discard(r.id, r.attempt);
+    return;
+  }
+  std::optional<MiniBatch> labelled;
+  if (IsTabular(batch->kind)) labelled = Labelled(*batch);
+  const MiniBatch& shown = labelled ? *labelled : *batch;
+  log_->Attempt(r, shown);
+  if (r.status == AttemptStatus::kRunDone && r.returned > r.total && !warned_capped_) {
+    warned_capped_ = true;
+    std::string warning = fmt::format(
+        "run() returned {} items for mini-batch {}, which is more than its {} items; using the "
+        "input count as succeeded count (warned once)",
+        r.returned, r.id, r.total);
+    log_->Master("WARNING", warning);
+    progress_->Say("warning: " + warning);
+  }
+  if (r.status == AttemptStatus::kInterrupted) {
+    // Not the mini-batch's fault: it stays unprocessed, and no try is used up.
+    queue_.Return(r.id, r.attempt);
+    if (append_row_) append_row_->Discard(r.id, r.attempt);
+    return;
+  }
+  bool last_try = static_cast<int>(r.attempt) >= queue_.limits().max_tries;
+  if (AttemptFailed(r.status)) log_->Failure(r, shown, last_try);
+  BatchQueue::Verdict verdict = queue_.Finish(r);
+  if (append_row_) {
+    // Only the attempt the queue recorded as the mini-batch's success
+    // contributes rows; any other (failed, retried, stale) is dropped.
+    if (verdict == BatchQueue::Verdict::kDone) {
+      append_row_->Accept(r.id, r.attempt);
+    } else {
+      append_row_->Discard(r.id, r.attempt);
+    }
+  }
+  if (verdict == BatchQueue::Verdict::kStale) return;
+  last_progress_ = std::chrono::steady_clock::now();
+  if (verdict == BatchQueue::Verdict::kFailed) {
+    log_->Master("WARNING", fmt::format("Mini-batch {} failed after {} tries: {}", r.id, r.attempt,
+                                        r.error_message));
+  }
+  CheckThresholds();
+  Serve();
+  CheckAllFinished();
+}
+
+void Master::CheckThresholds() {
+  if (!stop_reason_.empty() || interrupted_) return;
+  if (auto exceeded = queue_.ExceededThreshold()) BeginStop(*exceeded);
+}
+
+void Master::BeginStop(const std::string& reason, const std::string& detail) {
+  if (!stop_reason_.empty()) return;
+  stop_reason_ = reason;
+  stop_detail_ = detail;
+  log_->Master("ERROR", "Stopping: " + reason + detail);
+  log_->Overview("Progress update stopped for reasons: [" + reason + "]");
+  progress_->Say("stopping: " + reason + detail);
+  for (auto& a : agents_) {
+    a.demand = 0;
+    if (!a.bye) a.link->Send(DrainMsg{});
+  }
+  drained_ = true;
+}
+
+void Master::StopWorkers(bool immediate, const std::string& reason) {
+  for (auto& a : agents_) {
+    a.demand = 0;
+    if (!a.bye) a.link->Send(StopMsg{immediate, reason});
+  }
+}
+
+void Master::CheckAllFinished() {
+  if (drained_ || !queue_.AllFinished()) return;
+  drained_ = true;
+  log_->Master("INFO", fmt::format("All {} mini batches have been processed.",
+                                   queue_.counters().batches_added));
+  log_->Overview(fmt::format("All {} mini batches have been processed.",
+                             queue_.counters().batches_added));
+  for (auto& a : agents_) {
+    a.demand = 0;
+    if (!a.bye) a.link->Send(DrainMsg{});
+  }
+}
+
+void Master::Interrupt(bool immediate, const std::string& signal) {
+  if (finished_) return;
+  if (!interrupted_) {
+    interrupt_signal_ = signal;
+    log_->Master("WARNING", fmt::format("Got stop signal ({}).", signal));
+    log_->Overview(fmt::format("Got stop signal ({}).", signal));
+    progress_->Say(fmt::format("interrupted ({}): stopping workers; press Ctrl-C again to kill "
+                               "them at once",
+                               signal));
+  } else if (immediate) {
+    log_->Master("WARNING", fmt::format("Got another stop signal ({}): killing workers now.", signal));
+    progress_->Say("interrupted again: killing workers now");
+  }
+  interrupted_ = true;
+  drained_ = true;
+  StopWorkers(immediate, fmt::format("the job was interrupted ({}) while this mini-batch ran",
+                                     interrupt_signal_));
+}
+
+Progress::Snapshot Master::Snap() const {
+  const auto& c = queue_.counters();
+  Progress::Snapshot s;
+  s.elapsed_seconds = Elapsed();
+  s.batches_processed = c.batches_done + c.batches_failed;
+  s.batches_known = c.batches_added;
+  s.total_final = queue_.adding_closed();
+  s.items_processed = c.items_succeeded;
+  s.items_failed = c.items_failed;
+  s.batches_failed = c.batches_failed;
+  return s;
+}
+
+void Master::Tick() {
+  if (finished_) return;
+  Progress::Snapshot s = Snap();
+  progress_->Update(s);
+  double now = s.elapsed_seconds;
+  if (last_overview_ < 0 || now - last_overview_ >= kOverviewEverySeconds) {
+    last_overview_ = now;
+    log_->Overview(s.batches_processed == 0 ? "No task has been processed yet."
+                                            : Progress::Describe(s));
+  }
+  // A shuffle before the first mini-batch is progress too.
+  if (source_ && source_->working()) last_progress_ = std::chrono::steady_clock::now();
+  double idle =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - last_progress_).count();
+  if (config_.progress_update_timeout > 0 && idle > config_.progress_update_timeout &&
+      stop_reason_.empty() && !interrupted_ && !drained_) {
+    std::string doing;
+    if (describe_workers_) {
+      for (const auto& line : describe_workers_()) doing += "\n  " + line;
+    }
+    if (doing.empty()) doing = "\n  (no worker process is running)";
+    std::string what = fmt::format(
+        "no progress update in {:.0f} seconds (progress_update_timeout {:g} s): no mini-batch "
+        "finished and no worker became ready",
+        idle, config_.progress_update_timeout);
+    log_->Master("ERROR", fmt::format("No progress update in {:.0f} seconds. Workers:{}", idle, doing));
+    BeginStop(what, "; the workers were:" + doing);
+    // Workers that are stuck would never drain: stop them.
+    StopWorkers(false, fmt::format("the job was stopped: no progress update in {:.0f} seconds",
+                                   idle));
+  }
+  tick_.expires_after(kTick);
+  tick_.async_wait([this](const boost::system::error_code& ec) {
+    if (!ec) Tick();
+  });
+}
+
+JobLog::Totals Master::Totals() const {
+  const auto& c = queue_.counters();
+  JobLog::Totals t;
+  t.batches = c.batches_added;
+  t.batches_done = c.batches_done;
+  t.batches_failed = c.batches_failed;
+  t.items = c.items_added;
+  t.items_succeeded = c.items_succeeded;
+  t.items_failed = c.items_failed;
+  t.attempts = c.attempts;
+  t.retries = c.retries;
+  return t;
+}
+
+std::string Master::Summary() const {
+  JobLog::Totals t = Totals();
+  return fmt::format(
+      "There are {} mini-batches with {} items. Processed {} mini-batches: {} succeeded, {} failed "
+      "after all tries ({} attempts, {} retried). {} items succeeded, {} failed. Elapsed {}.",
+      t.batches, t.items, t.batches_done + t.batches_failed, t.batches_done, t.batches_failed,
+      t.attempts, t.retries, t.items_succeeded, t.items_failed, Progress::Duration(Elapsed()));
+}
+
+void Master::WriteAppendRowOutput(Status* outcome) {
+  const std::string final_path = append_row_->final_path();
+  if (!outcome->ok()) {
+    // A failed job's rows are incomplete: keep them out of the output, where
+    // a reader could not tell.
+    log_->Master("WARNING", fmt::format("The append_row output {} was not written because the job "
+                                        "did not succeed; the rows of its successful mini-batches "
+                                        "are in {}.",
+                                        final_path, append_row_->options().parts_dir));
+    return;
+  }
+  // Blocking I/O on the loop, but nothing else is left to do on it.
+  auto written = append_row_->Finish([this](const std::string& line) { log_->Master("INFO", line); });
+  if (!written.ok()) {
+    *outcome = Status::JobFailed("could not write the append_row output " + final_path + ": " +
+                                 written.status().message());
+    return;
+  }
+  progress_->Say(fmt::format("rows of {} mini-batches written to {}", written->mini_batches,
+                             final_path));
+}
+
+void Master::Finish() {
+  if (finished_) return;
+  finished_ = true;
+  tick_.cancel();
+  progress_->Update(Snap());
+  progress_->Clear();
+  JobLog::Totals t = Totals();
+  uint64_t unprocessed = t.batches - t.batches_done - t.batches_failed;
+  std::string known = queue_.adding_closed() ? "" : " (the input was still being listed)";
+  Status outcome;
+  if (interrupted_) {
+    outcome = Status::Interrupted(fmt::format(
+        "interrupted by {}; {} of {} mini-batches were processed, {} were not{}", interrupt_signal_,
+        t.batches_done + t.batches_failed, t.batches, unprocessed, known));
+  } else if (!stop_reason_.empty()) {
+    // "<reason>; N mini-batches were not processed<detail>".
+    std::string left =
+        unprocessed > 0 || !queue_.adding_closed()
+            ? fmt::format("; the job stopped dispatching, {} of {} mini-batches were not "
+                          "processed{}",
+                          unprocessed, t.batches, known)
+            : "";
+    outcome = Status::JobFailed(stop_reason_ + left + stop_detail_);
+  } else if (listing_error_count_ > 0) {
+    outcome = Status::JobFailed(fmt::format(
+        "{} entries of the input could not be listed (first: {}); their files were not processed",
+        listing_error_count_, listing_errors_.empty() ? "" : listing_errors_.front()));
+  } else if (!queue_.adding_closed() || unprocessed > 0) {
+    outcome = Status::JobFailed(fmt::format("{} mini-batches were left unprocessed", unprocessed));
+  } else if (auto exceeded = queue_.ExceededThreshold()) {
+    outcome = Status::JobFailed(*exceeded);
+  }
+  if (append_row_) WriteAppendRowOutput(&outcome);
+  // Partitioning's spill files (for partitions by columns, a copy of the
+  // data) are of no use once every partition was processed.
+  std::error_code ec;
+  if (outcome.ok() && !config_.partitions_dir.empty() &&
+      std::filesystem::exists(config_.partitions_dir, ec)) {
+    std::filesystem::remove_all(config_.partitions_dir, ec);
+    log_->Master(ec ? "WARNING" : "INFO",
+                 ec ? fmt::format("Could not remove the partitions' spill files in {}: {}",
+                                  config_.partitions_dir, ec.message())
+                    : fmt::format("Removed the partitions' spill files in {}.",
+                                  config_.partitions_dir));
+  }
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  log_->Master("INFO", fmt::format("Peak memory (RSS) of the parallelrun process: {:.1f} MB.",
+                                   static_cast<double>(ru.ru_maxrss) / 1024.0));
+  std::string summary = Summary();
+  if (outcome.ok() && (t.batches_failed > 0 || t.items_failed > 0)) {
+    const BatchQueue::Limits& l = queue_.limits();
+    summary += fmt::format(
+        "\nThe failures are within the thresholds: error_threshold {}, allowed_failed_count {}, "
+        "allowed_failed_percent {:g}.",
+        l.error_threshold, l.allowed_failed_count, l.allowed_failed_percent);
+  }
+  log_->Master(outcome.ok() ? "INFO" : "ERROR",
+               outcome.ok() ? "The job succeeded. " + summary
+                            : "The job failed: " + outcome.message() + " " + summary);
+  log_->Overview(outcome.ok() ? "Job succeeded." : "Job failed: " + outcome.message());
+  size_t joined = std::count_if(agents_.begin(), agents_.end(),
+                                [](const AgentState& a) { return a.hello; });
+  if (static_cast<int>(joined) < config_.expected_nodes) {
+    log_->Master("WARNING", fmt::format("{} of {} nodes joined the job.", joined,
+                                        config_.expected_nodes));
+    summary += fmt::format(" Only {} of {} nodes joined.", joined, config_.expected_nodes);
+  }
+  log_->Close(outcome, t, summary + "\n");
+  outcome_ = outcome;
+  // Every node exits with the job's outcome (remote agents wait for this).
+  for (auto& a : agents_) {
+    a.link->Send(EndMsg{static_cast<uint8_t>(outcome.code()), outcome.message()});
+  }
+  done_(outcome);
+}
+
+}  // namespace parallelrun

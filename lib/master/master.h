@@ -1,0 +1,147 @@
+// Master: the role that lists the data, forms mini-batches, hands them out,
+// enforces the thresholds and writes the job report — exactly one per job
+// (DESIGN.md §2). It turns link messages, listing progress and timer ticks
+// into BatchQueue calls and BatchQueue answers into messages and report rows.
+// Runs on the loop thread; listing and splitting run on the InputSource's
+// helper threads.
+#ifndef PARALLELRUN_MASTER_MASTER_H_
+#define PARALLELRUN_MASTER_MASTER_H_
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "data/input_source.h"
+#include "link/link.h"
+#include "master/append_row_output.h"
+#include "master/batch_queue.h"
+#include "report/job_log.h"
+#include "report/progress.h"
+
+namespace parallelrun {
+
+class Master {
+ public:
+  struct Config {
+    std::vector<std::string> input_names;  // input_data, in order
+    std::vector<std::string> input_paths;  // absolute, same order
+    // How each input becomes mini-batches, same order; empty: every input
+    // is a folder of files.
+    std::vector<InputPlan> inputs;
+    uint64_t mini_batch_size = 10;         // files, or bytes of a table
+    std::vector<std::string> partition_keys;
+    std::string partitions_dir;            // spill files of partitioning: <job dir>/partitions
+    // A shuffle for partitions by table columns runs shuffle_processes
+    // processes at once through `shuffle` (not owned; outlives the master).
+    ShuffleRunner* shuffle = nullptr;
+    int shuffle_processes = 1;
+    // output_action append_row: where the rows go (parts_dir must exist).
+    std::optional<AppendRowTarget> append_row;
+    BatchQueue::Limits limits;
+    double progress_update_timeout = 270;  // seconds without a finished attempt
+    int expected_nodes = 1;                // node_count: for the log of who never joined
+  };
+
+  // `done` runs once, after every agent has said Bye and the reports are
+  // written, with the job's outcome.
+  Master(boost::asio::io_context& io, Config config, JobLog* log, Progress* progress,
+         std::function<void(Status)> done);
+  ~Master();
+
+  // Adds an agent's link end (before Start for the in-process agent).
+  // Returns the agent's index, which AgentLost names.
+  size_t AddAgent(std::unique_ptr<LinkEnd> link);
+  // The agent's connection ended without a Bye (it crashed, was killed, or
+  // stopped answering heartbeats): its leases are pending again — not counted
+  // as attempts — and the job goes on with the other nodes.
+  void AgentLost(size_t index, const std::string& reason);
+  void Start();
+  // Ctrl-C / SIGTERM (`signal` names it): stop dispatching, stop workers (at
+  // once if `immediate`, the second time), then report what finished; the
+  // job's outcome is Interrupted.
+  void Interrupt(bool immediate, const std::string& signal = "SIGINT");
+  // What every worker is doing, for the no-progress message (in-process agents).
+  void SetDescribeWorkers(std::function<std::vector<std::string>()> describe) {
+    describe_workers_ = std::move(describe);
+  }
+
+  // The totals so far (final once `done` ran).
+  JobLog::Totals Totals() const;
+  // One paragraph: what ran, what failed, how long it took.
+  std::string Summary() const;
+
+ private:
+  struct AgentState {
+    std::unique_ptr<LinkEnd> link;
+    uint32_t node = 0;
+    std::string host;
+    uint32_t demand = 0;  // pulled, not yet leased
+    bool hello = false;
+    bool failed = false;
+    bool bye = false;
+  };
+
+  void OnMessage(size_t agent, LinkMessage&& m);
+  void OnResult(size_t agent, AttemptResult&& r);
+  void Feed();
+  void Serve();
+  void OpenInput(size_t index);
+  void CheckThresholds();
+  void CheckAllFinished();
+  // Stops dispatching and drains the agents. `reason` is one sentence (it
+  // names the threshold with its numbers); `detail` follows it in messages.
+  void BeginStop(const std::string& reason, const std::string& detail = "");
+  void StopWorkers(bool immediate, const std::string& reason);
+  void Tick();
+  void Finish();
+  // append_row: concatenates the accepted rows into the output when
+  // `outcome` is a success; a failure to write makes it a failure.
+  void WriteAppendRowOutput(Status* outcome);
+  Progress::Snapshot Snap() const;
+  double Elapsed() const;
+
+  boost::asio::io_context& io_;
+  Config config_;
+  JobLog* log_;
+  Progress* progress_;
+  std::function<void(Status)> done_;
+  std::function<std::vector<std::string>()> describe_workers_;
+
+  BatchQueue queue_;
+  MiniBatchId next_id_ = 0;
+  std::vector<AgentState> agents_;
+  size_t input_index_ = 0;
+  std::unique_ptr<InputSource> source_;  // the input being batched
+  std::unique_ptr<AppendRowOutput> append_row_;
+  std::chrono::steady_clock::time_point input_started_;
+  std::vector<std::string> listing_errors_;
+  uint64_t listing_error_count_ = 0;
+  size_t window_ = 64;  // mini-batches formed ahead of demand
+
+  std::chrono::steady_clock::time_point started_;
+  std::chrono::steady_clock::time_point last_progress_;
+  boost::asio::steady_timer tick_;
+  double last_overview_ = -1;
+  bool first_lease_logged_ = false;
+  bool drained_ = false;
+  bool interrupted_ = false;
+  std::string interrupt_signal_;
+  bool warned_capped_ = false;
+  std::string stop_reason_;
+  std::string stop_detail_;
+  bool finished_ = false;
+  Status outcome_;  // once finished_
+  // Set in the destructor: lister notifications posted to the loop after
+  // this object is gone must do nothing.
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+};
+
+}  // namespace parallelrun
+
+#endif  // PARALLELRUN_MASTER_MASTER_H_

@@ -1,0 +1,109 @@
+#include "node/agent.h"
+
+#include <fmt/format.h>
+
+#include "base/clock.h"
+#include "base/text.h"
+
+namespace parallelrun {
+
+Agent::Agent(boost::asio::io_context& io, std::unique_ptr<LinkEnd> link, WorkerPool::Config config,
+             std::string host, std::function<void()> done)
+    : io_(io), link_(std::move(link)), node_(config.node), host_(std::move(host)),
+      done_(std::move(done)) {
+  std::string path = fmt::format("{}/sys/node/{}/_main.txt", config.logs_dir, node_);
+  log_.reset(fopen(path.c_str(), "a"));
+  WorkerPool::Events events;
+  events.result = [this](AttemptResult&& r) { link_->Send(ResultMsg{std::move(r)}); };
+  events.give_back = [this](MiniBatchId id, uint32_t attempt) {
+    link_->Send(GiveBackMsg{id, attempt});
+  };
+  events.capacity = [this] { PullMore(); };
+  events.failed = [this](const std::string& why) {
+    Log("this node cannot run workers: " + why);
+    link_->Send(NodeFailedMsg{why});
+    pool_->Stop(false, "init() keeps failing on this node");
+  };
+  events.stopped = [this] {
+    if (bye_sent_) return;
+    bye_sent_ = true;
+    NodeReport report;
+    report.node = node_;
+    report.host = host_;
+    report.processes = pool_->Reports();
+    Log("all workers have exited");
+    link_->Send(ByeMsg{std::move(report)});
+    if (done_) done_();
+  };
+  events.log = [this](const std::string& line) { Log(line); };
+  pool_ = std::make_unique<WorkerPool>(io_, std::move(config), std::move(events));
+}
+
+Agent::~Agent() = default;
+
+void Agent::Log(const std::string& line) {
+  if (!log_) return;
+  fmt::print(log_.get(), "{}|{}\n", IsoTime(WallSeconds()), line);
+  fflush(log_.get());
+}
+
+void Agent::Start() {
+  link_->SetHandler([this](LinkMessage&& m) { OnMessage(std::move(m)); });
+  Log(fmt::format("agent of node {} on {} starting", node_, host_));
+  link_->Send(HelloMsg{node_, 0, host_});
+  pool_->Start();
+}
+
+void Agent::PullMore() {
+  if (finishing_) return;
+  size_t capacity = pool_->Capacity();
+  if (capacity <= requested_) return;
+  size_t want = capacity - requested_;
+  requested_ += want;
+  link_->Send(PullMsg{static_cast<uint32_t>(want)});
+}
+
+void Agent::OnMessage(LinkMessage&& m) {
+  if (auto* lease = std::get_if<LeaseMsg>(&m)) {
+    if (requested_ > 0) requested_--;
+    if (finishing_) {
+      link_->Send(GiveBackMsg{lease->batch.id, lease->attempt});
+      return;
+    }
+    pool_->Submit(lease->batch, lease->attempt);
+  } else if (std::get_if<DrainMsg>(&m)) {
+    Log("master: no more work; shutting workers down");
+    finishing_ = true;
+    pool_->Drain();
+  } else if (auto* stop = std::get_if<StopMsg>(&m)) {
+    Log("master: stop: " + stop->reason);
+    finishing_ = true;
+    pool_->Stop(stop->immediate, stop->reason);
+  } else if (auto* end = std::get_if<EndMsg>(&m)) {
+    Log("master: the job is over: " + (end->message.empty() ? "succeeded" : end->message));
+    if (!ended_) return;  // the in-process agent shares the master's outcome
+    Status s;
+    switch (static_cast<Status::Code>(end->status_code)) {
+      case Status::Code::kOk: s = Status::Ok(); break;
+      case Status::Code::kUsage: s = Status::Usage(end->message); break;
+      case Status::Code::kJobFailed: s = Status::JobFailed(end->message); break;
+      case Status::Code::kInterrupted: s = Status::Interrupted(end->message); break;
+      default: s = Status::Infrastructure(end->message); break;
+    }
+    ended_(s);
+  }
+}
+
+void Agent::MasterLost(const std::string& reason) {
+  Log("lost the master: " + reason + "; stopping workers");
+  finishing_ = true;
+  pool_->Stop(true, "the connection to the master was lost while this mini-batch ran");
+}
+
+void Agent::Interrupt(bool immediate) {
+  Log(immediate ? "interrupted again: stopping workers at once" : "interrupted: stopping workers");
+  finishing_ = true;
+  pool_->Stop(immediate, "the job was interrupted while this mini-batch ran");
+}
+
+}  // namespace parallelrun

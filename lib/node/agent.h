@@ -1,0 +1,61 @@
+// Agent: the role on each node that runs and supervises the worker processes
+// (DESIGN.md §2). It pulls leases from the master for its free worker slots,
+// hands them to its WorkerPool and sends every attempt result back. It knows
+// nothing about the dataset or thresholds; it does what the master says.
+#ifndef PARALLELRUN_NODE_AGENT_H_
+#define PARALLELRUN_NODE_AGENT_H_
+
+#include <cstdio>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include <boost/asio/io_context.hpp>
+
+#include "link/link.h"
+#include "node/worker_pool.h"
+
+namespace parallelrun {
+
+class Agent {
+ public:
+  // `link` is this agent's end; `done` runs once the agent has said Bye.
+  Agent(boost::asio::io_context& io, std::unique_ptr<LinkEnd> link, WorkerPool::Config config,
+        std::string host, std::function<void()> done);
+  ~Agent();
+
+  void Start();
+  // Interrupt from this node's signal handler: stop workers (grace unless
+  // `immediate`), give leases back, say Bye.
+  void Interrupt(bool immediate);
+  // The master said the job is over (End); `status` is the job's outcome.
+  // Only remote agents get this; set before Start.
+  void SetEnded(std::function<void(Status)> ended) { ended_ = std::move(ended); }
+  // The link to the master broke: stop the workers at once and say why in the log.
+  void MasterLost(const std::string& reason);
+  // Writes one line to the node log (logs/sys/node/<node>/_main.txt).
+  void Note(const std::string& line) { Log(line); }
+  std::vector<std::string> Describe() const { return pool_->Describe(); }
+
+ private:
+  void OnMessage(LinkMessage&& m);
+  void PullMore();
+  void Log(const std::string& line);
+
+  boost::asio::io_context& io_;
+  std::unique_ptr<LinkEnd> link_;
+  uint32_t node_;
+  std::string host_;
+  std::function<void()> done_;
+  std::function<void(Status)> ended_;
+  std::unique_ptr<WorkerPool> pool_;
+  std::unique_ptr<FILE, int (*)(FILE*)> log_{nullptr, fclose};
+  size_t requested_ = 0;  // pulled but not yet leased
+  size_t held_ = 0;       // leased and not yet given to the pool
+  bool finishing_ = false;
+  bool bye_sent_ = false;
+};
+
+}  // namespace parallelrun
+
+#endif  // PARALLELRUN_NODE_AGENT_H_

@@ -1,0 +1,215 @@
+#include "node/python_locator.h"
+
+#include <errno.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "base/hmac.h"
+#include "node/worker_process.h"
+
+namespace parallelrun {
+
+extern const char kWorkerDriverSource[];
+extern const unsigned long kWorkerDriverSource_size;
+extern const char kWorkerTabularSource[];
+extern const unsigned long kWorkerTabularSource_size;
+
+namespace {
+
+std::string GetEnv(const std::vector<std::string>& env, const std::string& name) {
+  for (const auto& kv : env) {
+    if (kv.size() > name.size() && kv.compare(0, name.size(), name) == 0 && kv[name.size()] == '=') {
+      return kv.substr(name.size() + 1);
+    }
+  }
+  return "";
+}
+
+bool Executable(const std::string& path) { return access(path.c_str(), X_OK) == 0; }
+
+std::string SearchPath(const std::string& name, const std::string& path_var) {
+  size_t start = 0;
+  while (start <= path_var.size()) {
+    size_t end = path_var.find(':', start);
+    if (end == std::string::npos) end = path_var.size();
+    std::string dir = path_var.substr(start, end - start);
+    if (dir.empty()) dir = ".";
+    std::string candidate = dir + "/" + name;
+    if (Executable(candidate)) return candidate;
+    start = end + 1;
+  }
+  return "";
+}
+
+}  // namespace
+
+std::string WorkerDriverSource() {
+  return std::string(kWorkerDriverSource, kWorkerDriverSource_size);
+}
+
+namespace {
+
+// Writes the driver to /tmp/parallelrun-<uid>/parallelrun_driver_<hash>.py
+// once; returns its folder and module name, or {"", ""} when the folder is
+// not ours or not writable.
+std::pair<std::string, std::string> CachedDriver() {
+  std::string source = WorkerDriverSource();
+  std::string module = "parallelrun_driver_" + HexEncode(Sha256Digest(source)).substr(0, 16);
+  std::string dir = fmt::format("/tmp/parallelrun-{}", getuid());
+  if (mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) return {};
+  struct stat st;
+  // Someone else's folder, or one others may write to, must not feed code
+  // to our workers.
+  if (lstat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != getuid() ||
+      (st.st_mode & 022) != 0) {
+    return {};
+  }
+  std::string path = dir + "/" + module + ".py";
+  if (access(path.c_str(), R_OK) == 0) return {dir, module};
+  std::string tmp = fmt::format("{}.{}.tmp", path, getpid());
+  FILE* f = fopen(tmp.c_str(), "w");
+  if (!f) return {};
+  bool ok = fwrite(source.data(), 1, source.size(), f) == source.size();
+  ok = (fclose(f) == 0) && ok;
+  if (!ok || rename(tmp.c_str(), path.c_str()) != 0) {
+    unlink(tmp.c_str());
+    return {};
+  }
+  return {dir, module};
+}
+
+}  // namespace
+
+std::vector<std::string> DriverArgs(const std::vector<std::string>& driver_args) {
+  static const std::pair<std::string, std::string> cached = CachedDriver();
+  std::vector<std::string> args;
+  if (cached.first.empty()) {
+    args = {"-c", WorkerDriverSource()};
+  } else {
+    args = {"-c", fmt::format("import sys; sys.path.insert(0, '{}'); import {} as d; "
+                              "del sys.path[0]; sys.exit(d.main(sys.argv))",
+                              cached.first, cached.second)};
+  }
+  args.insert(args.end(), driver_args.begin(), driver_args.end());
+  return args;
+}
+
+std::string WorkerTabularSource() {
+  return std::string(kWorkerTabularSource, kWorkerTabularSource_size);
+}
+
+Result<TabularSupport> CheckTabular(const std::string& executable,
+                                    const std::vector<std::string>& env,
+                                    const std::string& need_pyarrow) {
+  int code = 0;
+  std::string err;
+  auto out = RunToCompletion(executable, DriverArgs({"check-tabular"}), env, &code,
+                             &err);
+  if (!out.ok()) return out.status().WithContext("checking pandas");
+  auto j = nlohmann::json::parse(*out, nullptr, false);
+  if (code != 0 || j.is_discarded() || !j.is_object()) {
+    std::string tail = err.size() > 600 ? err.substr(err.size() - 600) : err;
+    return Status::Infrastructure(fmt::format(
+        "{} could not run the parallelrun check for tabular input (exit code {}){}{}", executable,
+        code, tail.empty() ? "" : ":\n", tail));
+  }
+  if (!j.value("ok", false)) return Status::Infrastructure(j.value("message", ""));
+  TabularSupport support;
+  support.pandas_version = j["pandas"].is_string() ? j["pandas"].get<std::string>() : "";
+  support.pyarrow_version = j["pyarrow"].is_string() ? j["pyarrow"].get<std::string>() : "";
+  if (!need_pyarrow.empty() && support.pyarrow_version.empty()) {
+    return Status::Infrastructure(fmt::format(
+        "{} reads Parquet, which needs pyarrow, but {} cannot import it; install it with: {} -m "
+        "pip install pyarrow",
+        need_pyarrow, executable, executable));
+  }
+  return support;
+}
+
+Result<PythonChoice> ChoosePython(const std::string& flag, const std::vector<std::string>& env) {
+  std::string path_var = GetEnv(env, "PATH");
+  auto resolve = [&](const std::string& p) {
+    return p.find('/') == std::string::npos ? SearchPath(p, path_var) : p;
+  };
+  if (!flag.empty()) {
+    std::string p = resolve(flag);
+    if (p.empty() || !Executable(p)) {
+      return Status::Usage(fmt::format("--python {}: not an executable file", flag));
+    }
+    return PythonChoice{p, "--python"};
+  }
+  std::string v = GetEnv(env, "PARALLELRUN_PYTHON");
+  if (!v.empty()) {
+    std::string p = resolve(v);
+    if (p.empty() || !Executable(p)) {
+      return Status::Usage(fmt::format("PARALLELRUN_PYTHON={}: not an executable file", v));
+    }
+    return PythonChoice{p, "PARALLELRUN_PYTHON"};
+  }
+  for (const char* var : {"VIRTUAL_ENV", "CONDA_PREFIX"}) {
+    std::string prefix = GetEnv(env, var);
+    if (prefix.empty()) continue;
+    for (const char* name : {"/bin/python3", "/bin/python"}) {
+      if (Executable(prefix + name)) return PythonChoice{prefix + name, std::string("$") + var};
+    }
+  }
+  std::string p = SearchPath("python3", path_var);
+  if (!p.empty()) return PythonChoice{p, "python3 on PATH"};
+  return Status::Infrastructure(
+      "no Python found: python3 is not on PATH; install Python 3.8 or newer, or name one with "
+      "--python PATH or PARALLELRUN_PYTHON");
+}
+
+Result<Preflight> CheckEntryScript(const PythonChoice& python, const std::string& entry_script,
+                                   const std::vector<std::string>& env) {
+  int code = 0;
+  std::string err;
+  // -I -S: the check only parses the script, so it skips site-packages and
+  // the user's environment and starts in about two thirds of the time.
+  std::vector<std::string> args = {"-I", "-S"};
+  for (auto& a : DriverArgs({"check", entry_script})) args.push_back(std::move(a));
+  auto out = RunToCompletion(python.path, args, env, &code, &err);
+  if (!out.ok()) return out.status().WithContext(fmt::format("Python from {}", python.source));
+  auto j = nlohmann::json::parse(*out, nullptr, false);
+  if (code != 0 || j.is_discarded() || !j.is_object()) {
+    std::string tail = err.size() > 600 ? err.substr(err.size() - 600) : err;
+    return Status::Infrastructure(fmt::format(
+        "{} (from {}) could not run the parallelrun worker driver (exit code {}){}{}", python.path,
+        python.source, code, tail.empty() ? "" : ":\n", tail));
+  }
+  Preflight pf;
+  pf.executable = j.value("executable", python.path);
+  if (pf.executable.empty()) pf.executable = python.path;
+  pf.version = j.value("python_version", "");
+  if (!j.value("version_ok", false)) {
+    return Status::Infrastructure(fmt::format("{} is Python {}; parallelrun needs 3.8 or newer",
+                                              python.path, pf.version));
+  }
+  if (!j.value("ok", false)) {
+    if (j.value("kind", "") == "syntax") {
+      std::string text = j.value("text", "");
+      int col = j.value("col", 0);
+      std::string caret = col > 0 ? std::string(static_cast<size_t>(col - 1), ' ') + "^" : "";
+      for (size_t i = 0; i < caret.size() && i < text.size(); i++) {
+        if (text[i] == '\t') caret[i] = '\t';
+      }
+      return Status::Usage(fmt::format("{}:{}:{}: SyntaxError in the entry script: {}\n  {}\n  {}",
+                                       j.value("file", entry_script), j.value("line", 0), col,
+                                       j.value("message", ""), text, caret));
+    }
+    return Status::Usage(fmt::format("entry script {}: {}", entry_script, j.value("message", "")));
+  }
+  if (!j.value("defines_run", false)) {
+    return Status::Usage(fmt::format(
+        "entry script {} does not define run(mini_batch); parallelrun calls init() once per "
+        "worker, run(mini_batch) for every mini-batch and shutdown() at the end",
+        entry_script));
+  }
+  pf.defines_init = j.value("defines_init", false);
+  return pf;
+}
+
+}  // namespace parallelrun

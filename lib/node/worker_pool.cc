@@ -1,0 +1,824 @@
+#include "node/worker_pool.h"
+
+#include <signal.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <optional>
+
+#include <boost/asio/post.hpp>
+#include <fmt/format.h>
+
+#include "base/clock.h"
+#include "base/text.h"
+#include "data/table_source.h"
+#include "node/worker_protocol.h"
+
+namespace parallelrun {
+
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+
+// After a worker was reaped, how long its stdout pipe may stay open before we
+// stop reading it. Whatever the worker wrote before it died is already in the
+// pipe and arrives at once; only a process that escaped the worker's group
+// (setsid) and inherited the pipe can keep it open longer.
+constexpr auto kEofWait = std::chrono::milliseconds(250);
+// How much of a stderr log's end is read to explain a crash or a timeout.
+constexpr uint64_t kTailBytes = 8192;
+
+double Seconds(std::chrono::milliseconds ms) { return std::chrono::duration<double>(ms).count(); }
+
+// Lines of `text`, each cut to kLineBytes: a worker that floods stderr must
+// not flood the report that quotes it.
+std::vector<std::string> SplitLines(const std::string& text) {
+  constexpr size_t kLineBytes = 300;
+  std::vector<std::string> lines;
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size();
+    std::string line = text.substr(start, std::min(end - start, kLineBytes));
+    if (end - start > kLineBytes) line += " …";
+    lines.push_back(std::move(line));
+    start = end + 1;
+  }
+  return lines;
+}
+
+std::string LastLines(const std::string& text, size_t n) {
+  std::vector<std::string> lines;
+  for (auto& line : SplitLines(text)) {
+    if (line.find_first_not_of(" \t\r") != std::string::npos) lines.push_back(std::move(line));
+  }
+  std::string out;
+  for (size_t i = lines.size() > n ? lines.size() - n : 0; i < lines.size(); i++) {
+    out += lines[i] + "\n";
+  }
+  return out;
+}
+
+uint64_t FileSize(const std::string& path) {
+  struct stat st;
+  return stat(path.c_str(), &st) == 0 ? static_cast<uint64_t>(st.st_size) : 0;
+}
+
+// Explains the end of a worker's stderr log. Python's faulthandler (on for
+// crashes through PYTHONFAULTHANDLER, and for SIGTERM by the driver) prints
+// the innermost frame first; it is turned around so that, like a Python
+// traceback, the last lines say where the process was. Frames of the driver
+// itself ("<string>", or its cached copy parallelrun_driver_<hash>.py) are
+// left out.
+std::string ExplainStderr(const std::string& tail) {
+  std::vector<std::string> lines = SplitLines(tail);
+  size_t header = lines.size();
+  for (size_t i = lines.size(); i-- > 0;) {
+    if (lines[i].find("(most recent call first):") != std::string::npos) {
+      header = i;
+      break;
+    }
+  }
+  if (header == lines.size()) return LastLines(tail, 12);
+  std::string out;
+  for (size_t back = 1; back <= 3 && back <= header; back++) {
+    if (lines[header - back].rfind("Fatal Python error", 0) == 0) {
+      out += lines[header - back] + "\n";
+      break;
+    }
+  }
+  std::vector<std::string> frames;
+  for (size_t i = header + 1; i < lines.size() && lines[i].rfind("  ", 0) == 0; i++) {
+    bool driver = lines[i].find("File \"<string>\"") != std::string::npos ||
+                  lines[i].find("/parallelrun_driver_") != std::string::npos;
+    if (!driver) frames.push_back(lines[i]);
+  }
+  out += "Stack (most recent call last):\n";
+  for (auto it = frames.rbegin(); it != frames.rend(); ++it) out += *it + "\n";
+  return out;
+}
+
+// The deadline of what the worker is doing now: init(), the mini-batch at the
+// head of its queue, or shutdown(); none when idle.
+std::optional<SteadyClock::time_point> DeadlineOf(const WorkerPool::Config& c, bool init_answered,
+                                                   bool busy, bool shutting_down,
+                                                   SteadyClock::time_point started,
+                                                   SteadyClock::time_point head_started,
+                                                   SteadyClock::time_point last_activity) {
+  if (!init_answered) return started + c.init_timeout;
+  if (busy) return head_started + c.run_timeout;
+  if (shutting_down) return last_activity + c.shutdown_timeout;
+  return std::nullopt;
+}
+
+}  // namespace
+
+enum class WorkerPool::Ending {
+  kNone,
+  kRunTimeout,       // run() exceeded run_timeout
+  kInitTimeout,      // init() exceeded init_timeout
+  kShutdownTimeout,  // shutdown() exceeded shutdown_timeout
+  kStopped,          // Stop(): interrupt, no progress, node failed
+  kProtocol,         // the worker broke the protocol
+};
+
+struct WorkerPool::Worker {
+  enum class State { kInitializing, kReady, kShuttingDown, kDead };
+
+  explicit Worker(boost::asio::io_context& io) : timer(io), kill_timer(io), eof_timer(io) {}
+
+  int number = 0;
+  std::string name;
+  std::unique_ptr<WorkerProcess> proc;
+  FrameDecoder decoder{kMaxWorkerFrame};
+  State state = State::kInitializing;
+  std::deque<InFlight> queue;  // sent RUNs, oldest (running) first
+  SteadyClock::time_point started;
+  SteadyClock::time_point head_started;   // when queue.front() began to run
+  SteadyClock::time_point last_activity;  // last RESULT or SHUTDOWN sent
+  // The one deadline of the worker's current phase (init, run, shutdown);
+  // `timer_generation` tells a superseded wait from the current one.
+  boost::asio::steady_timer timer;
+  bool timer_armed = false;
+  SteadyClock::time_point armed_for;
+  uint64_t timer_generation = 0;
+  boost::asio::steady_timer kill_timer;  // SIGTERM → SIGKILL grace
+  boost::asio::steady_timer eof_timer;   // exit → stop reading (kEofWait)
+  Ending ending = Ending::kNone;
+  bool terminating = false;  // its group was signalled; its frames are ignored
+  bool retiring = false;     // failed too often in a row; shutting down
+  bool init_answered = false;
+  bool exited = false;       // reaped by waitpid
+  bool eof = false;          // stdout pipe closed
+  bool reaped = false;       // exited and done with: counted, replaced
+  WorkerProcess::Exit exit;
+  bool init_failed = false;
+  std::string init_error;    // one line, with the log path
+  std::string init_details;  // the end of the traceback or stderr
+  std::string protocol_error;
+  int failed_in_a_row = 0;
+  uint64_t stderr_mark = 0;  // size of the stderr log when it was told to stop
+  std::string stderr_path;
+  std::string error_path;
+  ProcessReport report;
+  std::unique_ptr<FILE, int (*)(FILE*)> sys_log{nullptr, fclose};
+};
+
+WorkerPool::WorkerPool(boost::asio::io_context& io, Config config, Events events)
+    : io_(io), config_(std::move(config)), events_(std::move(events)) {}
+
+WorkerPool::~WorkerPool() = default;
+
+void WorkerPool::Log(const std::string& line) {
+  if (events_.log) events_.log(line);
+}
+
+std::string WorkerPool::Relative(const std::string& path) const {
+  // Paths in messages are relative to the job dir ("logs/user/…"): short in
+  // the CSV, and still right when the job dir is moved or downloaded.
+  const std::string& logs = config_.logs_dir;
+  size_t slash = logs.rfind('/');
+  std::string job = slash == std::string::npos ? "" : logs.substr(0, slash + 1);
+  if (!job.empty() && path.compare(0, job.size(), job) == 0) return path.substr(job.size());
+  return path;
+}
+
+std::string WorkerPool::StderrTail(Worker* w) const {
+  uint64_t size = FileSize(w->stderr_path);
+  uint64_t from = std::max(w->stderr_mark, size > kTailBytes ? size - kTailBytes : 0);
+  if (from >= size) return "";
+  std::ifstream in(w->stderr_path, std::ios::binary);
+  if (!in) return "";
+  in.seekg(static_cast<std::streamoff>(from));
+  std::string text(size - from, '\0');
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  text.resize(static_cast<size_t>(in.gcount()));
+  return ExplainStderr(text);
+}
+
+void WorkerPool::Start() {
+  for (int i = 0; i < config_.slots; i++) StartWorker();
+}
+
+void WorkerPool::StartWorker() {
+  auto w = std::make_unique<Worker>(io_);
+  Worker* raw = w.get();
+  w->number = next_number_++;
+  w->name = fmt::format("process{:03d}", w->number);
+  std::string node = std::to_string(config_.node);
+  const std::string& logs = config_.logs_dir;
+  std::string stdout_path = fmt::format("{}/user/stdout/{}/{}.stdout.txt", logs, node, w->name);
+  w->stderr_path = fmt::format("{}/user/stderr/{}/{}.stderr.txt", logs, node, w->name);
+  w->error_path = fmt::format("{}/user/error/{}/{}.txt", logs, node, w->name);
+  std::string sys_path = fmt::format("{}/sys/node/{}/{}.txt", logs, node, w->name);
+  w->sys_log.reset(fopen(sys_path.c_str(), "a"));
+  w->report.process = w->name;
+  w->report.start_time = WallSeconds();
+  w->started = SteadyClock::now();
+  workers_.push_back(std::move(w));
+
+  WorkerProcess::Options opts;
+  opts.executable = config_.python;
+  opts.args = config_.python_args;
+  opts.env = config_.env;
+  opts.stderr_path = raw->stderr_path;
+  opts.cwd = config_.cwd;
+  auto proc = WorkerProcess::Start(
+      io_, opts, [this, raw](const char* d, size_t n) { OnData(raw, d, n); },
+      [this, raw] { OnEof(raw); }, [this, raw](WorkerProcess::Exit e) { OnExit(raw, e); });
+  if (!proc.ok()) {
+    raw->state = Worker::State::kDead;
+    raw->exited = raw->eof = raw->reaped = true;
+    raw->init_failed = true;
+    raw->init_error = fmt::format("{} could not start: {}", raw->name, proc.status().message());
+    raw->report.exit = "not started";
+    init_failures_++;
+    init_failures_in_a_row_++;
+    Log(raw->init_error);
+    // Not from inside the caller: StartWorker may run in a loop over workers.
+    boost::asio::post(io_, [this] { StartFailed(); });
+    return;
+  }
+  raw->proc = std::move(proc.value());
+  raw->report.pid = static_cast<uint32_t>(raw->proc->pid());
+  Log(fmt::format("{} started (pid {})", raw->name, raw->proc->pid()));
+
+  auto start = config_.start_config;
+  start.emplace_back("process_name", raw->name);
+  start.emplace_back("node_id", node);
+  start.emplace_back("stdout_log", stdout_path);
+  start.emplace_back("error_log", raw->error_path);
+  start.emplace_back("entry_log",
+                     fmt::format("{}/user/entry_script_log/{}/{}.log.txt", logs, node, raw->name));
+  start.emplace_back("log_dir", fmt::format("{}/user/entry_script_log/{}", logs, node));
+  std::string frame;
+  EncodeStart(start, &frame);
+  raw->proc->Write(std::move(frame));
+  ArmTimeout(raw);
+}
+
+void WorkerPool::StartFailed() {
+  TopUp("a worker could not start");
+  MaybeStopped();
+}
+
+size_t WorkerPool::Depth() const {
+  // Enough queued work to cover ~2 ms of a worker's time, so that the round
+  // trip to the loop (tens of µs when a core is idle) never leaves a worker
+  // waiting; at least 2 (one running, one in the pipe).
+  double want = std::ceil(0.002 / std::max(avg_batch_seconds_, 1e-6));
+  return static_cast<size_t>(std::clamp(want, 2.0, 16.0));
+}
+
+bool WorkerPool::Accepts(const Worker& w) const {
+  return w.state == Worker::State::kReady && !w.terminating && !w.retiring && !w.exited;
+}
+
+size_t WorkerPool::Capacity() const {
+  if (draining_ || stopping_) return 0;
+  size_t depth = Depth(), n = 0;
+  for (const auto& w : workers_) {
+    if (Accepts(*w) && w->queue.size() < depth) n += depth - w->queue.size();
+  }
+  return n;
+}
+
+void WorkerPool::Submit(const MiniBatch& batch, uint32_t attempt) {
+  Worker* best = nullptr;
+  for (const auto& w : workers_) {
+    if (!Accepts(*w)) continue;
+    if (!best || w->queue.size() < best->queue.size()) best = w.get();
+  }
+  if (!best || draining_ || stopping_) {
+    // Nobody can take it (a worker died or timed out since Capacity() was
+    // asked): it was never tried.
+    events_.give_back(batch.id, attempt);
+    return;
+  }
+  auto now = SteadyClock::now();
+  if (best->queue.empty()) best->head_started = now;
+  best->queue.push_back(InFlight{batch, attempt, now, std::nullopt});
+  std::string frame;
+  EncodeRun(batch, attempt, &frame);
+  best->proc->Write(std::move(frame));
+  ArmTimeout(best);
+}
+
+void WorkerPool::ArmTimeout(Worker* w) {
+  if (w->terminating || w->exited) return;
+  auto deadline = DeadlineOf(config_, w->init_answered, !w->queue.empty(),
+                             w->state == Worker::State::kShuttingDown, w->started,
+                             w->head_started, w->last_activity);
+  if (!deadline) return;
+  // An armed wait that fires no later is kept: OnTimeout re-checks the real
+  // deadline and re-arms (deadlines mostly move later, as the head advances).
+  if (w->timer_armed && w->armed_for <= *deadline) return;
+  w->timer_armed = true;
+  w->armed_for = *deadline;
+  uint64_t generation = ++w->timer_generation;
+  w->timer.expires_at(*deadline);
+  w->timer.async_wait([this, w, generation](const boost::system::error_code& ec) {
+    if (generation != w->timer_generation) return;  // superseded
+    w->timer_armed = false;
+    if (ec || w->exited || w->terminating) return;
+    OnTimeout(w);
+  });
+}
+
+void WorkerPool::OnTimeout(Worker* w) {
+  auto deadline = DeadlineOf(config_, w->init_answered, !w->queue.empty(),
+                             w->state == Worker::State::kShuttingDown, w->started,
+                             w->head_started, w->last_activity);
+  if (!deadline) return;
+  if (SteadyClock::now() < *deadline) {
+    ArmTimeout(w);
+    return;
+  }
+  if (!w->init_answered) {
+    // A hung init() is bounded like the original's (reference §3.6), and it
+    // counts as an init failure: the replacement rules apply to it.
+    w->init_failed = true;
+    w->init_error = fmt::format(
+        "{}: init() did not finish within {:g} s ({}); it was stopped", w->name,
+        Seconds(config_.init_timeout),
+        config_.init_timeout_rule.empty() ? "init_timeout" : config_.init_timeout_rule);
+    init_failures_++;
+    init_failures_in_a_row_++;
+    Log(w->init_error);
+    Terminate(w, Ending::kInitTimeout, false);
+  } else if (!w->queue.empty()) {
+    const InFlight& head = w->queue.front();
+    Log(fmt::format("{}: run() of mini-batch {} (attempt {}) did not finish within {:g} s "
+                    "(run_invocation_timeout); stopping its process group (SIGTERM, SIGKILL "
+                    "after {:g} s)",
+                    w->name, head.batch.id, head.attempt, Seconds(config_.run_timeout),
+                    Seconds(config_.kill_grace)));
+    GiveBackQueued(w, 1);
+    Terminate(w, Ending::kRunTimeout, false);
+  } else {
+    Log(fmt::format("{}: shutdown() did not finish within {:g} s; stopping it", w->name,
+                    Seconds(config_.shutdown_timeout)));
+    Terminate(w, Ending::kShutdownTimeout, false);
+  }
+}
+
+void WorkerPool::Terminate(Worker* w, Ending why, bool immediate) {
+  if (w->reaped) return;
+  if (w->exited) {
+    // Waiting for EOF: only the rest of the group can be left. How the
+    // worker ended is already decided.
+    w->proc->KillGroup(SIGKILL);
+    return;
+  }
+  if (w->ending == Ending::kNone) w->ending = why;
+  if (w->terminating && !immediate) return;  // SIGTERM sent, SIGKILL on its way
+  if (!w->terminating) {
+    w->terminating = true;
+    // What the worker writes from now on (faulthandler's stack, printed on
+    // SIGTERM by the driver) explains where it was stuck.
+    w->stderr_mark = FileSize(w->stderr_path);
+    w->timer_generation++;
+    w->timer.cancel();
+    w->timer_armed = false;
+  }
+  w->proc->KillGroup(immediate ? SIGKILL : SIGTERM);
+  if (immediate) return;
+  // A worker that ignores SIGTERM still dies.
+  w->kill_timer.expires_after(config_.kill_grace);
+  w->kill_timer.async_wait([w](const boost::system::error_code& ec) {
+    if (ec || w->reaped) return;
+    w->proc->KillGroup(SIGKILL);
+  });
+}
+
+void WorkerPool::Retire(Worker* w) {
+  if (w->retiring || w->terminating || w->exited || draining_ || stopping_) return;
+  w->retiring = true;
+  w->state = Worker::State::kShuttingDown;
+  w->last_activity = SteadyClock::now();
+  Log(fmt::format("{} failed {} mini-batches in a row (more than {}); it runs the {} already "
+                  "queued to it, then shutdown(), and a new process replaces it",
+                  w->name, w->failed_in_a_row, kFailedInARowToReplace, w->queue.size()));
+  std::string frame;
+  EncodeShutdown(&frame);
+  w->proc->Write(std::move(frame));
+  ArmTimeout(w);
+}
+
+void WorkerPool::OnData(Worker* w, const char* data, size_t n) {
+  // Once its group was told to stop, the worker's verdict is decided; a
+  // late RESULT must not race it.
+  if (w->terminating || w->reaped) return;
+  w->decoder.Feed(data, n);
+  for (;;) {
+    Frame frame;
+    std::string error;
+    auto outcome = w->decoder.Next(&frame, &error);
+    if (outcome == FrameDecoder::Outcome::kNeedMore) return;
+    if (outcome == FrameDecoder::Outcome::kMalformed) {
+      ProtocolFailure(w, error);
+      return;
+    }
+    OnFrame(w, std::move(frame));
+    if (w->terminating || w->reaped) return;
+  }
+}
+
+void WorkerPool::ProtocolFailure(Worker* w, const std::string& why) {
+  Log(fmt::format("{}: protocol error: {}; stopping it", w->name, why));
+  w->protocol_error = fmt::format("{} broke the worker protocol: {}", w->name, why);
+  GiveBackQueued(w, 1);
+  Terminate(w, Ending::kProtocol, true);
+}
+
+void WorkerPool::OnInitDone(Worker* w, const std::string& payload) {
+  WorkerInitDone init;
+  if (!DecodeInitDone(payload, &init)) return ProtocolFailure(w, "malformed INIT_DONE");
+  w->init_answered = true;
+  w->report.init_seconds = init.seconds;
+  w->timer_generation++;  // the init deadline no longer applies
+  w->timer.cancel();
+  w->timer_armed = false;
+  if (init.ok) {
+    w->report.init_ok = true;
+    init_failures_in_a_row_ = 0;
+    if (w->state == Worker::State::kInitializing) w->state = Worker::State::kReady;
+    Log(fmt::format("{} init() done in {:.3f} s", w->name, init.seconds));
+    ArmTimeout(w);  // shutdown() may already be asked for
+    TopUp("init() works again");  // replacements held back while it failed
+    if (events_.capacity) events_.capacity();
+    return;
+  }
+  // The driver exits (code 72) after this; the exit starts the replacement.
+  w->init_failed = true;
+  w->init_error = fmt::format("{}: init() raised {} (traceback in {})", w->name,
+                              init.error_message, Relative(w->error_path));
+  w->init_details = LastLines(init.traceback, 6);
+  init_failures_++;
+  init_failures_in_a_row_++;
+  Log(fmt::format("{} init() failed: {}\n{}", w->name, init.error_message, w->init_details));
+}
+
+void WorkerPool::OnFrame(Worker* w, Frame&& frame) {
+  switch (frame.type) {
+    case kWorkerHello: {
+      WorkerHello hello;
+      if (!DecodeHello(frame.payload, &hello)) return ProtocolFailure(w, "malformed HELLO");
+      if (hello.version != kWorkerProtocolVersion) {
+        return ProtocolFailure(w, fmt::format("worker speaks protocol {}, agent {}",
+                                              hello.version, kWorkerProtocolVersion));
+      }
+      return;
+    }
+    case kWorkerInitDone:
+      return OnInitDone(w, frame.payload);
+    case kWorkerLoaded: {
+      WorkerLoaded loaded;
+      if (!DecodeLoaded(frame.payload, &loaded)) return ProtocolFailure(w, "malformed LOADED");
+      if (w->queue.empty() || w->queue.front().batch.id != loaded.id ||
+          w->queue.front().attempt != loaded.attempt) {
+        return ProtocolFailure(w, fmt::format("LOADED for mini-batch {} attempt {} was not expected",
+                                              loaded.id, loaded.attempt));
+      }
+      w->queue.front().loaded_rows = loaded.rows;
+      return;
+    }
+    case kWorkerResult: {
+      AttemptResult r;
+      if (!DecodeResult(frame.payload, &r)) return ProtocolFailure(w, "malformed RESULT");
+      if (w->queue.empty() || w->queue.front().batch.id != r.id ||
+          w->queue.front().attempt != r.attempt) {
+        return ProtocolFailure(w, fmt::format("RESULT for mini-batch {} attempt {} was not expected",
+                                              r.id, r.attempt));
+      }
+      InFlight f = std::move(w->queue.front());
+      w->queue.pop_front();
+      w->head_started = w->last_activity = SteadyClock::now();
+      avg_batch_seconds_ = 0.9 * avg_batch_seconds_ + 0.1 * r.elapsed_seconds;
+      Finish(w, std::move(f), std::move(r));
+      ArmTimeout(w);
+      if (events_.capacity) events_.capacity();
+      return;
+    }
+    case kWorkerShutdownDone: {
+      WorkerShutdownDone done;
+      if (!DecodeShutdownDone(frame.payload, &done)) {
+        return ProtocolFailure(w, "malformed SHUTDOWN_DONE");
+      }
+      if (!done.ok) {
+        Log(fmt::format("{} shutdown() failed: {} (traceback in {})", w->name, done.error_message,
+                        Relative(w->error_path)));
+      }
+      return;
+    }
+    case kWorkerError: {
+      WireReader r(frame.payload);
+      std::string message = r.Bytes();
+      return ProtocolFailure(w, "worker reported: " + message);
+    }
+    default:
+      return ProtocolFailure(w, fmt::format("unknown message type 0x{:02x}", frame.type));
+  }
+}
+
+void WorkerPool::Finish(Worker* w, InFlight&& f, AttemptResult&& r) {
+  if (!IsTabular(f.batch.kind)) {
+    r.total = f.batch.items.size();
+  } else if (r.total == kTotalUnknown) {
+    // The worker did not count the rows (it died, timed out or failed while
+    // reading them): the count it sent before run(), else the one known in
+    // advance; else one, so that error_threshold still sees a failure.
+    r.total = f.loaded_rows ? *f.loaded_rows : std::max<uint64_t>(f.batch.known_rows, 1);
+  }
+  r.node = config_.node;
+  r.process = w->name;
+  if (r.status == AttemptStatus::kRunDone) {
+    r.succeeded = std::min<uint64_t>(r.returned, r.total);
+    if (r.returned > r.total && !warned_capped_) {
+      warned_capped_ = true;
+      Log(fmt::format("{}: run() returned {} items for mini-batch {}, which is more than its {} "
+                      "items; using the input count as succeeded count (warned once)",
+                      w->name, r.returned, r.id, r.total));
+    }
+  } else {
+    r.succeeded = 0;
+  }
+  if (r.start_time == 0) r.start_time = WallSeconds();
+  if (w->sys_log) {
+    fmt::print(w->sys_log.get(), "{}|mini-batch {} attempt {}|{}|total {} succeeded {} "
+               "elapsed {:.6f} process {:.6f} run {:.6f}{}{}\n",
+               IsoTime(r.start_time), r.id, r.attempt, AttemptStatusName(r.status), r.total,
+               r.succeeded, r.elapsed_seconds, r.process_seconds, r.run_seconds,
+               r.error_message.empty() ? "" : "|", r.error_message);
+    // Failures are written at once; successes ride the buffer (flushed when
+    // the worker's log closes) — a write per mini-batch was a third of the
+    // loop's system calls.
+    if (r.status != AttemptStatus::kRunDone) fflush(w->sys_log.get());
+  }
+  bool reported_failure =
+      r.status == AttemptStatus::kRunException || r.status == AttemptStatus::kInvalidReturn;
+  if (r.status == AttemptStatus::kRunDone) w->failed_in_a_row = 0;
+  else if (reported_failure) w->failed_in_a_row++;
+  events_.result(std::move(r));
+  // A process whose every run() fails may be in a bad state (a broken CUDA
+  // context, a closed connection): a fresh one with a new init() may do better.
+  if (reported_failure && w->failed_in_a_row > kFailedInARowToReplace) Retire(w);
+}
+
+void WorkerPool::FailHead(Worker* w, AttemptStatus status, const std::string& category,
+                          const std::string& message, const std::string& traceback) {
+  if (w->queue.empty()) return;
+  InFlight f = std::move(w->queue.front());
+  w->queue.pop_front();
+  AttemptResult r;
+  r.id = f.batch.id;
+  r.attempt = f.attempt;
+  r.status = status;
+  r.total = kTotalUnknown;
+  r.elapsed_seconds = std::chrono::duration<double>(SteadyClock::now() - w->head_started).count();
+  r.start_time = WallSeconds() - r.elapsed_seconds;
+  r.error_category = category;
+  r.error_message = message;
+  r.traceback = traceback;
+  Finish(w, std::move(f), std::move(r));
+}
+
+void WorkerPool::GiveBackQueued(Worker* w, size_t keep) {
+  // Only the head of a worker's queue has started; the rest were never tried.
+  while (w->queue.size() > keep) {
+    InFlight f = std::move(w->queue.back());
+    w->queue.pop_back();
+    events_.give_back(f.batch.id, f.attempt);
+  }
+}
+
+void WorkerPool::OnExit(Worker* w, WorkerProcess::Exit exit) {
+  w->exited = true;
+  w->exit = exit;
+  w->state = Worker::State::kDead;
+  w->timer_generation++;
+  w->timer.cancel();
+  w->timer_armed = false;
+  // Whatever the worker started in its group (a subprocess, a forked
+  // grandchild holding our pipe) must not outlive it. When we stopped the
+  // worker, its group got the same signal: what is left then is routine
+  // and not worth a log line.
+  pid_t group = w->proc->pid();
+  if (group > 0 && ::kill(-group, 0) == 0) {
+    if (!w->terminating) {
+      Log(fmt::format("{} left processes in its process group {}; killing them", w->name, group));
+    }
+    w->proc->KillGroup(SIGKILL);
+  }
+  if (w->eof) return Reap(w);
+  // The pipe may still hold the worker's last frames (a RESULT sent just
+  // before it died): read them first, but do not wait for an EOF that a
+  // process outside the group could hold back forever.
+  w->eof_timer.expires_after(kEofWait);
+  w->eof_timer.async_wait([this, w](const boost::system::error_code& ec) {
+    if (ec || w->reaped) return;
+    Log(fmt::format("{}: its stdout pipe is still held open by another process; no longer "
+                    "reading it",
+                    w->name));
+    Reap(w);
+  });
+}
+
+void WorkerPool::OnEof(Worker* w) {
+  w->eof = true;
+  if (w->exited && !w->reaped) {
+    w->eof_timer.cancel();
+    Reap(w);
+  }
+}
+
+void WorkerPool::Reap(Worker* w) {
+  w->reaped = true;
+  w->eof_timer.cancel();
+  w->kill_timer.cancel();
+  w->proc->CloseStreams();
+  const WorkerProcess::Exit& exit = w->exit;
+  w->report.end_time = WallSeconds();
+  w->report.exit = exit.Describe();
+  // "killed by SIGKILL" that we did not send is most often the kernel's
+  // out-of-memory killer.
+  bool oom = exit.signaled && exit.code == SIGKILL && !w->terminating;
+  std::string how = exit.Describe() + (oom ? ", possibly out of memory" : "");
+  // The original's wording ("process003 exits with returncode -9."), with
+  // the signal named.
+  Log(exit.signaled ? fmt::format("{} exits with returncode {} ({})", w->name, -exit.code, how)
+                    : fmt::format("{} exits with returncode {}", w->name, exit.code));
+  std::string stderr_log = Relative(w->stderr_path);
+  switch (w->ending) {
+    case Ending::kRunTimeout:
+      FailHead(w, AttemptStatus::kRunTimeout, "Timeout",
+               fmt::format("run() did not finish within run_invocation_timeout ({:g} s); {} was "
+                           "stopped ({}) and is replaced; stderr: {}",
+                           Seconds(config_.run_timeout), w->name, how, stderr_log),
+               StderrTail(w));
+      break;
+    case Ending::kStopped:
+      FailHead(w, AttemptStatus::kInterrupted, "Interrupted", stop_reason_, "");
+      break;
+    case Ending::kInitTimeout:
+      w->init_details = StderrTail(w);  // where init() was stuck
+      break;
+    case Ending::kProtocol:
+      FailHead(w, AttemptStatus::kProcessDied, "ProtocolError", w->protocol_error, StderrTail(w));
+      break;
+    default:
+      FailHead(w, AttemptStatus::kProcessDied, exit.signaled ? "Signal" : "ProcessExit",
+               fmt::format("{} {}{}{} while running this mini-batch; stderr: {}", w->name,
+                           exit.signaled ? "" : "exited with ", how, oom ? "," : "", stderr_log),
+               StderrTail(w));
+      break;
+  }
+  GiveBackQueued(w, 0);
+  if (!w->init_failed && !w->report.init_ok && !stopping_ && !draining_) {
+    // Died before init() answered: an init failure too (an import that
+    // crashed, os._exit in init()).
+    w->init_failed = true;
+    w->init_error = fmt::format("{} {} during start-up or init(); stderr: {}", w->name,
+                                exit.signaled ? how : "exited with " + how, stderr_log);
+    w->init_details = StderrTail(w);
+    init_failures_++;
+    init_failures_in_a_row_++;
+    Log(w->init_error);
+  }
+  TopUp(w->name + " exited");
+  MaybeStopped();
+}
+
+void WorkerPool::TopUp(const std::string& after) {
+  if (stopping_ || draining_) return;
+  for (;;) {
+    int live = 0, in_init = 0;
+    for (const auto& w : workers_) {
+      if (w->reaped) continue;
+      live++;
+      if (!w->init_answered) in_init++;
+    }
+    if (live >= config_.slots) return;
+    // Workers still in init() may fail too: counting them keeps the node at
+    // exactly max_init_failures failures when init() cannot succeed. If one
+    // of them succeeds, the count restarts and this tops the node up again.
+    if (init_failures_in_a_row_ + in_init >= config_.max_init_failures) {
+      Log(fmt::format("{}; not starting another worker: init() failed {} times in a row on this "
+                      "node{} (the limit is 3 × process_count_per_node = {})",
+                      after, init_failures_in_a_row_,
+                      in_init == 0 ? "" : fmt::format(" and {} more in init() may fail", in_init),
+                      config_.max_init_failures));
+      return;
+    }
+    StartWorker();
+  }
+}
+
+void WorkerPool::MaybeStopped() {
+  bool any_alive = std::any_of(workers_.begin(), workers_.end(),
+                               [](const auto& w) { return !w->reaped; });
+  if (any_alive) return;
+  if (!stopping_ && !draining_ && !failed_reported_ &&
+      init_failures_in_a_row_ >= config_.max_init_failures) {
+    failed_reported_ = true;
+    const Worker* last = nullptr;
+    for (auto it = workers_.rbegin(); it != workers_.rend(); ++it) {
+      if ((*it)->init_failed) {
+        last = it->get();
+        break;
+      }
+    }
+    std::string why = fmt::format(
+        "init() failed {} times in a row on node {} (the limit is 3 × process_count_per_node = "
+        "{}), so no worker is left to run mini-batches",
+        init_failures_in_a_row_, config_.node, config_.max_init_failures);
+    if (last) {
+      why += "\nlast failure: " + last->init_error;
+      if (!last->init_details.empty()) why += "\n" + last->init_details;
+    }
+    events_.failed(why);
+    return;
+  }
+  if ((stopping_ || draining_ || failed_reported_) && !stopped_reported_) {
+    stopped_reported_ = true;
+    if (events_.stopped) events_.stopped();
+  }
+}
+
+void WorkerPool::Drain() {
+  if (draining_ || stopping_) return;
+  draining_ = true;
+  auto now = SteadyClock::now();
+  for (const auto& w : workers_) {
+    if (w->exited || w->terminating) continue;
+    if (w->state != Worker::State::kShuttingDown) {
+      w->state = Worker::State::kShuttingDown;
+      w->last_activity = now;
+      std::string frame;
+      EncodeShutdown(&frame);
+      w->proc->Write(std::move(frame));
+    }
+    ArmTimeout(w.get());
+  }
+  MaybeStopped();
+}
+
+void WorkerPool::Stop(bool immediate, const std::string& reason) {
+  if (stopping_) {
+    if (immediate) {
+      for (const auto& w : workers_) Terminate(w.get(), Ending::kStopped, true);
+    }
+    return;
+  }
+  stopping_ = true;
+  stop_reason_ = reason;
+  for (const auto& w : workers_) {
+    if (w->reaped) continue;
+    GiveBackQueued(w.get(), 1);
+    Terminate(w.get(), Ending::kStopped, immediate);
+  }
+  MaybeStopped();
+}
+
+std::vector<ProcessReport> WorkerPool::Reports() const {
+  std::vector<ProcessReport> out;
+  for (const auto& w : workers_) out.push_back(w->report);
+  return out;
+}
+
+std::vector<std::string> WorkerPool::Describe() const {
+  std::vector<std::string> out;
+  auto now = SteadyClock::now();
+  auto secs = [now](SteadyClock::time_point since) {
+    return std::chrono::duration<double>(now - since).count();
+  };
+  for (const auto& w : workers_) {
+    if (w->reaped) continue;
+    std::string what;
+    if (w->exited) {
+      what = "exited; reading its last output";
+    } else if (w->terminating) {
+      what = "being stopped";
+    } else if (!w->init_answered) {
+      what = fmt::format("in init() for {:.0f} s", secs(w->started));
+    } else if (!w->queue.empty()) {
+      const InFlight& head = w->queue.front();
+      std::string first = head.batch.items.empty() ? "" : ItemLabel(head.batch, 0);
+      what = fmt::format("running mini-batch {} (attempt {}, {} item{}{}{}) for {:.0f} s",
+                         head.batch.id, head.attempt, head.batch.items.size(),
+                         head.batch.items.size() == 1 ? "" : "s", first.empty() ? "" : ": ",
+                         first + (head.batch.items.size() > 1 ? ", …" : ""),
+                         secs(w->head_started));
+    } else if (w->state == Worker::State::kShuttingDown) {
+      what = fmt::format("in shutdown() for {:.0f} s", secs(w->last_activity));
+    } else {
+      what = "idle, waiting for work";
+    }
+    out.push_back(fmt::format("node {} {} (pid {}): {}", config_.node, w->name, w->report.pid, what));
+  }
+  return out;
+}
+
+}  // namespace parallelrun

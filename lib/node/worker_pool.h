@@ -1,0 +1,171 @@
+// WorkerPool: the process_count_per_node Python workers of one node, driven
+// from the node's event loop (ninja's SubprocessSet). It starts workers,
+// speaks the worker protocol (worker_protocol.h) to each, keeps a few
+// mini-batches queued in every ready worker's pipe (prefetch) so that none
+// waits for a round trip, enforces run_invocation_timeout, replaces workers
+// that die, and turns everything a worker does into AttemptResults.
+//
+// Failure rules (reference §3.5, §3.6):
+// - run() raised or returned something unusable: the worker reported it and
+//   stays. After more than kFailedInARowToReplace such failures in a row it
+//   is retired (shutdown(), exit) and a fresh process replaces it, as the
+//   original's FAILED_TASK_COUNT_TO_STOP does.
+// - run() exceeded run_timeout, init() exceeded init_timeout, or shutdown()
+//   exceeded shutdown_timeout: the worker's process group gets SIGTERM, then
+//   SIGKILL after kill_grace; a replacement starts (not while draining).
+// - The worker died: its running mini-batch fails naming the exit code or
+//   signal, with the end of its stderr log (a faulthandler stack for crashes
+//   and timeouts) as the traceback; the mini-batches queued behind it were
+//   never started and are given back untried.
+// - init() failed, timed out or the worker died before init() answered:
+//   replacements are started until init() has failed max_init_failures
+//   times in a row on the node; then, once no worker is left, Events::failed.
+// A worker is finished only when it was reaped and its stdout pipe reached
+// EOF (or kEofWait passed: a process that left the group can hold the pipe);
+// whatever is left in its process group then is killed, so nothing a worker
+// started outlives it.
+//
+// Ownership: the Agent owns the pool and receives its events through Events.
+// Every method and callback runs on the loop thread.
+#ifndef PARALLELRUN_NODE_WORKER_POOL_H_
+#define PARALLELRUN_NODE_WORKER_POOL_H_
+
+#include <chrono>
+#include <cstdio>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "base/mini_batch.h"
+#include "base/wire.h"
+#include "link/link.h"
+#include "node/worker_process.h"
+
+namespace parallelrun {
+
+class WorkerPool {
+ public:
+  struct Config {
+    std::string python;                 // absolute interpreter path
+    std::vector<std::string> python_args;  // e.g. {"-c", driver source, "worker"}
+    std::vector<std::string> env;       // the workers' whole environment
+    std::string cwd;                    // "" = inherit
+    uint32_t node = 0;
+    int slots = 1;                      // process_count_per_node
+    std::string logs_dir;               // <job>/logs
+    // START configuration shared by every worker (entry_script, argv, …);
+    // the pool adds the per-process keys (process_name, log paths).
+    std::vector<std::pair<std::string, std::string>> start_config;
+    std::chrono::milliseconds run_timeout{60000};
+    // init() (importing the entry script included) must answer within this;
+    // job.cc sets 3 × run_invocation_timeout + task_overhead_timeout.
+    std::chrono::milliseconds init_timeout{210000};
+    std::string init_timeout_rule;      // how init_timeout was set, for messages
+    // shutdown() must answer within this after the last mini-batch.
+    std::chrono::milliseconds shutdown_timeout{60000};
+    // Between SIGTERM and SIGKILL of a worker's process group.
+    std::chrono::milliseconds kill_grace{2000};
+    // Replacement workers are started until init() has failed this many
+    // times in a row on the node (the original: 3 × process_count_per_node).
+    int max_init_failures = 3;
+  };
+
+  struct Events {
+    std::function<void(AttemptResult&&)> result;            // an attempt ended
+    std::function<void(MiniBatchId, uint32_t)> give_back;   // a lease never tried
+    std::function<void()> capacity;                         // Capacity() grew
+    // No worker can run here (init() keeps failing): the first line says
+    // so with the numbers, further lines give the last failure's details.
+    std::function<void(const std::string&)> failed;
+    std::function<void()> stopped;                          // every worker has exited
+    std::function<void(const std::string&)> log;            // a line for the node log
+  };
+
+  WorkerPool(boost::asio::io_context& io, Config config, Events events);
+  ~WorkerPool();
+
+  void Start();
+  // How many more mini-batches the pool takes now.
+  size_t Capacity() const;
+  // Queues a mini-batch on the ready worker with the shortest queue.
+  // REQUIRES: Capacity() > 0.
+  void Submit(const MiniBatch& batch, uint32_t attempt);
+  // After their queued mini-batches, workers run shutdown() and exit; then
+  // Events::stopped.
+  void Drain();
+  // Stops every worker now: queued mini-batches are given back, the running
+  // ones end as INTERRUPTED with `reason` as their message, process groups
+  // get SIGTERM and, after the grace period (none if `immediate`), SIGKILL.
+  // Then Events::stopped. A second call with `immediate` kills at once.
+  void Stop(bool immediate, const std::string& reason = "the job was stopped");
+
+  // More than this many failed mini-batches in a row retire a worker.
+  static constexpr int kFailedInARowToReplace = 10;
+
+  std::vector<ProcessReport> Reports() const;
+  // One line per worker saying what it is doing, for "no progress" messages.
+  std::vector<std::string> Describe() const;
+
+ private:
+  struct Worker;
+  struct InFlight {
+    MiniBatch batch;
+    uint32_t attempt = 0;
+    std::chrono::steady_clock::time_point sent;
+    // Rows of a table mini-batch, once the worker has read them (LOADED).
+    std::optional<uint64_t> loaded_rows;
+  };
+
+  enum class Ending;
+
+  void StartWorker();
+  void StartFailed();
+  void OnData(Worker* w, const char* data, size_t n);
+  void OnFrame(Worker* w, Frame&& frame);
+  void OnInitDone(Worker* w, const std::string& payload);
+  void OnExit(Worker* w, WorkerProcess::Exit exit);
+  void OnEof(Worker* w);
+  void Reap(Worker* w);
+  void ProtocolFailure(Worker* w, const std::string& why);
+  void ArmTimeout(Worker* w);
+  void OnTimeout(Worker* w);
+  void Terminate(Worker* w, Ending why, bool immediate);
+  void Retire(Worker* w);
+  void Finish(Worker* w, InFlight&& f, AttemptResult&& r);
+  void FailHead(Worker* w, AttemptStatus status, const std::string& category,
+                const std::string& message, const std::string& traceback);
+  void GiveBackQueued(Worker* w, size_t keep);
+  void TopUp(const std::string& after);
+  void MaybeStopped();
+  size_t Depth() const;
+  bool Accepts(const Worker& w) const;
+  std::string Relative(const std::string& path) const;
+  std::string StderrTail(Worker* w) const;
+  void Log(const std::string& line);
+
+  boost::asio::io_context& io_;
+  Config config_;
+  Events events_;
+  std::vector<std::unique_ptr<Worker>> workers_;  // all ever started, by number
+  int next_number_ = 0;
+  int init_failures_ = 0;
+  int init_failures_in_a_row_ = 0;
+  std::string stop_reason_;
+  bool warned_capped_ = false;
+  bool draining_ = false;
+  bool stopping_ = false;
+  bool stopped_reported_ = false;
+  bool failed_reported_ = false;
+  double avg_batch_seconds_ = 0.01;  // moving average of elapsed per mini-batch
+};
+
+}  // namespace parallelrun
+
+#endif  // PARALLELRUN_NODE_WORKER_POOL_H_

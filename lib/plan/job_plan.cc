@@ -1,0 +1,455 @@
+#include "plan/job_plan.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <set>
+
+#include <fmt/format.h>
+
+#include "base/disk.h"
+#include "base/spelling.h"
+#include "data/file_lister.h"
+#include "plan/mltable.h"
+
+namespace parallelrun {
+
+namespace {
+
+std::string Absolute(const std::string& path, const std::string& base) {
+  if (path.empty() || path[0] == '/') return path;
+  std::string p = path;
+  while (p.compare(0, 2, "./") == 0) p.erase(0, 2);
+  if (p == ".") return base;
+  return base + "/" + p;
+}
+
+bool IsParameterType(const Port& p) { return !p.is_data; }
+
+// A remote location (azureml://, https://, wasbs://, …) cannot be read here.
+bool IsRemote(const std::string& path) {
+  return path.find("://") != std::string::npos || path.compare(0, 8, "azureml:") == 0;
+}
+
+std::string Closest(const std::string& word, const std::vector<Port>& ports) {
+  std::vector<std::string> names;
+  for (const auto& p : ports) names.push_back(p.name);
+  return ClosestName(word, names);
+}
+
+std::string Names(const std::vector<Port>& ports) {
+  std::string out;
+  for (const auto& p : ports) out += (out.empty() ? "" : ", ") + p.name;
+  return out.empty() ? "(none)" : out;
+}
+
+Status CheckParameter(const Port& p, const std::string& value) {
+  std::string t = p.type;
+  std::transform(t.begin(), t.end(), t.begin(), [](unsigned char c) { return tolower(c); });
+  char* end = nullptr;
+  if (t == "integer" || t == "int") {
+    errno = 0;
+    strtoll(value.c_str(), &end, 10);
+    if (value.empty() || *end || errno) {
+      return Status::Usage(fmt::format("input {}: '{}' is not an integer", p.name, value));
+    }
+  } else if (t == "float" || t == "number") {
+    strtod(value.c_str(), &end);
+    if (value.empty() || *end) {
+      return Status::Usage(fmt::format("input {}: '{}' is not a number", p.name, value));
+    }
+  } else if (t == "boolean") {
+    if (value != "True" && value != "False" && value != "true" && value != "false") {
+      return Status::Usage(fmt::format("input {}: '{}' is not a boolean (True or False)", p.name, value));
+    }
+  }
+  return Status::Ok();
+}
+
+bool IsMLTablePort(const Port& p) {
+  std::string t = p.type;
+  std::transform(t.begin(), t.end(), t.begin(), [](unsigned char c) { return tolower(c); });
+  return t == "mltable";
+}
+
+// Whether input `port` bound to `path` is read as tables. Decided before the
+// input is checked (the unit of mini_batch_size depends on it), so a broken
+// MLTable counts as what the port declares; PlanInput reports its errors.
+bool ReadsTables(const Port& port, const std::string& path) {
+  if ((IsMLTablePort(port) || port.is_tabular) && IsMLTable(path)) {
+    Result<MLTable> t = LoadMLTable(path);
+    if (t.ok()) return t->tabular();
+  }
+  return port.is_tabular;
+}
+
+// How input `port` bound to `path` (which exists) becomes mini-batches: an
+// MLTable folder given to an mltable input is a table (with a read_*
+// transformation) or a file list; any other path of a tabular input is a
+// folder of tables or one table; the rest are folders (or files) of files.
+Result<InputPlan> PlanInput(const Port& port, const std::string& path,
+                            std::optional<PartitionFormat>* mltable_format) {
+  InputPlan in;
+  in.name = port.name;
+  in.path = path;
+  in.root = path;
+  if ((IsMLTablePort(port) || port.is_tabular) && IsMLTable(path)) {
+    Result<MLTable> t = LoadMLTable(path);
+    if (!t.ok()) return t.status().WithContext("input " + port.name);
+    in.root = t->folder;
+    *mltable_format = t->partition_format;
+    if (t->tabular()) {
+      in.kind = InputPlan::Kind::kTable;
+      in.table = t->ToTableInput(port.name);
+    } else {
+      in.kind = InputPlan::Kind::kFileList;
+      in.paths = t->paths;
+    }
+    return in;
+  }
+  if (port.is_tabular) {
+    Result<TableInput> t = ResolveTableInput(port.name, path);
+    if (!t.ok()) return t.status();
+    in.kind = InputPlan::Kind::kTable;
+    in.root = t->root;
+    *mltable_format = t->partition_format;
+    in.table = std::move(*t);
+  }
+  return in;
+}
+
+// The partition format of input `in` for `keys`: the MLTable's
+// extract_columns_from_partition_format when it has one; else, for files,
+// one key per folder level. A table whose keys are not all in its paths is
+// partitioned by its columns (a shuffle, see InputSource).
+Status PlanPartitions(InputPlan* in, std::optional<PartitionFormat> format,
+                      const std::vector<std::string>& keys) {
+  bool table = in->kind == InputPlan::Kind::kTable;
+  if (!format && !table) format = PartitionFormat::FolderLevels(keys);
+  bool in_paths = format.has_value();
+  for (const auto& k : keys) {
+    if (format && std::find(format->keys().begin(), format->keys().end(), k) == format->keys().end()) {
+      in_paths = false;
+    }
+  }
+  if (table && !in_paths) {
+    for (size_t i = 0; i < keys.size(); i++) {
+      for (size_t j = 0; j < i; j++) {
+        if (keys[i] == keys[j]) {
+          return Status::Usage(fmt::format("partition_keys names '{}' twice", keys[i]));
+        }
+      }
+    }
+    in->partition_by_columns = true;
+    return Status::Ok();
+  }
+  Status s = CheckPartitionKeys(*format, keys, in->name);
+  if (!s.ok()) return Status::Usage(s.message());
+  in->partition_format = std::move(format);
+  return Status::Ok();
+}
+
+std::string Basename(const std::string& path) {
+  size_t slash = path.find_last_of('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+std::string Dirname(const std::string& path) {
+  size_t slash = path.find_last_of('/');
+  if (slash == std::string::npos) return ".";
+  return slash == 0 ? "/" : path.substr(0, slash);
+}
+
+std::string DefaultJobDir(const std::string& cwd, const std::string& name) {
+  std::string safe;
+  for (char c : name.empty() ? std::string("job") : name) {
+    safe += (isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.') ? c : '_';
+  }
+  time_t now = time(nullptr);
+  struct tm tm;
+  localtime_r(&now, &tm);
+  char stamp[32];
+  strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
+  std::string base = fmt::format("{}/parallelrun-jobs/{}-{}", cwd, safe, stamp);
+  std::string dir = base;
+  struct stat st;
+  for (int n = 2; stat(dir.c_str(), &st) == 0; n++) dir = fmt::format("{}-{}", base, n);
+  return dir;
+}
+
+// Driver flags written inside args/program_arguments (the v2 way of passing
+// e.g. --allowed_failed_percent) are settings too; they stay in argv, as the
+// original forwards its whole command line.
+std::map<std::string, std::string> SettingsInArgs(const std::vector<std::string>& words) {
+  std::map<std::string, std::string> found;
+  for (size_t i = 0; i < words.size(); i++) {
+    const std::string& w = words[i];
+    if (w.compare(0, 2, "--") != 0) continue;
+    std::string name = w.substr(2), value;
+    size_t eq = name.find('=');
+    bool inline_value = eq != std::string::npos;
+    if (inline_value) {
+      value = name.substr(eq + 1);
+      name = name.substr(0, eq);
+    }
+    const SettingInfo* info = FindSetting(name);
+    if (!info || name.find('-') != std::string::npos) continue;  // only the driver spelling
+    if (!inline_value) {
+      if (i + 1 >= words.size()) continue;
+      value = words[++i];
+    }
+    found[info->name] = value;
+  }
+  return found;
+}
+
+}  // namespace
+
+Result<JobPlan> MakeJobPlan(const RunRequest& req) {
+  JobPlan plan;
+  auto spec = ParseSpecFile(req.spec_path);
+  if (!spec.ok()) return spec.status();
+  plan.spec = std::move(spec.value());
+  const Spec& s = plan.spec;
+
+  // ---- ports ----
+  std::set<std::string> given;
+  for (const auto& [name, value] : req.inputs) {
+    const Port* p = s.FindInput(name);
+    if (!p) {
+      std::string near = Closest(name, s.inputs);
+      return Status::Usage(fmt::format("-i {}: the spec has no input '{}'{}; its inputs are: {}",
+                                       name, name,
+                                       near.empty() ? "" : fmt::format(" (did you mean '{}'?)", near),
+                                       Names(s.inputs)));
+    }
+    if (given.count(name)) return Status::Usage(fmt::format("input {} is given twice", name));
+    given.insert(name);
+    if (IsParameterType(*p)) {
+      Status st = CheckParameter(*p, value);
+      if (!st.ok()) return st;
+      plan.port_values[name] = value;
+    } else {
+      plan.port_values[name] = Absolute(value, req.cwd);
+    }
+  }
+  for (const auto& p : s.inputs) {
+    if (plan.port_values.count(p.name)) continue;
+    if (p.default_value && !IsRemote(*p.default_value)) {
+      plan.port_values[p.name] = IsParameterType(p) ? *p.default_value : Absolute(*p.default_value, s.dir);
+      continue;
+    }
+    if (!p.optional) {
+      return Status::Usage(fmt::format("input {} has no value; give it with -i {}={}", p.name, p.name,
+                                       IsParameterType(p) ? "VALUE" : "PATH"));
+    }
+  }
+
+  // ---- settings: flags > args/program_arguments > spec keys ----
+  std::map<std::string, std::string> flags = req.settings;
+
+  // ---- job dir and outputs ----
+  plan.job_dir = req.job_dir.empty() ? DefaultJobDir(req.cwd, s.name) : Absolute(req.job_dir, req.cwd);
+  given.clear();
+  for (const auto& [name, value] : req.outputs) {
+    const Port* p = s.FindOutput(name);
+    if (!p) {
+      std::string near = Closest(name, s.outputs);
+      return Status::Usage(fmt::format("-o {}: the spec has no output '{}'{}; its outputs are: {}",
+                                       name, name,
+                                       near.empty() ? "" : fmt::format(" (did you mean '{}'?)", near),
+                                       Names(s.outputs)));
+    }
+    if (given.count(name)) return Status::Usage(fmt::format("output {} is given twice", name));
+    given.insert(name);
+    plan.port_values[name] = Absolute(value, req.cwd);
+  }
+  for (const auto& p : s.outputs) {
+    if (plan.port_values.count(p.name)) continue;
+    plan.port_values[p.name] = plan.job_dir + "/outputs/" + p.name;
+    plan.notes.push_back(fmt::format("output {} has no -o; writing it to {}", p.name,
+                                     plan.port_values[p.name]));
+  }
+  for (const auto& p : s.outputs) {
+    std::string t = p.type;
+    if (t != "uri_file") plan.output_dirs[p.name] = plan.port_values[p.name];
+  }
+  if (!s.output_data.empty()) plan.output_dir = plan.port_values[s.output_data];
+
+  // ---- entry script arguments ----
+  std::map<std::string, std::string> values = plan.port_values;
+  auto words = ResolveArgs(s, values);
+  if (!words.ok()) return words.status();
+  for (const auto& [name, value] : SettingsInArgs(*words)) {
+    if (!flags.count(name)) flags[name] = value;
+  }
+  for (const auto& [name, value] : SettingsInArgs(req.passthrough)) {
+    if (!flags.count(name)) flags[name] = value;
+  }
+  std::string tables, files;  // input names, for the mixed-inputs message
+  for (const auto& name : s.input_data) {
+    const Port* p = s.FindInput(name);
+    auto it = plan.port_values.find(name);
+    if (!p || it == plan.port_values.end()) continue;
+    std::string& list = ReadsTables(*p, it->second) ? tables : files;
+    list += (list.empty() ? "" : ", ") + name;
+  }
+  plan.tabular = !tables.empty();
+  auto settings = ResolveRunSettings(s, flags, req.cores, plan.tabular);
+  if (!settings.ok()) return settings.status();
+  plan.settings = std::move(settings.value());
+  if (!s.append_row_to.empty()) plan.settings.output_action = OutputAction::kAppendRow;
+  if (!tables.empty() && !files.empty()) {
+    return Status::Usage(fmt::format(
+        "input_data mixes tabular inputs ({}) and file inputs ({}); mini_batch_size cannot count "
+        "bytes and files at once: run them as two jobs",
+        tables, files));
+  }
+  if (!plan.settings.partition_keys.empty() && plan.settings.mini_batch_size_given) {
+    plan.notes.push_back(
+        "partition_keys is set: mini_batch_size is not used (each partition is one mini-batch)");
+  }
+
+  // ---- inputs to split ----
+  for (const auto& name : s.input_data) {
+    auto it = plan.port_values.find(name);
+    if (it == plan.port_values.end()) {
+      return Status::Usage(fmt::format("input {} has no value; give it with -i {}=PATH", name, name));
+    }
+    Status st = CheckInputPath(it->second);
+    if (!st.ok()) return st.WithContext("input " + name);
+    plan.input_names.push_back(name);
+    plan.input_paths.push_back(it->second);
+    std::optional<PartitionFormat> mltable_format;
+    Result<InputPlan> in = PlanInput(*s.FindInput(name), it->second, &mltable_format);
+    if (!in.ok()) return in.status();
+    if (!plan.settings.partition_keys.empty()) {
+      st = PlanPartitions(&*in, std::move(mltable_format), plan.settings.partition_keys);
+      if (!st.ok()) return st;
+    }
+    if (in->table && plan.parquet_input.empty()) {
+      const TableInput& t = *in->table;
+      bool parquet = t.read ? t.read->format == TableFormat::kParquet
+                            : t.paths.size() == 1 && t.paths[0].kind == TablePath::Kind::kFile &&
+                                  OptionsForExtension(t.paths[0].value) &&
+                                  OptionsForExtension(t.paths[0].value)->format ==
+                                      TableFormat::kParquet;
+      if (parquet) plan.parquet_input = "input " + name;
+    }
+    plan.inputs.push_back(std::move(*in));
+  }
+  if (plan.settings.output_action == OutputAction::kAppendRow) {
+    if (plan.output_dir.empty()) {
+      return Status::Usage(
+          "output_action append_row writes its rows into the output, but the spec names no "
+          "output (output_data, or append_row_to in a v2 spec)");
+    }
+    AppendRowTarget o;
+    const Port* out = s.FindOutput(s.output_data);
+    if (out && out->type == "uri_file") {
+      // v2 append_row_to a uri_file: that path is the file (reference §1.2).
+      o.output_dir = Dirname(plan.output_dir);
+      o.file_name = Basename(plan.output_dir);
+      plan.output_dirs[out->name] = o.output_dir;
+    } else {
+      o.output_dir = plan.output_dir;
+      o.file_name = plan.settings.append_row_file_name;
+    }
+    o.parts_dir = plan.job_dir + "/append_row";
+    plan.append_row = std::move(o);
+  }
+  for (const auto& word : req.passthrough) {
+    if (word.compare(0, 2, "--") != 0) continue;
+    std::string name = word.substr(2, word.find('=') == std::string::npos ? std::string::npos
+                                                                          : word.find('=') - 2);
+    if (FindSetting(name)) continue;
+    std::string near = ClosestSettingName(name);
+    if (!near.empty()) {
+      plan.notes.push_back(fmt::format(
+          "warning: --{} is not a parallelrun setting (did you mean --{}?); it is passed to the "
+          "entry script unchanged",
+          name, near));
+    }
+  }
+  for (const auto& [name, value] : plan.settings.given) {
+    const SettingInfo* info = FindSetting(name);
+    if (info && info->ignored) {
+      plan.notes.push_back(fmt::format("setting {} has no effect on a local run", name));
+    }
+  }
+
+  // ---- the entry script's argv ----
+  const RunSettings& rs = plan.settings;
+  std::vector<std::string>& argv = plan.entry_argv;
+  argv = *words;
+  argv.insert(argv.end(), req.passthrough.begin(), req.passthrough.end());
+  auto add = [&argv](const std::string& flag, const std::string& value) {
+    argv.push_back("--" + flag);
+    argv.push_back(value);
+  };
+  add("scoring_module_name", s.entry_script);
+  add("mini_batch_size", std::to_string(rs.mini_batch_size));
+  add("error_threshold", std::to_string(rs.error_threshold));
+  add("output_action", rs.output_action == OutputAction::kAppendRow ? "append_row" : "summary_only");
+  add("logging_level", rs.logging_level);
+  add("run_invocation_timeout", fmt::format("{:g}", rs.run_invocation_timeout));
+  add("run_max_try", std::to_string(rs.run_max_try));
+  if (rs.given.count("allowed_failed_count")) add("allowed_failed_count", std::to_string(rs.allowed_failed_count));
+  if (rs.given.count("allowed_failed_percent")) add("allowed_failed_percent", fmt::format("{:g}", rs.allowed_failed_percent));
+  if (rs.output_action == OutputAction::kAppendRow) add("append_row_file_name", rs.append_row_file_name);
+  if (!plan.output_dir.empty()) add("output", plan.output_dir);
+  add("process_count_per_node", std::to_string(rs.process_count_per_node));
+  for (size_t i = 0; i < plan.input_paths.size(); i++) {
+    add(fmt::format("input_fds_{}", i), plan.input_paths[i]);
+  }
+  return plan;
+}
+
+Status CreateJobFolders(const JobPlan& plan) {
+  // Check every folder before creating any, so that a usage error leaves
+  // nothing behind: the deepest existing ancestor must be a writable folder.
+  auto check = [](const std::string& path, const std::string& what) -> Status {
+    std::string cur = path;
+    struct stat st;
+    while (stat(cur.c_str(), &st) != 0) {
+      if (errno != ENOENT && errno != ENOTDIR) {
+        return Status::Usage(fmt::format("{} {}: {}: {}", what, path, cur, strerror(errno)));
+      }
+      size_t slash = cur.find_last_of('/');
+      if (slash == std::string::npos || slash == 0) {
+        cur = "/";
+        break;
+      }
+      cur = cur.substr(0, slash);
+    }
+    if (stat(cur.c_str(), &st) == 0 && !S_ISDIR(st.st_mode)) {
+      return Status::Usage(fmt::format("{} {}: cannot create folder: {} is not a folder", what,
+                                       path, cur));
+    }
+    if (access(cur.c_str(), W_OK) != 0) {
+      return Status::Usage(fmt::format("{} {}: cannot create folder in {}: {}", what, path, cur,
+                                       strerror(errno)));
+    }
+    return Status::Ok();
+  };
+  std::vector<std::pair<std::string, std::string>> folders;
+  for (const auto& [name, dir] : plan.output_dirs) folders.emplace_back(dir, "output " + name);
+  folders.emplace_back(plan.job_dir, "job dir");
+  if (plan.append_row) folders.emplace_back(plan.append_row->parts_dir, "append_row parts folder");
+  for (const auto& [dir, what] : folders) {
+    Status s = check(dir, what);
+    if (!s.ok()) return s;
+  }
+  for (const auto& [dir, what] : folders) {
+    Status s = CreateFolders(dir, what);
+    if (!s.ok()) return Status::Usage(s.message());
+  }
+  return Status::Ok();
+}
+
+}  // namespace parallelrun

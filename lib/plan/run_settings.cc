@@ -1,0 +1,266 @@
+#include "parallelrun/run_settings.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cctype>
+#include <cstdlib>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "base/spelling.h"
+
+namespace parallelrun {
+
+namespace {
+
+std::string Normalize(const std::string& name) {
+  std::string s = name;
+  while (!s.empty() && s[0] == '-') s.erase(0, 1);
+  std::replace(s.begin(), s.end(), '-', '_');
+  return s;
+}
+
+// The original strips quotes and whitespace before parsing numbers
+// (PythonScriptStep quotes every value).
+std::string Strip(const std::string& s) {
+  size_t b = 0, e = s.size();
+  while (b < e && (isspace(static_cast<unsigned char>(s[b])) || s[b] == '"' || s[b] == '\'')) b++;
+  while (e > b && (isspace(static_cast<unsigned char>(s[e - 1])) || s[e - 1] == '"' || s[e - 1] == '\'')) e--;
+  return s.substr(b, e - b);
+}
+
+bool ParseInt(const std::string& text, int64_t* out) {
+  std::string s = Strip(text);
+  if (s.empty()) return false;
+  char* end = nullptr;
+  errno = 0;
+  long long v = strtoll(s.c_str(), &end, 10);
+  if (errno != 0 || *end != '\0') return false;
+  *out = v;
+  return true;
+}
+
+bool ParseDouble(const std::string& text, double* out) {
+  std::string s = Strip(text);
+  if (s.empty()) return false;
+  char* end = nullptr;
+  errno = 0;
+  double v = strtod(s.c_str(), &end);
+  if (errno != 0 || *end != '\0' || !std::isfinite(v)) return false;
+  *out = v;
+  return true;
+}
+
+bool ParseBool(const std::string& text, bool* out) {
+  std::string s = Strip(text);
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return tolower(c); });
+  if (s == "true" || s == "yes" || s == "1") *out = true;
+  else if (s == "false" || s == "no" || s == "0") *out = false;
+  else return false;
+  return true;
+}
+
+}  // namespace
+
+const std::vector<SettingInfo>& AllSettings() {
+  static const std::vector<SettingInfo> kSettings = {
+      {"mini_batch_size", "mini_batch_size", "10 files / 1MB",
+       "files per mini-batch (file input), or bytes of a table per mini-batch: 1024, 100KB, 10MB, "
+       "1GB (KB/MB/GB are ×1024)"},
+      {"process_count_per_node", "max_concurrency_per_instance", "number of cores",
+       "worker processes per node"},
+      {"node_count", "resources.instance_count", "1",
+       "nodes in the job (the launcher starts one parallelrun per node)"},
+      {"error_threshold", "error_threshold", "-1",
+       "failed items allowed before the job fails; -1: any number"},
+      {"allowed_failed_count", "mini_batch_error_threshold", "-1",
+       "failed mini-batches allowed before the job fails; -1: any number"},
+      {"allowed_failed_percent", nullptr, "100",
+       "percent of failed mini-batches allowed, checked once all are scheduled; 100: any"},
+      {"run_invocation_timeout", "retry_settings.timeout", "60",
+       "seconds one run() call may take"},
+      {"run_max_try", "retry_settings.max_retries", "3",
+       "attempts per mini-batch (v2 max_retries is read as the same number)"},
+      {"logging_level", "logging_level", "INFO", "DEBUG, INFO or WARNING"},
+      {"output_action", nullptr, "summary_only", "summary_only or append_row"},
+      {"append_row_file_name", nullptr, "parallel_run_step.txt", "file that append_row writes"},
+      {"partition_keys", "partition_keys", "", "JSON list of partition keys"},
+      {"task_overhead_timeout", nullptr, "30", "seconds of overhead allowed per mini-batch"},
+      {"progress_update_timeout", nullptr, "3 × (timeout + overhead)",
+       "seconds without any finished mini-batch before the job stops"},
+      {"first_task_creation_timeout", nullptr, "600",
+       "seconds allowed until the first mini-batch exists"},
+      {"resource_monitor_interval", nullptr, "600", "seconds between resource samples; 0: off"},
+      {"profiling_module", nullptr, "", "cProfile or profile"},
+      {"nice", nullptr, "0", "niceness of the worker processes (0-20)"},
+      {"copy_logs_to_parent", nullptr, "False", "accepted for compatibility; no effect locally", true},
+      {"push_metrics_to_parent", nullptr, "False", "accepted for compatibility; no effect locally", true},
+      {"metrics_name_prefix", nullptr, "", "accepted for compatibility; no effect locally", true},
+      {"cleanup_leaked_queues", nullptr, "True", "accepted for compatibility; no effect locally", true},
+  };
+  return kSettings;
+}
+
+const SettingInfo* FindSetting(const std::string& name) {
+  std::string n = Normalize(name);
+  for (const auto& s : AllSettings()) {
+    if (n == s.name) return &s;
+  }
+  if (n == "score_run_timeout") return FindSetting("run_invocation_timeout");
+  return nullptr;
+}
+
+std::string ClosestSettingName(const std::string& word) {
+  std::string n = Normalize(word);
+  if (n.size() < 4) return "";
+  std::vector<std::string> names;
+  for (const auto& s : AllSettings()) names.push_back(s.name);
+  std::string best = ClosestName(n, names);
+  return best == n ? "" : best;
+}
+
+std::optional<uint64_t> ParseMiniBatchSize(const std::string& text) {
+  std::string s = Strip(text);
+  size_t i = 0;
+  while (i < s.size() && isdigit(static_cast<unsigned char>(s[i]))) i++;
+  if (i == 0 || i > 18) return std::nullopt;
+  uint64_t n = std::stoull(s.substr(0, i));
+  std::string unit = s.substr(i);
+  std::transform(unit.begin(), unit.end(), unit.begin(), [](unsigned char c) { return tolower(c); });
+  uint64_t mult = 1;
+  if (unit.empty()) mult = 1;
+  else if (unit == "kb") mult = 1ull << 10;
+  else if (unit == "mb") mult = 1ull << 20;
+  else if (unit == "gb") mult = 1ull << 30;
+  else return std::nullopt;
+  return n * mult;
+}
+
+Result<RunSettings> ResolveRunSettings(const Spec& spec,
+                                       const std::map<std::string, std::string>& flags, int cores,
+                                       bool tabular) {
+  RunSettings rs;
+  rs.mini_batch_size = tabular ? (1ull << 20) : 10;
+  rs.process_count_per_node = std::max(1, cores);
+
+  // Flags win over the spec; remember where a spec value came from so that
+  // an error can point at it.
+  std::map<std::string, std::pair<std::string, const SourceLocation*>> values;
+  for (const auto& [name, setting] : spec.settings) values[name] = {setting.value, &setting.where};
+  for (const auto& [name, value] : flags) values[name] = {value, nullptr};
+
+  for (const auto& [name, entry] : values) {
+    const std::string& text = entry.first;
+    const SourceLocation* where = entry.second;
+    const SettingInfo* info = FindSetting(name);
+    auto fail = [&](const std::string& allowed) -> Status {
+      std::string msg = fmt::format("{} '{}' is not valid: {}", name, text, allowed);
+      if (where && where->line > 0) {
+        msg = fmt::format("{}:{}:{}: {}", where->file, where->line, where->column, msg);
+      } else {
+        msg = fmt::format("setting --{}: {}", name, fmt::format("'{}' is not valid: {}", text, allowed));
+      }
+      return Status::Usage(msg);
+    };
+    if (!info) return Status::Usage(fmt::format("unknown setting {}", name));
+    rs.given[info->name] = text;
+    std::string n = info->name;
+    int64_t i = 0;
+    double d = 0;
+    if (n == "mini_batch_size") {
+      auto v = ParseMiniBatchSize(text);
+      if (!v || *v < 1) {
+        return fail("give a whole number ≥ 1, optionally with a unit KB, MB or GB (e.g. 10, 100KB, 1MB)");
+      }
+      rs.mini_batch_size = *v;
+      rs.mini_batch_size_given = true;
+    } else if (n == "process_count_per_node") {
+      if (!ParseInt(text, &i) || i < 1 || i > 4096) return fail("give a whole number from 1 to 4096");
+      rs.process_count_per_node = static_cast<int>(i);
+    } else if (n == "node_count") {
+      if (!ParseInt(text, &i) || i < 1 || i > 65536) return fail("give a whole number from 1 to 65536");
+      rs.node_count = static_cast<int>(i);
+    } else if (n == "error_threshold") {
+      // The original: an int, or a float rounded up ("percentages were allowed
+      // before"); anything below -1 means -1.
+      if (ParseInt(text, &i)) {
+        rs.error_threshold = std::max<int64_t>(i, -1);
+      } else if (ParseDouble(text, &d)) {
+        rs.error_threshold = std::max<int64_t>(static_cast<int64_t>(std::ceil(d)), -1);
+      } else {
+        return fail("give a whole number ≥ -1 (-1: any number of failed items)");
+      }
+    } else if (n == "allowed_failed_count") {
+      if (!ParseInt(text, &i) || i < -1) return fail("give a whole number ≥ -1 (-1: any number)");
+      rs.allowed_failed_count = i;
+    } else if (n == "allowed_failed_percent") {
+      if (!ParseDouble(text, &d) || d < 0 || d > 100) return fail("give a number from 0 to 100");
+      rs.allowed_failed_percent = d;
+    } else if (n == "run_invocation_timeout") {
+      if (!ParseDouble(text, &d) || d <= 0 || d > 259200) {
+        return fail("give seconds, more than 0 and at most 259200 (3 days)");
+      }
+      rs.run_invocation_timeout = d;
+    } else if (n == "run_max_try") {
+      if (!ParseInt(text, &i) || i < 1 || i > 1000000) return fail("give a whole number ≥ 1");
+      rs.run_max_try = static_cast<int>(i);
+    } else if (n == "logging_level") {
+      std::string v = Strip(text);
+      std::transform(v.begin(), v.end(), v.begin(), [](unsigned char c) { return toupper(c); });
+      if (v != "DEBUG" && v != "INFO" && v != "WARNING") return fail("give DEBUG, INFO or WARNING");
+      rs.logging_level = v;
+    } else if (n == "output_action") {
+      std::string v = Strip(text);
+      std::transform(v.begin(), v.end(), v.begin(), [](unsigned char c) { return tolower(c); });
+      if (v == "summary_only") rs.output_action = OutputAction::kSummaryOnly;
+      else if (v == "append_row") rs.output_action = OutputAction::kAppendRow;
+      else return fail("give summary_only or append_row");
+    } else if (n == "append_row_file_name") {
+      std::string v = Strip(text);
+      if (v.empty() || v.find_first_of("~\"#%&*:<>?/\\{|}") != std::string::npos) {
+        return fail("give a file name without any of ~ \" # % & * : < > ? / \\ { | }");
+      }
+      rs.append_row_file_name = v;
+    } else if (n == "partition_keys") {
+      auto j = nlohmann::json::parse(text, nullptr, false);
+      if (j.is_discarded() || !j.is_array()) return fail("give a JSON list of key names, e.g. [\"a\",\"b\"]");
+      rs.partition_keys.clear();
+      for (const auto& k : j) {
+        if (!k.is_string()) return fail("give a JSON list of key names, e.g. [\"a\",\"b\"]");
+        rs.partition_keys.push_back(k.get<std::string>());
+      }
+    } else if (n == "task_overhead_timeout" || n == "first_task_creation_timeout") {
+      if (!ParseDouble(text, &d) || d <= 0 || d > 259200) {
+        return fail("give seconds, more than 0 and at most 259200 (3 days)");
+      }
+      (n == "task_overhead_timeout" ? rs.task_overhead_timeout : rs.first_task_creation_timeout) = d;
+    } else if (n == "progress_update_timeout") {
+      // The original: unset or negative means "computed".
+      if (!ParseDouble(text, &d) || d > 259200) return fail("give seconds, at most 259200 (3 days)");
+      rs.progress_update_timeout = d > 0 ? d : 0;
+    } else if (n == "resource_monitor_interval") {
+      if (!ParseDouble(text, &d) || d < 0) return fail("give seconds ≥ 0 (0: off)");
+      rs.resource_monitor_interval = d;
+    } else if (n == "profiling_module") {
+      std::string v = Strip(text);
+      if (!v.empty() && v != "cProfile" && v != "profile") return fail("give cProfile or profile");
+      rs.profiling_module = v;
+    } else if (n == "nice") {
+      if (!ParseInt(text, &i) || i < 0 || i > 20) return fail("give a whole number from 0 to 20");
+      rs.nice = static_cast<int>(i);
+    } else if (info->ignored) {
+      bool b;
+      if ((n == "copy_logs_to_parent" || n == "push_metrics_to_parent" ||
+           n == "cleanup_leaked_queues") && !ParseBool(text, &b)) {
+        return fail("give True or False");
+      }
+    }
+  }
+  if (rs.progress_update_timeout <= 0) {
+    rs.progress_update_timeout = 3 * (rs.run_invocation_timeout + rs.task_overhead_timeout);
+  }
+  return rs;
+}
+
+}  // namespace parallelrun

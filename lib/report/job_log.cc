@@ -1,0 +1,367 @@
+#include "report/job_log.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include "base/clock.h"
+#include "base/disk.h"
+
+namespace parallelrun {
+
+namespace {
+
+constexpr size_t kFailuresKept = 10;
+constexpr size_t kItemsShown = 5;
+
+std::string LastLines(const std::string& text, int n) {
+  std::vector<std::string> lines;
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size();
+    lines.push_back(text.substr(start, end - start));
+    start = end + 1;
+  }
+  std::string out;
+  size_t from = lines.size() > static_cast<size_t>(n) ? lines.size() - n : 0;
+  for (size_t i = from; i < lines.size(); i++) out += "    " + lines[i] + "\n";
+  return out;
+}
+
+const char* kReadme = R"(This folder holds the logs and reports of one parallelrun job.
+The layout follows Azure ML's ParallelRunStep, so habits and tools carry over.
+
+job_result.txt                     Did the job succeed? If not, why (which threshold, with numbers).
+job_error.txt                      Only when something failed: failures by kind, the first failing
+                                   mini-batches with their items, the end of each traceback and
+                                   the log that has the whole of it.
+job_progress_overview.<yyyymmddhh>.txt
+                                   Timestamped progress: scheduling, processed counts, estimates.
+sys/master_role.0.txt              The master's log: listing, scheduling, thresholds, the result.
+sys/job_report/processed_mini-batches.csv
+                                   One row per attempt of a mini-batch: Mini-batch Id, Picked Count
+                                   (1 = first attempt), Process, Start Time, Total, Succeeded,
+                                   Failed, Elapsed Seconds, Process Seconds, Run Method Seconds,
+                                   Status (RUN_DONE, RUN_EXCEPTION, RUN_TIMEOUT,
+                                   RUN_INVALID_RETURN, PROCESS_DIED, INTERRUPTED, LEASE_LOST),
+                                   Error Category, Error Message, Mini-batch Detail, Node.
+sys/job_report/process_summary.csv The same, summed per worker process.
+sys/job_report/node_summary.csv    The same, summed per node.
+sys/node/<node>/_main.txt          The node's agent: worker starts, init() results, timeouts,
+                                   exits with their exit codes or signals, replacements.
+sys/node/<node>/processNNN.txt     One line per mini-batch a worker process completed.
+user/stdout/<node>/processNNN.stdout.txt
+                                   What the entry script printed (and the root logger).
+user/stderr/<node>/processNNN.stderr.txt
+                                   What it wrote to stderr, including Python's own crash output
+                                   and, when a worker was stopped (a timeout, Ctrl-C), the stack
+                                   it was stopped in.
+user/error/<node>/processNNN.txt   Full tracebacks of init(), run() and shutdown() exceptions.
+user/entry_script_log/<node>/processNNN.log.txt
+                                   EntryScript().logger output.
+
+<node> is the node rank (0 on one machine); processNNN numbers the worker processes of a
+node, counting up as failed workers are replaced.
+)";
+
+}  // namespace
+
+void JobLog::Counters::Add(const AttemptResult& r) {
+  attempts++;
+  if (r.status == AttemptStatus::kRunDone) done++;
+  else failed_attempts++;
+  items += r.total;
+  succeeded += r.succeeded;
+  failed += r.total - r.succeeded;
+  elapsed += r.elapsed_seconds;
+  cpu += r.process_seconds;
+  run += r.run_seconds;
+  if (first_start == 0 || r.start_time < first_start) first_start = r.start_time;
+  double end = r.start_time + r.elapsed_seconds;
+  if (end > last_end) last_end = end;
+}
+
+Result<std::unique_ptr<JobLog>> JobLog::Open(const std::string& job_dir, int nodes,
+                                             std::vector<std::string> input_names) {
+  std::unique_ptr<JobLog> log(new JobLog());
+  log->job_dir_ = job_dir;
+  log->logs_ = job_dir + "/logs";
+  log->input_names_ = std::move(input_names);
+  std::vector<std::string> dirs = {log->logs_ + "/sys/job_report"};
+  for (int node = 0; node < nodes; node++) {
+    for (const char* sub : {"sys/node", "sys/perf", "user/stdout", "user/stderr", "user/error",
+                            "user/entry_script_log"}) {
+      dirs.push_back(fmt::format("{}/{}/{}", log->logs_, sub, node));
+    }
+  }
+  for (const auto& d : dirs) {
+    Status s = CreateFolders(d, "job dir logs");
+    if (!s.ok()) s = Status::Usage(s.message());
+    if (!s.ok()) return s;
+  }
+  std::string master_path = log->logs_ + "/sys/master_role.0.txt";
+  log->master_.reset(fopen(master_path.c_str(), "a"));
+  std::string csv_path = log->logs_ + "/sys/job_report/processed_mini-batches.csv";
+  log->csv_.reset(fopen(csv_path.c_str(), "w"));
+  if (!log->master_ || !log->csv_) {
+    return Status::Usage(fmt::format("cannot write in job dir {}: {}", job_dir, strerror(errno)));
+  }
+  fputs("Mini-batch Id,Picked Count,Process,Start Time,Total,Succeeded,Failed,Elapsed Seconds,"
+        "Process Seconds,Run Method Seconds,Status,Error Category,Error Message,"
+        "Mini-batch Detail,Node\n",
+        log->csv_.get());
+  if (FILE* f = fopen((log->logs_ + "/readme.txt").c_str(), "w")) {
+    fputs(kReadme, f);
+    fclose(f);
+  }
+  return log;
+}
+
+JobLog::~JobLog() = default;
+
+void JobLog::Master(const char* level, const std::string& message) {
+  if (!master_) return;
+  double now = WallSeconds();
+  std::string t = IsoTime(now);
+  t[10] = ' ';
+  fmt::print(master_.get(), "{},{:03d}|{}|{}|{}\n", t.substr(0, 19),
+             static_cast<int>((now - static_cast<double>(static_cast<time_t>(now))) * 1000), level,
+             getpid(), message);
+  fflush(master_.get());
+}
+
+void JobLog::Overview(const std::string& message) {
+  double now = WallSeconds();
+  time_t secs = static_cast<time_t>(now);
+  struct tm tm;
+  gmtime_r(&secs, &tm);
+  char hour[16];
+  strftime(hour, sizeof hour, "%Y%m%d%H", &tm);
+  if (!overview_ || overview_hour_ != hour) {
+    overview_hour_ = hour;
+    overview_.reset(fopen(fmt::format("{}/job_progress_overview.{}.txt", logs_, hour).c_str(), "a"));
+  }
+  if (!overview_) return;
+  fmt::print(overview_.get(), "{} {}\n", IsoTime(now), message);
+  fflush(overview_.get());
+}
+
+std::string JobLog::Detail(const MiniBatch& batch) const {
+  // Written by hand, not with a JSON library: this runs for every attempt and
+  // was most of the master's cost per mini-batch. Printable() leaves only
+  // valid UTF-8 without control characters, so escaping '"' and '\\' is all
+  // JSON needs.
+  auto append_string = [](const std::string& text, std::string* out) {
+    out->push_back('"');
+    for (char c : text) {
+      if (c == '"' || c == '\\') out->push_back('\\');
+      out->push_back(c);
+    }
+    out->push_back('"');
+  };
+  std::string out = "{\"input\":";
+  append_string(batch.input < input_names_.size() ? input_names_[batch.input] : "", &out);
+  out += ",\"items\":[";
+  for (size_t i = 0; i < batch.items.size(); i++) {
+    if (i > 0) out.push_back(',');
+    append_string(Printable(batch.items[i]), &out);
+  }
+  out += "],\"mini_batch_id\":" + std::to_string(batch.id) + "}";
+  return out;
+}
+
+void JobLog::Attempt(const AttemptResult& r, const MiniBatch& batch) {
+  processes_[{r.node, r.process}].Add(r);
+  nodes_[r.node].Add(r);
+  if (r.status == AttemptStatus::kRunDone) {
+    for (auto& note : first_failures_) {
+      if (note.result.id == r.id) note.succeeded_later = true;
+    }
+  }
+  if (!csv_) return;
+  fmt::print(csv_.get(), "{},{},{},{},{},{},{},{:.6f},{:.6f},{:.6f},{},{},{},{},{}\n", r.id,
+             r.attempt, r.process, IsoTime(r.start_time), r.total, r.succeeded,
+             r.total - r.succeeded, r.elapsed_seconds, r.process_seconds, r.run_seconds,
+             AttemptStatusName(r.status), CsvField(r.error_category),
+             CsvField(Printable(r.error_message)), CsvField(Detail(batch)), r.node);
+}
+
+void JobLog::Failure(const AttemptResult& r, const MiniBatch& batch, bool final_try) {
+  failures_by_kind_[AttemptStatusName(r.status)]++;
+  for (auto& note : first_failures_) {
+    if (note.result.id != r.id) continue;
+    note.result = r;
+    note.failed_tries++;
+    note.final_try = final_try;
+    return;
+  }
+  FailureNote note;
+  note.result = r;
+  note.item_count = batch.items.size();
+  for (size_t i = 0; i < batch.items.size() && i < kItemsShown; i++) {
+    note.items.push_back(batch.items[i]);
+  }
+  note.failed_tries = 1;
+  note.final_try = final_try;
+  if (first_failures_.size() < kFailuresKept) {
+    first_failures_.push_back(std::move(note));
+    return;
+  }
+  // Full: a mini-batch that failed for good matters more than one whose
+  // retry may still succeed (or did).
+  if (!final_try) return;
+  for (auto it = first_failures_.rbegin(); it != first_failures_.rend(); ++it) {
+    if (!it->final_try) {
+      *it = std::move(note);
+      return;
+    }
+  }
+}
+
+void JobLog::NodeFailure(uint32_t node, const std::string& reason) {
+  node_failures_.emplace_back(node, reason);
+}
+
+void JobLog::Node(const NodeReport& report) { node_reports_[report.node] = report; }
+
+std::string JobLog::ErrorReport(const Totals& t) const {
+  std::vector<const ProcessReport*> init_failed;
+  for (const auto& [node, rep] : node_reports_) {
+    for (const auto& p : rep.processes) {
+      if (!p.init_ok) init_failed.push_back(&p);
+    }
+  }
+  if (failures_by_kind_.empty() && t.items_failed == 0 && node_failures_.empty() &&
+      init_failed.empty()) {
+    return "";
+  }
+  std::string out;
+  out += fmt::format("{} of {} mini-batches failed after all tries; {} of {} items failed.\n",
+                     t.batches_failed, t.batches, t.items_failed, t.items);
+  if (!failures_by_kind_.empty()) {
+    out += "Failed attempts by kind:";
+    for (const auto& [kind, n] : failures_by_kind_) out += fmt::format(" {} {};", kind, n);
+    out.back() = '\n';
+  }
+  for (const auto& [node, reason] : node_failures_) {
+    out += fmt::format("Node {} could not run workers: {}\n", node, reason);
+    out += fmt::format("  see {}/sys/node/{}/_main.txt and {}/user/error/{}/\n", logs_, node, logs_,
+                       node);
+  }
+  if (!init_failed.empty()) {
+    out += "Worker processes whose init() did not succeed:";
+    for (const ProcessReport* p : init_failed) {
+      out += fmt::format(" {} ({});", p->process, p->exit.empty() ? "still running" : p->exit);
+    }
+    out.back() = '\n';
+  }
+  if (first_failures_.empty()) {
+    if (t.items_failed > 0) {
+      out += "Every attempt ran, but run() returned fewer items than it was given; see " + logs_ +
+             "/sys/job_report/processed_mini-batches.csv (Succeeded < Total).\n";
+    }
+    return out;
+  }
+  // Mini-batches that failed for good first, then those whose retry
+  // succeeded or was still to come, each in the order they first failed.
+  std::vector<const FailureNote*> notes;
+  for (const auto& f : first_failures_) {
+    if (f.final_try) notes.push_back(&f);
+  }
+  for (const auto& f : first_failures_) {
+    if (!f.final_try) notes.push_back(&f);
+  }
+  out += fmt::format("The first {} failing mini-batches:\n", notes.size());
+  for (const FailureNote* f : notes) {
+    const AttemptResult& r = f->result;
+    std::string items;
+    for (const auto& item : f->items) items += (items.empty() ? "" : ", ") + Printable(item);
+    if (f->item_count > f->items.size()) {
+      items += fmt::format(", … ({} items in all)", f->item_count);
+    }
+    std::string fate = f->final_try ? fmt::format("failed {} of {} tries", f->failed_tries, r.attempt)
+                       : f->succeeded_later
+                           ? fmt::format("failed {} {}, then succeeded", f->failed_tries,
+                                         f->failed_tries == 1 ? "try" : "tries")
+                           : fmt::format("failed {} {}, not retried before the job ended",
+                                         f->failed_tries, f->failed_tries == 1 ? "try" : "tries");
+    out += fmt::format("- mini-batch {} ({}): {}; last failure on attempt {} (node {} {}): {}: {}\n",
+                       r.id, items.empty() ? "no items" : items, fate, r.attempt, r.node,
+                       r.process, AttemptStatusName(r.status), Printable(r.error_message));
+    if (!r.traceback.empty()) {
+      out += "  traceback (last lines):\n" + LastLines(r.traceback, 5);
+    }
+    if (r.status == AttemptStatus::kRunException || r.status == AttemptStatus::kInvalidReturn) {
+      out += fmt::format("  full log: {}/user/error/{}/{}.txt\n", logs_, r.node, r.process);
+    } else {
+      out += fmt::format("  full log: {}/user/stderr/{}/{}.stderr.txt and {}/sys/node/{}/_main.txt\n",
+                         logs_, r.node, r.process, logs_, r.node);
+    }
+  }
+  return out;
+}
+
+void JobLog::Close(const Status& outcome, const Totals& t, const std::string& summary) {
+  if (csv_) fflush(csv_.get());
+  auto write = [&](const std::string& name, const std::string& text) {
+    if (FILE* f = fopen((logs_ + "/" + name).c_str(), "w")) {
+      fputs(text.c_str(), f);
+      fclose(f);
+    }
+  };
+  std::string header =
+      "Node,Process,Attempts,Succeeded Mini-batches,Failed Attempts,Total Items,Succeeded Items,"
+      "Failed Items,Elapsed Seconds,Process Seconds,Run Method Seconds,Start Time,End Time";
+  std::string procs = header + ",Pid,Init Seconds,Exit\n";
+  std::map<std::pair<uint32_t, std::string>, const ProcessReport*> reports;
+  for (const auto& [node, rep] : node_reports_) {
+    for (const auto& p : rep.processes) reports[{node, p.process}] = &p;
+  }
+  auto row = [](const Counters& c) {
+    return fmt::format("{},{},{},{},{},{},{:.6f},{:.6f},{:.6f},{},{}", c.attempts, c.done,
+                       c.failed_attempts, c.items, c.succeeded, c.failed, c.elapsed, c.cpu, c.run,
+                       c.first_start > 0 ? IsoTime(c.first_start) : "",
+                       c.last_end > 0 ? IsoTime(c.last_end) : "");
+  };
+  for (const auto& [key, rep] : reports) {
+    auto it = processes_.find(key);
+    Counters c = it == processes_.end() ? Counters{} : it->second;
+    procs += fmt::format("{},{},{},{},{:.3f},{}\n", key.first, key.second, row(c), rep->pid,
+                         rep->init_seconds, CsvField(rep->exit));
+  }
+  for (const auto& [key, c] : processes_) {
+    if (!reports.count(key)) procs += fmt::format("{},{},{},,,\n", key.first, key.second, row(c));
+  }
+  write("sys/job_report/process_summary.csv", procs);
+
+  std::string nodes = "Node,Host,Processes," + header.substr(std::string("Node,Process,").size()) + "\n";
+  std::map<uint32_t, bool> seen;
+  for (const auto& [node, rep] : node_reports_) seen[node] = true;
+  for (const auto& [node, c] : nodes_) seen[node] = true;
+  for (const auto& [node, unused] : seen) {
+    auto rep = node_reports_.find(node);
+    auto cit = nodes_.find(node);
+    Counters c = cit == nodes_.end() ? Counters{} : cit->second;
+    nodes += fmt::format("{},{},{},{}\n", node,
+                         rep == node_reports_.end() ? "" : CsvField(rep->second.host),
+                         rep == node_reports_.end() ? 0 : rep->second.processes.size(), row(c));
+  }
+  write("sys/job_report/node_summary.csv", nodes);
+
+  std::string result = outcome.ok() ? "Job succeeded.\n" : "Job failed: " + outcome.message() + "\n";
+  result += summary;
+  std::string errors = ErrorReport(t);
+  if (!errors.empty()) {
+    write("job_error.txt", errors);
+    result += "See logs/job_error.txt for the failures.\n";
+  }
+  result += "See logs/readme.txt for the layout of these logs.\n";
+  write("job_result.txt", result);
+}
+
+}  // namespace parallelrun

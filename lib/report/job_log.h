@@ -1,0 +1,111 @@
+// JobLog: the job dir's logs and reports, in the original's layout
+// (reference §4, DESIGN.md §7) so that people's habits and tools carry over:
+//
+//   logs/readme.txt                                  what is where
+//   logs/job_progress_overview.<yyyymmddhh>.txt      timestamped progress lines
+//   logs/job_result.txt                              succeeded or failed, and why
+//   logs/job_error.txt                               failures explained (if any)
+//   logs/sys/master_role.0.txt                       the master's log
+//   logs/sys/job_report/processed_mini-batches.csv   one row per attempt, streamed
+//   logs/sys/job_report/process_summary.csv          per worker process
+//   logs/sys/job_report/node_summary.csv             per node
+//   logs/sys/node/<node>/_main.txt, processNNN.txt   agent and per-process logs
+//   logs/user/{stdout,stderr,error,entry_script_log}/<node>/processNNN.*
+//
+// Rows are written as results arrive; summaries are kept as small per-process
+// counters, never as a list of attempts. Loop thread only.
+#ifndef PARALLELRUN_REPORT_JOB_LOG_H_
+#define PARALLELRUN_REPORT_JOB_LOG_H_
+
+#include <cstdio>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "base/mini_batch.h"
+#include "base/text.h"
+#include "link/link.h"
+#include "parallelrun/status.h"
+
+namespace parallelrun {
+
+class JobLog {
+ public:
+  // Creates logs/ and its folders under `job_dir` for nodes 0..nodes-1.
+  static Result<std::unique_ptr<JobLog>> Open(const std::string& job_dir, int nodes,
+                                              std::vector<std::string> input_names);
+  ~JobLog();
+
+  const std::string& logs_dir() const { return logs_; }
+
+  // A line in logs/sys/master_role.0.txt ("time|LEVEL|pid|message").
+  void Master(const char* level, const std::string& message);
+  // A timestamped line in logs/job_progress_overview.<yyyymmddhh>.txt.
+  void Overview(const std::string& message);
+
+  // Records one attempt: a row in processed_mini-batches.csv and the
+  // per-process/per-node counters. `batch` is the mini-batch it ran.
+  void Attempt(const AttemptResult& r, const MiniBatch& batch);
+  // Counts a failed attempt by kind and keeps the details of the first
+  // failing mini-batches (those that failed for good first) for job_error.txt.
+  void Failure(const AttemptResult& r, const MiniBatch& batch, bool final_try);
+  // A node could not run workers (init() kept failing): `reason` is a
+  // sentence, then detail lines.
+  void NodeFailure(uint32_t node, const std::string& reason);
+
+  void Node(const NodeReport& report);
+
+  struct Totals {
+    uint64_t batches = 0, batches_done = 0, batches_failed = 0, items = 0, items_succeeded = 0,
+             items_failed = 0, attempts = 0, retries = 0;
+  };
+  // Writes process_summary.csv, node_summary.csv, job_result.txt,
+  // job_error.txt (when anything failed) and flushes everything.
+  // `outcome` is the job's Status; `summary` one paragraph for job_result.txt.
+  void Close(const Status& outcome, const Totals& totals, const std::string& summary);
+
+  // The job_error text (also printed at the end), "" when nothing failed:
+  // failed attempts by kind, the first failing mini-batches with their items,
+  // the end of their traceback and the full path of the log that has it all,
+  // nodes that could not run workers, workers whose init() did not succeed.
+  std::string ErrorReport(const Totals& totals) const;
+
+ private:
+  struct Counters {
+    uint64_t attempts = 0, done = 0, failed_attempts = 0, items = 0, succeeded = 0, failed = 0;
+    double elapsed = 0, cpu = 0, run = 0, first_start = 0, last_end = 0;
+    void Add(const AttemptResult& r);
+  };
+  // One failing mini-batch: its latest failed attempt and what followed.
+  struct FailureNote {
+    AttemptResult result;            // the latest failed attempt
+    std::vector<std::string> items;  // the first few
+    size_t item_count = 0;
+    uint32_t failed_tries = 0;
+    bool final_try = false;          // failed for good
+    bool succeeded_later = false;    // a retry succeeded
+  };
+
+  JobLog() = default;
+  std::string Detail(const MiniBatch& batch) const;
+
+  std::string job_dir_;
+  std::string logs_;
+  std::vector<std::string> input_names_;
+  std::unique_ptr<FILE, int (*)(FILE*)> master_{nullptr, fclose};
+  std::unique_ptr<FILE, int (*)(FILE*)> overview_{nullptr, fclose};
+  std::string overview_hour_;
+  std::unique_ptr<FILE, int (*)(FILE*)> csv_{nullptr, fclose};
+  std::map<std::pair<uint32_t, std::string>, Counters> processes_;
+  std::map<uint32_t, Counters> nodes_;
+  std::map<uint32_t, NodeReport> node_reports_;
+  std::map<std::string, uint64_t> failures_by_kind_;
+  std::vector<FailureNote> first_failures_;  // at most kFailuresKept, by first failure
+  std::vector<std::pair<uint32_t, std::string>> node_failures_;
+};
+
+}  // namespace parallelrun
+
+#endif  // PARALLELRUN_REPORT_JOB_LOG_H_
