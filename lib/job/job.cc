@@ -18,8 +18,8 @@
 #include <fmt/format.h>
 
 #include "base/clock.h"
-#include "base/disk.h"
 #include "base/hmac.h"
+#include "base/job_dir.h"
 #include "base/text.h"
 #include "job/shuffle_processes.h"
 #include "link/link.h"
@@ -107,8 +107,7 @@ Status RunMasterNode(boost::asio::io_context& io, boost::asio::signal_set& signa
   });
   // The node log's first line says who this process is and why, as on the
   // other nodes (DESIGN.md §6); the Agent appends to the same file.
-  if (FILE* f = fopen(fmt::format("{}/sys/node/{}/_main.txt", wc.logs_dir, role.node_rank).c_str(),
-                      "a")) {
+  if (FILE* f = fopen(NodeLogPath(wc.job_dir, role.node_rank).c_str(), "a")) {
     fmt::print(f, "{}|{}\n", IsoTime(WallSeconds()), role.explanation);
     fclose(f);
   }
@@ -163,22 +162,19 @@ Status RunMasterNode(boost::asio::io_context& io, boost::asio::signal_set& signa
     progress->Say("the input has no files: 0 mini-batches, nothing to do");
   }
   progress->Say(outcome.ok() ? "job succeeded; job dir " + plan.job_dir
-                            : "job failed; see " + plan.job_dir + "/logs/job_result.txt");
+                            : "job failed; see " + JobResultPath(plan.job_dir));
   return outcome;
 }
 
 // Any other node: an Agent connected to the master over TCP. It exits with
 // the job's outcome, which the master sends when the job is over.
 Status RunAgentNode(boost::asio::io_context& io, boost::asio::signal_set& signals, const Role& role,
-                    const JobSecret& secret, WorkerPool::Config wc, const std::string& logs_dir,
+                    const JobSecret& secret, WorkerPool::Config wc, const std::string& job_dir,
                     const std::string& argv, TcpConnector::Options connect, Progress* progress,
                     FILE* out) {
-  for (const char* sub : {"sys/node", "user/stdout", "user/stderr", "user/error",
-                          "user/entry_script_log"}) {
-    Status s = CreateFolders(fmt::format("{}/{}/{}", logs_dir, sub, role.node_rank), "job dir logs");
-    if (!s.ok()) return s;
-  }
-  std::string main_log = fmt::format("{}/sys/node/{}/_main.txt", logs_dir, role.node_rank);
+  Status made = CreateNodeFolders(job_dir, role.node_rank);
+  if (!made.ok()) return made;
+  std::string main_log = NodeLogPath(job_dir, role.node_rank);
   auto note = [&main_log](const std::string& line) {
     if (FILE* f = fopen(main_log.c_str(), "a")) {
       fmt::print(f, "{}|{}\n", IsoTime(WallSeconds()), line);
@@ -381,7 +377,6 @@ Status RunJob(const RunRequest& request, FILE* out) {
   if (role.multi_node()) progress.Say(secret.Describe());
   std::string argv;
   for (const auto& a : plan.entry_argv) argv += " " + ShellQuote(Printable(a));
-  std::string logs_dir = plan.job_dir + "/logs";
 
   boost::asio::io_context io;
 
@@ -396,7 +391,7 @@ Status RunJob(const RunRequest& request, FILE* out) {
   mc.progress_update_timeout = rs.progress_update_timeout;
   mc.inputs = plan.inputs;
   mc.partition_keys = rs.partition_keys;
-  mc.partitions_dir = plan.job_dir + "/partitions";
+  mc.partitions_dir = PartitionsDir(plan.job_dir);
   mc.append_row = plan.append_row;
 
   WorkerPool::Config wc;
@@ -406,7 +401,7 @@ Status RunJob(const RunRequest& request, FILE* out) {
   wc.cwd = req.cwd;
   wc.node = role.node_rank;
   wc.slots = rs.process_count_per_node;
-  wc.logs_dir = logs_dir;
+  wc.job_dir = plan.job_dir;
   auto ms = [](double seconds) {
     return std::chrono::milliseconds(static_cast<int64_t>(std::ceil(seconds * 1000)));
   };
@@ -442,7 +437,7 @@ Status RunJob(const RunRequest& request, FILE* out) {
   // Workers write to pipes that may close under them; never die of SIGPIPE.
   signal(SIGPIPE, SIG_IGN);
   if (!role.is_master()) {
-    return RunAgentNode(io, signals, role, secret, std::move(wc), logs_dir, argv, connect,
+    return RunAgentNode(io, signals, role, secret, std::move(wc), plan.job_dir, argv, connect,
                         &progress, out);
   }
   Master::Config& master_config = mc;

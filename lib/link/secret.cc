@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "base/hmac.h"
+#include "base/job_dir.h"
 
 namespace parallelrun {
 
@@ -43,7 +44,7 @@ Result<JobSecret> ResolveJobSecret(const EnvironmentMap& env, const std::string&
   if (!token.empty()) return JobSecret{token, "PARALLELRUN_TOKEN", false};
 
   if (!job_dir.empty()) {
-    std::string path = job_dir + "/.parallelrun/token";
+    std::string path = TokenPath(job_dir);
     int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd >= 0) {
       std::string text(kMaxTokenFile, '\0');

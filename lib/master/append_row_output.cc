@@ -12,6 +12,7 @@
 #include <memory>
 #include <vector>
 #include "base/disk.h"
+#include "base/job_dir.h"
 
 namespace parallelrun {
 namespace {
@@ -30,7 +31,7 @@ Status AppendRowOutput::Prepare() { return CreateFolders(options_.parts_dir, "ap
 
 std::string AppendRowOutput::PartPath(const std::string& parts_dir, MiniBatchId id,
                                       uint32_t attempt) {
-  return parts_dir + "/" + std::to_string(id) + "." + std::to_string(attempt) + ".rows";
+  return parts_dir + "/" + AppendRowPartName(id, attempt);
 }
 
 Status AppendRowOutput::WriteChunk(MiniBatchId id, uint32_t attempt, std::string_view data,

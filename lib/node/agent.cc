@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "base/clock.h"
+#include "base/job_dir.h"
 #include "base/text.h"
 
 namespace parallelrun {
@@ -11,8 +12,7 @@ Agent::Agent(boost::asio::io_context& io, std::unique_ptr<LinkEnd> link, WorkerP
              std::string host, std::function<void()> done)
     : io_(io), link_(std::move(link)), node_(config.node), host_(std::move(host)),
       done_(std::move(done)) {
-  std::string path = fmt::format("{}/sys/node/{}/_main.txt", config.logs_dir, node_);
-  log_.reset(fopen(path.c_str(), "a"));
+  log_.reset(fopen(NodeLogPath(config.job_dir, node_).c_str(), "a"));
   WorkerPool::Events events;
   events.result = [this](AttemptResult&& r) { link_->Send(ResultMsg{std::move(r)}); };
   events.give_back = [this](MiniBatchId id, uint32_t attempt) {

@@ -399,6 +399,8 @@ class Worker:
             if isinstance(value, (list, tuple)) or type(value).__name__ == "DataFrame":
                 returned = len(value)
                 if self.append_row_dir is not None:
+                    # The part's name is lib/base/job_dir.h's AppendRowPartName,
+                    # which the master reads back; the folder comes from START.
                     path = os.path.join(self.append_row_dir, "%d.%d.rows" % (batch_id, attempt))
                     try:
                         _write_rows(value, path)

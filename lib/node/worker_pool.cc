@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 
 #include "base/clock.h"
+#include "base/job_dir.h"
 #include "base/text.h"
 #include "data/table_source.h"
 #include "node/worker_protocol.h"
@@ -178,10 +179,8 @@ void WorkerPool::Log(const std::string& line) {
 std::string WorkerPool::Relative(const std::string& path) const {
   // Paths in messages are relative to the job dir ("logs/user/…"): short in
   // the CSV, and still right when the job dir is moved or downloaded.
-  const std::string& logs = config_.logs_dir;
-  size_t slash = logs.rfind('/');
-  std::string job = slash == std::string::npos ? "" : logs.substr(0, slash + 1);
-  if (!job.empty() && path.compare(0, job.size(), job) == 0) return path.substr(job.size());
+  std::string job = config_.job_dir + "/";
+  if (job.size() > 1 && path.compare(0, job.size(), job) == 0) return path.substr(job.size());
   return path;
 }
 
@@ -208,12 +207,11 @@ void WorkerPool::StartWorker() {
   w->number = next_number_++;
   w->name = fmt::format("process{:03d}", w->number);
   std::string node = std::to_string(config_.node);
-  const std::string& logs = config_.logs_dir;
-  std::string stdout_path = fmt::format("{}/user/stdout/{}/{}.stdout.txt", logs, node, w->name);
-  w->stderr_path = fmt::format("{}/user/stderr/{}/{}.stderr.txt", logs, node, w->name);
-  w->error_path = fmt::format("{}/user/error/{}/{}.txt", logs, node, w->name);
-  std::string sys_path = fmt::format("{}/sys/node/{}/{}.txt", logs, node, w->name);
-  w->sys_log.reset(fopen(sys_path.c_str(), "a"));
+  const std::string& job = config_.job_dir;
+  std::string stdout_path = UserLogPath(job, UserLog::kStdout, config_.node, w->name);
+  w->stderr_path = UserLogPath(job, UserLog::kStderr, config_.node, w->name);
+  w->error_path = UserLogPath(job, UserLog::kError, config_.node, w->name);
+  w->sys_log.reset(fopen(ProcessLogPath(job, config_.node, w->name).c_str(), "a"));
   w->report.process = w->name;
   w->report.start_time = WallSeconds();
   w->started = SteadyClock::now();
@@ -250,9 +248,8 @@ void WorkerPool::StartWorker() {
   start.emplace_back("node_id", node);
   start.emplace_back("stdout_log", stdout_path);
   start.emplace_back("error_log", raw->error_path);
-  start.emplace_back("entry_log",
-                     fmt::format("{}/user/entry_script_log/{}/{}.log.txt", logs, node, raw->name));
-  start.emplace_back("log_dir", fmt::format("{}/user/entry_script_log/{}", logs, node));
+  start.emplace_back("entry_log", UserLogPath(job, UserLog::kEntryScript, config_.node, raw->name));
+  start.emplace_back("log_dir", UserLogDir(job, UserLog::kEntryScript, config_.node));
   std::string frame;
   EncodeStart(start, &frame);
   raw->proc->Write(std::move(frame));

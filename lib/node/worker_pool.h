@@ -59,7 +59,7 @@ class WorkerPool {
     std::string cwd;                    // "" = inherit
     uint32_t node = 0;
     int slots = 1;                      // process_count_per_node
-    std::string logs_dir;               // <job>/logs
+    std::string job_dir;                // its logs: base/job_dir.h
     // START configuration shared by every worker (entry_script, argv, …);
     // the pool adds the per-process keys (process_name, log paths).
     std::vector<std::pair<std::string, std::string>> start_config;

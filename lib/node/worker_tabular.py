@@ -428,7 +428,8 @@ def encode_append_rows(result):
 
 
 def part_path(parts_dir, mini_batch_id, attempt):
-    """lib/append_row_output.h AppendRowOutput::PartPath."""
+    """lib/master/append_row_output.h AppendRowOutput::PartPath: the name is
+    lib/base/job_dir.h's AppendRowPartName."""
     return os.path.join(parts_dir, "%d.%d.rows" % (mini_batch_id, attempt))
 
 

@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 
 #include "base/disk.h"
+#include "base/job_dir.h"
 #include "base/spelling.h"
 #include "data/file_lister.h"
 #include "plan/mltable.h"
@@ -271,7 +272,7 @@ Result<JobPlan> MakeJobPlan(const RunRequest& req) {
   }
   for (const auto& p : s.outputs) {
     if (plan.port_values.count(p.name)) continue;
-    plan.port_values[p.name] = plan.job_dir + "/outputs/" + p.name;
+    plan.port_values[p.name] = DefaultOutputDir(plan.job_dir, p.name);
     plan.notes.push_back(fmt::format("output {} has no -o; writing it to {}", p.name,
                                      plan.port_values[p.name]));
   }
@@ -360,7 +361,7 @@ Result<JobPlan> MakeJobPlan(const RunRequest& req) {
       o.output_dir = plan.output_dir;
       o.file_name = plan.settings.append_row_file_name;
     }
-    o.parts_dir = plan.job_dir + "/append_row";
+    o.parts_dir = AppendRowPartsDir(plan.job_dir);
     plan.append_row = std::move(o);
   }
   for (const auto& word : req.passthrough) {

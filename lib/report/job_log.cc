@@ -9,7 +9,7 @@
 #include <fmt/format.h>
 
 #include "base/clock.h"
-#include "base/disk.h"
+#include "base/job_dir.h"
 
 namespace parallelrun {
 
@@ -33,42 +33,6 @@ std::string LastLines(const std::string& text, int n) {
   return out;
 }
 
-const char* kReadme = R"(This folder holds the logs and reports of one parallelrun job.
-The layout follows Azure ML's ParallelRunStep, so habits and tools carry over.
-
-job_result.txt                     Did the job succeed? If not, why (which threshold, with numbers).
-job_error.txt                      Only when something failed: failures by kind, the first failing
-                                   mini-batches with their items, the end of each traceback and
-                                   the log that has the whole of it.
-job_progress_overview.<yyyymmddhh>.txt
-                                   Timestamped progress: scheduling, processed counts, estimates.
-sys/master_role.0.txt              The master's log: listing, scheduling, thresholds, the result.
-sys/job_report/processed_mini-batches.csv
-                                   One row per attempt of a mini-batch: Mini-batch Id, Picked Count
-                                   (1 = first attempt), Process, Start Time, Total, Succeeded,
-                                   Failed, Elapsed Seconds, Process Seconds, Run Method Seconds,
-                                   Status (RUN_DONE, RUN_EXCEPTION, RUN_TIMEOUT,
-                                   RUN_INVALID_RETURN, PROCESS_DIED, INTERRUPTED, LEASE_LOST),
-                                   Error Category, Error Message, Mini-batch Detail, Node.
-sys/job_report/process_summary.csv The same, summed per worker process.
-sys/job_report/node_summary.csv    The same, summed per node.
-sys/node/<node>/_main.txt          The node's agent: worker starts, init() results, timeouts,
-                                   exits with their exit codes or signals, replacements.
-sys/node/<node>/processNNN.txt     One line per mini-batch a worker process completed.
-user/stdout/<node>/processNNN.stdout.txt
-                                   What the entry script printed (and the root logger).
-user/stderr/<node>/processNNN.stderr.txt
-                                   What it wrote to stderr, including Python's own crash output
-                                   and, when a worker was stopped (a timeout, Ctrl-C), the stack
-                                   it was stopped in.
-user/error/<node>/processNNN.txt   Full tracebacks of init(), run() and shutdown() exceptions.
-user/entry_script_log/<node>/processNNN.log.txt
-                                   EntryScript().logger output.
-
-<node> is the node rank (0 on one machine); processNNN numbers the worker processes of a
-node, counting up as failed workers are replaced.
-)";
-
 }  // namespace
 
 void JobLog::Counters::Add(const AttemptResult& r) {
@@ -90,24 +54,14 @@ Result<std::unique_ptr<JobLog>> JobLog::Open(const std::string& job_dir, int nod
                                              std::vector<std::string> input_names) {
   std::unique_ptr<JobLog> log(new JobLog());
   log->job_dir_ = job_dir;
-  log->logs_ = job_dir + "/logs";
   log->input_names_ = std::move(input_names);
-  std::vector<std::string> dirs = {log->logs_ + "/sys/job_report"};
-  for (int node = 0; node < nodes; node++) {
-    for (const char* sub : {"sys/node", "sys/perf", "user/stdout", "user/stderr", "user/error",
-                            "user/entry_script_log"}) {
-      dirs.push_back(fmt::format("{}/{}/{}", log->logs_, sub, node));
-    }
+  Status made = CreateMasterFolders(job_dir);
+  for (int node = 0; made.ok() && node < nodes; node++) {
+    made = CreateNodeFolders(job_dir, static_cast<uint32_t>(node));
   }
-  for (const auto& d : dirs) {
-    Status s = CreateFolders(d, "job dir logs");
-    if (!s.ok()) s = Status::Usage(s.message());
-    if (!s.ok()) return s;
-  }
-  std::string master_path = log->logs_ + "/sys/master_role.0.txt";
-  log->master_.reset(fopen(master_path.c_str(), "a"));
-  std::string csv_path = log->logs_ + "/sys/job_report/processed_mini-batches.csv";
-  log->csv_.reset(fopen(csv_path.c_str(), "w"));
+  if (!made.ok()) return Status::Usage(made.message());
+  log->master_.reset(fopen(MasterLogPath(job_dir, 0).c_str(), "a"));
+  log->csv_.reset(fopen(ProcessedMiniBatchesCsv(job_dir).c_str(), "w"));
   if (!log->master_ || !log->csv_) {
     return Status::Usage(fmt::format("cannot write in job dir {}: {}", job_dir, strerror(errno)));
   }
@@ -115,8 +69,8 @@ Result<std::unique_ptr<JobLog>> JobLog::Open(const std::string& job_dir, int nod
         "Process Seconds,Run Method Seconds,Status,Error Category,Error Message,"
         "Mini-batch Detail,Node\n",
         log->csv_.get());
-  if (FILE* f = fopen((log->logs_ + "/readme.txt").c_str(), "w")) {
-    fputs(kReadme, f);
+  if (FILE* f = fopen(ReadmePath(job_dir).c_str(), "w")) {
+    fputs(ReadmeText().c_str(), f);
     fclose(f);
   }
   return log;
@@ -144,7 +98,7 @@ void JobLog::Overview(const std::string& message) {
   strftime(hour, sizeof hour, "%Y%m%d%H", &tm);
   if (!overview_ || overview_hour_ != hour) {
     overview_hour_ = hour;
-    overview_.reset(fopen(fmt::format("{}/job_progress_overview.{}.txt", logs_, hour).c_str(), "a"));
+    overview_.reset(fopen(OverviewPath(job_dir_, hour).c_str(), "a"));
   }
   if (!overview_) return;
   fmt::print(overview_.get(), "{} {}\n", IsoTime(now), message);
@@ -250,8 +204,8 @@ std::string JobLog::ErrorReport(const Totals& t) const {
   }
   for (const auto& [node, reason] : node_failures_) {
     out += fmt::format("Node {} could not run workers: {}\n", node, reason);
-    out += fmt::format("  see {}/sys/node/{}/_main.txt and {}/user/error/{}/\n", logs_, node, logs_,
-                       node);
+    out += fmt::format("  see {} and {}/\n", NodeLogPath(job_dir_, node),
+                       UserLogDir(job_dir_, UserLog::kError, node));
   }
   if (!init_failed.empty()) {
     out += "Worker processes whose init() did not succeed:";
@@ -262,8 +216,8 @@ std::string JobLog::ErrorReport(const Totals& t) const {
   }
   if (first_failures_.empty()) {
     if (t.items_failed > 0) {
-      out += "Every attempt ran, but run() returned fewer items than it was given; see " + logs_ +
-             "/sys/job_report/processed_mini-batches.csv (Succeeded < Total).\n";
+      out += "Every attempt ran, but run() returned fewer items than it was given; see " +
+             ProcessedMiniBatchesCsv(job_dir_) + " (Succeeded < Total).\n";
     }
     return out;
   }
@@ -297,10 +251,11 @@ std::string JobLog::ErrorReport(const Totals& t) const {
       out += "  traceback (last lines):\n" + LastLines(r.traceback, 5);
     }
     if (r.status == AttemptStatus::kRunException || r.status == AttemptStatus::kInvalidReturn) {
-      out += fmt::format("  full log: {}/user/error/{}/{}.txt\n", logs_, r.node, r.process);
+      out += fmt::format("  full log: {}\n", UserLogPath(job_dir_, UserLog::kError, r.node, r.process));
     } else {
-      out += fmt::format("  full log: {}/user/stderr/{}/{}.stderr.txt and {}/sys/node/{}/_main.txt\n",
-                         logs_, r.node, r.process, logs_, r.node);
+      out += fmt::format("  full log: {} and {}\n",
+                         UserLogPath(job_dir_, UserLog::kStderr, r.node, r.process),
+                         NodeLogPath(job_dir_, r.node));
     }
   }
   return out;
@@ -308,8 +263,8 @@ std::string JobLog::ErrorReport(const Totals& t) const {
 
 void JobLog::Close(const Status& outcome, const Totals& t, const std::string& summary) {
   if (csv_) fflush(csv_.get());
-  auto write = [&](const std::string& name, const std::string& text) {
-    if (FILE* f = fopen((logs_ + "/" + name).c_str(), "w")) {
+  auto write = [&](const std::string& path, const std::string& text) {
+    if (FILE* f = fopen(path.c_str(), "w")) {
       fputs(text.c_str(), f);
       fclose(f);
     }
@@ -337,7 +292,7 @@ void JobLog::Close(const Status& outcome, const Totals& t, const std::string& su
   for (const auto& [key, c] : processes_) {
     if (!reports.count(key)) procs += fmt::format("{},{},{},,,\n", key.first, key.second, row(c));
   }
-  write("sys/job_report/process_summary.csv", procs);
+  write(ProcessSummaryCsv(job_dir_), procs);
 
   std::string nodes = "Node,Host,Processes," + header.substr(std::string("Node,Process,").size()) + "\n";
   std::map<uint32_t, bool> seen;
@@ -351,17 +306,17 @@ void JobLog::Close(const Status& outcome, const Totals& t, const std::string& su
                          rep == node_reports_.end() ? "" : CsvField(rep->second.host),
                          rep == node_reports_.end() ? 0 : rep->second.processes.size(), row(c));
   }
-  write("sys/job_report/node_summary.csv", nodes);
+  write(NodeSummaryCsv(job_dir_), nodes);
 
   std::string result = outcome.ok() ? "Job succeeded.\n" : "Job failed: " + outcome.message() + "\n";
   result += summary;
   std::string errors = ErrorReport(t);
   if (!errors.empty()) {
-    write("job_error.txt", errors);
-    result += "See logs/job_error.txt for the failures.\n";
+    write(JobErrorPath(job_dir_), errors);
+    result += "See " + JobErrorPath("") + " for the failures.\n";
   }
-  result += "See logs/readme.txt for the layout of these logs.\n";
-  write("job_result.txt", result);
+  result += "See " + ReadmePath("") + " for the layout of these logs.\n";
+  write(JobResultPath(job_dir_), result);
 }
 
 }  // namespace parallelrun

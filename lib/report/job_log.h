@@ -1,16 +1,8 @@
 // JobLog: the job dir's logs and reports, in the original's layout
-// (reference §4, DESIGN.md §7) so that people's habits and tools carry over:
-//
-//   logs/readme.txt                                  what is where
-//   logs/job_progress_overview.<yyyymmddhh>.txt      timestamped progress lines
-//   logs/job_result.txt                              succeeded or failed, and why
-//   logs/job_error.txt                               failures explained (if any)
-//   logs/sys/master_role.0.txt                       the master's log
-//   logs/sys/job_report/processed_mini-batches.csv   one row per attempt, streamed
-//   logs/sys/job_report/process_summary.csv          per worker process
-//   logs/sys/job_report/node_summary.csv             per node
-//   logs/sys/node/<node>/_main.txt, processNNN.txt   agent and per-process logs
-//   logs/user/{stdout,stderr,error,entry_script_log}/<node>/processNNN.*
+// (reference §4, DESIGN.md §7) so that people's habits and tools carry over.
+// base/job_dir.h spells every path and gives logs/readme.txt its text; this
+// class writes the master's files in it: readme.txt, the progress overview,
+// job_result.txt, job_error.txt, sys/master_role.0.txt and sys/job_report/.
 //
 // Rows are written as results arrive; summaries are kept as small per-process
 // counters, never as a list of attempts. Loop thread only.
@@ -33,12 +25,11 @@ namespace parallelrun {
 
 class JobLog {
  public:
-  // Creates logs/ and its folders under `job_dir` for nodes 0..nodes-1.
+  // Creates logs/ and its folders under `job_dir` (MasterFolders, and
+  // NodeFolders of nodes 0..nodes-1).
   static Result<std::unique_ptr<JobLog>> Open(const std::string& job_dir, int nodes,
                                               std::vector<std::string> input_names);
   ~JobLog();
-
-  const std::string& logs_dir() const { return logs_; }
 
   // A line in logs/sys/master_role.0.txt ("time|LEVEL|pid|message").
   void Master(const char* level, const std::string& message);
@@ -92,7 +83,6 @@ class JobLog {
   std::string Detail(const MiniBatch& batch) const;
 
   std::string job_dir_;
-  std::string logs_;
   std::vector<std::string> input_names_;
   std::unique_ptr<FILE, int (*)(FILE*)> master_{nullptr, fclose};
   std::unique_ptr<FILE, int (*)(FILE*)> overview_{nullptr, fclose};
