@@ -11,6 +11,7 @@ import glob
 import json
 import os
 import pathlib
+import re
 import shutil
 import subprocess
 import tempfile
@@ -240,6 +241,49 @@ class E2ETestCase(unittest.TestCase):
         self.assertEqual(len(list(logs.glob("job_progress_overview.[0-9]*.txt"))), 1,
                          sorted(os.listdir(logs)))
         self.assertFalse((logs / "job_error.txt").exists(), "job_error.txt on success")
+        self.assertLogsAsReadmeSays(job_dir)
+
+    def assertLogsAsReadmeSays(self, job_dir=None, nodes=("0",)):
+        """logs/readme.txt (generated from lib/base/job_dir.h's table) and the
+        logs agree: every folder it lists under logs/ exists for each of
+        `nodes`, and nothing is under logs/ that it does not describe."""
+        job = pathlib.Path(job_dir or self.job_dir)
+        readme = (job / "logs" / "readme.txt").read_text()
+        # An entry's path starts a line; prose and wrapped descriptions do not.
+        entries = [line.split(" ")[0] for line in readme.splitlines()
+                   if line and not line.startswith(" ") and "/" in line.split(" ")[0]]
+        logs_entries = [e for e in entries if e.startswith("logs/")]
+        self.assertIn("logs/readme.txt", logs_entries, readme)
+        placeholders = {"<node>": r"[0-9]+", "processNNN": r"process[0-9]{3,}", "<n>": r"[0-9]+",
+                        "<yyyymmddhh>": r"[0-9]{10}"}
+
+        def regex(pattern):
+            out = re.escape(pattern)
+            for name, value in placeholders.items():
+                out = out.replace(re.escape(name), value)
+            return out
+
+        folders, described = set(), []
+        for entry in logs_entries:
+            parts = entry.rstrip("/").split("/")
+            for i in range(1, len(parts)):  # every folder above the entry
+                folders.add("/".join(parts[:i]) + "/")
+            if entry.endswith("/"):  # a folder entry describes what is inside it
+                folders.add(entry)
+                described.append(re.compile(regex(entry) + r".*"))
+            else:
+                described.append(re.compile(regex(entry)))
+        described += [re.compile(regex(f)) for f in folders]
+        for folder in folders:
+            for node in nodes:
+                path = job / folder.replace("<node>", node)
+                self.assertTrue(path.is_dir(), "%s is in readme.txt but missing" % path)
+        for root, dirs, files in os.walk(job / "logs"):
+            rel = pathlib.Path(root).relative_to(job).as_posix()
+            for name in [d + "/" for d in dirs] + files:
+                path = rel + "/" + name
+                self.assertTrue(any(d.fullmatch(path) for d in described),
+                                "%s is under logs/ but readme.txt does not describe it" % path)
 
 
 # ---- processes -------------------------------------------------------------

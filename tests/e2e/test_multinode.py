@@ -255,6 +255,8 @@ class MultiNodeBase(helpers.E2ETestCase):
         script ran it; node_summary.csv and logs/sys/node/ cover `nodes`."""
         job_dir = pathlib.Path(job_dir or self.job_dir)
         self.assertSucceededReport(job_dir)
+        # Every node made the same folders, from the same table.
+        self.assertLogsAsReadmeSays(job_dir, nodes=[str(n) for n in nodes])
         rows = self.mini_batch_rows(job_dir)
         done = [r for r in rows if r["Status"] == "RUN_DONE"]
         others = [r for r in rows if r["Status"] != "RUN_DONE"]
