@@ -31,7 +31,9 @@ MiniBatch Labelled(const MiniBatch& batch) {
 Master::Master(boost::asio::io_context& io, Config config, JobLog* log, Progress* progress,
                std::function<void(Status)> done)
     : io_(io), config_(std::move(config)), log_(log), progress_(progress), done_(std::move(done)),
-      queue_(config_.limits), tick_(io) {
+      queue_(config_.limits),
+      watch_(*config_.clock, config_.progress_update_timeout, kOverviewEverySeconds),
+      tick_(io) {
   // Form enough mini-batches ahead to cover demand, but hold no more than
   // about 8k items in them: memory must not grow with the dataset, and a
   // 100k-file folder should already be past the plateau.
@@ -82,12 +84,10 @@ void Master::AgentLost(size_t index, const std::string& reason) {
   }
 }
 
-double Master::Elapsed() const {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
-}
+double Master::Elapsed() const { return watch_.Elapsed(); }
 
 void Master::Start() {
-  started_ = last_progress_ = std::chrono::steady_clock::now();
+  watch_.Start();
   log_->Master("INFO", "Start scheduling.");
   log_->Overview("Start scheduling.");
   OpenInput(0);
@@ -120,7 +120,7 @@ void Master::OpenInput(size_t index) {
   }
   log_->Master("INFO", fmt::format("Scheduling mini-batches for input {} ({}): {}", index,
                                    config_.input_names[index], config_.input_paths[index]));
-  input_started_ = std::chrono::steady_clock::now();
+  input_started_ = config_.clock->Steady();
   auto alive = alive_;
   boost::asio::io_context* io = &io_;
   InputPlan folder;  // no plan: a folder of files
@@ -206,7 +206,7 @@ void Master::OnMessage(size_t index, LinkMessage&& m) {
   } else if (auto* pull = std::get_if<PullMsg>(&m)) {
     // A pull follows a result or a worker that finished init(): progress
     // (the original counts init progress too, reference §4.5).
-    last_progress_ = std::chrono::steady_clock::now();
+    watch_.Progressed();
     a.demand += pull->n;
     Serve();
   } else if (auto* result = std::get_if<ResultMsg>(&m)) {
@@ -279,7 +279,7 @@ void Master::OnResult(size_t index, AttemptResult&& r) {
     }
   }
   if (verdict == BatchQueue::Verdict::kStale) return;
-  last_progress_ = std::chrono::steady_clock::now();
+  watch_.Progressed();
   if (verdict == BatchQueue::Verdict::kFailed) {
     log_->Master("WARNING", fmt::format("Mini-batch {} failed after {} tries: {}", r.id, r.attempt,
                                         r.error_message));
@@ -364,18 +364,15 @@ void Master::Tick() {
   if (finished_) return;
   Progress::Snapshot s = Snap();
   progress_->Update(s);
-  double now = s.elapsed_seconds;
-  if (last_overview_ < 0 || now - last_overview_ >= kOverviewEverySeconds) {
-    last_overview_ = now;
+  if (watch_.OverviewDue(s.elapsed_seconds)) {
     log_->Overview(s.batches_processed == 0 ? "No task has been processed yet."
                                             : Progress::Describe(s));
   }
   // A shuffle before the first mini-batch is progress too.
-  if (source_ && source_->working()) last_progress_ = std::chrono::steady_clock::now();
-  double idle =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - last_progress_).count();
-  if (config_.progress_update_timeout > 0 && idle > config_.progress_update_timeout &&
-      stop_reason_.empty() && !interrupted_ && !drained_) {
+  if (source_ && source_->working()) watch_.Progressed();
+  std::optional<double> stalled = watch_.Stalled();
+  if (stalled && stop_reason_.empty() && !interrupted_ && !drained_) {
+    double idle = *stalled;
     std::string doing;
     if (describe_workers_) {
       for (const auto& line : describe_workers_()) doing += "\n  " + line;

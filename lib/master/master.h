@@ -17,10 +17,12 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include "base/clock.h"
 #include "data/input_source.h"
 #include "link/link.h"
 #include "master/append_row_output.h"
 #include "master/batch_queue.h"
+#include "master/progress_watch.h"
 #include "report/job_log.h"
 #include "report/progress.h"
 
@@ -46,6 +48,9 @@ class Master {
     BatchQueue::Limits limits;
     double progress_update_timeout = 270;  // seconds without a finished attempt
     int expected_nodes = 1;                // node_count: for the log of who never joined
+    // Elapsed times and the no-progress rule read this (not owned); tests
+    // pass a ManualClock.
+    const Clock* clock = &SystemClock();
   };
 
   // `done` runs once, after every agent has said Bye and the reports are
@@ -124,10 +129,8 @@ class Master {
   uint64_t listing_error_count_ = 0;
   size_t window_ = 64;  // mini-batches formed ahead of demand
 
-  std::chrono::steady_clock::time_point started_;
-  std::chrono::steady_clock::time_point last_progress_;
+  ProgressWatch watch_;  // elapsed time, no-progress rule, overview cadence
   boost::asio::steady_timer tick_;
-  double last_overview_ = -1;
   bool first_lease_logged_ = false;
   bool drained_ = false;
   bool interrupted_ = false;

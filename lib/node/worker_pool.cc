@@ -16,12 +16,11 @@
 #include "base/text.h"
 #include "data/table_source.h"
 #include "node/worker_protocol.h"
+#include "node/worker_timeline.h"
 
 namespace parallelrun {
 
 namespace {
-
-using SteadyClock = std::chrono::steady_clock;
 
 // After a worker was reaped, how long its stdout pipe may stay open before we
 // stop reading it. Whatever the worker wrote before it died is already in the
@@ -101,19 +100,6 @@ std::string ExplainStderr(const std::string& tail) {
   return out;
 }
 
-// The deadline of what the worker is doing now: init(), the mini-batch at the
-// head of its queue, or shutdown(); none when idle.
-std::optional<SteadyClock::time_point> DeadlineOf(const WorkerPool::Config& c, bool init_answered,
-                                                   bool busy, bool shutting_down,
-                                                   SteadyClock::time_point started,
-                                                   SteadyClock::time_point head_started,
-                                                   SteadyClock::time_point last_activity) {
-  if (!init_answered) return started + c.init_timeout;
-  if (busy) return head_started + c.run_timeout;
-  if (shutting_down) return last_activity + c.shutdown_timeout;
-  return std::nullopt;
-}
-
 }  // namespace
 
 enum class WorkerPool::Ending {
@@ -128,7 +114,13 @@ enum class WorkerPool::Ending {
 struct WorkerPool::Worker {
   enum class State { kInitializing, kReady, kShuttingDown, kDead };
 
-  explicit Worker(boost::asio::io_context& io) : timer(io), kill_timer(io), eof_timer(io) {}
+  Worker(boost::asio::io_context& io, const Clock& clock, WorkerTimeline::Timeouts timeouts)
+      : times(clock, timeouts), timer(io), kill_timer(io), eof_timer(io) {}
+
+  // What the worker is doing now, as far as its deadline goes.
+  WorkerTimeline::Phase phase() const {
+    return WorkerTimeline::PhaseOf(init_answered, !queue.empty(), state == State::kShuttingDown);
+  }
 
   int number = 0;
   std::string name;
@@ -136,14 +128,12 @@ struct WorkerPool::Worker {
   FrameDecoder decoder{kMaxWorkerFrame};
   State state = State::kInitializing;
   std::deque<InFlight> queue;  // sent RUNs, oldest (running) first
-  SteadyClock::time_point started;
-  SteadyClock::time_point head_started;   // when queue.front() began to run
-  SteadyClock::time_point last_activity;  // last RESULT or SHUTDOWN sent
+  WorkerTimeline times;  // when the process, queue.front() and shutdown() began
   // The one deadline of the worker's current phase (init, run, shutdown);
   // `timer_generation` tells a superseded wait from the current one.
   boost::asio::steady_timer timer;
   bool timer_armed = false;
-  SteadyClock::time_point armed_for;
+  Clock::TimePoint armed_for;
   uint64_t timer_generation = 0;
   boost::asio::steady_timer kill_timer;  // SIGTERM → SIGKILL grace
   boost::asio::steady_timer eof_timer;   // exit → stop reading (kEofWait)
@@ -202,7 +192,9 @@ void WorkerPool::Start() {
 }
 
 void WorkerPool::StartWorker() {
-  auto w = std::make_unique<Worker>(io_);
+  auto w = std::make_unique<Worker>(
+      io_, *config_.clock,
+      WorkerTimeline::Timeouts{config_.init_timeout, config_.run_timeout, config_.shutdown_timeout});
   Worker* raw = w.get();
   w->number = next_number_++;
   w->name = fmt::format("process{:03d}", w->number);
@@ -214,7 +206,6 @@ void WorkerPool::StartWorker() {
   w->sys_log.reset(fopen(ProcessLogPath(job, config_.node, w->name).c_str(), "a"));
   w->report.process = w->name;
   w->report.start_time = WallSeconds();
-  w->started = SteadyClock::now();
   workers_.push_back(std::move(w));
 
   WorkerProcess::Options opts;
@@ -294,8 +285,8 @@ void WorkerPool::Submit(const MiniBatch& batch, uint32_t attempt) {
     events_.give_back(batch.id, attempt);
     return;
   }
-  auto now = SteadyClock::now();
-  if (best->queue.empty()) best->head_started = now;
+  auto now = config_.clock->Steady();
+  if (best->queue.empty()) best->times.HeadStarted();
   best->queue.push_back(InFlight{batch, attempt, now, std::nullopt});
   std::string frame;
   EncodeRun(batch, attempt, &frame);
@@ -305,9 +296,7 @@ void WorkerPool::Submit(const MiniBatch& batch, uint32_t attempt) {
 
 void WorkerPool::ArmTimeout(Worker* w) {
   if (w->terminating || w->exited) return;
-  auto deadline = DeadlineOf(config_, w->init_answered, !w->queue.empty(),
-                             w->state == Worker::State::kShuttingDown, w->started,
-                             w->head_started, w->last_activity);
+  auto deadline = w->times.Deadline(w->phase());
   if (!deadline) return;
   // An armed wait that fires no later is kept: OnTimeout re-checks the real
   // deadline and re-arms (deadlines mostly move later, as the head advances).
@@ -315,7 +304,9 @@ void WorkerPool::ArmTimeout(Worker* w) {
   w->timer_armed = true;
   w->armed_for = *deadline;
   uint64_t generation = ++w->timer_generation;
-  w->timer.expires_at(*deadline);
+  // Relative to the injected clock's now, which is also what OnTimeout
+  // compares the deadline with.
+  w->timer.expires_after(w->times.Until(*deadline));
   w->timer.async_wait([this, w, generation](const boost::system::error_code& ec) {
     if (generation != w->timer_generation) return;  // superseded
     w->timer_armed = false;
@@ -325,15 +316,13 @@ void WorkerPool::ArmTimeout(Worker* w) {
 }
 
 void WorkerPool::OnTimeout(Worker* w) {
-  auto deadline = DeadlineOf(config_, w->init_answered, !w->queue.empty(),
-                             w->state == Worker::State::kShuttingDown, w->started,
-                             w->head_started, w->last_activity);
-  if (!deadline) return;
-  if (SteadyClock::now() < *deadline) {
+  WorkerTimeline::Phase phase = w->phase();
+  if (phase == WorkerTimeline::Phase::kIdle) return;
+  if (!w->times.Expired(phase)) {
     ArmTimeout(w);
     return;
   }
-  if (!w->init_answered) {
+  if (phase == WorkerTimeline::Phase::kInit) {
     // A hung init() is bounded like the original's (reference §3.6), and it
     // counts as an init failure: the replacement rules apply to it.
     w->init_failed = true;
@@ -345,7 +334,7 @@ void WorkerPool::OnTimeout(Worker* w) {
     init_failures_in_a_row_++;
     Log(w->init_error);
     Terminate(w, Ending::kInitTimeout, false);
-  } else if (!w->queue.empty()) {
+  } else if (phase == WorkerTimeline::Phase::kRun) {
     const InFlight& head = w->queue.front();
     Log(fmt::format("{}: run() of mini-batch {} (attempt {}) did not finish within {:g} s "
                     "(run_invocation_timeout); stopping its process group (SIGTERM, SIGKILL "
@@ -394,7 +383,7 @@ void WorkerPool::Retire(Worker* w) {
   if (w->retiring || w->terminating || w->exited || draining_ || stopping_) return;
   w->retiring = true;
   w->state = Worker::State::kShuttingDown;
-  w->last_activity = SteadyClock::now();
+  w->times.ShutdownAsked();
   Log(fmt::format("{} failed {} mini-batches in a row (more than {}); it runs the {} already "
                   "queued to it, then shutdown(), and a new process replaces it",
                   w->name, w->failed_in_a_row, kFailedInARowToReplace, w->queue.size()));
@@ -492,7 +481,7 @@ void WorkerPool::OnFrame(Worker* w, Frame&& frame) {
       }
       InFlight f = std::move(w->queue.front());
       w->queue.pop_front();
-      w->head_started = w->last_activity = SteadyClock::now();
+      w->times.Answered();
       avg_batch_seconds_ = 0.9 * avg_batch_seconds_ + 0.1 * r.elapsed_seconds;
       Finish(w, std::move(f), std::move(r));
       ArmTimeout(w);
@@ -574,7 +563,7 @@ void WorkerPool::FailHead(Worker* w, AttemptStatus status, const std::string& ca
   r.attempt = f.attempt;
   r.status = status;
   r.total = kTotalUnknown;
-  r.elapsed_seconds = std::chrono::duration<double>(SteadyClock::now() - w->head_started).count();
+  r.elapsed_seconds = w->times.SecondsIn(WorkerTimeline::Phase::kRun);
   r.start_time = WallSeconds() - r.elapsed_seconds;
   r.error_category = category;
   r.error_message = message;
@@ -747,12 +736,11 @@ void WorkerPool::MaybeStopped() {
 void WorkerPool::Drain() {
   if (draining_ || stopping_) return;
   draining_ = true;
-  auto now = SteadyClock::now();
   for (const auto& w : workers_) {
     if (w->exited || w->terminating) continue;
     if (w->state != Worker::State::kShuttingDown) {
       w->state = Worker::State::kShuttingDown;
-      w->last_activity = now;
+      w->times.ShutdownAsked();
       std::string frame;
       EncodeShutdown(&frame);
       w->proc->Write(std::move(frame));
@@ -787,10 +775,7 @@ std::vector<ProcessReport> WorkerPool::Reports() const {
 
 std::vector<std::string> WorkerPool::Describe() const {
   std::vector<std::string> out;
-  auto now = SteadyClock::now();
-  auto secs = [now](SteadyClock::time_point since) {
-    return std::chrono::duration<double>(now - since).count();
-  };
+  using Phase = WorkerTimeline::Phase;
   for (const auto& w : workers_) {
     if (w->reaped) continue;
     std::string what;
@@ -799,7 +784,7 @@ std::vector<std::string> WorkerPool::Describe() const {
     } else if (w->terminating) {
       what = "being stopped";
     } else if (!w->init_answered) {
-      what = fmt::format("in init() for {:.0f} s", secs(w->started));
+      what = fmt::format("in init() for {:.0f} s", w->times.SecondsIn(Phase::kInit));
     } else if (!w->queue.empty()) {
       const InFlight& head = w->queue.front();
       std::string first = head.batch.items.empty() ? "" : ItemLabel(head.batch, 0);
@@ -807,9 +792,9 @@ std::vector<std::string> WorkerPool::Describe() const {
                          head.batch.id, head.attempt, head.batch.items.size(),
                          head.batch.items.size() == 1 ? "" : "s", first.empty() ? "" : ": ",
                          first + (head.batch.items.size() > 1 ? ", …" : ""),
-                         secs(w->head_started));
+                         w->times.SecondsIn(Phase::kRun));
     } else if (w->state == Worker::State::kShuttingDown) {
-      what = fmt::format("in shutdown() for {:.0f} s", secs(w->last_activity));
+      what = fmt::format("in shutdown() for {:.0f} s", w->times.SecondsIn(Phase::kShutdown));
     } else {
       what = "idle, waiting for work";
     }

@@ -43,6 +43,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include "base/clock.h"
 #include "base/mini_batch.h"
 #include "base/wire.h"
 #include "link/link.h"
@@ -75,6 +76,9 @@ class WorkerPool {
     // Replacement workers are started until init() has failed this many
     // times in a row on the node (the original: 3 × process_count_per_node).
     int max_init_failures = 3;
+    // Deadlines and elapsed times read this (not owned); tests pass a
+    // ManualClock.
+    const Clock* clock = &SystemClock();
   };
 
   struct Events {

@@ -1,0 +1,88 @@
+#include "job/agent_node.h"
+
+#include <memory>
+
+#include <fmt/format.h>
+
+#include "base/job_dir.h"
+#include "base/clock.h"
+#include "base/disk.h"
+#include "base/text.h"
+#include "node/agent.h"
+
+namespace parallelrun {
+
+Status RunAgentNode(NodeLoop& loop, const Role& role, const JobSecret& secret,
+                    WorkerPool::Config wc, const std::string& job_dir, const std::string& argv,
+                    TcpConnector::Options connect, Progress* progress, FILE* out) {
+  boost::asio::io_context& io = loop.io();
+  Status made = CreateNodeFolders(job_dir, role.node_rank);
+  if (!made.ok()) return made;
+  std::string main_log = NodeLogPath(job_dir, role.node_rank);
+  auto note = [&main_log](const std::string& line) {
+    if (FILE* f = fopen(main_log.c_str(), "a")) {
+      fmt::print(f, "{}|{}\n", IsoTime(WallSeconds()), line);
+      fclose(f);
+    }
+  };
+  // The first line says who this process is and why (DESIGN.md §6).
+  note(role.explanation);
+  note(secret.Describe());
+  note("entry script arguments:" + argv);
+
+  Status outcome = Status::Infrastructure(
+      fmt::format("lost the master at {}:{}", role.master_host, role.master_port));
+  bool ended = false, interrupted = false;
+  std::unique_ptr<Agent> agent;
+  std::string host = Hostname();
+  uint32_t slots = static_cast<uint32_t>(wc.slots);
+  TcpConnector::Events events;
+  events.done = [&](Result<std::unique_ptr<TcpLinkEnd>> link) {
+    if (!link.ok()) {
+      outcome = link.status();
+      io.stop();
+      return;
+    }
+    note(fmt::format("connected to the master at {}:{}", role.master_host, role.master_port));
+    agent = std::make_unique<Agent>(io, std::move(link.value()), std::move(wc), host, [&] {
+      // Our workers have exited and Bye is sent: wait for END, unless the
+      // master is gone or we were interrupted.
+      if (interrupted) io.stop();
+    });
+    agent->SetEnded([&](Status s) {
+      ended = true;
+      outcome = s;
+      io.stop();
+    });
+    agent->Start();
+  };
+  events.lost = [&](const std::string& reason) {
+    if (ended) return;
+    outcome = Status::Infrastructure(fmt::format("lost the master at {}:{}: {}", role.master_host,
+                                                 role.master_port, reason));
+    note(outcome.message());
+    if (agent) agent->MasterLost(reason);
+    // Give the workers the kill grace, then stop whatever is left.
+    io.stop();
+  };
+  events.log = note;
+  TcpConnector connector(io, role.master_host, static_cast<uint16_t>(role.master_port), secret.key,
+                         TcpConnector::Identity{static_cast<uint32_t>(role.node_rank), slots, host},
+                         connect, std::move(events));
+  loop.WatchSignals([&](bool again, const std::string& signal) {
+    interrupted = true;
+    outcome = Status::Interrupted(signal);
+    if (agent) agent->Interrupt(again);
+    else io.stop();
+  });
+  progress->Say(fmt::format("node {}: connecting to the master at {}:{}", role.node_rank,
+                            role.master_host, role.master_port));
+  connector.Start();
+  loop.Run();
+  progress->Say(outcome.ok() ? "job succeeded (reported by the master)"
+                             : "job ended: " + outcome.message());
+  (void)out;
+  return outcome;
+}
+
+}  // namespace parallelrun

@@ -1,0 +1,30 @@
+// Any node but the master's: an Agent connected to the master over TCP
+// (tcp_link.h), running this node's workers. It exits with the job's
+// outcome, which the master sends when the job is over.
+#ifndef PARALLELRUN_JOB_AGENT_NODE_H_
+#define PARALLELRUN_JOB_AGENT_NODE_H_
+
+#include <cstdio>
+#include <string>
+
+#include "job/node_loop.h"
+#include "link/role.h"
+#include "link/secret.h"
+#include "link/tcp_link.h"
+#include "node/worker_pool.h"
+#include "report/progress.h"
+
+namespace parallelrun {
+
+// Runs this node's part of the job on `loop`: creates the node's log
+// folders under `job_dir` (base/job_dir.h), connects to the master (retrying as `connect`
+// says), runs workers until the master ends the job, and returns the job's
+// outcome — or why the master was lost, or Interrupted. `argv` is as for
+// RunMasterNode.
+Status RunAgentNode(NodeLoop& loop, const Role& role, const JobSecret& secret,
+                    WorkerPool::Config wc, const std::string& job_dir, const std::string& argv,
+                    TcpConnector::Options connect, Progress* progress, FILE* out);
+
+}  // namespace parallelrun
+
+#endif  // PARALLELRUN_JOB_AGENT_NODE_H_

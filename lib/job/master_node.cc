@@ -1,0 +1,113 @@
+#include "job/master_node.h"
+
+#include <chrono>
+#include <map>
+#include <memory>
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <fmt/format.h>
+
+#include "base/job_dir.h"
+#include "base/clock.h"
+#include "base/text.h"
+#include "link/link.h"
+#include "link/tcp_link.h"
+#include "node/agent.h"
+#include "report/job_log.h"
+
+namespace parallelrun {
+
+Status RunMasterNode(NodeLoop& loop, const Role& role, const JobSecret& secret,
+                     const Master::Config& mc, WorkerPool::Config wc, const JobPlan& plan,
+                     const std::string& argv, Progress* progress, FILE* out) {
+  boost::asio::io_context& io = loop.io();
+  auto log_or = JobLog::Open(plan.job_dir, 1, plan.input_names);
+  if (!log_or.ok()) return log_or.status();
+  std::unique_ptr<JobLog> log = std::move(log_or.value());
+  // The first line says who this process is and why (DESIGN.md §6).
+  log->Master("INFO", role.explanation);
+  if (role.multi_node()) log->Master(secret.weak ? "WARNING" : "INFO", secret.Describe());
+  log->Master("INFO", fmt::format("Entry script {} with arguments:{}", plan.spec.entry_script, argv));
+
+  Status outcome = Status::Infrastructure("the job ended without a result");
+  std::unique_ptr<TcpListener> listener;
+  boost::asio::steady_timer linger(io);
+  auto remote_joined = std::make_shared<size_t>(0);
+  auto [master_end, agent_end] = MakeInProcessLink(io);
+  Master master(io, mc, log.get(), progress, [&](Status s) {
+    outcome = s;
+    loop.StopWatchingSignals();
+    // Posted: this may run inside one of the listener's own callbacks.
+    boost::asio::post(io, [&] {
+      if (!listener) {
+        io.stop();
+        return;
+      }
+      // Let the END messages reach the other nodes before the loop stops. A
+      // node that has not joined yet may still be starting: keep listening a
+      // little longer so that it hears the job's outcome instead of retrying
+      // until its connect timeout.
+      bool all_joined = *remote_joined + 1 >= static_cast<size_t>(role.node_count);
+      linger.expires_after(std::chrono::milliseconds(all_joined ? 500 : 5000));
+      linger.async_wait([&](const boost::system::error_code&) {
+        listener.reset();
+        io.stop();
+      });
+    });
+  });
+  // The node log's first line says who this process is and why, as on the
+  // other nodes (DESIGN.md §6); the Agent appends to the same file.
+  if (FILE* f = fopen(NodeLogPath(wc.job_dir, role.node_rank).c_str(), "a")) {
+    fmt::print(f, "{}|{}\n", IsoTime(WallSeconds()), role.explanation);
+    fclose(f);
+  }
+  Agent agent(io, std::move(agent_end), std::move(wc), Hostname(), nullptr);
+  master.AddAgent(std::move(master_end));
+  master.SetDescribeWorkers([&agent] { return agent.Describe(); });
+
+  if (role.multi_node()) {
+    TcpListener::Events events;
+    auto peers = std::make_shared<std::map<uint64_t, size_t>>();
+    events.accepted = [&master, peers, &log, remote_joined](std::unique_ptr<TcpLinkEnd> end) {
+      ++*remote_joined;
+      uint64_t id = end->peer().id;
+      log->Master("INFO", fmt::format("Node {} connected from {} ({} slots).", end->peer().node,
+                                      end->peer().address, end->peer().slots));
+      (*peers)[id] = master.AddAgent(std::move(end));
+    };
+    events.lost = [&master, peers](const PeerInfo& peer, const std::string& reason) {
+      auto it = peers->find(peer.id);
+      if (it != peers->end()) master.AgentLost(it->second, reason);
+    };
+    events.log = [&log](const std::string& line) { log->Master("INFO", line); };
+    auto l = TcpListener::Listen(io, role.master_host, static_cast<uint16_t>(role.master_port),
+                                 secret.key, TcpLinkOptions{}, std::move(events));
+    if (!l.ok()) return l.status();
+    listener = std::move(l.value());
+    log->Master("INFO", fmt::format("Listening for {} other nodes on {}:{}.", role.node_count - 1,
+                                    listener->address(), listener->port()));
+  }
+  loop.WatchSignals([&master](bool again, const std::string& signal) {
+    master.Interrupt(again, signal);
+  });
+
+  agent.Start();
+  master.Start();
+  loop.Run();
+
+  progress->Clear();
+  std::string errors = log->ErrorReport(master.Totals());
+  if (!errors.empty()) {
+    fmt::print(out, "\n{}\n", errors);
+  }
+  progress->Say(master.Summary());
+  if (master.Totals().batches == 0 && outcome.ok()) {
+    progress->Say("the input has no files: 0 mini-batches, nothing to do");
+  }
+  progress->Say(outcome.ok() ? "job succeeded; job dir " + plan.job_dir
+                            : "job failed; see " + JobResultPath(plan.job_dir));
+  return outcome;
+}
+
+}  // namespace parallelrun

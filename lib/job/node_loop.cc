@@ -1,0 +1,37 @@
+#include "job/node_loop.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+namespace parallelrun {
+
+NodeLoop::NodeLoop() : signals_(io_, SIGINT, SIGTERM) {
+  // Workers write to pipes that may close under them; never die of SIGPIPE.
+  signal(SIGPIPE, SIG_IGN);
+}
+
+void NodeLoop::WatchSignals(OnInterrupt on_interrupt) {
+  on_interrupt_ = std::move(on_interrupt);
+  Wait();
+}
+
+void NodeLoop::Wait() {
+  signals_.async_wait([this](const boost::system::error_code& ec, int signo) {
+    if (ec) return;
+    interrupts_++;
+    on_interrupt_(interrupts_ > 1, signo == SIGTERM ? "SIGTERM" : "SIGINT");
+    Wait();
+  });
+}
+
+void NodeLoop::StopWatchingSignals() { signals_.cancel(); }
+
+void NodeLoop::Run() { io_.run(); }
+
+std::string Hostname() {
+  char buf[256] = {0};
+  if (gethostname(buf, sizeof buf - 1) != 0) return "localhost";
+  return buf;
+}
+
+}  // namespace parallelrun
