@@ -13,7 +13,7 @@
 
 #include "base/clock.h"
 #include "base/text.h"
-#include "data/table_source.h"
+#include "data/table_range.h"
 #include "node/worker_protocol.h"
 
 namespace parallelrun {
