@@ -1,6 +1,8 @@
 #include "data/parquet_footer.h"
 #include "temp_dir.h"
 
+#include <unistd.h>
+
 #include <catch2/catch.hpp>
 #include <cstdint>
 #include <fstream>

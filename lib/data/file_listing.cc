@@ -7,10 +7,6 @@
 
 namespace parallelrun {
 
-double SecondsSince(SteadyClock::time_point t) {
-  return std::chrono::duration<double>(SteadyClock::now() - t).count();
-}
-
 std::string Describe(const InputPlan& plan) {
   return fmt::format("input {} ({})", plan.name, plan.path);
 }

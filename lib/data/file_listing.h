@@ -10,6 +10,7 @@
 #include <memory>
 #include <string>
 
+#include "base/clock.h"
 #include "data/batcher.h"
 #include "data/file_lister.h"
 #include "data/input_source.h"
@@ -17,8 +18,7 @@
 
 namespace parallelrun {
 
-using SteadyClock = std::chrono::steady_clock;
-double SecondsSince(SteadyClock::time_point t);
+using SteadyClock = std::chrono::steady_clock;  // SecondsSince: base/clock.h
 
 // "input <name> (<path>)", how messages name an input.
 std::string Describe(const InputPlan& plan);
