@@ -98,6 +98,27 @@ class InputSource {
   virtual End Summary() const = 0;
 };
 
+// The sources Open chooses from, one per kind of input (use Open):
+//  - FileBatches (file_batches.cc): a folder's or file list's files in groups
+//    of mini_batch_size;
+//  - TableBatches (table_batches.cc): a table's byte ranges (TableSource);
+//  - PartitionBatches (partition_batches.cc): files grouped by the key values
+//    their paths give (FilePartitioner);
+//  - ColumnPartitionBatches (column_partition_batches.cc): a table shuffled by
+//    key columns (ShuffleRunner), then one mini-batch per combination.
+std::unique_ptr<InputSource> OpenFileBatches(const InputPlan& plan,
+                                             const InputSource::Options& options,
+                                             std::function<void()> notify);
+std::unique_ptr<InputSource> OpenTableBatches(const InputPlan& plan,
+                                              const InputSource::Options& options,
+                                              std::function<void()> notify);
+std::unique_ptr<InputSource> OpenPartitionBatches(const InputPlan& plan,
+                                                  const InputSource::Options& options,
+                                                  std::function<void()> notify);
+std::unique_ptr<InputSource> OpenColumnPartitionBatches(const InputPlan& plan,
+                                                        const InputSource::Options& options,
+                                                        std::function<void()> notify);
+
 }  // namespace parallelrun
 
 #endif  // PARALLELRUN_DATA_INPUT_SOURCE_H_

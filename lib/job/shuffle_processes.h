@@ -1,10 +1,14 @@
 // ShuffleProcesses: the job's ShuffleRunner (data/shuffle_runner.h). Each
 // shuffle process is the workers' Python running the driver's `shuffle`
-// command with the workers' environment.
+// command (data/shuffle_format.h) with the workers' environment, as a
+// SupervisedProcess: its own process group, killed on Stop() (Ctrl-C) and at
+// the deadline, stdout lines bounded and parsed as they come.
 #ifndef PARALLELRUN_JOB_SHUFFLE_PROCESSES_H_
 #define PARALLELRUN_JOB_SHUFFLE_PROCESSES_H_
 
+#include <chrono>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -12,13 +16,25 @@
 
 namespace parallelrun {
 
+class SupervisedProcess;
+
 class ShuffleProcesses : public ShuffleRunner {
  public:
-  // `work_dir` holds the tabular helper the processes import.
-  ShuffleProcesses(std::string python, std::vector<std::string> env, std::string work_dir)
-      : python_(std::move(python)), env_(std::move(env)), work_dir_(std::move(work_dir)) {}
+  // Each process reads its share of a table (64 MiB ranges, every P-th one):
+  // hours would mean it hangs. A deadline is no setting of the original's,
+  // so it is not one here either; the constructor takes another for tests.
+  static constexpr std::chrono::hours kDefaultDeadline{6};
 
-  Result<std::string> Run(const Task& task) override;
+  // `work_dir` holds the tabular helper the processes import.
+  ShuffleProcesses(std::string python, std::vector<std::string> env, std::string work_dir,
+                   std::chrono::milliseconds deadline = kDefaultDeadline)
+      : python_(std::move(python)),
+        env_(std::move(env)),
+        work_dir_(std::move(work_dir)),
+        deadline_(deadline) {}
+
+  Result<std::vector<ShuffleReport>> Run(const Task& task) override;
+  void Stop() override;
 
  private:
   // Writes the tabular helper into work_dir_ once; its path.
@@ -27,8 +43,11 @@ class ShuffleProcesses : public ShuffleRunner {
   const std::string python_;
   const std::vector<std::string> env_;
   const std::string work_dir_;
+  const std::chrono::milliseconds deadline_;
   std::mutex mutex_;
-  std::string tabular_;  // guarded by mutex_
+  std::string tabular_;                   // guarded by mutex_
+  bool stopped_ = false;                  // guarded by mutex_
+  std::set<SupervisedProcess*> running_;  // guarded by mutex_
 };
 
 }  // namespace parallelrun

@@ -343,6 +343,8 @@ void Master::Interrupt(bool immediate, const std::string& signal) {
   }
   interrupted_ = true;
   drained_ = true;
+  // A shuffle before the first mini-batch is killed at once, not waited for.
+  if (config_.shuffle) config_.shuffle->Stop();
   StopWorkers(immediate, fmt::format("the job was interrupted ({}) while this mini-batch ran",
                                      interrupt_signal_));
 }

@@ -8,7 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/hmac.h"
-#include "node/worker_process.h"
+#include "node/supervised_process.h"
 
 namespace parallelrun {
 

@@ -16,7 +16,7 @@ and every worker imports it anyway, reporting a broken install as an init()
 failure).
 
 `python -c <this source> shuffle RANGES SPILL_DIR KEYS_JSON TABULAR_PY` is the
-shuffle step of partitions by table columns (lib/input_source.cc): it reads
+shuffle step of partitions by table columns (lib/data/shuffle_format.h): it reads
 each table range of the file RANGES (u64 range id, u32 n, n bytes of
 descriptor, repeated), writes its rows grouped by the keys to spill files
 (worker_tabular.spill_partitions) and prints one JSON line per range:

@@ -14,7 +14,7 @@
 #include "base/clock.h"
 #include "base/job_dir.h"
 #include "base/text.h"
-#include "data/table_source.h"
+#include "data/table_range.h"
 #include "node/worker_protocol.h"
 #include "node/worker_timeline.h"
 

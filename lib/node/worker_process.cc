@@ -1,7 +1,8 @@
 #include "node/worker_process.h"
 
 // Boost.Process v2 (1.81) in header-only mode leaves process_environment
-// undefined; compile its sources here, the only file that uses it.
+// undefined; compile its sources here, once (supervised_process.cc uses them
+// too, with the same macro and without src.hpp).
 #define BOOST_PROCESS_V2_SEPARATE_COMPILATION 1
 
 #include <fcntl.h>
@@ -24,27 +25,12 @@
 #include <boost/process/v2/src.hpp>
 #include <fmt/format.h>
 
+#include "node/process_group.h"
+
 namespace parallelrun {
 
 namespace asio = boost::asio;
 namespace bp = boost::process::v2;
-
-namespace {
-
-// Makes the child the leader of a new process group, between fork and exec.
-struct NewProcessGroup {
-  bp::error_code on_exec_setup(bp::posix::default_launcher&, const bp::filesystem::path&,
-                               const char* const*) {
-    if (::setpgid(0, 0) != 0) return bp::error_code(errno, bp::system_category());
-    // If parallelrun itself dies (SIGKILL, OOM), its workers must not run on
-    // unsupervised. The signal is tied to the forking thread, which is the
-    // event loop's: it lives as long as the process.
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    return {};
-  }
-};
-
-}  // namespace
 
 std::string WorkerProcess::Exit::Describe() const {
   if (!signaled) return fmt::format("exit code {}", code);
@@ -214,42 +200,5 @@ void WorkerProcess::KillGroup(int sig) {
 }
 
 bool WorkerProcess::exited() const { return impl_->exited; }
-
-Result<std::string> RunToCompletion(const std::string& executable,
-                                    const std::vector<std::string>& args,
-                                    const std::vector<std::string>& env, int* exit_code,
-                                    std::string* err_out) {
-  asio::io_context io;
-  asio::readable_pipe out(io), err(io);
-  std::vector<bp::environment::key_value_pair> kv;
-  for (const std::string& e : env) kv.emplace_back(e);
-  bp::error_code ec;
-  bp::process proc(io.get_executor(), executable, args, ec,
-                   bp::process_stdio{nullptr, out, err}, bp::process_environment(kv));
-  if (ec) return Status::Infrastructure(fmt::format("cannot start {}: {}", executable, ec.message()));
-  std::string stdout_text, stderr_text;
-  char buf[4096];
-  std::function<void()> read_out, read_err;
-  read_out = [&] {
-    out.async_read_some(asio::buffer(buf), [&](bp::error_code e, size_t n) {
-      stdout_text.append(buf, n);
-      if (!e) read_out();
-    });
-  };
-  char ebuf[4096];
-  read_err = [&] {
-    err.async_read_some(asio::buffer(ebuf), [&](bp::error_code e, size_t n) {
-      stderr_text.append(ebuf, n);
-      if (!e) read_err();
-    });
-  };
-  read_out();
-  read_err();
-  io.run();
-  int code = proc.wait(ec);
-  if (exit_code) *exit_code = code;
-  if (err_out) *err_out = stderr_text;
-  return stdout_text;
-}
 
 }  // namespace parallelrun

@@ -72,14 +72,6 @@ class WorkerProcess {
   std::unique_ptr<Impl> impl_;
 };
 
-// Runs `executable args…` to completion with `env`, stdin from /dev/null, and
-// returns what it wrote to stdout (stderr: appended to *err_out if given).
-// For short pre-flight checks before the event loop starts; blocks.
-Result<std::string> RunToCompletion(const std::string& executable,
-                                    const std::vector<std::string>& args,
-                                    const std::vector<std::string>& env, int* exit_code,
-                                    std::string* err_out);
-
 }  // namespace parallelrun
 
 #endif  // PARALLELRUN_NODE_WORKER_PROCESS_H_

@@ -8,7 +8,7 @@ never pays for the import.
 
 - check_pandas() / pandas_available(): the pre-flight check, before any worker
   starts, that the workers' interpreter can import pandas.
-- decode_descriptor(): a table range as lib/table_source.cc EncodeTableRange
+- decode_descriptor(): a table range as lib/data/table_range.cc EncodeTableRange
   writes it (keep the two in step).
 - load_table() / load_tables(): a range (or the whole files of a partition)
   as a pandas.DataFrame: a CSV/TSV byte range read with the file's header as

@@ -44,7 +44,7 @@ NEED_PANDAS = unittest.skipIf(pd is None, "SKIPPED: pandas is not installed in %
 NEED_PYARROW = unittest.skipIf(not HAVE_PYARROW,
                                "SKIPPED: pyarrow is not installed in %s" % sys.executable)
 
-# The bytes lib/data/table_source.cc EncodeTableRange writes for one range; the
+# The bytes lib/data/table_range.cc EncodeTableRange writes for one range; the
 # C++ test "table_source: the descriptor encoding is pinned" checks the same
 # hex, so the two sides cannot drift apart.
 GOLDEN_HEX = (

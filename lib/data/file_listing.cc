@@ -1,0 +1,74 @@
+#include "data/file_listing.h"
+
+#include <utility>
+#include <vector>
+
+#include <fmt/format.h>
+
+namespace parallelrun {
+
+std::string Describe(const InputPlan& plan) {
+  return fmt::format("input {} ({})", plan.name, plan.path);
+}
+
+namespace {
+
+// Counts what it passes on, so that a listing that has no count of its own
+// (TablePathLister) can say how many files it listed.
+class CountingSource : public ItemSource {
+ public:
+  explicit CountingSource(ItemSource* inner) : inner_(inner) {}
+  size_t Take(size_t max, std::vector<std::string>* out) override {
+    size_t n = inner_->Take(max, out);
+    taken_ += n;
+    return n;
+  }
+  bool finished() const override { return inner_->finished(); }
+  uint64_t taken() const { return taken_; }
+
+ private:
+  ItemSource* inner_;
+  uint64_t taken_ = 0;
+};
+
+class ListerItems : public ItemSource {
+ public:
+  explicit ListerItems(FileLister* lister) : lister_(lister) {}
+  size_t Take(size_t max, std::vector<std::string>* out) override { return lister_->Take(max, out); }
+  bool finished() const override { return lister_->finished(); }
+
+ private:
+  FileLister* lister_;
+};
+
+}  // namespace
+
+FileListing::FileListing(const InputPlan& plan, std::function<void()> notify) {
+  if (plan.kind == InputPlan::Kind::kFolder) {
+    lister_ = std::make_unique<FileLister>(plan.path, FileLister::Options{}, std::move(notify));
+    items_ = std::make_unique<ListerItems>(lister_.get());
+  } else {
+    std::vector<TablePath> paths = plan.paths;
+    if (plan.kind == InputPlan::Kind::kTable) paths = plan.table->paths;
+    path_lister_ = std::make_unique<TablePathLister>(std::move(paths), std::move(notify));
+    items_ = std::make_unique<CountingSource>(path_lister_.get());
+  }
+}
+
+FileListing::~FileListing() = default;
+
+uint64_t FileListing::listed() const {
+  return lister_ ? lister_->listed() : static_cast<CountingSource*>(items_.get())->taken();
+}
+
+void FileListing::AddErrors(InputSource::End* end) const {
+  if (lister_) {
+    end->errors = lister_->errors();
+    end->error_count = lister_->error_count();
+  } else {
+    end->errors = path_lister_->errors();
+    end->error_count = end->errors.size();
+  }
+}
+
+}  // namespace parallelrun
