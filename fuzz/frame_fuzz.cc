@@ -1,12 +1,13 @@
 // libFuzzer target for every decoder that reads bytes from another process:
 // wire.h's FrameDecoder, link_codec.h's LinkDecoder and DecodeLinkFrame
-// (master ⇄ agent, from the network) and worker_protocol.h's decoders (agent
-// ⇐ worker pipes). None may crash, hang, read out of bounds or allocate
+// (master ⇄ agent, from the network), mini_batch_codec.h's DecodeMiniBatch
+// and worker_protocol.h's decoders (agent ⇐ worker pipes). None may crash, hang, read out of bounds or allocate
 // without bound on any input. Build and run with fuzz/run.sh.
 //
-// Besides "no crash", it checks one property: a link message that decodes
-// encodes back to exactly the bytes it came from (decoding is strict, so
-// there is one encoding per message). A mismatch aborts, which libFuzzer
+// Besides "no crash", it checks two properties: a link message or a
+// mini-batch that decodes encodes back to exactly the bytes it came from
+// (decoding is strict, so there is one encoding per message), and every
+// refusal says why. A mismatch aborts, which libFuzzer
 // reports like a crash.
 #include <algorithm>
 #include <cstdint>
@@ -15,8 +16,9 @@
 #include <string>
 #include <variant>
 
-#include "link/link_codec.h"
+#include "base/mini_batch_codec.h"
 #include "base/wire.h"
+#include "link/link_codec.h"
 #include "node/worker_protocol.h"
 
 namespace parallelrun {
@@ -89,14 +91,35 @@ void FuzzOne(const uint8_t* data, size_t size) {
       } else if (why.empty()) {
         std::abort();
       }
+      MiniBatch batch;
+      uint32_t attempt = 0;
+      if (DecodeMiniBatch(frame.payload, &batch, &attempt, &why)) {
+        WireWriter again;
+        EncodeMiniBatch(batch, attempt, &again);
+        if (again.data() != frame.payload) {
+          std::fprintf(stderr, "re-encoding a mini-batch gave different bytes\n");
+          std::abort();
+        }
+      } else if (why.empty()) {
+        std::abort();
+      }
+      // A refusal always says why.
+      auto said_why = [&why](bool ok) {
+        if (!ok && why.empty()) std::abort();
+        why.clear();
+      };
       WorkerHello hello;
-      DecodeHello(frame.payload, &hello);
+      said_why(DecodeHello(frame.payload, &hello, &why));
       WorkerInitDone init;
-      DecodeInitDone(frame.payload, &init);
+      said_why(DecodeInitDone(frame.payload, &init, &why));
       AttemptResult result;
-      DecodeResult(frame.payload, &result);
+      said_why(DecodeResult(frame.payload, &result, &why));
+      WorkerLoaded loaded;
+      said_why(DecodeLoaded(frame.payload, &loaded, &why));
       WorkerShutdownDone shutdown;
-      DecodeShutdownDone(frame.payload, &shutdown);
+      said_why(DecodeShutdownDone(frame.payload, &shutdown, &why));
+      std::string message;
+      said_why(DecodeError(frame.payload, &message, &why));
     }
   });
 }

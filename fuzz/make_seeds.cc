@@ -1,15 +1,16 @@
 // Writes the seed corpus of frame_fuzz into the folder given as argv[1]: one
 // file per frame kind of both protocols, a multi-frame stream, and a few
 // broken inputs. The seeds in fuzz/corpus/ were made with it:
-//   g++ -std=c++17 -Ilib -Iinclude fuzz/make_seeds.cc lib/wire.cc lib/link_codec.cc \
-//       lib/hmac.cc lib/worker_protocol.cc -lfmt -o /tmp/make_seeds && /tmp/make_seeds fuzz/corpus
+//   g++ -std=c++17 -Ilib -Iinclude fuzz/make_seeds.cc lib/base/wire.cc \
+//       lib/base/mini_batch_codec.cc lib/link/link_codec.cc lib/base/hmac.cc \
+//       lib/node/worker_protocol.cc -lfmt -o /tmp/make_seeds && /tmp/make_seeds fuzz/corpus
 #include <cstdio>
 #include <fstream>
 #include <string>
 #include <vector>
 
-#include "link/link_codec.h"
 #include "base/wire.h"
+#include "link/link_codec.h"
 #include "node/worker_protocol.h"
 
 using namespace parallelrun;
@@ -50,6 +51,12 @@ int main(int argc, char** argv) {
   batch.id = 5;
   batch.input = 1;
   batch.items = {"a.png", odd, ""};
+  MiniBatch partition;
+  partition.id = 6;
+  partition.kind = MiniBatchKind::kTablePartition;
+  partition.partition = {{"country", odd}, {"year", "2024"}};
+  partition.known_rows = 1000;
+  partition.items = {std::string("\x01\0range", 7)};
   ByeMsg bye;
   bye.report.node = 2;
   bye.report.host = "n2";
@@ -81,12 +88,23 @@ int main(int argc, char** argv) {
   Write(dir, "link_stream", stream);
 
   // agent → worker frames, as the agent encodes them.
+  WorkerStart config;
+  config.entry_script = "score.py";
+  config.logging_level = "INFO";
+  config.argv = {"--x", odd};
+  config.append_row_dir = "/job/parts";
+  config.tabular = true;
+  config.process_name = "process000";
+  config.stdout_log = "/logs/process000.stdout.txt";
   std::string start;
-  EncodeStart({{"entry_script", "score.py"}, {"argv", odd}}, &start);
+  EncodeStart(config, &start);
   Write(dir, "worker_start", start);
   std::string run;
   EncodeRun(batch, 1, &run);
   Write(dir, "worker_run", run);
+  run.clear();
+  EncodeRun(partition, 2, &run);
+  Write(dir, "worker_run_partition", run);
   // worker → agent frames, laid out as worker_protocol.h says.
   WireWriter hello;
   hello.U32(kWorkerProtocolVersion);
@@ -110,6 +128,7 @@ int main(int argc, char** argv) {
   result.U32(1);
   result.U8(0);
   result.U64(3);
+  result.U64(3);
   for (int i = 0; i < 4; i++) result.F64(0.125 * i);
   result.Bytes("");
   result.Bytes("");
@@ -117,6 +136,13 @@ int main(int argc, char** argv) {
   out.clear();
   AppendFrame(kWorkerResult, result.data(), &out);
   Write(dir, "worker_result", out);
+  WireWriter loaded;
+  loaded.U64(17);
+  loaded.U32(1);
+  loaded.U64(250);
+  out.clear();
+  AppendFrame(kWorkerLoaded, loaded.data(), &out);
+  Write(dir, "worker_loaded", out);
 
   // Broken inputs.
   Write(dir, "broken_truncated", Frame1(LinkMessage(LeaseMsg{batch, 1})).substr(0, 20));

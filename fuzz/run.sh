@@ -31,8 +31,8 @@ echo "fuzz/run.sh: building $out/frame_fuzz" >&2
 clang++ -std=c++17 -g -O1 \
   -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
   -I"$root/lib" -I"$root/include" \
-  "$here/frame_fuzz.cc" "$root/lib/base/wire.cc" "$root/lib/link/link_codec.cc" "$root/lib/base/hmac.cc" \
-  "$root/lib/node/worker_protocol.cc" \
+  "$here/frame_fuzz.cc" "$root/lib/base/wire.cc" "$root/lib/base/mini_batch_codec.cc" \
+  "$root/lib/link/link_codec.cc" "$root/lib/base/hmac.cc" "$root/lib/node/worker_protocol.cc" \
   -lfmt -o "$out/frame_fuzz"
 
 echo "fuzz/run.sh: fuzzing for $seconds s" >&2

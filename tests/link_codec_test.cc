@@ -324,7 +324,7 @@ TEST_CASE("LinkCodec: malformed payloads are refused with a reason", "[link_code
   lease.U64(0);
   lease.U32(0xffffffff);
   CHECK(Refusal(kLinkLease, lease.data()) ==
-        "LEASE: 4294967295 items cannot fit in the 0 bytes that follow");
+        "LEASE: items at byte 29: 4294967295 cannot fit in the 0 bytes that follow");
   WireWriter keys;
   keys.U64(1);
   keys.U32(1);
@@ -333,7 +333,7 @@ TEST_CASE("LinkCodec: malformed payloads are refused with a reason", "[link_code
   keys.U32(2);
   keys.Bytes("k");
   CHECK(Refusal(kLinkLease, keys.data()) ==
-        "LEASE: 2 partition keys cannot fit in the 5 bytes that follow");
+        "LEASE: partition keys at byte 17: 2 cannot fit in the 5 bytes that follow");
   WireWriter kind;
   kind.U64(1);
   kind.U32(1);
@@ -342,7 +342,7 @@ TEST_CASE("LinkCodec: malformed payloads are refused with a reason", "[link_code
   kind.U32(0);
   kind.U64(0);
   kind.U32(0);
-  CHECK(Refusal(kLinkLease, kind.data()) == "LEASE: kind 4 is not a mini-batch kind");
+  CHECK(Refusal(kLinkLease, kind.data()) == "LEASE: kind at byte 16: 4 is not a mini-batch kind");
   WireWriter bye;
   bye.U32(1);
   bye.Bytes("h");

@@ -5,11 +5,14 @@
 #include "node/worker_protocol.h"
 
 #include <catch2/catch.hpp>
+#include <fmt/format.h>
 
 #include <cstdint>
 #include <string>
 #include <utility>
 #include <vector>
+
+#include "base/mini_batch_codec.h"
 
 namespace parallelrun {
 namespace {
@@ -27,20 +30,37 @@ Frame OnlyFrame(const std::string& stream) {
   return f;
 }
 
-// Every proper prefix of a valid payload, and the payload plus one byte, must
-// be refused by `decode`.
+// Every proper prefix of a valid payload, and the payload plus a few bytes,
+// must be refused by `decode` with a reason that starts with the message's
+// name and says at which byte.
 template <typename Message, typename Decode>
-void CheckRefusesTruncatedAndTrailing(const std::string& payload, Decode decode) {
+void CheckRefusesTruncatedAndTrailing(const std::string& payload, Decode decode,
+                                      const std::string& name) {
   for (size_t n = 0; n < payload.size(); n++) {
     INFO("truncated to " << n << " of " << payload.size() << " bytes");
     Message m;
-    CHECK_FALSE(decode(payload.substr(0, n), &m));
+    std::string why;
+    CHECK_FALSE(decode(payload.substr(0, n), &m, &why));
+    CHECK(why.rfind(name + ": ", 0) == 0);
+    CHECK(why.find(" at byte ") != std::string::npos);
   }
   for (const std::string& extra : {"\0"s, "x"s, "\xff\xff\xff\xff"s}) {
     INFO("trailing " << extra.size() << " bytes");
     Message m;
-    CHECK_FALSE(decode(payload + extra, &m));
+    std::string why;
+    CHECK_FALSE(decode(payload + extra, &m, &why));
+    CHECK(why == fmt::format("{}: {} bytes left over after the last field (at byte {})", name,
+                             extra.size(), payload.size()));
   }
+}
+
+// Decodes `payload`, which must be refused; returns the reason.
+template <typename Message, typename Decode>
+std::string Refusal(Decode decode, const std::string& payload) {
+  Message m;
+  std::string why;
+  CHECK_FALSE(decode(payload, &m, &why));
+  return why;
 }
 
 // ---- agent → worker ----------------------------------------------------------
@@ -50,6 +70,7 @@ TEST_CASE("EncodeRun: ids, attempt, input, kind and items byte-exact", "[worker_
   batch.id = 0x1122334455667788ull;
   batch.input = 3;
   batch.kind = MiniBatchKind::kTableRanges;
+  batch.known_rows = 77;
   batch.items = {
       "data/plain.png",
       "data/with space.png",
@@ -73,6 +94,7 @@ TEST_CASE("EncodeRun: ids, attempt, input, kind and items byte-exact", "[worker_
   CHECK(r.U32() == 3);
   CHECK(r.U8() == 1);   // kTableRanges
   CHECK(r.U32() == 0);  // no partition
+  CHECK(r.U64() == 77);  // known_rows
   REQUIRE(r.U32() == batch.items.size());
   for (const std::string& item : batch.items) {
     std::string got = r.Bytes();
@@ -87,11 +109,12 @@ TEST_CASE("EncodeRun: a mini-batch without items", "[worker_protocol]") {
   batch.id = 7;
   std::string out;
   EncodeRun(batch, 1, &out);
-  CHECK(out == "\x1a\0\0\0\x10"s                 // length 26, RUN
+  CHECK(out == "\x22\0\0\0\x10"s                 // length 34, RUN
                    "\x07\0\0\0\0\0\0\0"s         // id
                    "\x01\0\0\0"s "\0\0\0\0"s     // attempt, input
                    "\0"s                          // kind: files
                    "\0\0\0\0"s                   // no partition
+                   "\0\0\0\0\0\0\0\0"s           // known_rows
                    "\0\0\0\0"s);                 // no items
 }
 
@@ -116,29 +139,82 @@ TEST_CASE("EncodeRun: a partition's key values in order, bytes kept", "[worker_p
     CHECK(r.Bytes() == key);
     CHECK(r.Bytes() == value);
   }
+  CHECK(r.U64() == 0);  // known_rows
   REQUIRE(r.U32() == 1);
   CHECK(r.Bytes() == "/d/a.csv");
   CHECK(r.done());
 }
 
-TEST_CASE("EncodeStart: version then key/value pairs in order", "[worker_protocol]") {
-  std::vector<std::pair<std::string, std::string>> config = {
-      {"entry_script", "/src/score.py"},
-      {"arg", "--model\0x y\n"s},
-      {"empty", ""},
-  };
+TEST_CASE("EncodeRun: the payload is the mini-batch codec's", "[worker_protocol]") {
+  MiniBatch batch;
+  batch.id = 11;
+  batch.kind = MiniBatchKind::kTablePartition;
+  batch.partition = {{"k", "v"}};
+  batch.known_rows = 1000;
+  batch.items = {"d"};
   std::string out;
-  EncodeStart(config, &out);
+  EncodeRun(batch, 2, &out);
+  Frame f = OnlyFrame(out);
+  MiniBatch back;
+  uint32_t attempt = 0;
+  std::string why;
+  REQUIRE(DecodeMiniBatch(f.payload, &back, &attempt, &why));
+  CHECK(attempt == 2);
+  CHECK(back.known_rows == 1000);
+  CHECK(back.partition == batch.partition);
+  CHECK(back.items == batch.items);
+}
+
+TEST_CASE("EncodeStart: version then every field in the documented order",
+          "[worker_protocol]") {
+  WorkerStart s;
+  s.entry_script = "/src/score.py";
+  s.code_dir = "/src";
+  s.output_dir = "/out\xff";
+  s.logging_level = "DEBUG";
+  s.argv = {"--model", "x y\n\0z"s, ""};
+  s.append_row_dir = "/job/parts";
+  s.tabular = true;
+  s.partitioned = false;
+  s.process_name = "process003";
+  s.node_id = "1";
+  s.stdout_log = "/logs/out.txt";
+  s.error_log = "/logs/err.txt";
+  s.entry_log = "/logs/entry.txt";
+  s.log_dir = "/logs";
+  std::string out;
+  EncodeStart(s, &out);
   Frame f = OnlyFrame(out);
   CHECK(f.type == kWorkerStart);
   WireReader r(f.payload);
   CHECK(r.U32() == kWorkerProtocolVersion);
+  CHECK(r.Bytes() == "/src/score.py");
+  CHECK(r.Bytes() == "/src");
+  CHECK(r.Bytes() == "/out\xff");
+  CHECK(r.Bytes() == "DEBUG");
   REQUIRE(r.U32() == 3);
-  for (const auto& [key, value] : config) {
-    CHECK(r.Bytes() == key);
-    CHECK(r.Bytes() == value);
-  }
+  for (const std::string& a : s.argv) CHECK(r.Bytes() == a);
+  CHECK(r.U8() == 1);
+  CHECK(r.Bytes() == "/job/parts");
+  CHECK(r.U8() == 1);  // tabular
+  CHECK(r.U8() == 0);  // partitioned
+  CHECK(r.Bytes() == "process003");
+  CHECK(r.Bytes() == "1");
+  CHECK(r.Bytes() == "/logs/out.txt");
+  CHECK(r.Bytes() == "/logs/err.txt");
+  CHECK(r.Bytes() == "/logs/entry.txt");
+  CHECK(r.Bytes() == "/logs");
   CHECK(r.done());
+}
+
+TEST_CASE("EncodeStart: without append_row its folder is not sent", "[worker_protocol]") {
+  WorkerStart s;
+  std::string out;
+  EncodeStart(s, &out);
+  // version, 4 empty texts, no argv, append_row 0, tabular 0, partitioned 0,
+  // 6 empty texts.
+  CHECK(out == "\x34\0\0\0\x03"s + "\x03\0\0\0"s + std::string(4 * 4 + 4, '\0') +
+                   std::string(3, '\0') + std::string(6 * 4, '\0'));
 }
 
 TEST_CASE("EncodeShutdown: an empty SHUTDOWN frame", "[worker_protocol]") {
@@ -167,10 +243,12 @@ std::string ResultPayload(uint8_t status) {
 }
 
 TEST_CASE("DecodeResult: every field", "[worker_protocol]") {
+  std::string why;
   AttemptResult r;
   r.node = 2;
   r.process = "process003";
-  REQUIRE(DecodeResult(ResultPayload(static_cast<uint8_t>(AttemptStatus::kRunException)), &r));
+  REQUIRE(DecodeResult(ResultPayload(static_cast<uint8_t>(AttemptStatus::kRunException)), &r,
+                       &why));
   CHECK(r.id == 0xfedcba9876543210ull);
   CHECK(r.attempt == 3);
   CHECK(r.status == AttemptStatus::kRunException);
@@ -188,27 +266,30 @@ TEST_CASE("DecodeResult: every field", "[worker_protocol]") {
 }
 
 TEST_CASE("DecodeResult: every known status, and no other", "[worker_protocol]") {
+  std::string why;
   for (AttemptStatus s :
        {AttemptStatus::kRunDone, AttemptStatus::kRunException, AttemptStatus::kRunTimeout,
         AttemptStatus::kInvalidReturn, AttemptStatus::kProcessDied, AttemptStatus::kInterrupted,
         AttemptStatus::kLeaseLost}) {
     INFO(AttemptStatusName(s));
     AttemptResult r;
-    REQUIRE(DecodeResult(ResultPayload(static_cast<uint8_t>(s)), &r));
+    REQUIRE(DecodeResult(ResultPayload(static_cast<uint8_t>(s)), &r, &why));
     CHECK(r.status == s);
   }
   for (int status : {7, 8, 0x10, 0x7f, 0x80, 0xff}) {
     INFO("status byte " << status);
     AttemptResult r;
-    CHECK_FALSE(DecodeResult(ResultPayload(static_cast<uint8_t>(status)), &r));
+    CHECK_FALSE(DecodeResult(ResultPayload(static_cast<uint8_t>(status)), &r, &why));
+    CHECK(why == fmt::format("RESULT: status at byte 12: {} is not an attempt status", status));
   }
 }
 
 TEST_CASE("DecodeResult: truncated or with trailing bytes is refused", "[worker_protocol]") {
-  CheckRefusesTruncatedAndTrailing<AttemptResult>(ResultPayload(0), DecodeResult);
+  CheckRefusesTruncatedAndTrailing<AttemptResult>(ResultPayload(0), DecodeResult, "RESULT");
 }
 
 TEST_CASE("DecodeResult: an unknown total", "[worker_protocol]") {
+  std::string why;
   WireWriter w;
   w.U64(5);
   w.U32(1);
@@ -220,7 +301,7 @@ TEST_CASE("DecodeResult: an unknown total", "[worker_protocol]") {
   w.Bytes("OSError: data.csv: expected 100 bytes at offset 0, read 10");
   w.Bytes("");
   AttemptResult r;
-  REQUIRE(DecodeResult(w.data(), &r));
+  REQUIRE(DecodeResult(w.data(), &r, &why));
   CHECK(r.total == kTotalUnknown);
   CHECK(r.error_category == "OSError");
 }
@@ -234,15 +315,16 @@ std::string LoadedPayload() {
 }
 
 TEST_CASE("DecodeLoaded: every field", "[worker_protocol]") {
+  std::string why;
   WorkerLoaded l;
-  REQUIRE(DecodeLoaded(LoadedPayload(), &l));
+  REQUIRE(DecodeLoaded(LoadedPayload(), &l, &why));
   CHECK(l.id == 0x0102030405060708ull);
   CHECK(l.attempt == 2);
   CHECK(l.rows == 123456789012ull);
 }
 
 TEST_CASE("DecodeLoaded: truncated or with trailing bytes is refused", "[worker_protocol]") {
-  CheckRefusesTruncatedAndTrailing<WorkerLoaded>(LoadedPayload(), DecodeLoaded);
+  CheckRefusesTruncatedAndTrailing<WorkerLoaded>(LoadedPayload(), DecodeLoaded, "LOADED");
 }
 
 std::string HelloPayload() {
@@ -255,8 +337,9 @@ std::string HelloPayload() {
 }
 
 TEST_CASE("DecodeHello: every field", "[worker_protocol]") {
+  std::string why;
   WorkerHello h;
-  REQUIRE(DecodeHello(HelloPayload(), &h));
+  REQUIRE(DecodeHello(HelloPayload(), &h, &why));
   CHECK(h.version == kWorkerProtocolVersion);
   CHECK(h.pid == 4242);
   CHECK(h.python_version == "3.11.2 (main, Mar 13 2023)\n[GCC 12.2.0]");
@@ -265,6 +348,7 @@ TEST_CASE("DecodeHello: every field", "[worker_protocol]") {
 
 TEST_CASE("DecodeHello: a version the agent does not speak still decodes",
           "[worker_protocol]") {
+  std::string why;
   // Refusing it is the agent's job (with an ERROR naming both versions).
   WireWriter w;
   w.U32(99);
@@ -272,12 +356,12 @@ TEST_CASE("DecodeHello: a version the agent does not speak still decodes",
   w.Bytes("");
   w.Bytes("");
   WorkerHello h;
-  REQUIRE(DecodeHello(w.data(), &h));
+  REQUIRE(DecodeHello(w.data(), &h, &why));
   CHECK(h.version == 99);
 }
 
 TEST_CASE("DecodeHello: truncated or with trailing bytes is refused", "[worker_protocol]") {
-  CheckRefusesTruncatedAndTrailing<WorkerHello>(HelloPayload(), DecodeHello);
+  CheckRefusesTruncatedAndTrailing<WorkerHello>(HelloPayload(), DecodeHello, "HELLO");
 }
 
 std::string InitDonePayload(bool ok) {
@@ -291,8 +375,9 @@ std::string InitDonePayload(bool ok) {
 }
 
 TEST_CASE("DecodeInitDone: success and failure", "[worker_protocol]") {
+  std::string why;
   WorkerInitDone ok;
-  REQUIRE(DecodeInitDone(InitDonePayload(true), &ok));
+  REQUIRE(DecodeInitDone(InitDonePayload(true), &ok, &why));
   CHECK(ok.ok);
   CHECK(ok.seconds == 0.5);
   CHECK(ok.error_category == "");
@@ -300,7 +385,7 @@ TEST_CASE("DecodeInitDone: success and failure", "[worker_protocol]") {
   CHECK(ok.traceback == "");
 
   WorkerInitDone failed;
-  REQUIRE(DecodeInitDone(InitDonePayload(false), &failed));
+  REQUIRE(DecodeInitDone(InitDonePayload(false), &failed, &why));
   CHECK_FALSE(failed.ok);
   CHECK(failed.seconds == 2.75);
   CHECK(failed.error_category == "ModuleNotFoundError");
@@ -309,8 +394,10 @@ TEST_CASE("DecodeInitDone: success and failure", "[worker_protocol]") {
 }
 
 TEST_CASE("DecodeInitDone: truncated or with trailing bytes is refused", "[worker_protocol]") {
-  CheckRefusesTruncatedAndTrailing<WorkerInitDone>(InitDonePayload(false), DecodeInitDone);
-  CheckRefusesTruncatedAndTrailing<WorkerInitDone>(InitDonePayload(true), DecodeInitDone);
+  CheckRefusesTruncatedAndTrailing<WorkerInitDone>(InitDonePayload(false), DecodeInitDone,
+                                                   "INIT_DONE");
+  CheckRefusesTruncatedAndTrailing<WorkerInitDone>(InitDonePayload(true), DecodeInitDone,
+                                                   "INIT_DONE");
 }
 
 std::string ShutdownDonePayload(bool ok) {
@@ -323,13 +410,14 @@ std::string ShutdownDonePayload(bool ok) {
 }
 
 TEST_CASE("DecodeShutdownDone: success and failure", "[worker_protocol]") {
+  std::string why;
   WorkerShutdownDone ok;
-  REQUIRE(DecodeShutdownDone(ShutdownDonePayload(true), &ok));
+  REQUIRE(DecodeShutdownDone(ShutdownDonePayload(true), &ok, &why));
   CHECK(ok.ok);
   CHECK(ok.error_category == "");
 
   WorkerShutdownDone failed;
-  REQUIRE(DecodeShutdownDone(ShutdownDonePayload(false), &failed));
+  REQUIRE(DecodeShutdownDone(ShutdownDonePayload(false), &failed, &why));
   CHECK_FALSE(failed.ok);
   CHECK(failed.error_category == "RuntimeError");
   CHECK(failed.error_message == "could not flush \xff");
@@ -339,10 +427,69 @@ TEST_CASE("DecodeShutdownDone: success and failure", "[worker_protocol]") {
 TEST_CASE("DecodeShutdownDone: truncated or with trailing bytes is refused",
           "[worker_protocol]") {
   CheckRefusesTruncatedAndTrailing<WorkerShutdownDone>(ShutdownDonePayload(false),
-                                                       DecodeShutdownDone);
+                                                       DecodeShutdownDone, "SHUTDOWN_DONE");
+}
+
+TEST_CASE("Worker decoders: each reason names the message, the field and the offset",
+          "[worker_protocol]") {
+  // HELLO: u32 version 0, u32 pid 4, python_version 8, python_executable …
+  std::string hello = HelloPayload();
+  CHECK(Refusal<WorkerHello>(DecodeHello, hello.substr(0, 6)) ==
+        "HELLO: pid at byte 4: payload ends after 2 of its 4 bytes");
+  CHECK(Refusal<WorkerHello>(DecodeHello, hello.substr(0, 10)) ==
+        "HELLO: python_version at byte 8: payload ends after 2 of the 4 bytes of its length");
+  CHECK(Refusal<WorkerHello>(DecodeHello, hello.substr(0, 20)) ==
+        "HELLO: python_version at byte 8: length 39, but 8 bytes follow");
+  CHECK(Refusal<WorkerHello>(DecodeHello, hello + "zz") ==
+        fmt::format("HELLO: 2 bytes left over after the last field (at byte {})", hello.size()));
+
+  // INIT_DONE: u8 ok 0, f64 seconds 1, texts from 9.
+  std::string init = InitDonePayload(true);
+  init[0] = 2;
+  CHECK(Refusal<WorkerInitDone>(DecodeInitDone, init) == "INIT_DONE: ok at byte 0: 2 is not 0 or 1");
+  CHECK(Refusal<WorkerInitDone>(DecodeInitDone, InitDonePayload(true).substr(0, 5)) ==
+        "INIT_DONE: seconds at byte 1: payload ends after 4 of its 8 bytes");
+  CHECK(Refusal<WorkerInitDone>(DecodeInitDone, InitDonePayload(true).substr(0, 19)) ==
+        "INIT_DONE: traceback at byte 17: payload ends after 2 of the 4 bytes of its length");
+
+  // RESULT: u64 id 0, u32 attempt 8, u8 status 12, u64 total 13, u64 returned 21,
+  // 4 × f64 from 29, texts from 61.
+  std::string result = ResultPayload(9);
+  CHECK(Refusal<AttemptResult>(DecodeResult, result) ==
+        "RESULT: status at byte 12: 9 is not an attempt status");
+  CHECK(Refusal<AttemptResult>(DecodeResult, ResultPayload(0).substr(0, 30)) ==
+        "RESULT: start_time at byte 29: payload ends after 1 of its 8 bytes");
+  std::string long_traceback = ResultPayload(0);
+  long_traceback.pop_back();
+  size_t tb = "Traceback (most recent call last):\n  File \"score.py\"\0\n"s.size();
+  CHECK(Refusal<AttemptResult>(DecodeResult, long_traceback) ==
+        fmt::format("RESULT: traceback at byte {}: length {}, but {} bytes follow",
+                    long_traceback.size() + 1 - tb - 4, tb, tb - 1));
+
+  // LOADED: u64 id 0, u32 attempt 8, u64 rows 12.
+  CHECK(Refusal<WorkerLoaded>(DecodeLoaded, LoadedPayload().substr(0, 15)) ==
+        "LOADED: rows at byte 12: payload ends after 3 of its 8 bytes");
+  CHECK(Refusal<WorkerLoaded>(DecodeLoaded, LoadedPayload() + "x") ==
+        "LOADED: 1 bytes left over after the last field (at byte 20)");
+
+  // SHUTDOWN_DONE: u8 ok 0, texts from 1.
+  std::string shutdown = ShutdownDonePayload(false);
+  shutdown[0] = 7;
+  CHECK(Refusal<WorkerShutdownDone>(DecodeShutdownDone, shutdown) ==
+        "SHUTDOWN_DONE: ok at byte 0: 7 is not 0 or 1");
+  CHECK(Refusal<WorkerShutdownDone>(DecodeShutdownDone, "\x01\x05\0\0\0ab"s) ==
+        "SHUTDOWN_DONE: error_category at byte 1: length 5, but 2 bytes follow");
+
+  // ERROR: bytes message.
+  CHECK(Refusal<std::string>(DecodeError, "") ==
+        "ERROR: message at byte 0: payload ends after 0 of the 4 bytes of its length");
+  std::string message, why;
+  REQUIRE(DecodeError("\x02\0\0\0no"s, &message, &why));
+  CHECK(message == "no");
 }
 
 TEST_CASE("Worker messages: payloads survive framing", "[worker_protocol]") {
+  std::string why;
   std::string stream;
   AppendFrame(kWorkerHello, HelloPayload(), &stream);
   AppendFrame(kWorkerInitDone, InitDonePayload(true), &stream);
@@ -366,17 +513,17 @@ TEST_CASE("Worker messages: payloads survive framing", "[worker_protocol]") {
   AttemptResult result;
   WorkerShutdownDone shutdown;
   CHECK(frames[0].type == kWorkerHello);
-  CHECK(DecodeHello(frames[0].payload, &hello));
+  CHECK(DecodeHello(frames[0].payload, &hello, &why));
   CHECK(frames[1].type == kWorkerInitDone);
-  CHECK(DecodeInitDone(frames[1].payload, &init));
+  CHECK(DecodeInitDone(frames[1].payload, &init, &why));
   CHECK(frames[2].type == kWorkerLoaded);
-  CHECK(DecodeLoaded(frames[2].payload, &loaded));
+  CHECK(DecodeLoaded(frames[2].payload, &loaded, &why));
   CHECK(loaded.rows == 123456789012ull);
   CHECK(frames[3].type == kWorkerResult);
-  CHECK(DecodeResult(frames[3].payload, &result));
+  CHECK(DecodeResult(frames[3].payload, &result, &why));
   CHECK(result.status == AttemptStatus::kRunDone);
   CHECK(frames[4].type == kWorkerShutdownDone);
-  CHECK(DecodeShutdownDone(frames[4].payload, &shutdown));
+  CHECK(DecodeShutdownDone(frames[4].payload, &shutdown, &why));
 }
 
 }  // namespace

@@ -13,6 +13,53 @@ void AppendFrame(uint8_t type, std::string_view payload, std::string* out) {
   out->append(payload.data(), payload.size());
 }
 
+bool WireFields::Bool(const char* field) {
+  size_t at = pos_;
+  uint8_t v = Fixed<uint8_t>(field);
+  if (ok() && v > 1) Fail(field, at, fmt::format("{} is not 0 or 1", v));
+  return v == 1;
+}
+
+uint32_t WireFields::Count(const char* field, size_t min_bytes) {
+  size_t at = pos_;
+  uint32_t n = Fixed<uint32_t>(field);
+  if (!ok()) return 0;
+  size_t left = data_.size() - pos_;
+  if (static_cast<uint64_t>(n) * min_bytes > left) {
+    Fail(field, at, fmt::format("{} cannot fit in the {} bytes that follow", n, left));
+    return 0;
+  }
+  return n;
+}
+
+void WireFields::Fail(const char* field, size_t at, std::string_view why) {
+  if (ok()) why_ = fmt::format("{} at byte {}: {}", field, at, why);
+}
+
+void WireFields::FailFixed(const char* field, size_t size) {
+  Fail(field, pos_,
+       fmt::format("payload ends after {} of its {} bytes", data_.size() - pos_, size));
+}
+
+void WireFields::FailBytes(const char* field, size_t at, int64_t n) {
+  size_t left = data_.size() - pos_;
+  if (n < 0) {
+    Fail(field, at, fmt::format("payload ends after {} of the 4 bytes of its length", left));
+  } else {
+    Fail(field, at, fmt::format("length {}, but {} bytes follow", n, left));
+  }
+}
+
+bool WireFields::Done(std::string* why) {
+  if (ok() && pos_ != data_.size()) {
+    why_ = fmt::format("{} bytes left over after the last field (at byte {})",
+                       data_.size() - pos_, pos_);
+  }
+  if (ok()) return true;
+  *why = why_;
+  return false;
+}
+
 FrameDecoder::Outcome FrameDecoder::Next(Frame* frame, std::string* error) {
   if (broken_) {
     *error = broken_reason_;

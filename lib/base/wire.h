@@ -11,7 +11,8 @@
 //   bytes               u32 length + that many raw bytes (any bytes: file
 //                       names that are not UTF-8 survive unchanged)
 // Decoding is pure: bytes in, a frame or "need more" or "malformed: why" out,
-// so that it can be fuzzed.
+// so that it can be fuzzed. A payload's fields are read with WireFields, whose
+// reasons name the field and its offset.
 #ifndef PARALLELRUN_BASE_WIRE_H_
 #define PARALLELRUN_BASE_WIRE_H_
 
@@ -104,6 +105,83 @@ class WireReader {
   std::string_view data_;
   size_t pos_ = 0;
   bool ok_ = true;
+};
+
+// Reads the named fields of one payload in order and keeps the first reason
+// it is malformed, naming the field and the offset where it starts:
+//   "attempt at byte 8: payload ends after 2 of its 4 bytes"
+//   "items at byte 30: 4294967295 cannot fit in the 0 bytes that follow"
+//   "kind at byte 16: 4 is not a mini-batch kind"          (Fail, by the caller)
+//   "3 bytes left over after the last field (at byte 40)"  (Done)
+// After the first failure every read returns a zero value; check Done() once
+// at the end. The field names are string literals (not copied).
+class WireFields {
+ public:
+  explicit WireFields(std::string_view payload) : data_(payload) {}
+
+  uint8_t U8(const char* field) { return Fixed<uint8_t>(field); }
+  uint32_t U32(const char* field) { return Fixed<uint32_t>(field); }
+  uint64_t U64(const char* field) { return Fixed<uint64_t>(field); }
+  double F64(const char* field) {
+    uint64_t bits = Fixed<uint64_t>(field);
+    double v;
+    std::memcpy(&v, &bits, sizeof v);
+    return v;
+  }
+  std::string Bytes(const char* field) {
+    if (!ok()) return {};
+    size_t at = pos_;
+    if (data_.size() - pos_ < 4) {
+      FailBytes(field, at, -1);
+      return {};
+    }
+    uint32_t n = Fixed<uint32_t>(field);
+    if (data_.size() - pos_ < n) {
+      FailBytes(field, at, n);
+      return {};
+    }
+    std::string s(data_.substr(pos_, n));
+    pos_ += n;
+    return s;
+  }
+  // A u8 that must be 0 or 1.
+  bool Bool(const char* field);
+  // A u32 count of elements that are each at least `min_bytes` long: a count
+  // the rest of the payload cannot hold fails here, before any loop or
+  // reserve() trusts it.
+  uint32_t Count(const char* field, size_t min_bytes);
+
+  // Records that `field`, which starts at byte `at`, is wrong: `why`.
+  void Fail(const char* field, size_t at, std::string_view why);
+
+  // Where the next field starts.
+  size_t offset() const { return pos_; }
+  bool ok() const { return why_.empty(); }
+  // True when nothing failed and every byte was read; else *why says what is
+  // wrong (the first failure, or the bytes left over).
+  bool Done(std::string* why);
+
+ private:
+  template <typename T>
+  T Fixed(const char* field) {
+    if (!ok()) return 0;
+    if (data_.size() - pos_ < sizeof(T)) {
+      FailFixed(field, sizeof(T));
+      return 0;
+    }
+    T v = 0;
+    for (size_t i = 0; i < sizeof(T); i++)
+      v |= static_cast<T>(static_cast<uint8_t>(data_[pos_ + i])) << (8 * i);
+    pos_ += sizeof(T);
+    return v;
+  }
+  void FailFixed(const char* field, size_t size);
+  // n < 0: the length itself is cut.
+  void FailBytes(const char* field, size_t at, int64_t n);
+
+  std::string_view data_;
+  size_t pos_ = 0;
+  std::string why_;
 };
 
 // Splits a byte stream into frames. Feed it what arrives; Next() yields

@@ -78,19 +78,14 @@ WorkerPool::Config MakeWorkerConfig(const JobPlan& plan, const RunRequest& req, 
   // shutdown() is one more call into the entry script, bounded like run().
   wc.shutdown_timeout = ms(rs.run_invocation_timeout);
   wc.max_init_failures = 3 * rs.process_count_per_node;
-  wc.start_config = {{"entry_script", plan.spec.entry_script},
-                     {"code_dir", plan.spec.code_dir},
-                     {"output_dir", plan.output_dir},
-                     {"logging_level", rs.logging_level}};
-  for (const auto& a : plan.entry_argv) wc.start_config.emplace_back("argv", a);
-  if (plan.append_row) {
-    wc.start_config.emplace_back("output_action", "append_row");
-    wc.start_config.emplace_back("append_row_dir", plan.append_row->parts_dir);
-  }
-  if (plan.tabular) wc.start_config.emplace_back("tabular", "1");
-  if (plan.tabular || !rs.partition_keys.empty()) {
-    wc.start_config.emplace_back("tabular_source", WorkerTabularSource());
-  }
+  wc.start.entry_script = plan.spec.entry_script;
+  wc.start.code_dir = plan.spec.code_dir;
+  wc.start.output_dir = plan.output_dir;
+  wc.start.logging_level = rs.logging_level;
+  wc.start.argv = plan.entry_argv;
+  if (plan.append_row) wc.start.append_row_dir = plan.append_row->parts_dir;
+  wc.start.tabular = plan.tabular;
+  wc.start.partitioned = !rs.partition_keys.empty();
   return wc;
 }
 

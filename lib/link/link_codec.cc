@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "base/hmac.h"
+#include "base/mini_batch_codec.h"
 
 namespace parallelrun {
 
@@ -17,8 +18,6 @@ Overloaded(Ts...) -> Overloaded<Ts...>;
 
 // Smallest encodings, to refuse a count the remaining bytes cannot hold
 // before looping over it.
-constexpr size_t kMinItemBytes = 4;                            // bytes ""
-constexpr size_t kMinKeyValueBytes = 8;                        // bytes "", bytes ""
 constexpr size_t kMinProcessBytes = 4 + 4 + 8 + 8 + 1 + 8 + 4;  // ProcessReport
 
 void PutMessage(const LinkMessage& message, uint8_t* type, WireWriter* w) {
@@ -36,18 +35,7 @@ void PutMessage(const LinkMessage& message, uint8_t* type, WireWriter* w) {
           },
           [&](const LeaseMsg& m) {
             *type = kLinkLease;
-            w->U64(m.batch.id);
-            w->U32(m.attempt);
-            w->U32(m.batch.input);
-            w->U8(static_cast<uint8_t>(m.batch.kind));
-            w->U32(static_cast<uint32_t>(m.batch.partition.size()));
-            for (const auto& [key, value] : m.batch.partition) {
-              w->Bytes(key);
-              w->Bytes(value);
-            }
-            w->U64(m.batch.known_rows);
-            w->U32(static_cast<uint32_t>(m.batch.items.size()));
-            for (const std::string& item : m.batch.items) w->Bytes(item);
+            EncodeMiniBatch(m.batch, m.attempt, w);
           },
           [&](const ResultMsg& m) {
             *type = kLinkResult;
@@ -200,26 +188,13 @@ bool DecodeMessage(const Frame& frame, LinkMessage* out, std::string* why) {
       break;
     case kLinkLease: {
       LeaseMsg m;
-      m.batch.id = f.U64();
-      m.attempt = f.U32();
-      m.batch.input = f.U32();
-      uint8_t kind = f.U8();
-      if (f.ok() && kind > static_cast<uint8_t>(MiniBatchKind::kTablePartition)) {
-        f.Fail(fmt::format("kind {} is not a mini-batch kind", kind));
+      std::string reason;
+      if (!DecodeMiniBatch(frame.payload, &m.batch, &m.attempt, &reason)) {
+        *why = "LEASE: " + reason;
+        return false;
       }
-      m.batch.kind = static_cast<MiniBatchKind>(kind);
-      uint32_t k = f.Count("partition keys", kMinKeyValueBytes);
-      m.batch.partition.reserve(k);
-      for (uint32_t i = 0; i < k && f.ok(); i++) {
-        std::string key = f.Bytes();
-        m.batch.partition.emplace_back(std::move(key), f.Bytes());
-      }
-      m.batch.known_rows = f.U64();
-      uint32_t n = f.Count("items", kMinItemBytes);
-      m.batch.items.reserve(n);
-      for (uint32_t i = 0; i < n && f.ok(); i++) m.batch.items.push_back(f.Bytes());
       *out = std::move(m);
-      break;
+      return true;
     }
     case kLinkResult: {
       AttemptResult r;

@@ -64,10 +64,10 @@
 // Messages (link.h), after the handshake; payload fields in order:
 //   HELLO 0x10        agent → master  u32 node, u32 slots, bytes host
 //   PULL 0x11         agent → master  u32 n
-//   LEASE 0x12        master → agent  u64 mini_batch_id, u32 attempt,
-//                                     u32 input_index, u8 kind (MiniBatchKind 0–3),
-//                                     u32 k, k × (bytes key, bytes value) (partition),
-//                                     u64 known_rows, u32 n, n × bytes item
+//   LEASE 0x12        master → agent  the mini-batch and its attempt, encoded as
+//                                     base/mini_batch_codec.h says (u64 mini_batch_id,
+//                                     u32 attempt, u32 input_index, u8 kind, partition,
+//                                     u64 known_rows, items)
 //   RESULT 0x13       agent → master  u64 mini_batch_id, u32 attempt,
 //                                     u8 status (AttemptStatus 0–6), u64 total,
 //                                     u64 succeeded, u64 returned,

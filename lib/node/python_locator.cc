@@ -50,14 +50,43 @@ std::string WorkerDriverSource() {
   return std::string(kWorkerDriverSource, kWorkerDriverSource_size);
 }
 
+std::string WorkerTabularSource() {
+  return std::string(kWorkerTabularSource, kWorkerTabularSource_size);
+}
+
 namespace {
 
-// Writes the driver to /tmp/parallelrun-<uid>/parallelrun_driver_<hash>.py
-// once; returns its folder and module name, or {"", ""} when the folder is
-// not ours or not writable.
-std::pair<std::string, std::string> CachedDriver() {
-  std::string source = WorkerDriverSource();
-  std::string module = "parallelrun_driver_" + HexEncode(Sha256Digest(source)).substr(0, 16);
+// Writes `source` to dir/module.py unless it is there already (the name
+// carries the source's hash, so a file of that name holds that source).
+bool CacheModule(const std::string& dir, const std::string& module, const std::string& source) {
+  std::string path = dir + "/" + module + ".py";
+  if (access(path.c_str(), R_OK) == 0) return true;
+  std::string tmp = fmt::format("{}.{}.tmp", path, getpid());
+  FILE* f = fopen(tmp.c_str(), "w");
+  if (!f) return false;
+  bool ok = fwrite(source.data(), 1, source.size(), f) == source.size();
+  ok = (fclose(f) == 0) && ok;
+  if (!ok || rename(tmp.c_str(), path.c_str()) != 0) {
+    unlink(tmp.c_str());
+    return false;
+  }
+  return true;
+}
+
+std::string ModuleName(const char* prefix, const std::string& source) {
+  return prefix + HexEncode(Sha256Digest(source)).substr(0, 16);
+}
+
+struct DriverCache {
+  std::string dir;      // "" when the cache cannot be used
+  std::string driver;   // module names in dir
+  std::string tabular;
+};
+
+// Writes the driver and worker_tabular.py to /tmp/parallelrun-<uid>/ as
+// parallelrun_driver_<hash>.py and parallelrun_tabular_<hash>.py, once;
+// returns no folder when it is not ours or not writable.
+DriverCache CachedDriver() {
   std::string dir = fmt::format("/tmp/parallelrun-{}", getuid());
   if (mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) return {};
   struct stat st;
@@ -67,38 +96,48 @@ std::pair<std::string, std::string> CachedDriver() {
       (st.st_mode & 022) != 0) {
     return {};
   }
-  std::string path = dir + "/" + module + ".py";
-  if (access(path.c_str(), R_OK) == 0) return {dir, module};
-  std::string tmp = fmt::format("{}.{}.tmp", path, getpid());
-  FILE* f = fopen(tmp.c_str(), "w");
-  if (!f) return {};
-  bool ok = fwrite(source.data(), 1, source.size(), f) == source.size();
-  ok = (fclose(f) == 0) && ok;
-  if (!ok || rename(tmp.c_str(), path.c_str()) != 0) {
-    unlink(tmp.c_str());
+  DriverCache cache{dir, ModuleName("parallelrun_driver_", WorkerDriverSource()),
+                    ModuleName("parallelrun_tabular_", WorkerTabularSource())};
+  if (!CacheModule(dir, cache.tabular, WorkerTabularSource()) ||
+      !CacheModule(dir, cache.driver, WorkerDriverSource())) {
     return {};
   }
-  return {dir, module};
+  return cache;
+}
+
+// `data` as a Python bytes literal.
+std::string BytesLiteral(const std::string& data) {
+  std::string out = "b\"";
+  for (char c : data) {
+    auto b = static_cast<unsigned char>(c);
+    if (b >= 0x20 && b < 0x7f && c != '"' && c != '\\') {
+      out.push_back(c);
+    } else {
+      out += fmt::format("\\x{:02x}", b);
+    }
+  }
+  out.push_back('"');
+  return out;
 }
 
 }  // namespace
 
 std::vector<std::string> DriverArgs(const std::vector<std::string>& driver_args) {
-  static const std::pair<std::string, std::string> cached = CachedDriver();
+  static const DriverCache cached = CachedDriver();
   std::vector<std::string> args;
-  if (cached.first.empty()) {
-    args = {"-c", WorkerDriverSource()};
+  if (cached.dir.empty()) {
+    // worker_tabular.py goes in front of the driver as TABULAR_SOURCE: ~55
+    // KB together, under Linux's 128 KiB limit on one argument.
+    args = {"-c", "TABULAR_SOURCE = " + BytesLiteral(WorkerTabularSource()) + "\n" +
+                      WorkerDriverSource()};
   } else {
-    args = {"-c", fmt::format("import sys; sys.path.insert(0, '{}'); import {} as d; "
-                              "del sys.path[0]; sys.exit(d.main(sys.argv))",
-                              cached.first, cached.second)};
+    args = {"-c", fmt::format("import sys; sys.path.insert(0, '{0}'); import {1} as d; "
+                              "del sys.path[0]; d.TABULAR_PATH = '{0}/{2}.py'; "
+                              "sys.exit(d.main(sys.argv))",
+                              cached.dir, cached.driver, cached.tabular)};
   }
   args.insert(args.end(), driver_args.begin(), driver_args.end());
   return args;
-}
-
-std::string WorkerTabularSource() {
-  return std::string(kWorkerTabularSource, kWorkerTabularSource_size);
 }
 
 Result<TabularSupport> CheckTabular(const std::string& executable,

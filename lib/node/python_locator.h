@@ -56,14 +56,16 @@ Result<TabularSupport> CheckTabular(const std::string& executable,
 std::string WorkerDriverSource();
 
 // The interpreter arguments that run the driver with `driver_args` (e.g.
-// {"worker"}): `-c` with a two-line bootstrap that imports a cached copy of
-// the driver, so that Python keeps its compiled bytecode — compiling the
-// driver from `-c` source costs ~25 ms at every worker start. The cache is
-// /tmp/parallelrun-<uid>/ (ours alone, 0700); if it cannot be used, the
-// driver's source itself goes in `-c`.
+// {"worker"}): `-c` with a bootstrap that imports a cached copy of the
+// driver, so that Python keeps its compiled bytecode — compiling the driver
+// from `-c` source costs ~25 ms at every worker start. worker_tabular.py is
+// cached beside it and the bootstrap tells the driver where (TABULAR_PATH),
+// so that it too is compiled once. The cache is /tmp/parallelrun-<uid>/
+// (ours alone, 0700); if it cannot be used, the sources themselves go in
+// `-c` (worker_tabular.py as TABULAR_SOURCE in front of the driver).
 std::vector<std::string> DriverArgs(const std::vector<std::string>& driver_args);
-// lib/worker_tabular.py, embedded at build time: sent to workers of a job
-// with tabular input, partitions or append_row.
+// lib/node/worker_tabular.py, embedded at build time (DriverArgs caches it;
+// a shuffle gets it as a file of the job).
 std::string WorkerTabularSource();
 
 }  // namespace parallelrun

@@ -3,7 +3,8 @@
 Shipped inside the parallelrun binary (embedded at build time) and started as
 `python -c <this source> worker` by the agent, with stdin/stdout as the
 protocol pipes and stderr as the process's stderr log file. The protocol is
-specified in lib/worker_protocol.h; keep the two in step. Standard library only.
+specified in lib/node/worker_protocol.h, the mini-batch in RUN in
+lib/base/mini_batch_codec.h; keep them in step. Standard library only.
 
 `python -c <this source> check ENTRY_SCRIPT` is the pre-flight check the
 command runs before any worker starts: it reports, as one JSON line, the
@@ -22,9 +23,12 @@ descriptor, repeated), writes its rows grouped by the keys to spill files
 (worker_tabular.spill_partitions) and prints one JSON line per range:
 {"range": id, "groups": [{"key_values": [[key, text], …], "path": …, "rows": n}]}.
 
-Tabular input, partitions and append_row: the agent sends the source of
-lib/worker_tabular.py in START (`tabular_source`) when the job needs it; it is
-loaded as a module here (pandas itself is imported only for tabular input).
+Tabular input and partitions: lib/node/worker_tabular.py is imported (in
+init(), when START says the job has tables or partitions) from TABULAR_PATH,
+where the agent cached it beside this driver and the bootstrap that imports
+this driver says (lib/node/python_locator.h DriverArgs), so Python keeps its
+bytecode; when there is no cache, its source is TABULAR_SOURCE, put in front
+of this driver's in `-c`. pandas itself is imported only for tabular input.
 """
 import faulthandler
 import importlib.util
@@ -38,7 +42,7 @@ import time
 import traceback
 import types
 
-PROTOCOL_VERSION = 2
+PROTOCOL_VERSION = 3
 MAX_FRAME = 256 << 20
 
 HELLO, INIT_DONE, START = 0x01, 0x02, 0x03
@@ -54,8 +58,11 @@ TABULAR_KINDS = (TABLE_RANGES, TABLE_PARTITION)
 PARTITION_KINDS = (FILE_PARTITION, TABLE_PARTITION)
 TOTAL_UNKNOWN = (1 << 64) - 1
 
+_U8 = struct.Struct("<B")
 _U32 = struct.Struct("<I")
+_U64 = struct.Struct("<Q")
 _RUN_HEAD = struct.Struct("<QIIB")
+_RUN_ROWS_ITEMS = struct.Struct("<QI")  # known_rows, then the item count
 _ROWS_PER_WRITE = 4096  # list elements encoded per write() of an append_row part
 
 
@@ -98,6 +105,75 @@ class Pipe:
 
 class ProtocolError(Exception):
     pass
+
+
+# Set by the bootstrap in -c (TABULAR_PATH) or put in front of this source
+# (TABULAR_SOURCE); see the module's docstring.
+TABULAR_PATH = None
+TABULAR_SOURCE = globals().get("TABULAR_SOURCE")
+
+
+class _Fields:
+    """Reads the named fields of one payload in order, as WireFields does
+    (lib/base/wire.h), and raises ProtocolError with the same reasons:
+    "START: argv at byte 40: length 9, but 3 bytes follow"."""
+
+    def __init__(self, message, payload):
+        self.message = message
+        self.payload = payload
+        self.pos = 0
+
+    def fail(self, field, at, why):
+        raise ProtocolError("%s: %s at byte %d: %s" % (self.message, field, at, why))
+
+    def _fixed(self, field, form):
+        left = len(self.payload) - self.pos
+        if left < form.size:
+            self.fail(field, self.pos, "payload ends after %d of its %d bytes" % (left, form.size))
+        (value,) = form.unpack_from(self.payload, self.pos)
+        self.pos += form.size
+        return value
+
+    def u8(self, field):
+        return self._fixed(field, _U8)
+
+    def u32(self, field):
+        return self._fixed(field, _U32)
+
+    def u64(self, field):
+        return self._fixed(field, _U64)
+
+    def bool(self, field):
+        at = self.pos
+        value = self.u8(field)
+        if value > 1:
+            self.fail(field, at, "%d is not 0 or 1" % value)
+        return value == 1
+
+    def bytes(self, field):
+        at = self.pos
+        left = len(self.payload) - at
+        if left < 4:
+            self.fail(field, at, "payload ends after %d of the 4 bytes of its length" % left)
+        n = self.u32(field)
+        if len(self.payload) - self.pos < n:
+            self.fail(field, at, "length %d, but %d bytes follow" % (n, len(self.payload) - self.pos))
+        value = self.payload[self.pos:self.pos + n]
+        self.pos += n
+        return value
+
+    def count(self, field, min_bytes):
+        at = self.pos
+        n = self.u32(field)
+        left = len(self.payload) - self.pos
+        if n * min_bytes > left:
+            self.fail(field, at, "%d cannot fit in the %d bytes that follow" % (n, left))
+        return n
+
+    def done(self):
+        if self.pos != len(self.payload):
+            raise ProtocolError("%s: %d bytes left over after the last field (at byte %d)" % (
+                self.message, len(self.payload) - self.pos, self.pos))
 
 
 def _read_bytes(payload, offset):
@@ -199,8 +275,20 @@ def _one_line(exc):
     return "%s: %s" % (type(exc).__name__, text[0]) if text else type(exc).__name__
 
 
-def _load_tabular_module(source):
-    """worker_tabular.py, from the source the agent sent, as a module."""
+def _load_tabular_module(source=None):
+    """worker_tabular.py as a module: from `source` when given, else from
+    where the bootstrap cached it (Python caches its bytecode there too),
+    else from the source in front of this driver's."""
+    if source is None and TABULAR_PATH:
+        spec = importlib.util.spec_from_file_location("parallelrun_tabular", TABULAR_PATH)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["parallelrun_tabular"] = module
+        spec.loader.exec_module(module)
+        return module
+    source = TABULAR_SOURCE if source is None else source
+    if source is None:
+        raise ImportError("parallelrun's worker_tabular module is missing: the driver was "
+                          "started without TABULAR_PATH or TABULAR_SOURCE")
     module = types.ModuleType("parallelrun_tabular")
     module.__file__ = "<parallelrun worker_tabular>"
     sys.modules["parallelrun_tabular"] = module
@@ -270,7 +358,7 @@ class Worker:
         self.pipe = pipe
         self.module = None
         self.error_log = None
-        self.tabular = None           # the worker_tabular module, when sent
+        self.tabular = None           # the worker_tabular module, for tables and partitions
         self.context_always = False   # run() requires (mini_batch, mini_batch_context)
         self.context_partitions = False  # run() accepts it
         self.append_row_dir = None
@@ -306,8 +394,7 @@ class Worker:
         root.setLevel(level)
         if config.get("output_dir"):
             os.environ["AZUREML_BI_OUTPUT_PATH"] = config["output_dir"]
-        if config.get("output_action") == "append_row":
-            self.append_row_dir = config.get("append_row_dir") or None
+        self.append_row_dir = config["append_row_dir"]
         _install_helper_modules()
 
     def init(self):
@@ -319,9 +406,9 @@ class Worker:
                 if p and p not in sys.path:
                     sys.path.insert(0, p)
             sys.argv = [script] + _CONFIG.get("argv", [])
-            if _CONFIG.get("tabular_source"):
-                self.tabular = _load_tabular_module(_CONFIG.pop("tabular_source"))
-            if _CONFIG.get("tabular") == "1":
+            if _CONFIG["tabular"] or _CONFIG["partitioned"]:
+                self.tabular = _load_tabular_module()
+            if _CONFIG["tabular"]:
                 import pandas  # noqa: F401 - here, not in the first run(): init pays for it
             name = os.path.splitext(os.path.basename(script))[0]
             spec = importlib.util.spec_from_file_location(name, script)
@@ -349,23 +436,28 @@ class Worker:
         return True
 
     def run(self, payload):
-        batch_id, attempt, _input_index, kind = _RUN_HEAD.unpack_from(payload, 0)
-        offset = _RUN_HEAD.size
-        (count,) = _U32.unpack_from(payload, offset)
-        offset += 4
-        partition = {}
-        for _ in range(count):
-            key, offset = _read_bytes(payload, offset)
-            value, offset = _read_bytes(payload, offset)
-            partition[os.fsdecode(key)] = os.fsdecode(value)
-        (count,) = _U32.unpack_from(payload, offset)
-        offset += 4
-        raw_items = []
-        for _ in range(count):
-            raw, offset = _read_bytes(payload, offset)
-            raw_items.append(raw)
-        if offset != len(payload):
-            raise ProtocolError("RUN has %d bytes left over" % (len(payload) - offset))
+        # The fast path trusts the layout; anything it cannot read is read
+        # again by _run_malformed, which says what is wrong.
+        try:
+            batch_id, attempt, _input_index, kind = _RUN_HEAD.unpack_from(payload, 0)
+            offset = _RUN_HEAD.size
+            (count,) = _U32.unpack_from(payload, offset)
+            offset += 4
+            partition = {}
+            for _ in range(count):
+                key, offset = _read_bytes(payload, offset)
+                value, offset = _read_bytes(payload, offset)
+                partition[os.fsdecode(key)] = os.fsdecode(value)
+            _known_rows, count = _RUN_ROWS_ITEMS.unpack_from(payload, offset)
+            offset += 12
+            raw_items = []
+            for _ in range(count):
+                raw, offset = _read_bytes(payload, offset)
+                raw_items.append(raw)
+        except struct.error:
+            offset = -1
+        if offset != len(payload) or kind > TABLE_PARTITION:
+            _run_malformed(payload)
         start = time.time()
         t0 = time.perf_counter()
         c0 = time.process_time()
@@ -487,20 +579,48 @@ def _flush():
             pass
 
 
+def _run_malformed(payload):
+    """Raises ProtocolError saying why RUN's payload is malformed, read as
+    lib/base/mini_batch_codec.h DecodeMiniBatch reads it."""
+    f = _Fields("RUN", payload)
+    f.u64("mini_batch_id")
+    f.u32("attempt")
+    f.u32("input_index")
+    at = f.pos
+    kind = f.u8("kind")
+    if kind > TABLE_PARTITION:
+        f.fail("kind", at, "%d is not a mini-batch kind" % kind)
+    for _ in range(f.count("partition keys", 8)):
+        f.bytes("partition key")
+        f.bytes("partition value")
+    f.u64("known_rows")
+    for _ in range(f.count("items", 4)):
+        f.bytes("item")
+    f.done()
+    raise ProtocolError("RUN: cannot be read")  # not reached: the fast path read it
+
+
 def _decode_start(payload):
-    (version, count) = struct.unpack_from("<II", payload, 0)
+    """START's fields (lib/node/worker_protocol.h WorkerStart), in their
+    fixed order: a missing field or bytes left over are errors."""
+    f = _Fields("START", payload)
+    version = f.u32("version")
     if version != PROTOCOL_VERSION:
         raise ProtocolError("agent speaks protocol %d, this driver %d" % (version, PROTOCOL_VERSION))
-    offset = 8
-    config = {"argv": []}
-    for _ in range(count):
-        key, offset = _read_bytes(payload, offset)
-        value, offset = _read_bytes(payload, offset)
-        key = key.decode()
-        if key == "argv":
-            config["argv"].append(os.fsdecode(value))
-        else:
-            config[key] = os.fsdecode(value)
+    text = os.fsdecode
+    config = {
+        "entry_script": text(f.bytes("entry_script")),
+        "code_dir": text(f.bytes("code_dir")),
+        "output_dir": text(f.bytes("output_dir")),
+        "logging_level": text(f.bytes("logging_level")),
+        "argv": [text(f.bytes("argv")) for _ in range(f.count("argv", 4))],
+        "append_row_dir": text(f.bytes("append_row_dir")) if f.bool("append_row") else None,
+        "tabular": f.bool("tabular"),
+        "partitioned": f.bool("partitioned"),
+    }
+    for key in ("process_name", "node_id", "stdout_log", "error_log", "entry_log", "log_dir"):
+        config[key] = text(f.bytes(key))
+    f.done()
     return config
 
 

@@ -234,13 +234,13 @@ void WorkerPool::StartWorker() {
   raw->report.pid = static_cast<uint32_t>(raw->proc->pid());
   Log(fmt::format("{} started (pid {})", raw->name, raw->proc->pid()));
 
-  auto start = config_.start_config;
-  start.emplace_back("process_name", raw->name);
-  start.emplace_back("node_id", node);
-  start.emplace_back("stdout_log", stdout_path);
-  start.emplace_back("error_log", raw->error_path);
-  start.emplace_back("entry_log", UserLogPath(job, UserLog::kEntryScript, config_.node, raw->name));
-  start.emplace_back("log_dir", UserLogDir(job, UserLog::kEntryScript, config_.node));
+  WorkerStart start = config_.start;
+  start.process_name = raw->name;
+  start.node_id = node;
+  start.stdout_log = stdout_path;
+  start.error_log = raw->error_path;
+  start.entry_log = UserLogPath(job, UserLog::kEntryScript, config_.node, raw->name);
+  start.log_dir = UserLogDir(job, UserLog::kEntryScript, config_.node);
   std::string frame;
   EncodeStart(start, &frame);
   raw->proc->Write(std::move(frame));
@@ -421,7 +421,8 @@ void WorkerPool::ProtocolFailure(Worker* w, const std::string& why) {
 
 void WorkerPool::OnInitDone(Worker* w, const std::string& payload) {
   WorkerInitDone init;
-  if (!DecodeInitDone(payload, &init)) return ProtocolFailure(w, "malformed INIT_DONE");
+  std::string why;
+  if (!DecodeInitDone(payload, &init, &why)) return ProtocolFailure(w, "malformed " + why);
   w->init_answered = true;
   w->report.init_seconds = init.seconds;
   w->timer_generation++;  // the init deadline no longer applies
@@ -448,10 +449,11 @@ void WorkerPool::OnInitDone(Worker* w, const std::string& payload) {
 }
 
 void WorkerPool::OnFrame(Worker* w, Frame&& frame) {
+  std::string why;
   switch (frame.type) {
     case kWorkerHello: {
       WorkerHello hello;
-      if (!DecodeHello(frame.payload, &hello)) return ProtocolFailure(w, "malformed HELLO");
+      if (!DecodeHello(frame.payload, &hello, &why)) return ProtocolFailure(w, "malformed " + why);
       if (hello.version != kWorkerProtocolVersion) {
         return ProtocolFailure(w, fmt::format("worker speaks protocol {}, agent {}",
                                               hello.version, kWorkerProtocolVersion));
@@ -462,7 +464,9 @@ void WorkerPool::OnFrame(Worker* w, Frame&& frame) {
       return OnInitDone(w, frame.payload);
     case kWorkerLoaded: {
       WorkerLoaded loaded;
-      if (!DecodeLoaded(frame.payload, &loaded)) return ProtocolFailure(w, "malformed LOADED");
+      if (!DecodeLoaded(frame.payload, &loaded, &why)) {
+        return ProtocolFailure(w, "malformed " + why);
+      }
       if (w->queue.empty() || w->queue.front().batch.id != loaded.id ||
           w->queue.front().attempt != loaded.attempt) {
         return ProtocolFailure(w, fmt::format("LOADED for mini-batch {} attempt {} was not expected",
@@ -473,7 +477,7 @@ void WorkerPool::OnFrame(Worker* w, Frame&& frame) {
     }
     case kWorkerResult: {
       AttemptResult r;
-      if (!DecodeResult(frame.payload, &r)) return ProtocolFailure(w, "malformed RESULT");
+      if (!DecodeResult(frame.payload, &r, &why)) return ProtocolFailure(w, "malformed " + why);
       if (w->queue.empty() || w->queue.front().batch.id != r.id ||
           w->queue.front().attempt != r.attempt) {
         return ProtocolFailure(w, fmt::format("RESULT for mini-batch {} attempt {} was not expected",
@@ -490,8 +494,8 @@ void WorkerPool::OnFrame(Worker* w, Frame&& frame) {
     }
     case kWorkerShutdownDone: {
       WorkerShutdownDone done;
-      if (!DecodeShutdownDone(frame.payload, &done)) {
-        return ProtocolFailure(w, "malformed SHUTDOWN_DONE");
+      if (!DecodeShutdownDone(frame.payload, &done, &why)) {
+        return ProtocolFailure(w, "malformed " + why);
       }
       if (!done.ok) {
         Log(fmt::format("{} shutdown() failed: {} (traceback in {})", w->name, done.error_message,
@@ -500,8 +504,8 @@ void WorkerPool::OnFrame(Worker* w, Frame&& frame) {
       return;
     }
     case kWorkerError: {
-      WireReader r(frame.payload);
-      std::string message = r.Bytes();
+      std::string message;
+      if (!DecodeError(frame.payload, &message, &why)) return ProtocolFailure(w, "malformed " + why);
       return ProtocolFailure(w, "worker reported: " + message);
     }
     default:

@@ -48,6 +48,7 @@
 #include "base/wire.h"
 #include "link/link.h"
 #include "node/worker_process.h"
+#include "node/worker_protocol.h"
 
 namespace parallelrun {
 
@@ -62,8 +63,8 @@ class WorkerPool {
     int slots = 1;                      // process_count_per_node
     std::string job_dir;                // its logs: base/job_dir.h
     // START configuration shared by every worker (entry_script, argv, …);
-    // the pool adds the per-process keys (process_name, log paths).
-    std::vector<std::pair<std::string, std::string>> start_config;
+    // the pool fills the per-process fields (process_name, log paths).
+    WorkerStart start;
     std::chrono::milliseconds run_timeout{60000};
     // init() (importing the entry script included) must answer within this;
     // job.cc sets 3 × run_invocation_timeout + task_overhead_timeout.

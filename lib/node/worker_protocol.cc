@@ -1,90 +1,114 @@
 #include "node/worker_protocol.h"
 
+#include <fmt/format.h>
+
+#include "base/mini_batch_codec.h"
+
 namespace parallelrun {
 
-void EncodeStart(const std::vector<std::pair<std::string, std::string>>& config,
-                 std::string* out) {
+namespace {
+
+// Done() with the message's name in front of the reason.
+bool Done(WireFields* f, const char* message, std::string* why) {
+  if (f->Done(why)) return true;
+  *why = std::string(message) + ": " + *why;
+  return false;
+}
+
+}  // namespace
+
+void EncodeStart(const WorkerStart& start, std::string* out) {
   WireWriter w;
   w.U32(kWorkerProtocolVersion);
-  w.U32(static_cast<uint32_t>(config.size()));
-  for (const auto& [key, value] : config) {
-    w.Bytes(key);
-    w.Bytes(value);
-  }
+  w.Bytes(start.entry_script);
+  w.Bytes(start.code_dir);
+  w.Bytes(start.output_dir);
+  w.Bytes(start.logging_level);
+  w.U32(static_cast<uint32_t>(start.argv.size()));
+  for (const std::string& a : start.argv) w.Bytes(a);
+  w.U8(start.append_row_dir ? 1 : 0);
+  if (start.append_row_dir) w.Bytes(*start.append_row_dir);
+  w.U8(start.tabular ? 1 : 0);
+  w.U8(start.partitioned ? 1 : 0);
+  w.Bytes(start.process_name);
+  w.Bytes(start.node_id);
+  w.Bytes(start.stdout_log);
+  w.Bytes(start.error_log);
+  w.Bytes(start.entry_log);
+  w.Bytes(start.log_dir);
   AppendFrame(kWorkerStart, w.data(), out);
 }
 
 void EncodeRun(const MiniBatch& batch, uint32_t attempt, std::string* out) {
   WireWriter w;
-  w.U64(batch.id);
-  w.U32(attempt);
-  w.U32(batch.input);
-  w.U8(static_cast<uint8_t>(batch.kind));
-  w.U32(static_cast<uint32_t>(batch.partition.size()));
-  for (const auto& [key, value] : batch.partition) {
-    w.Bytes(key);
-    w.Bytes(value);
-  }
-  w.U32(static_cast<uint32_t>(batch.items.size()));
-  for (const std::string& item : batch.items) w.Bytes(item);
+  EncodeMiniBatch(batch, attempt, &w);
   AppendFrame(kWorkerRun, w.data(), out);
 }
 
 void EncodeShutdown(std::string* out) { AppendFrame(kWorkerShutdown, {}, out); }
 
-bool DecodeHello(const std::string& payload, WorkerHello* out) {
-  WireReader r(payload);
-  out->version = r.U32();
-  out->pid = r.U32();
-  out->python_version = r.Bytes();
-  out->python_executable = r.Bytes();
-  return r.done();
+bool DecodeHello(const std::string& payload, WorkerHello* out, std::string* why) {
+  WireFields f(payload);
+  out->version = f.U32("version");
+  out->pid = f.U32("pid");
+  out->python_version = f.Bytes("python_version");
+  out->python_executable = f.Bytes("python_executable");
+  return Done(&f, "HELLO", why);
 }
 
-bool DecodeInitDone(const std::string& payload, WorkerInitDone* out) {
-  WireReader r(payload);
-  out->ok = r.U8() != 0;
-  out->seconds = r.F64();
-  out->error_category = r.Bytes();
-  out->error_message = r.Bytes();
-  out->traceback = r.Bytes();
-  return r.done();
+bool DecodeInitDone(const std::string& payload, WorkerInitDone* out, std::string* why) {
+  WireFields f(payload);
+  out->ok = f.Bool("ok");
+  out->seconds = f.F64("seconds");
+  out->error_category = f.Bytes("error_category");
+  out->error_message = f.Bytes("error_message");
+  out->traceback = f.Bytes("traceback");
+  return Done(&f, "INIT_DONE", why);
 }
 
-bool DecodeResult(const std::string& payload, AttemptResult* out) {
-  WireReader r(payload);
-  out->id = r.U64();
-  out->attempt = r.U32();
-  uint8_t status = r.U8();
-  out->total = r.U64();
-  out->returned = r.U64();
-  out->start_time = r.F64();
-  out->elapsed_seconds = r.F64();
-  out->process_seconds = r.F64();
-  out->run_seconds = r.F64();
-  out->error_category = r.Bytes();
-  out->error_message = r.Bytes();
-  out->traceback = r.Bytes();
-  if (status > static_cast<uint8_t>(AttemptStatus::kLeaseLost)) return false;
+bool DecodeResult(const std::string& payload, AttemptResult* out, std::string* why) {
+  WireFields f(payload);
+  out->id = f.U64("mini_batch_id");
+  out->attempt = f.U32("attempt");
+  size_t at = f.offset();
+  uint8_t status = f.U8("status");
+  if (f.ok() && status > static_cast<uint8_t>(AttemptStatus::kLeaseLost)) {
+    f.Fail("status", at, fmt::format("{} is not an attempt status", status));
+  }
   out->status = static_cast<AttemptStatus>(status);
-  return r.done();
+  out->total = f.U64("total");
+  out->returned = f.U64("returned");
+  out->start_time = f.F64("start_time");
+  out->elapsed_seconds = f.F64("elapsed_seconds");
+  out->process_seconds = f.F64("process_seconds");
+  out->run_seconds = f.F64("run_seconds");
+  out->error_category = f.Bytes("error_category");
+  out->error_message = f.Bytes("error_message");
+  out->traceback = f.Bytes("traceback");
+  return Done(&f, "RESULT", why);
 }
 
-bool DecodeLoaded(const std::string& payload, WorkerLoaded* out) {
-  WireReader r(payload);
-  out->id = r.U64();
-  out->attempt = r.U32();
-  out->rows = r.U64();
-  return r.done();
+bool DecodeLoaded(const std::string& payload, WorkerLoaded* out, std::string* why) {
+  WireFields f(payload);
+  out->id = f.U64("mini_batch_id");
+  out->attempt = f.U32("attempt");
+  out->rows = f.U64("rows");
+  return Done(&f, "LOADED", why);
 }
 
-bool DecodeShutdownDone(const std::string& payload, WorkerShutdownDone* out) {
-  WireReader r(payload);
-  out->ok = r.U8() != 0;
-  out->error_category = r.Bytes();
-  out->error_message = r.Bytes();
-  out->traceback = r.Bytes();
-  return r.done();
+bool DecodeShutdownDone(const std::string& payload, WorkerShutdownDone* out, std::string* why) {
+  WireFields f(payload);
+  out->ok = f.Bool("ok");
+  out->error_category = f.Bytes("error_category");
+  out->error_message = f.Bytes("error_message");
+  out->traceback = f.Bytes("traceback");
+  return Done(&f, "SHUTDOWN_DONE", why);
+}
+
+bool DecodeError(const std::string& payload, std::string* message, std::string* why) {
+  WireFields f(payload);
+  *message = f.Bytes("message");
+  return Done(&f, "ERROR", why);
 }
 
 }  // namespace parallelrun

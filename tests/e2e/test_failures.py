@@ -267,6 +267,21 @@ class WorkerDeathTest(FaultyCase):
                          ["grandchild", "grandchild", "worker", "worker"])
         self.assertAllGone([pid for _, pid in pids])
 
+    def test_a_worker_that_breaks_the_protocol_fails_its_attempt_saying_what_was_wrong(self):
+        run = self.run_faulty({"a": "ok", "garbage": "garbage_once", "z": "ok"})
+        self.assertExit(run, 0)
+        rows = self.rows_by_item()
+        self.assertAttempts(rows["a"], ["RUN_DONE"])
+        self.assertAttempts(rows["z"], ["RUN_DONE"])
+        self.assertAttempts(rows["garbage"], ["PROCESS_DIED", "RUN_DONE"])
+        broken = rows["garbage"][0]
+        self.assertEqual(broken["Error Category"], "ProtocolError")
+        reason = "malformed RESULT: status at byte 12: 9 is not an attempt status"
+        self.assertEqual(broken["Error Message"],
+                         "%s broke the worker protocol: %s" % (broken["Process"], reason))
+        self.assertIn("|%s: protocol error: %s; stopping it\n" % (broken["Process"], reason),
+                      self.main_log())
+
     def test_a_process_outside_the_group_holding_the_pipe_does_not_hang_the_agent(self):
         started = time.monotonic()
         run = self.run_faulty({"a": "ok", "escaped": "escape\nexit_once 4", "b": "ok"},

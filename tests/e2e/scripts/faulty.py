@@ -35,6 +35,9 @@ Commands:
   child               start `sleep 600` in the worker's process group
   child_once          the same, the first time this item is seen
   touch NAME          create FAULTY_STATE/NAME (a readiness signal for a test)
+  garbage_once        the first time this item is seen, send the agent a RESULT
+                      whose status byte (at offset 12) is 9, through the driver's
+                      own protocol pipe: a worker that breaks the protocol
 
 Every process these commands start is recorded, with the worker's own pid, as
 "<kind> <pid>" lines in FAULTY_STATE/pids.txt, so that a test can check that
@@ -146,6 +149,13 @@ def _do(command, key, results, item):
         _record("child", proc.pid)
     elif verb == "child_once":
         pass
+    elif verb == "garbage_once":
+        if _first_time("garbage_" + key):
+            import gc
+            import struct
+            pipe = next(o for o in gc.get_objects()
+                        if type(o).__name__ == "Pipe" and hasattr(o, "send"))
+            pipe.send(0x11, struct.pack("<QIB", 1, 1, 9))
     elif verb == "touch":
         with open(_state(args[0]), "w"):
             pass

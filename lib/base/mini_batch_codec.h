@@ -1,0 +1,44 @@
+// The one encoding of a mini-batch sent to be run: the payload of the
+// link's LEASE (master → agent, link/link_codec.h) and of the worker
+// protocol's RUN (agent → worker, node/worker_protocol.h), and what
+// lib/node/worker_driver.py reads (keep it in step).
+//
+// Fields in order (encodings as in wire.h; nothing before or after):
+//   u64 mini_batch_id
+//   u32 attempt                 1 for the first try
+//   u32 input_index             into the job's input_data list
+//   u8  kind                    MiniBatchKind 0–3
+//   u32 k, k × (bytes key, bytes value)
+//                               the partition's key values, in partition_keys
+//                               order (k = 0 outside partitions)
+//   u64 known_rows              rows known before reading, 0 when unknown
+//   u32 n, n × bytes item       paths (bytes exactly as on disk), or table
+//                               range descriptors (data/table_source.h)
+//
+// Decoding is strict: a kind out of range, a count the remaining bytes cannot
+// hold, a payload that ends inside a field or has bytes left over is refused
+// with a reason that names the field and its offset ("kind at byte 16: 4 is
+// not a mini-batch kind").
+#ifndef PARALLELRUN_BASE_MINI_BATCH_CODEC_H_
+#define PARALLELRUN_BASE_MINI_BATCH_CODEC_H_
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "base/mini_batch.h"
+#include "base/wire.h"
+
+namespace parallelrun {
+
+// Appends `batch`, to be run as try `attempt`, to `w`.
+void EncodeMiniBatch(const MiniBatch& batch, uint32_t attempt, WireWriter* w);
+
+// Reads a whole payload into *batch and *attempt. False, with *why saying
+// what is wrong, when it is malformed.
+bool DecodeMiniBatch(std::string_view payload, MiniBatch* batch, uint32_t* attempt,
+                     std::string* why);
+
+}  // namespace parallelrun
+
+#endif  // PARALLELRUN_BASE_MINI_BATCH_CODEC_H_
