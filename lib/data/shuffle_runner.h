@@ -2,8 +2,8 @@
 // processes. The data stage decides what to shuffle and reads the result; the
 // job stage, which knows the workers' interpreter and how to supervise a
 // process, implements this (job/shuffle_processes.h). The format of the
-// process's input and output is written down in node/worker_tabular.py's
-// shuffle() and in data/input_source.cc.
+// process's input and output is written down in node/worker_driver.py's
+// `shuffle` command (shuffle_main) and in data/input_source.cc.
 #ifndef PARALLELRUN_DATA_SHUFFLE_RUNNER_H_
 #define PARALLELRUN_DATA_SHUFFLE_RUNNER_H_
 
