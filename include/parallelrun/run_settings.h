@@ -70,7 +70,7 @@ struct RunSettings {
 };
 
 // Builds RunSettings from the spec's settings and the command line's
-// (`flags`: canonical name → text; a flag wins over the spec). `cores` is the
+// (`flags`: name in either spelling → text; a flag wins over the spec). `cores` is the
 // default process_count_per_node. `tabular` selects the unit and default of
 // mini_batch_size. Errors name the setting, the value and what is allowed;
 // a bad value in the spec is reported at its place in the file.

@@ -7,7 +7,7 @@
 //
 //  1. The worker writes the rows of each successful attempt to its own part
 //     file, PartPath(parts_dir, id, attempt) = "<parts_dir>/<id>.<attempt>.rows",
-//     encoded as the original did (worker_tabular.encode_append_rows). It
+//     encoded as the original did (worker_driver.py _write_rows). It
 //     writes "<that>.tmp-<pid>" first and renames it, so a part file under
 //     its final name is always complete; a worker killed mid-write leaves only
 //     a .tmp- file, which nothing reads. A part is written (maybe empty) for

@@ -1,13 +1,13 @@
 """parallelrun tabular helpers: what a worker needs for tabular input and
-append_row output.
+partitions by column.
 
-The worker driver (lib/worker_driver.py) uses these; they are kept in their
-own file so they can be tested on their own. pandas (and pyarrow, for
+The worker driver (lib/node/worker_driver.py) loads this file as a module
+when a job needs it (its Worker.load and its `shuffle` command); it is kept
+in its own file so that it can be tested on its own. pandas (and pyarrow, for
 Parquet) are imported only when a function needs them, so a file-input job
-never pays for the import.
+never pays for the import. The pandas pre-flight check (check-tabular) and
+append_row's writing of run()'s rows (_write_rows) are in the driver itself.
 
-- check_pandas() / pandas_available(): the pre-flight check, before any worker
-  starts, that the workers' interpreter can import pandas.
 - decode_descriptor(): a table range as lib/data/table_range.cc EncodeTableRange
   writes it (keep the two in step).
 - load_table() / load_tables(): a range (or the whole files of a partition)
@@ -15,13 +15,7 @@ never pays for the import.
   column names, a JSON Lines byte range, Parquet row groups or rows.
 - group_partitions() / spill_partitions(): partitions by columns (see
   lib/partitions.h ColumnPartitionIndex for the design).
-- encode_append_rows(): run()'s return value as the bytes the original
-  appended to its output file (reference §3.4): str(x) + "\\n" per element of a
-  list/tuple; for a DataFrame what df.to_csv(f, header=None, index=None,
-  sep=" ", mode="a") writes. write_rows_file(): a part file of AppendRowOutput.
 - MiniBatchContext: the second argument of run(mini_batch, mini_batch_context).
-
-`python3 worker_tabular.py check` prints check_pandas() as one JSON line.
 """
 import hashlib
 import io
@@ -43,34 +37,6 @@ ENCODINGS = {
 }
 _BOM = b"\xef\xbb\xbf"
 _ROW_BATCH = 65536  # rows per Parquet batch while skipping to a row range
-
-
-# ---- pre-flight ---------------------------------------------------------------
-
-def check_pandas():
-    """What the interpreter offers for tabular input, as a dict:
-    ok, message (why not, and how to fix it), executable, pandas, pyarrow."""
-    out = {"ok": True, "message": "", "executable": sys.executable, "pandas": None, "pyarrow": None}
-    try:
-        import pandas
-        out["pandas"] = pandas.__version__
-    except Exception as exc:  # ImportError, or a broken install raising anything
-        out["ok"] = False
-        out["message"] = ("pandas is needed for tabular input, but %s cannot import it (%s: %s); "
-                          "install it with: %s -m pip install pandas"
-                          % (sys.executable, type(exc).__name__, exc, sys.executable))
-        return out
-    try:
-        import pyarrow
-        out["pyarrow"] = pyarrow.__version__
-    except Exception:
-        pass
-    return out
-
-
-def pandas_available():
-    """True when pandas can be imported (see check_pandas for the message)."""
-    return check_pandas()["ok"]
 
 
 def pyarrow_missing_message():
@@ -401,53 +367,3 @@ class MiniBatchContext:
     def __repr__(self):
         return "MiniBatchContext(partition_key_value=%r, minibatch_index=%r)" % (
             self.partition_key_value, self.minibatch_index)
-
-
-# ---- append_row -----------------------------------------------------------------------
-
-def _is_dataframe(value):
-    return type(value).__name__ == "DataFrame" and hasattr(value, "to_csv")
-
-
-def encode_append_rows(result):
-    """The bytes the original appended for run()'s return value: each element
-    of a list/tuple as str(element) + "\\n"; a DataFrame as
-    df.to_csv(f, header=None, index=None, sep=" ", mode="a") writes it
-    (space separated, no header, no index, pandas' quoting). UTF-8, with
-    undecodable file-name bytes (surrogate escapes) written back as they were."""
-    if isinstance(result, (list, tuple)):
-        text = "".join([str(item) + "\n" for item in result])
-    elif _is_dataframe(result):
-        buf = io.StringIO()
-        result.to_csv(buf, header=None, index=None, sep=" ")
-        text = buf.getvalue()
-    else:
-        raise TypeError("The type of return value is not a list or dataframe: %s"
-                        % type(result).__name__)
-    return text.encode("utf-8", "surrogateescape")
-
-
-def part_path(parts_dir, mini_batch_id, attempt):
-    """lib/master/append_row_output.h AppendRowOutput::PartPath: the name is
-    lib/base/job_dir.h's AppendRowPartName."""
-    return os.path.join(parts_dir, "%d.%d.rows" % (mini_batch_id, attempt))
-
-
-def write_rows_file(parts_dir, mini_batch_id, attempt, data):
-    """Writes one successful attempt's rows as its part file: under a
-    temporary name first, then renamed, so the part under its final name is
-    always complete. Returns the part's path."""
-    path = part_path(parts_dir, mini_batch_id, attempt)
-    tmp = "%s.tmp-%d" % (path, os.getpid())
-    with open(tmp, "wb") as f:
-        f.write(data)
-    os.replace(tmp, path)
-    return path
-
-
-if __name__ == "__main__":
-    if len(sys.argv) >= 2 and sys.argv[1] == "check":
-        print(json.dumps(check_pandas()))
-        sys.exit(0)
-    sys.stderr.write("usage: worker_tabular.py check\n")
-    sys.exit(2)

@@ -134,6 +134,7 @@ std::optional<uint64_t> ParseMiniBatchSize(const std::string& text) {
   else if (unit == "mb") mult = 1ull << 20;
   else if (unit == "gb") mult = 1ull << 30;
   else return std::nullopt;
+  if (n > UINT64_MAX / mult) return std::nullopt;  // 18 digits of GB would wrap around
   return n * mult;
 }
 
@@ -148,7 +149,12 @@ Result<RunSettings> ResolveRunSettings(const Spec& spec,
   // an error can point at it.
   std::map<std::string, std::pair<std::string, const SourceLocation*>> values;
   for (const auto& [name, setting] : spec.settings) values[name] = {setting.value, &setting.where};
-  for (const auto& [name, value] : flags) values[name] = {value, nullptr};
+  for (const auto& [name, value] : flags) {
+    // Keyed by the canonical name, so that --mini-batch-size replaces the
+    // spec's mini_batch_size rather than sitting beside it.
+    const SettingInfo* info = FindSetting(name);
+    values[info ? info->name : name] = {value, nullptr};
+  }
 
   for (const auto& [name, entry] : values) {
     const std::string& text = entry.first;
@@ -183,11 +189,13 @@ Result<RunSettings> ResolveRunSettings(const Spec& spec,
       rs.node_count = static_cast<int>(i);
     } else if (n == "error_threshold") {
       // The original: an int, or a float rounded up ("percentages were allowed
-      // before"); anything below -1 means -1.
+      // before"); anything below -1 means -1. Python's ints have no top, so a
+      // number beyond int64 (which strtoll refuses) is the largest threshold.
       if (ParseInt(text, &i)) {
         rs.error_threshold = std::max<int64_t>(i, -1);
       } else if (ParseDouble(text, &d)) {
-        rs.error_threshold = std::max<int64_t>(static_cast<int64_t>(std::ceil(d)), -1);
+        d = std::ceil(d);
+        rs.error_threshold = d >= 0x1p63 ? INT64_MAX : d < -1 ? -1 : static_cast<int64_t>(d);
       } else {
         return fail("give a whole number ≥ -1 (-1: any number of failed items)");
       }
@@ -203,7 +211,10 @@ Result<RunSettings> ResolveRunSettings(const Spec& spec,
       }
       rs.run_invocation_timeout = d;
     } else if (n == "run_max_try") {
-      if (!ParseInt(text, &i) || i < 1 || i > 1000000) return fail("give a whole number ≥ 1");
+      // Reference §1: [1, int.max].
+      if (!ParseInt(text, &i) || i < 1 || i > INT32_MAX) {
+        return fail("give a whole number from 1 to 2147483647");
+      }
       rs.run_max_try = static_cast<int>(i);
     } else if (n == "logging_level") {
       std::string v = Strip(text);

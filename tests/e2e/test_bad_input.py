@@ -131,7 +131,8 @@ class BadInputTest(E2ETestCase):
              "setting --process_count_per_node: '0' is not valid: give a whole number from 1 "
              "to 4096"),
             (["--run_max_try", "-1"],
-             "setting --run_max_try: '-1' is not valid: give a whole number ≥ 1"),
+             "setting --run_max_try: '-1' is not valid: give a whole number from 1 to "
+             "2147483647"),
         ]
         spec = self.spec()
         for flags, message in cases:

@@ -1,6 +1,8 @@
-"""Python-level tests of lib/node/worker_tabular.py: reading table ranges into
-DataFrames, partitions by column, the append_row encoding (byte for byte
-what the original wrote) and the pandas pre-flight check.
+"""Python-level tests of the worker's tabular code: lib/node/worker_tabular.py
+(reading table ranges into DataFrames, partitions by column) and the parts of
+lib/node/worker_driver.py that use it or stand beside it: the append_row
+part files that Worker.run writes (byte for byte what the original wrote)
+and the `check-tabular` pre-flight.
 
 Run with Debian's /usr/bin/python3 (pandas installed). Parquet tests need
 pyarrow and say SKIPPED with the reason when it is missing.
@@ -9,24 +11,28 @@ import importlib.util
 import io
 import json
 import os
+import struct
 import subprocess
 import sys
 import tempfile
+import types
 import unittest
 
 SOURCE_DIR = os.environ.get("PARALLELRUN_SOURCE_DIR",
                             os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 MODULE_PATH = os.path.join(SOURCE_DIR, "lib", "node", "worker_tabular.py")
+DRIVER_PATH = os.path.join(SOURCE_DIR, "lib", "node", "worker_driver.py")
 
 
-def _load_module():
-    spec = importlib.util.spec_from_file_location("worker_tabular", MODULE_PATH)
+def _load_module(name, path):
+    spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
-wt = _load_module()
+wt = _load_module("worker_tabular", MODULE_PATH)
+wd = _load_module("worker_driver", DRIVER_PATH)
 
 try:
     import pandas as pd
@@ -323,7 +329,67 @@ class PartitionsTest(TempDirTest):
         self.assertEqual(ctx.dataset, [1])
 
 
+class Pipe:
+    """Stands in for the driver's Pipe: keeps what the worker sends."""
+
+    def __init__(self):
+        self.sent = []
+
+    def send(self, kind, payload=b""):
+        self.sent.append((kind, payload))
+
+
+def run_payload(batch_id, attempt, items):
+    """A RUN message's payload for a file mini-batch (lib/node/worker_protocol.h)."""
+    data = wd._RUN_HEAD.pack(batch_id, attempt, 0, wd.FILES) + wd._U32.pack(0)
+    data += wd._RUN_ROWS_ITEMS.pack(0, len(items))  # known_rows, item count
+    for item in items:
+        data += wd._field(item)
+    return data
+
+
+def decode_result(payload):
+    """A RESULT message's payload as (status, total, returned, category, message)."""
+    head = struct.Struct("<QIBQQdddd")
+    _batch, _attempt, status, total, returned = head.unpack_from(payload, 0)[:5]
+    category, offset = wd._read_bytes(payload, head.size)
+    message, offset = wd._read_bytes(payload, offset)
+    return status, total, returned, category.decode(), message.decode()
+
+
 class AppendRowsTest(TempDirTest):
+    """Worker.run with append_row: run()'s return value written as its part
+    file <append_row_dir>/<id>.<attempt>.rows (lib/master/append_row_output.h)."""
+
+    def setUp(self):
+        super().setUp()
+        self.parts = os.path.join(self.dir, "parts")
+        os.makedirs(self.parts)
+
+    def run_worker(self, value, batch_id=1, attempt=1, items=("a.png",)):
+        """Runs one mini-batch whose run() returns `value`; returns the RESULT
+        fields and the part file's bytes (None when there is none)."""
+        worker = wd.Worker(Pipe())
+        worker.module = types.ModuleType("entry")
+        worker.module.run = lambda mini_batch: value
+        worker.append_row_dir = self.parts
+        worker.run(run_payload(batch_id, attempt, list(items)))
+        (kind, payload), = worker.pipe.sent
+        self.assertEqual(kind, wd.RESULT)
+        path = os.path.join(self.parts, "%d.%d.rows" % (batch_id, attempt))
+        data = None
+        if os.path.exists(path):
+            with open(path, "rb") as f:
+                data = f.read()
+        return decode_result(payload), data
+
+    def rows(self, value):
+        """The part file's bytes for a run() that returned `value`."""
+        (status, _, returned, category, message), data = self.run_worker(value)
+        self.assertEqual((status, category, message), (wd.RUN_DONE, "", ""))
+        self.assertEqual(returned, len(value))
+        return data
+
     def original_list(self, path, result):
         # What the original driver did for a list: str(element) + "\n", appended.
         with open(path, "a", encoding="utf-8") as f:
@@ -336,15 +402,16 @@ class AppendRowsTest(TempDirTest):
             [{"a": 1, "b": [1, 2]}, 3, 2.5, None, True, ("t", 1)],
             ("tuple", 1),
             [],
+            ["row %d" % i for i in range(wd._ROWS_PER_WRITE * 2 + 3)],  # several writes
         ]
         path = os.path.join(self.dir, "orig.txt")
         ours = b""
         for r in results:
             self.original_list(path, r)
-            ours += wt.encode_append_rows(r)
+            ours += self.rows(r)
         with open(path, "rb") as f:
             self.assertEqual(ours, f.read())
-        self.assertEqual(wt.encode_append_rows(["x", {"k": "v"}]), b"x\n{'k': 'v'}\n")
+        self.assertEqual(self.rows(["x", {"k": "v"}]), b"x\n{'k': 'v'}\n")
 
     @NEED_PANDAS
     def test_dataframes(self):
@@ -362,67 +429,80 @@ class AppendRowsTest(TempDirTest):
         ours = b""
         for df in frames:
             df.to_csv(path, header=None, index=None, sep=" ", mode="a")
-            ours += wt.encode_append_rows(df)
+            ours += self.rows(df)
         with open(path, "rb") as f:
             self.assertEqual(ours, f.read())
-        self.assertEqual(wt.encode_append_rows(pd.DataFrame({"a": ["x y", "z"], "b": [1, 2]})),
+        self.assertEqual(self.rows(pd.DataFrame({"a": ["x y", "z"], "b": [1, 2]})),
                          b'"x y" 1\nz 2\n')
         # The index is not written, whatever it is.
         indexed = pd.DataFrame({"a": [1, 2]}, index=["r1", "r2"])
-        self.assertEqual(wt.encode_append_rows(indexed), b"1\n2\n")
+        self.assertEqual(self.rows(indexed), b"1\n2\n")
 
     def test_file_name_bytes_survive(self):
         name = os.fsdecode(b"/data/\xff.png")
-        self.assertEqual(wt.encode_append_rows([name]), b"/data/\xff.png\n")
+        self.assertEqual(self.rows([name]), b"/data/\xff.png\n")
 
     def test_other_types_are_refused(self):
-        for value in (None, "text", 3, {"a": 1}):
-            with self.assertRaises(TypeError) as cm:
-                wt.encode_append_rows(value)
-            self.assertEqual(str(cm.exception),
-                             "The type of return value is not a list or dataframe: %s"
-                             % type(value).__name__)
+        for value, what in ((None, "None"), ("text", "a str"), (3, "a int"), ({"a": 1}, "a dict")):
+            (status, _, returned, category, message), data = self.run_worker(value)
+            self.assertEqual((status, returned, category), (wd.RUN_INVALID_RETURN, 0, "InvalidReturn"))
+            self.assertEqual(message, "run() returned %s; it must return a list, tuple or "
+                             "pandas.DataFrame with one element per successful item" % what)
+            self.assertIsNone(data)
+        self.assertEqual(os.listdir(self.parts), [])
 
-    def test_rows_files(self):
-        parts = os.path.join(self.dir, "parts")
-        os.makedirs(parts)
-        path = wt.write_rows_file(parts, 17, 2, b"row\n")
-        self.assertEqual(path, os.path.join(parts, "17.2.rows"))
-        self.assertEqual(os.listdir(parts), ["17.2.rows"])
-        with open(path, "rb") as f:
-            self.assertEqual(f.read(), b"row\n")
+    def test_the_part_file_is_named_by_mini_batch_and_attempt(self):
+        (status, total, returned, _, _), data = self.run_worker(["row"], 17, 2, ["a", "b"])
+        self.assertEqual((status, total, returned), (wd.RUN_DONE, 2, 1))
+        self.assertEqual(data, b"row\n")
+        self.assertEqual(os.listdir(self.parts), ["17.2.rows"])  # no temporary file left
+
+    def test_a_failed_write_leaves_no_file(self):
+        class Bad:
+            def __str__(self):
+                raise ValueError("no text")
+
+        (status, _, _, category, message), data = self.run_worker(["good", Bad()])
+        self.assertEqual((status, category, message), (wd.RUN_EXCEPTION, "ValueError",
+                                                       "ValueError: no text"))
+        self.assertEqual(os.listdir(self.parts), [])
+
+    def test_an_unwritable_folder_names_the_part(self):
+        os.rmdir(self.parts)
+        (status, _, _, category, message), _ = self.run_worker(["row"], 3, 1)
+        path = os.path.join(self.parts, "3.1.rows")
+        self.assertEqual((status, category), (wd.RUN_EXCEPTION, "OutputError"))
+        self.assertEqual(message, "OutputError: append_row: cannot write the rows of mini-batch 3 "
+                         "to %s: [Errno 2] No such file or directory: '%s.tmp-%d'"
+                         % (path, path, os.getpid()))
 
 
 class PreflightTest(TempDirTest):
-    def run_check(self, env_extra=None):
-        env = dict(os.environ)
-        env.update(env_extra or {})
-        out = subprocess.run([sys.executable, MODULE_PATH, "check"], env=env, capture_output=True,
-                             text=True, timeout=60)
+    """The driver's `check-tabular`, run as the binary runs it (python -c SOURCE)."""
+
+    def run_check(self, *python_flags):
+        with open(DRIVER_PATH, encoding="utf-8") as f:
+            source = f.read()
+        out = subprocess.run([sys.executable] + list(python_flags) + ["-c", source, "check-tabular"],
+                             capture_output=True, text=True, timeout=60)
         self.assertEqual(out.returncode, 0, out.stderr)
         return json.loads(out.stdout)
 
     @NEED_PANDAS
     def test_pandas_present(self):
         result = self.run_check()
-        self.assertTrue(result["ok"])
-        self.assertEqual(result["pandas"], pd.__version__)
-        self.assertEqual(result["executable"], sys.executable)
-        self.assertEqual(result["pyarrow"] is not None, HAVE_PYARROW)
-        self.assertTrue(wt.pandas_available())
+        self.assertEqual(result, {"ok": True, "message": "", "executable": sys.executable,
+                                  "pandas": pd.__version__,
+                                  "pyarrow": pyarrow.__version__ if HAVE_PYARROW else None})
 
     def test_pandas_missing_names_the_interpreter(self):
-        # A pandas that cannot be imported shadows the real one.
-        fake = os.path.join(self.dir, "pandas")
-        os.makedirs(fake)
-        with open(os.path.join(fake, "__init__.py"), "w") as f:
-            f.write("raise ImportError(\"No module named 'pandas'\")\n")
-        result = self.run_check({"PYTHONPATH": self.dir})
-        self.assertFalse(result["ok"])
-        self.assertEqual(result["message"],
-                         "pandas is needed for tabular input, but %s cannot import it (ImportError: "
-                         "No module named 'pandas'); install it with: %s -m pip install pandas"
-                         % (sys.executable, sys.executable))
+        # -S: no site-packages, so no pandas (nor pyarrow) to be found.
+        result = self.run_check("-S")
+        self.assertEqual(result, {
+            "ok": False, "executable": sys.executable, "pandas": None, "pyarrow": None,
+            "message": "pandas is needed for tabular input, but %s cannot import it "
+                       "(ModuleNotFoundError: No module named 'pandas'); install it with: "
+                       "%s -m pip install pandas" % (sys.executable, sys.executable)})
 
 
 if __name__ == "__main__":
