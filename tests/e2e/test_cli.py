@@ -73,8 +73,51 @@ class CliTest(E2ETestCase):
 
     def test_no_subcommand_is_a_usage_error(self):
         run = self.run_parallelrun()
-        self.assertExit(run, 2)
-        self.assertTrue(run.stderr.startswith("parallelrun: error: "), run.stderr)
+        self.assertUsageError(run, "give a subcommand (run, validate); 'parallelrun help' "
+                                   "says more")
+
+    def test_misspelt_subcommand_gets_a_suggestion(self):
+        self.assertUsageError(self.run_parallelrun("runn", "x.yaml"),
+                              "unknown subcommand 'runn'; did you mean 'run'?")
+        self.assertUsageError(self.run_parallelrun("valdiate", "x.yaml"),
+                              "unknown subcommand 'valdiate'; did you mean 'validate'?")
+        self.assertUsageError(self.run_parallelrun("x.yaml"),
+                              "unknown subcommand 'x.yaml'; to run a spec, say "
+                              "'parallelrun run x.yaml'")
+        self.assertUsageError(self.run_parallelrun("frobnicate"),
+                              "unknown subcommand 'frobnicate'; the subcommands are run, "
+                              "validate")
+
+    def test_help_and_version_as_words(self):
+        for args in (["help"], ["--help"]):
+            with self.subTest(args=args):
+                run = self.run_parallelrun(*args)
+                self.assertExit(run, 0)
+                self.assertIn("Usage: parallelrun [OPTIONS] SUBCOMMAND", run.stdout)
+        for args in (["version"], ["-v"], ["--version"]):
+            with self.subTest(args=args):
+                run = self.run_parallelrun(*args)
+                self.assertExit(run, 0)
+                self.assertEqual(run.stdout, "parallelrun %s\n" % project_version())
+        run = self.run_parallelrun("help", "validate")
+        self.assertExit(run, 0)
+        self.assertEqual(run.stdout, self.run_parallelrun("validate", "--help").stdout)
+
+    def test_subcommand_help_is_its_own(self):
+        run = self.run_parallelrun("validate", "--help")
+        self.assertExit(run, 0)
+        self.assertTrue(run.stdout.startswith("Check a component spec and its entry script.\n"
+                                              "Usage: parallelrun validate [OPTIONS] spec\n"),
+                        run.stdout)
+        self.assertIn("Print this subcommand's help and exit", run.stdout)
+        self.assertNotIn("all subcommands", run.stdout)
+        self.assertNotIn("--mini-batch-size", run.stdout)
+        # Usage lines name the command, never the path of the binary.
+        for args in (["--help"], ["run", "--help"]):
+            with self.subTest(args=args):
+                text = self.run_parallelrun(*args).stdout
+                self.assertNotIn(self.parallelrun, text)
+                self.assertIn("Usage: parallelrun ", text)
 
     def test_validate_good_spec(self):
         spec = self.component_spec(entry="score.py")
