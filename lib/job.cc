@@ -29,6 +29,7 @@
 #include "python_locator.h"
 #include "role.h"
 #include "secret.h"
+#include "stop_signals.h"
 #include "tcp_link.h"
 
 namespace parallelrun {
@@ -151,12 +152,12 @@ Status RunMasterNode(boost::asio::io_context& io, boost::asio::signal_set& signa
     log->Master("INFO", fmt::format("Listening for {} other nodes on {}:{}.", role.node_count - 1,
                                     listener->address(), listener->port()));
   }
-  int interrupts = 0;
+  StopSignals stops;
   std::function<void()> wait_signal = [&] {
     signals.async_wait([&](const boost::system::error_code& ec, int signo) {
       if (ec) return;
-      interrupts++;
-      master.Interrupt(interrupts > 1, signo == SIGTERM ? "SIGTERM" : "SIGINT");
+      int interrupts = stops.Add(StopSignals::Clock::now());
+      if (interrupts > 0) master.Interrupt(interrupts > 1, signo == SIGTERM ? "SIGTERM" : "SIGINT");
       wait_signal();
     });
   };
@@ -242,11 +243,12 @@ Status RunAgentNode(boost::asio::io_context& io, boost::asio::signal_set& signal
   TcpConnector connector(io, role.master_host, static_cast<uint16_t>(role.master_port), secret.key,
                          TcpConnector::Identity{static_cast<uint32_t>(role.node_rank), slots, host},
                          connect, std::move(events));
-  int interrupts = 0;
+  StopSignals stops;
   std::function<void()> wait_signal = [&] {
     signals.async_wait([&](const boost::system::error_code& ec, int signo) {
       if (ec) return;
-      interrupts++;
+      int interrupts = stops.Add(StopSignals::Clock::now());
+      if (interrupts == 0) return wait_signal();  // the same stop, sent to the process group
       interrupted = true;
       outcome = Status::Interrupted(signo == SIGTERM ? "SIGTERM" : "SIGINT");
       if (agent) agent->Interrupt(interrupts > 1);
