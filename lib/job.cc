@@ -390,10 +390,16 @@ Status RunJob(const RunRequest& request, FILE* out) {
 
   Status created = CreateJobFolders(plan);
   if (!created.ok()) return created;
-  progress.Say("job dir " + plan.job_dir);
-  progress.Say(role.explanation);
-  progress.Say("running " + workers);
-  if (role.multi_node()) progress.Say(secret.Describe());
+  if (role.multi_node()) {
+    progress.Say("job dir " + plan.job_dir);
+    progress.Say(role.explanation);
+    progress.Say("running " + workers);
+    progress.Say(secret.Describe());
+  } else {
+    // One machine: one line says what runs and where; roles and ranks are
+    // words of a cluster (the node log still names the role).
+    progress.Say(fmt::format("running {}; job dir {}", workers, plan.job_dir));
+  }
   std::string argv;
   for (const auto& a : plan.entry_argv) argv += " " + ShellQuote(Printable(a));
   std::string logs_dir = plan.job_dir + "/logs";

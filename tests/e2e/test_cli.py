@@ -237,6 +237,24 @@ class CliTest(E2ETestCase):
         self.assertEqual(lines[-1], "parallelrun: job succeeded; job dir %s" % self.job_dir)
         self.assertEqual(len(self.mini_batch_rows()), 3)
 
+    def test_one_machine_says_what_runs_in_one_line(self):
+        spec = self.component_spec(entry="score.py")
+        run = self.run_job(spec, "-i", "data=data", "-o", "out=out", "--process_count_per_node", "2")
+        self.assertExit(run, 0)
+        lines = run.stderr.splitlines()
+        self.assertRegex(lines[0], r"^parallelrun: running 2 workers of Python 3\.\d+\.\d+ "
+                         r"\(%s, from PARALLELRUN_PYTHON\); job dir %s$"
+                         % (re.escape(helpers.PYTHON), re.escape(str(self.job_dir))))
+        self.assertEqual(len(lines), 3, lines)  # what runs, the summary, the outcome
+        self.assertTrue(lines[1].startswith("parallelrun: There are 1 mini-batches with 3 items."),
+                        lines)
+        self.assertEqual(lines[2], "parallelrun: job succeeded; job dir %s" % self.job_dir)
+        # Cluster words stay on clusters; the node log still says why.
+        self.assertNotIn("role", run.stderr)
+        self.assertNotIn("rank", run.stderr)
+        node_log = (self.logs() / "sys" / "node" / "0" / "_main.txt").read_text()
+        self.assertIn("role: single node", node_log)
+
     def test_progress_unknown_value(self):
         spec = self.component_spec(entry="score.py")
         run = self.run_parallelrun("run", spec, "-i", "data=data", "-o", "out=out",

@@ -497,9 +497,9 @@ class RunFilesTest(E2ETestCase):
         job = jobs[0]
         self.assertRegex(job.name, r"^e2e_component-\d{8}-\d{6}$")
         lines = run.stderr.splitlines()
-        self.assertIn("parallelrun: job dir %s" % job, lines)
+        self.assertTrue(lines[0].startswith("parallelrun: running "), lines)
+        self.assertTrue(lines[0].endswith("; job dir %s" % job), lines)
         self.assertEqual(lines[-1], "parallelrun: job succeeded; job dir %s" % job)
-        self.assertLess(lines.index("parallelrun: job dir %s" % job), len(lines) - 1)
         self.assertSucceededReport(job)
         self.assertEqual(len(self.mini_batch_rows(job)), 1)
         # A second run gets a new folder.
