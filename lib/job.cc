@@ -31,6 +31,7 @@
 #include "secret.h"
 #include "stop_signals.h"
 #include "tcp_link.h"
+#include "user_output.h"
 
 namespace parallelrun {
 
@@ -176,6 +177,7 @@ Status RunMasterNode(boost::asio::io_context& io, boost::asio::signal_set& signa
   if (master.Totals().batches == 0 && outcome.ok()) {
     progress->Say("the input has no files: 0 mini-batches, nothing to do");
   }
+  for (const auto& note : UserOutputNotes(log->logs_dir())) progress->Say(note);
   progress->Say(outcome.ok() ? "job succeeded; job dir " + plan.job_dir
                             : "job failed; see " + plan.job_dir + "/logs/job_result.txt");
   return outcome;

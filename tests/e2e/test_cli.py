@@ -255,6 +255,48 @@ class CliTest(E2ETestCase):
         node_log = (self.logs() / "sys" / "node" / "0" / "_main.txt").read_text()
         self.assertIn("role: single node", node_log)
 
+    def test_the_end_names_the_log_of_what_the_script_printed(self):
+        self.write("chatty.py", """
+            import sys
+
+            def init():
+                print("hello from init")
+
+            def run(mini_batch):
+                return mini_batch
+            """)
+        spec = self.component_spec(entry="chatty.py")
+        run = self.run_job(spec, "-i", "data=data", "-o", "out=out", "--process_count_per_node", "1")
+        self.assertExit(run, 0)
+        lines = run.stderr.splitlines()
+        log = self.logs() / "user" / "stdout" / "0" / "process000.stdout.txt"
+        self.assertEqual(lines[-2:], [
+            "parallelrun: the entry script printed to stdout: see %s" % log,
+            "parallelrun: job succeeded; job dir %s" % self.job_dir])
+        self.assertEqual(log.read_text(), "hello from init\n")
+        self.assertNotIn("printed to stderr", run.stderr)
+
+        # Several workers: the folder, with the files named.
+        self.write("chatty.py", """
+            import sys
+
+            def init():
+                print("to stdout")
+                print("to stderr", file=sys.stderr)
+
+            def run(mini_batch):
+                return mini_batch
+            """)
+        run = self.run_job(spec, "-i", "data=data", "-o", "out=out", "--process_count_per_node", "2",
+                           job_dir="job2")
+        self.assertExit(run, 0)
+        logs = self.logs()
+        self.assertEqual(run.stderr.splitlines()[-3:-1], [
+            "parallelrun: the entry script printed to stdout: see %s/ (2 files: "
+            "process000.stdout.txt, process001.stdout.txt)" % (logs / "user" / "stdout" / "0"),
+            "parallelrun: the entry script printed to stderr: see %s/ (2 files: "
+            "process000.stderr.txt, process001.stderr.txt)" % (logs / "user" / "stderr" / "0")])
+
     def test_progress_unknown_value(self):
         spec = self.component_spec(entry="score.py")
         run = self.run_parallelrun("run", spec, "-i", "data=data", "-o", "out=out",
