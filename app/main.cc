@@ -210,6 +210,7 @@ int Main(int argc, char** argv) {
   req.cwd = CurrentDir();
   req.cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   req.stderr_is_tty = isatty(STDERR_FILENO) != 0;
+  req.plan_out = stdout;  // so that `--dry-run > plan.txt` keeps the plan
   Status s = parallelrun::RunJob(req, stderr);
   return s.ok() ? parallelrun::kExitSucceeded : Fail(s);
 }

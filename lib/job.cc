@@ -19,6 +19,7 @@
 #include <fmt/format.h>
 
 #include "agent.h"
+#include "dry_run.h"
 #include "hmac.h"
 #include "job_log.h"
 #include "job_plan.h"
@@ -378,16 +379,11 @@ Status RunJob(const RunRequest& request, FILE* out) {
                              plan.spec.environment_summary, pf->executable));
   }
   if (req.dry_run) {
-    progress.Say("dry run: " + role.explanation);
-    for (size_t i = 0; i < plan.input_paths.size(); i++) {
-      progress.Say(fmt::format("input {}: {} in mini-batches of {}", plan.input_names[i],
-                               plan.input_paths[i], rs.mini_batch_size));
-    }
-    progress.Say("would run " + workers);
     std::string argv;
     for (const auto& a : plan.entry_argv) argv += " " + ShellQuote(Printable(a));
-    progress.Say("entry script: " + plan.spec.entry_script + argv);
-    return Status::Ok();
+    DryRunText text{role.multi_node() ? role.explanation : "", workers,
+                    plan.spec.entry_script + argv};
+    return PrintDryRun(plan, text, req.plan_out ? req.plan_out : out);
   }
 
   Status created = CreateJobFolders(plan);

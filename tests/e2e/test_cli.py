@@ -158,31 +158,61 @@ class CliTest(E2ETestCase):
 
     def test_dry_run_prints_plan_and_runs_nothing(self):
         spec = self.component_spec(entry="score.py", args="--fixed {inputs.data}")
+        self.make_files(self.tmp / "data", ["sub/d.txt"])
         run = self.run_parallelrun("run", spec, "-i", "data=data", "-o", "out=out",
                                    "--mini_batch_size", "2", "--process_count_per_node", "2",
                                    "--dry-run", "--extra", "it's")
         self.assertExit(run, 0)
-        self.assertEqual(run.stdout, "")
-        lines = run.stderr.splitlines()
-        self.assertIn("parallelrun: dry run: role: single node (rank 0 of 1): master and agent "
-                      "in this process (no launcher variables found)", lines)
-        self.assertIn("parallelrun: input data: %s in mini-batches of 2" % (self.tmp / "data"),
-                      lines)
-        self.assertTrue(any(re.match(r"^parallelrun: would run 2 workers of Python 3\.", l)
-                            for l in lines), lines)
-        entry = [l for l in lines if l.startswith("parallelrun: entry script: ")]
-        self.assertEqual(len(entry), 1, lines)
+        # The plan is on stdout (`> plan.txt` keeps it); stderr has no more than notes.
+        self.assertEqual(run.stderr, "")
+        lines = run.stdout.splitlines()
         data, out = self.tmp / "data", self.tmp / "out"
+        self.assertEqual(lines[:3], [
+            "dry run: nothing was started or created",
+            "spec: %s (ParallelComponent 'e2e_component')" % spec,
+            lines[2]])
+        self.assertRegex(lines[2], r"^would run: 2 workers of Python 3\.\d+\.\d+ \(%s, from "
+                         r"PARALLELRUN_PYTHON\)$" % re.escape(helpers.PYTHON))
+        self.assertRegex(lines[3], r"^job dir: %s/parallelrun-jobs/e2e_component-\d{8}-\d{6}$"
+                         % re.escape(str(self.tmp)))
+        self.assertEqual(lines[4:8], [
+            "input data: %s: 4 files in 2 mini-batches of 2 files" % data,
+            "  mini-batch 0: a.txt, b.txt",
+            "  mini-batch 1: c.txt, sub/d.txt",
+            "output out: %s" % out,
+        ])
         self.assertEqual(
-            entry[0],
-            "parallelrun: entry script: %s --fixed %s --extra 'it'\\''s' "
+            lines[8],
+            "entry script: %s --fixed %s --extra 'it'\\''s' "
             "--scoring_module_name %s --mini_batch_size 2 --error_threshold -1 "
             "--output_action summary_only --logging_level INFO --run_invocation_timeout 60 "
             "--run_max_try 3 --output %s --process_count_per_node 2 --input_fds_0 %s"
             % (self.tmp / "score.py", data, self.tmp / "score.py", out, data))
+        self.assertEqual(len(lines), 9, lines)
+        self.assertNotIn("role", run.stdout)
         self.assertFalse((self.tmp / "parallelrun-jobs").exists())
         self.assertFalse(out.exists())
         self.assertFalse((self.tmp / "worker-ran").exists())
+
+    def test_dry_run_shows_the_first_mini_batches_and_counts_all(self):
+        self.make_files(self.tmp / "many", ["f%03d.txt" % i for i in range(95)])
+        spec = self.component_spec(entry="score.py")
+        run = self.run_parallelrun("run", spec, "-i", "data=many", "--mini_batch_size", "7",
+                                   "--dry-run")
+        self.assertExit(run, 0)
+        lines = run.stdout.splitlines()
+        start = lines.index("input data: %s: 95 files in 14 mini-batches of 7 files"
+                            % (self.tmp / "many"))
+        self.assertEqual(lines[start + 1], "  mini-batch 0: f000.txt, f001.txt, f002.txt, "
+                                           "f003.txt, f004.txt, … (7 in all)")
+        self.assertEqual(lines[start + 10][:15], "  mini-batch 9:")
+        self.assertEqual(lines[start + 11], "  … 4 more mini-batches")
+        # An output without -o goes to the job dir: the plan says where, and
+        # stderr says it is a default.
+        job_dir = lines[3][len("job dir: "):]
+        self.assertIn("output out: %s/outputs/out" % job_dir, lines)
+        self.assertIn("output out has no -o", run.stderr)
+        self.assertFalse((self.tmp / "parallelrun-jobs").exists())
 
     def test_progress_plain(self):
         # A plain progress line comes every few seconds, so the job is held
