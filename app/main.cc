@@ -13,6 +13,7 @@
 #include <CLI/CLI.hpp>
 
 #include "parallelrun/exit_codes.h"
+#include "parallelrun/jobs.h"
 #include "parallelrun/run.h"
 #include "parallelrun/run_settings.h"
 #include "spelling.h"
@@ -153,6 +154,19 @@ int Main(int argc, char** argv) {
   validate->add_option("spec", validate_spec, "component YAML")->required();
   validate->add_option("--python", validate_python, "the Python interpreter to check with");
 
+  parallelrun::JobsRequest jobs_req;
+  CLI::App* jobs = app.add_subcommand(
+      "jobs", "List the job dirs under ./parallelrun-jobs with their outcome, size and age; "
+              "remove old ones.");
+  own_help(jobs);
+  jobs->add_option("--root", jobs_req.root, "the folder that holds the job dirs")
+      ->capture_default_str();
+  jobs->add_flag("--clean", jobs_req.clean,
+                 "remove the job dirs that are not running, except the --keep newest");
+  jobs->add_option("--keep", jobs_req.keep, "with --clean: how many of the newest to keep")
+      ->capture_default_str()
+      ->needs(jobs->get_option("--clean"));
+
   std::vector<std::string> args(argv + 1, argv + argc);
   std::vector<std::string> subcommands;
   for (const CLI::App* sub : app.get_subcommands({})) subcommands.push_back(sub->get_name());
@@ -182,6 +196,11 @@ int Main(int argc, char** argv) {
     return parallelrun::kExitUsage;
   }
 
+  if (jobs->parsed()) {
+    jobs_req.cwd = CurrentDir();
+    Status s = parallelrun::ListJobs(jobs_req, stdout);
+    return s.ok() ? parallelrun::kExitSucceeded : Fail(s);
+  }
   std::vector<std::string> env = Environment();
   if (validate->parsed()) {
     Status s = parallelrun::ValidateSpec(validate_spec, env, validate_python, stdout);
