@@ -281,6 +281,7 @@ Status ValidateSpec(const std::string& spec_path, const std::vector<std::string>
   if (!choice.ok()) return choice.status();
   auto pf = CheckEntryScript(*choice, s.entry_script, environment);
   if (!pf.ok()) return pf.status();
+  for (const auto& warning : s.warnings) fmt::print(out, "{}\n", warning);
   fmt::print(out, "{}: valid {} spec '{}'\n", spec_path,
              s.format == SpecFormat::kParallelComponent ? "ParallelComponent" : "v2 parallel",
              s.name);
