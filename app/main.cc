@@ -3,6 +3,7 @@
 // code from exit_codes.h. Everything else lives in lib/.
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <exception>
 #include <string>
@@ -12,8 +13,10 @@
 #include <CLI/CLI.hpp>
 
 #include "parallelrun/exit_codes.h"
+#include "parallelrun/jobs.h"
 #include "parallelrun/run.h"
 #include "parallelrun/run_settings.h"
+#include "base/spelling.h"
 
 extern char** environ;
 
@@ -43,21 +46,69 @@ int Fail(const parallelrun::Status& s) {
   return parallelrun::ExitCodeFor(s);
 }
 
+// The words people type for help and version, and misspelt subcommands,
+// turned into what CLI11 understands (or a usage error): `help [SUB]` →
+// `[SUB] --help`, `version` → `--version`. Returns "" or the error message.
+std::string NormalizeSubcommand(const std::vector<std::string>& subcommands,
+                                std::vector<std::string>* args) {
+  if (args->empty() || args->front().empty() || args->front()[0] == '-') return "";
+  const std::string word = args->front();
+  if (word == "help") {
+    args->erase(args->begin());
+    if (!args->empty() && std::find(subcommands.begin(), subcommands.end(), args->front()) !=
+                              subcommands.end()) {
+      args->resize(1);
+    } else {
+      args->clear();
+    }
+    args->push_back("--help");
+    return "";
+  }
+  if (word == "version") {
+    *args = {"--version"};
+    return "";
+  }
+  if (std::find(subcommands.begin(), subcommands.end(), word) != subcommands.end()) return "";
+  std::string names;
+  for (const auto& s : subcommands) names += (names.empty() ? "" : ", ") + s;
+  std::string message = "unknown subcommand '" + word + "'";
+  std::string closest = parallelrun::ClosestName(word, subcommands);
+  auto ends_with = [&word](const std::string& tail) {
+    return word.size() > tail.size() && word.compare(word.size() - tail.size(), tail.size(), tail) == 0;
+  };
+  if (!closest.empty()) {
+    message += "; did you mean '" + closest + "'?";
+  } else if (ends_with(".yaml") || ends_with(".yml")) {
+    message += "; to run a spec, say 'parallelrun run " + word + "'";
+  } else {
+    message += "; the subcommands are " + names;
+  }
+  return message;
+}
+
 int Main(int argc, char** argv) {
   using parallelrun::Status;
+  // Named here, not from argv[0], so that usage lines read "parallelrun".
   CLI::App app{"parallelrun: run a Python entry script over a dataset in parallel, on one machine "
-               "or every node of a cluster (Azure ML ParallelRunStep / parallel job compatible)."};
-  app.set_version_flag("--version", std::string("parallelrun ") + PARALLELRUN_VERSION);
-  // The top-level help shows every subcommand with its options, settings included.
+               "or every node of a cluster (Azure ML ParallelRunStep / parallel job compatible).",
+               "parallelrun"};
+  app.set_version_flag("-v,--version", std::string("parallelrun ") + PARALLELRUN_VERSION);
+  // The top-level help shows every subcommand with its options, settings
+  // included; a subcommand's --help shows that subcommand only.
   app.set_help_flag();
-  app.set_help_all_flag("-h,--help", "Print this help (all subcommands and settings) and exit");
+  app.set_help_all_flag("-h,--help", "Print this help (every subcommand and setting) and exit");
   app.require_subcommand(1);
   app.footer("Exit codes: 0 succeeded, 1 job failed, 2 usage or spec error, 3 infrastructure "
              "failure, 130 interrupted.");
 
   parallelrun::RunRequest req;
   std::vector<std::string> inputs, outputs;
+  auto own_help = [](CLI::App* sub) {
+    sub->set_help_all_flag();
+    sub->set_help_flag("-h,--help", "Print this subcommand's help and exit");
+  };
   CLI::App* run = app.add_subcommand("run", "Run a component spec over its input data.");
+  own_help(run);
   run->add_option("spec", req.spec_path, "component YAML (ParallelComponent or v2 parallel)")
       ->required();
   run->add_option("-i,--input", inputs, "bind an input: NAME=PATH (or NAME=VALUE); repeatable")
@@ -99,11 +150,40 @@ int Main(int argc, char** argv) {
 
   std::string validate_spec, validate_python;
   CLI::App* validate = app.add_subcommand("validate", "Check a component spec and its entry script.");
+  own_help(validate);
   validate->add_option("spec", validate_spec, "component YAML")->required();
   validate->add_option("--python", validate_python, "the Python interpreter to check with");
 
+  parallelrun::JobsRequest jobs_req;
+  CLI::App* jobs = app.add_subcommand(
+      "jobs", "List the job dirs under ./parallelrun-jobs with their outcome, size and age; "
+              "remove old ones.");
+  own_help(jobs);
+  jobs->add_option("--root", jobs_req.root, "the folder that holds the job dirs")
+      ->capture_default_str();
+  jobs->add_flag("--clean", jobs_req.clean,
+                 "remove the job dirs that are not running, except the --keep newest");
+  jobs->add_option("--keep", jobs_req.keep, "with --clean: how many of the newest to keep")
+      ->capture_default_str()
+      ->needs(jobs->get_option("--clean"));
+
+  std::vector<std::string> args(argv + 1, argv + argc);
+  std::vector<std::string> subcommands;
+  for (const CLI::App* sub : app.get_subcommands({})) subcommands.push_back(sub->get_name());
+  std::string unknown = NormalizeSubcommand(subcommands, &args);
+  if (args.empty()) {
+    std::string names;
+    for (const auto& sub : subcommands) names += (names.empty() ? "" : ", ") + sub;
+    unknown = "give a subcommand (" + names + "); 'parallelrun help' says more";
+  }
+  if (!unknown.empty()) {
+    std::fprintf(stderr, "parallelrun: error: %s\n", unknown.c_str());
+    return parallelrun::kExitUsage;
+  }
   try {
-    app.parse(argc, argv);
+    // CLI11 takes the arguments last to first.
+    std::reverse(args.begin(), args.end());
+    app.parse(args);
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
   } catch (const CLI::CallForAllHelp& e) {
@@ -116,6 +196,11 @@ int Main(int argc, char** argv) {
     return parallelrun::kExitUsage;
   }
 
+  if (jobs->parsed()) {
+    jobs_req.cwd = CurrentDir();
+    Status s = parallelrun::ListJobs(jobs_req, stdout);
+    return s.ok() ? parallelrun::kExitSucceeded : Fail(s);
+  }
   std::vector<std::string> env = Environment();
   if (validate->parsed()) {
     Status s = parallelrun::ValidateSpec(validate_spec, env, validate_python, stdout);
@@ -144,6 +229,7 @@ int Main(int argc, char** argv) {
   req.cwd = CurrentDir();
   req.cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   req.stderr_is_tty = isatty(STDERR_FILENO) != 0;
+  req.plan_out = stdout;  // so that `--dry-run > plan.txt` keeps the plan
   Status s = parallelrun::RunJob(req, stderr);
   return s.ok() ? parallelrun::kExitSucceeded : Fail(s);
 }

@@ -358,7 +358,9 @@ TEST_CASE("errors: YAML syntax errors keep the format", "[spec]") {
   CHECK(d.Error("type: parallel\ninputs: {data: [1, 2}\n") ==
         d.At(2, "inputs: {data: [1, 2}", "}", "invalid YAML: illegal flow end"));
   CHECK(d.Error("type: parallel\ntask:\n  code: .\n entry_script: x\n") ==
-        d.At(4, " entry_script: x", "entry", "invalid YAML: end of map not found"));
+        d.At(4, " entry_script: x", "entry",
+             "this line is indented 1 space, which matches no key above it; indent it like "
+             "'code:' (2 spaces) or 'task:' (0 spaces)"));
 }
 
 TEST_CASE("errors: the type key", "[spec]") {

@@ -27,7 +27,8 @@ def init():
         model = json.load(f)
     entry = EntryScript()
     os.makedirs(args.scored_dataset, exist_ok=True)
-    out = open(os.path.join(args.scored_dataset, "scores_%s.csv" % entry.agent_name), "a")
+    # "w": a second run replaces this process's scores instead of adding to them.
+    out = open(os.path.join(args.scored_dataset, "scores_%s.csv" % entry.agent_name), "w")
     entry.logger.info("model %s loaded, writing to %s", model["name"], out.name)
 
 

@@ -1,14 +1,15 @@
 """Makes the example's data: N small grey-scale PGM images and a model folder.
 
-    python3 make_data.py [N]     (default 2000; writes ./images and ./model)
+    python3 make_data.py [N [DIR]]   (default 2000 into the current folder:
+                                      writes DIR/images and DIR/model)
 """
 import json
 import os
 import random
 import sys
 
-here = os.path.dirname(os.path.abspath(__file__))
 n = int(sys.argv[1]) if len(sys.argv) > 1 else 2000
+here = os.path.abspath(sys.argv[2] if len(sys.argv) > 2 else ".")
 rng = random.Random(42)
 for i in range(n):
     folder = os.path.join(here, "images", "batch%02d" % (i // 500))

@@ -28,6 +28,7 @@ struct RunRequest {
   std::string python;               // --python, "" = choose (DESIGN.md §4)
   std::string progress = "auto";    // auto | bar | plain | none
   bool dry_run = false;
+  FILE* plan_out = nullptr;         // where --dry-run prints the plan; nullptr = RunJob's `out`
   // Role flags (--node-rank, --master-addr, --master-port,
   // --agent-per-process; --node-count is the node_count setting); "" = not
   // given, the launcher's variables decide.

@@ -90,6 +90,9 @@ struct Spec {
   // `parallel.args` / `task.program_arguments`, unresolved, and where it is.
   std::string args_template;
   SourceLocation args_where;
+  // Mistakes that are not errors, each "file:line:col: warning: …": a v1
+  // `{inputs.x}` in a v2 template, which reaches the script as literal text.
+  std::vector<std::string> warnings;
 
   std::map<std::string, std::string> environment_variables;
   // One line describing the `environment` block (docker image, conda file),
@@ -141,6 +144,10 @@ struct ArgsPlaceholder {
 Result<std::vector<ArgsPlaceholder>> ScanArgsTemplate(const std::string& text,
                                                       SpecFormat format,
                                                       const std::string& what);
+
+// The v1 placeholders (`{inputs.x}`, `{outputs.y}`, not part of `${{…}}`) in
+// a v2 template, as written, in order: v2 passes them on as literal text.
+std::vector<std::string> V1PlaceholdersInV2(const std::string& text);
 
 }  // namespace parallelrun
 

@@ -1,5 +1,5 @@
-#include "data/input_source.h"
 #include "data/file_listing.h"
+#include "data/input_source.h"
 
 #include <vector>
 

@@ -4,9 +4,9 @@
 
 #include <fmt/format.h>
 
-#include "base/job_dir.h"
 #include "base/clock.h"
 #include "base/disk.h"
+#include "base/job_dir.h"
 #include "base/text.h"
 #include "node/agent.h"
 

@@ -15,6 +15,7 @@
 #include "base/hmac.h"
 #include "base/text.h"
 #include "job/agent_node.h"
+#include "job/dry_run.h"
 #include "job/master_node.h"
 #include "job/node_configs.h"
 #include "job/node_loop.h"
@@ -125,18 +126,6 @@ std::string QuotedArgv(const JobPlan& plan) {
 }
 
 // --dry-run: says what the job would do, and does nothing.
-void SayDryRun(const JobPlan& plan, const Role& role, const std::string& workers,
-               Progress* progress) {
-  const RunSettings& rs = plan.settings;
-  progress->Say("dry run: " + role.explanation);
-  for (size_t i = 0; i < plan.input_paths.size(); i++) {
-    progress->Say(fmt::format("input {}: {} in mini-batches of {}", plan.input_names[i],
-                              plan.input_paths[i], rs.mini_batch_size));
-  }
-  progress->Say("would run " + workers);
-  progress->Say("entry script: " + plan.spec.entry_script + QuotedArgv(plan));
-}
-
 }  // namespace
 
 Status ValidateSpec(const std::string& spec_path, const std::vector<std::string>& environment,
@@ -148,6 +137,7 @@ Status ValidateSpec(const std::string& spec_path, const std::vector<std::string>
   if (!choice.ok()) return choice.status();
   auto pf = CheckEntryScript(*choice, s.entry_script, environment);
   if (!pf.ok()) return pf.status();
+  for (const auto& warning : s.warnings) fmt::print(out, "{}\n", warning);
   fmt::print(out, "{}: valid {} spec '{}'\n", spec_path,
              s.format == SpecFormat::kParallelComponent ? "ParallelComponent" : "v2 parallel",
              s.name);
@@ -198,16 +188,23 @@ Status RunJob(const RunRequest& request, FILE* out) {
                              plan.spec.environment_summary, pf.executable));
   }
   if (req.dry_run) {
-    SayDryRun(plan, role, workers, &progress);
-    return Status::Ok();
+    DryRunText text{role.multi_node() ? role.explanation : "", workers,
+                    plan.spec.entry_script + QuotedArgv(plan)};
+    return PrintDryRun(plan, text, req.plan_out ? req.plan_out : out);
   }
 
   Status created = CreateJobFolders(plan);
   if (!created.ok()) return created;
-  progress.Say("job dir " + plan.job_dir);
-  progress.Say(role.explanation);
-  progress.Say("running " + workers);
-  if (role.multi_node()) progress.Say(node.secret.Describe());
+  if (role.multi_node()) {
+    progress.Say("job dir " + plan.job_dir);
+    progress.Say(role.explanation);
+    progress.Say("running " + workers);
+    progress.Say(node.secret.Describe());
+  } else {
+    // One machine: one line says what runs and where; roles and ranks are
+    // words of a cluster (the node log still names the role).
+    progress.Say(fmt::format("running {}; job dir {}", workers, plan.job_dir));
+  }
   std::string argv = QuotedArgv(plan);
 
   Master::Config mc = MakeMasterConfig(plan, role);

@@ -8,13 +8,14 @@
 #include <boost/asio/steady_timer.hpp>
 #include <fmt/format.h>
 
-#include "base/job_dir.h"
 #include "base/clock.h"
+#include "base/job_dir.h"
 #include "base/text.h"
 #include "link/link.h"
 #include "link/tcp_link.h"
 #include "node/agent.h"
 #include "report/job_log.h"
+#include "report/user_output.h"
 
 namespace parallelrun {
 
@@ -105,6 +106,7 @@ Status RunMasterNode(NodeLoop& loop, const Role& role, const JobSecret& secret,
   if (master.Totals().batches == 0 && outcome.ok()) {
     progress->Say("the input has no files: 0 mini-batches, nothing to do");
   }
+  for (const auto& note : UserOutputNotes(LogsDir(plan.job_dir))) progress->Say(note);
   progress->Say(outcome.ok() ? "job succeeded; job dir " + plan.job_dir
                             : "job failed; see " + JobResultPath(plan.job_dir));
   return outcome;

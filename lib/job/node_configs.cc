@@ -1,5 +1,5 @@
-#include "job/node_configs.h"
 #include "base/job_dir.h"
+#include "job/node_configs.h"
 
 #include <chrono>
 #include <cmath>

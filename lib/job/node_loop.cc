@@ -18,8 +18,10 @@ void NodeLoop::WatchSignals(OnInterrupt on_interrupt) {
 void NodeLoop::Wait() {
   signals_.async_wait([this](const boost::system::error_code& ec, int signo) {
     if (ec) return;
-    interrupts_++;
-    on_interrupt_(interrupts_ > 1, signo == SIGTERM ? "SIGTERM" : "SIGINT");
+    // A signal sent to the whole process group arrives more than once; those
+    // repeats are the same request (stop_signals.h).
+    int interrupts = stops_.Add(StopSignals::Clock::now());
+    if (interrupts > 0) on_interrupt_(interrupts > 1, signo == SIGTERM ? "SIGTERM" : "SIGINT");
     Wait();
   });
 }

@@ -1,7 +1,8 @@
 // NodeLoop: the event loop of one node's process, the same on the master's
 // node and on every other: the one io_context everything of the node runs on
 // (STYLE.md), and the watch on SIGINT and SIGTERM that turns them into the
-// node's interrupt — the second one asks to skip the kill grace.
+// node's interrupt — the second one asks to skip the kill grace (signals
+// within a short window are one request: stop_signals.h).
 // What differs between the nodes (what runs on the loop, what an interrupt
 // does) is the caller's: see master_node.h and agent_node.h.
 #ifndef PARALLELRUN_JOB_NODE_LOOP_H_
@@ -12,6 +13,8 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
+
+#include "job/stop_signals.h"
 
 namespace parallelrun {
 
@@ -41,7 +44,7 @@ class NodeLoop {
   boost::asio::io_context io_;
   boost::asio::signal_set signals_;
   OnInterrupt on_interrupt_;
-  int interrupts_ = 0;
+  StopSignals stops_;
 };
 
 // This machine's name, as the node's agent introduces itself.

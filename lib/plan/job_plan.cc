@@ -217,6 +217,7 @@ Result<JobPlan> MakeJobPlan(const RunRequest& req) {
   if (!spec.ok()) return spec.status();
   plan.spec = std::move(spec.value());
   const Spec& s = plan.spec;
+  plan.notes = s.warnings;
 
   // ---- ports ----
   std::set<std::string> given;

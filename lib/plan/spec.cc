@@ -32,6 +32,7 @@
 #include "parallelrun/spec.h"
 
 #include "base/spelling.h"
+#include "plan/yaml_errors.h"
 
 namespace parallelrun {
 
@@ -311,7 +312,9 @@ class SpecParser {
       if (!s.ok()) return s;
       return std::move(spec_);
     } catch (const YAML::Exception& e) {
-      return ErrorAt(e.mark, "invalid YAML: " + e.msg);
+      YamlErrorPlace p = e.mark.is_null() ? YamlErrorPlace{-1, -1, "invalid YAML: " + e.msg}
+                                          : ExplainYamlError(text_, e.mark.line, e.mark.column, e.msg);
+      return source_.ErrorAt(p.line, p.column, p.message);
     }
   }
 
@@ -610,6 +613,13 @@ class SpecParser {
     SPEC_RETURN_IF_ERROR(ReadText(e, &spec_.args_template));
     spec_.args_where = LocationOf(e.value.Mark());
     const bool v2 = spec_.format == SpecFormat::kV2Parallel;
+    for (const std::string& v1 : v2 ? V1PlaceholdersInV2(spec_.args_template) : Names{}) {
+      spec_.warnings.push_back(
+          spec_.path + ":" + std::to_string(spec_.args_where.line) + ":" +
+          std::to_string(spec_.args_where.column) + ": warning: " + e.key + " has " + v1 +
+          ", the v1 spelling, which a v2 spec passes to the entry script as literal text; write "
+          "${{" + v1.substr(1, v1.size() - 2) + "}}");
+    }
     Result<std::vector<ArgsPlaceholder>> placeholders =
         ScanArgsTemplate(spec_.args_template, spec_.format, e.key);
     if (!placeholders.ok()) return ErrorAtValue(e, placeholders.status().message());

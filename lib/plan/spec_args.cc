@@ -419,4 +419,21 @@ Result<std::vector<std::string>> ResolveArgs(
   return words;
 }
 
+std::vector<std::string> V1PlaceholdersInV2(const std::string& text) {
+  std::vector<std::string> found;
+  for (size_t i = 0; (i = text.find('{', i)) != std::string::npos; i++) {
+    // "${{inputs.x}}" and "{{" hold a '{' after another '{' or '$'.
+    if ((i > 0 && (text[i - 1] == '{' || text[i - 1] == '$')) ||
+        (i + 1 < text.size() && text[i + 1] == '{')) {
+      continue;
+    }
+    size_t end = text.find('}', i);
+    if (end == std::string::npos) break;
+    std::optional<ArgsPlaceholder> p =
+        ParsePlaceholderBody(std::string_view(text).substr(i + 1, end - i - 1), false);
+    if (p) found.push_back(text.substr(i, end + 1 - i));
+  }
+  return found;
+}
+
 }  // namespace parallelrun

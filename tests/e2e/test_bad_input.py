@@ -204,8 +204,9 @@ class BadInputTest(E2ETestCase):
         self.assertExit(run, 2)
         lines = run.stderr.splitlines()
         self.assertEqual(len(lines), 3, run.stderr)
-        self.assertRegex(lines[0], r"^parallelrun: error: %s:\d+:\d+: invalid YAML: "
-                         % spec)
+        self.assertEqual(lines[0], "parallelrun: error: %s:5:9: this '{' is not closed: end "
+                         "the mapping with '}' on the same line, or write one 'key: value' per "
+                         "line" % spec)
         line, col = map(int, lines[0][len("parallelrun: error: %s:" % spec):].split(":")[:2])
         source = spec.read_text().splitlines()[line - 1]
         self.assertEqual(lines[1], "  " + source)
@@ -224,9 +225,56 @@ class BadInputTest(E2ETestCase):
             """)
         run = self.run_bad(spec, "-i", "data=data", "-o", "out=out")
         self.assertUsageError(
-            run, "%s:7:8: invalid YAML: end of sequence flow not found\n"
-                 "    entry: score.py\n"
-                 "         ^" % spec)
+            run, "%s:6:16: this '[' is not closed: end the list with ']' on the same line, "
+                 "or write one '- item' per line\n"
+                 "    output_data: [outputs.out\n"
+                 "                 ^" % spec)
+
+    def test_yaml_indentation_errors_point_at_the_wrong_line(self):
+        head = "name: b\nversion: 1\ntype: ParallelComponent\n"
+        for text, message, source, caret in [
+            ("inputs:\n  data:\n    type: path\n   optional: true\n",
+             "7:4: this line is indented 3 spaces, which matches no key above it; indent it like "
+             "'type:' (4 spaces) or 'data:' (2 spaces)", "   optional: true", "   ^"),
+            # yaml-cpp fails on the line after; the mistake is the missing colon.
+            ("inputs:\n  data: {type: path}\noutputs\n  out: {type: path}\n",
+             "6:8: 'outputs' needs a colon to be a key: 'outputs:'", "outputs", "       ^"),
+        ]:
+            with self.subTest(message=message):
+                spec = self.tmp / "broken.yaml"
+                spec.write_text(head + text)
+                run = self.run_parallelrun("validate", spec)
+                self.assertUsageError(run, "%s:%s\n  %s\n  %s" % (spec, message, source, caret))
+
+    def test_v1_placeholder_in_a_v2_spec_is_a_warning(self):
+        self.write("src/score.py", "def run(mini_batch):\n    return mini_batch\n")
+        self.make_files(self.tmp / "data", ["a.txt"])
+        spec = self.write("v2.yaml", """
+            type: parallel
+            name: v2
+            version: 1
+            inputs:
+              data:
+                type: uri_folder
+            outputs:
+              result:
+                type: uri_folder
+            input_data: ${{inputs.data}}
+            task:
+              type: run_function
+              code: ./src
+              entry_script: score.py
+              program_arguments: --out {outputs.result} --in ${{inputs.data}}
+            """)
+        warning = ("%s:15:22: warning: program_arguments has {outputs.result}, the v1 spelling, "
+                   "which a v2 spec passes to the entry script as literal text; write "
+                   "${{outputs.result}}" % spec)
+        run = self.run_parallelrun("run", spec, "-i", "data=data", "-o", "result=out", "--dry-run")
+        self.assertExit(run, 0)
+        self.assertIn("parallelrun: %s\n" % warning, run.stderr)
+        validated = self.run_parallelrun("validate", spec)
+        self.assertExit(validated, 0)
+        self.assertEqual(validated.stdout.splitlines()[0], warning)
 
     def test_unknown_key_in_spec(self):
         spec = self.write("typo.yaml", """

@@ -73,8 +73,51 @@ class CliTest(E2ETestCase):
 
     def test_no_subcommand_is_a_usage_error(self):
         run = self.run_parallelrun()
-        self.assertExit(run, 2)
-        self.assertTrue(run.stderr.startswith("parallelrun: error: "), run.stderr)
+        self.assertUsageError(run, "give a subcommand (run, validate, jobs); 'parallelrun help' "
+                                   "says more")
+
+    def test_misspelt_subcommand_gets_a_suggestion(self):
+        self.assertUsageError(self.run_parallelrun("runn", "x.yaml"),
+                              "unknown subcommand 'runn'; did you mean 'run'?")
+        self.assertUsageError(self.run_parallelrun("valdiate", "x.yaml"),
+                              "unknown subcommand 'valdiate'; did you mean 'validate'?")
+        self.assertUsageError(self.run_parallelrun("x.yaml"),
+                              "unknown subcommand 'x.yaml'; to run a spec, say "
+                              "'parallelrun run x.yaml'")
+        self.assertUsageError(self.run_parallelrun("frobnicate"),
+                              "unknown subcommand 'frobnicate'; the subcommands are run, "
+                              "validate, jobs")
+
+    def test_help_and_version_as_words(self):
+        for args in (["help"], ["--help"]):
+            with self.subTest(args=args):
+                run = self.run_parallelrun(*args)
+                self.assertExit(run, 0)
+                self.assertIn("Usage: parallelrun [OPTIONS] SUBCOMMAND", run.stdout)
+        for args in (["version"], ["-v"], ["--version"]):
+            with self.subTest(args=args):
+                run = self.run_parallelrun(*args)
+                self.assertExit(run, 0)
+                self.assertEqual(run.stdout, "parallelrun %s\n" % project_version())
+        run = self.run_parallelrun("help", "validate")
+        self.assertExit(run, 0)
+        self.assertEqual(run.stdout, self.run_parallelrun("validate", "--help").stdout)
+
+    def test_subcommand_help_is_its_own(self):
+        run = self.run_parallelrun("validate", "--help")
+        self.assertExit(run, 0)
+        self.assertTrue(run.stdout.startswith("Check a component spec and its entry script.\n"
+                                              "Usage: parallelrun validate [OPTIONS] spec\n"),
+                        run.stdout)
+        self.assertIn("Print this subcommand's help and exit", run.stdout)
+        self.assertNotIn("all subcommands", run.stdout)
+        self.assertNotIn("--mini-batch-size", run.stdout)
+        # Usage lines name the command, never the path of the binary.
+        for args in (["--help"], ["run", "--help"], ["jobs", "--help"]):
+            with self.subTest(args=args):
+                text = self.run_parallelrun(*args).stdout
+                self.assertNotIn(self.parallelrun, text)
+                self.assertIn("Usage: parallelrun ", text)
 
     def test_validate_good_spec(self):
         spec = self.component_spec(entry="score.py")
@@ -115,31 +158,61 @@ class CliTest(E2ETestCase):
 
     def test_dry_run_prints_plan_and_runs_nothing(self):
         spec = self.component_spec(entry="score.py", args="--fixed {inputs.data}")
+        self.make_files(self.tmp / "data", ["sub/d.txt"])
         run = self.run_parallelrun("run", spec, "-i", "data=data", "-o", "out=out",
                                    "--mini_batch_size", "2", "--process_count_per_node", "2",
                                    "--dry-run", "--extra", "it's")
         self.assertExit(run, 0)
-        self.assertEqual(run.stdout, "")
-        lines = run.stderr.splitlines()
-        self.assertIn("parallelrun: dry run: role: single node (rank 0 of 1): master and agent "
-                      "in this process (no launcher variables found)", lines)
-        self.assertIn("parallelrun: input data: %s in mini-batches of 2" % (self.tmp / "data"),
-                      lines)
-        self.assertTrue(any(re.match(r"^parallelrun: would run 2 workers of Python 3\.", l)
-                            for l in lines), lines)
-        entry = [l for l in lines if l.startswith("parallelrun: entry script: ")]
-        self.assertEqual(len(entry), 1, lines)
+        # The plan is on stdout (`> plan.txt` keeps it); stderr has no more than notes.
+        self.assertEqual(run.stderr, "")
+        lines = run.stdout.splitlines()
         data, out = self.tmp / "data", self.tmp / "out"
+        self.assertEqual(lines[:3], [
+            "dry run: nothing was started or created",
+            "spec: %s (ParallelComponent 'e2e_component')" % spec,
+            lines[2]])
+        self.assertRegex(lines[2], r"^would run: 2 workers of Python 3\.\d+\.\d+ \(%s, from "
+                         r"PARALLELRUN_PYTHON\)$" % re.escape(helpers.PYTHON))
+        self.assertRegex(lines[3], r"^job dir: %s/parallelrun-jobs/e2e_component-\d{8}-\d{6}$"
+                         % re.escape(str(self.tmp)))
+        self.assertEqual(lines[4:8], [
+            "input data: %s: 4 files in 2 mini-batches of 2 files" % data,
+            "  mini-batch 0: a.txt, b.txt",
+            "  mini-batch 1: c.txt, sub/d.txt",
+            "output out: %s" % out,
+        ])
         self.assertEqual(
-            entry[0],
-            "parallelrun: entry script: %s --fixed %s --extra 'it'\\''s' "
+            lines[8],
+            "entry script: %s --fixed %s --extra 'it'\\''s' "
             "--scoring_module_name %s --mini_batch_size 2 --error_threshold -1 "
             "--output_action summary_only --logging_level INFO --run_invocation_timeout 60 "
             "--run_max_try 3 --output %s --process_count_per_node 2 --input_fds_0 %s"
             % (self.tmp / "score.py", data, self.tmp / "score.py", out, data))
+        self.assertEqual(len(lines), 9, lines)
+        self.assertNotIn("role", run.stdout)
         self.assertFalse((self.tmp / "parallelrun-jobs").exists())
         self.assertFalse(out.exists())
         self.assertFalse((self.tmp / "worker-ran").exists())
+
+    def test_dry_run_shows_the_first_mini_batches_and_counts_all(self):
+        self.make_files(self.tmp / "many", ["f%03d.txt" % i for i in range(95)])
+        spec = self.component_spec(entry="score.py")
+        run = self.run_parallelrun("run", spec, "-i", "data=many", "--mini_batch_size", "7",
+                                   "--dry-run")
+        self.assertExit(run, 0)
+        lines = run.stdout.splitlines()
+        start = lines.index("input data: %s: 95 files in 14 mini-batches of 7 files"
+                            % (self.tmp / "many"))
+        self.assertEqual(lines[start + 1], "  mini-batch 0: f000.txt, f001.txt, f002.txt, "
+                                           "f003.txt, f004.txt, … (7 in all)")
+        self.assertEqual(lines[start + 10][:15], "  mini-batch 9:")
+        self.assertEqual(lines[start + 11], "  … 4 more mini-batches")
+        # An output without -o goes to the job dir: the plan says where, and
+        # stderr says it is a default.
+        job_dir = lines[3][len("job dir: "):]
+        self.assertIn("output out: %s/outputs/out" % job_dir, lines)
+        self.assertIn("output out has no -o", run.stderr)
+        self.assertFalse((self.tmp / "parallelrun-jobs").exists())
 
     def test_progress_plain(self):
         # A plain progress line comes every few seconds, so the job is held
@@ -193,6 +266,66 @@ class CliTest(E2ETestCase):
         self.assertNotIn("\x1b", run.stderr)
         self.assertEqual(lines[-1], "parallelrun: job succeeded; job dir %s" % self.job_dir)
         self.assertEqual(len(self.mini_batch_rows()), 3)
+
+    def test_one_machine_says_what_runs_in_one_line(self):
+        spec = self.component_spec(entry="score.py")
+        run = self.run_job(spec, "-i", "data=data", "-o", "out=out", "--process_count_per_node", "2")
+        self.assertExit(run, 0)
+        lines = run.stderr.splitlines()
+        self.assertRegex(lines[0], r"^parallelrun: running 2 workers of Python 3\.\d+\.\d+ "
+                         r"\(%s, from PARALLELRUN_PYTHON\); job dir %s$"
+                         % (re.escape(helpers.PYTHON), re.escape(str(self.job_dir))))
+        self.assertEqual(len(lines), 3, lines)  # what runs, the summary, the outcome
+        self.assertTrue(lines[1].startswith("parallelrun: There are 1 mini-batches with 3 items."),
+                        lines)
+        self.assertEqual(lines[2], "parallelrun: job succeeded; job dir %s" % self.job_dir)
+        # Cluster words stay on clusters; the node log still says why.
+        self.assertNotIn("role", run.stderr)
+        self.assertNotIn("rank", run.stderr)
+        node_log = (self.logs() / "sys" / "node" / "0" / "_main.txt").read_text()
+        self.assertIn("role: single node", node_log)
+
+    def test_the_end_names_the_log_of_what_the_script_printed(self):
+        self.write("chatty.py", """
+            import sys
+
+            def init():
+                print("hello from init")
+
+            def run(mini_batch):
+                return mini_batch
+            """)
+        spec = self.component_spec(entry="chatty.py")
+        run = self.run_job(spec, "-i", "data=data", "-o", "out=out", "--process_count_per_node", "1")
+        self.assertExit(run, 0)
+        lines = run.stderr.splitlines()
+        log = self.logs() / "user" / "stdout" / "0" / "process000.stdout.txt"
+        self.assertEqual(lines[-2:], [
+            "parallelrun: the entry script printed to stdout: see %s" % log,
+            "parallelrun: job succeeded; job dir %s" % self.job_dir])
+        self.assertEqual(log.read_text(), "hello from init\n")
+        self.assertNotIn("printed to stderr", run.stderr)
+
+        # Several workers: the folder, with the files named.
+        self.write("chatty.py", """
+            import sys
+
+            def init():
+                print("to stdout")
+                print("to stderr", file=sys.stderr)
+
+            def run(mini_batch):
+                return mini_batch
+            """)
+        run = self.run_job(spec, "-i", "data=data", "-o", "out=out", "--process_count_per_node", "2",
+                           job_dir="job2")
+        self.assertExit(run, 0)
+        logs = self.logs()
+        self.assertEqual(run.stderr.splitlines()[-3:-1], [
+            "parallelrun: the entry script printed to stdout: see %s/ (2 files: "
+            "process000.stdout.txt, process001.stdout.txt)" % (logs / "user" / "stdout" / "0"),
+            "parallelrun: the entry script printed to stderr: see %s/ (2 files: "
+            "process000.stderr.txt, process001.stderr.txt)" % (logs / "user" / "stderr" / "0")])
 
     def test_progress_unknown_value(self):
         spec = self.component_spec(entry="score.py")

@@ -332,9 +332,9 @@ class TorchrunTest(MultiNodeBase):
                        MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
             run = self.run_parallelrun(*self.run_args("dry"), "--dry-run", env=env)
             self.assertExit(run, 0)
-            self.assertIn("parallelrun: dry run: role: node %d of 3 (%s) from torchrun variables "
+            self.assertIn("\nrole: node %d of 3 (%s) from torchrun variables "
                           "RANK=%d WORLD_SIZE=3 MASTER_ADDR=127.0.0.1 MASTER_PORT=%d\n"
-                          % (rank, what, rank, port), run.stderr + run.stdout, repr(run))
+                          % (rank, what, rank, port), run.stdout, repr(run))
             self.assertFalse(self.job_dir.exists(), "a dry run created the job dir")
             self.assertFalse(self.out.exists())
 

@@ -497,9 +497,9 @@ class RunFilesTest(E2ETestCase):
         job = jobs[0]
         self.assertRegex(job.name, r"^e2e_component-\d{8}-\d{6}$")
         lines = run.stderr.splitlines()
-        self.assertIn("parallelrun: job dir %s" % job, lines)
+        self.assertTrue(lines[0].startswith("parallelrun: running "), lines)
+        self.assertTrue(lines[0].endswith("; job dir %s" % job), lines)
         self.assertEqual(lines[-1], "parallelrun: job succeeded; job dir %s" % job)
-        self.assertLess(lines.index("parallelrun: job dir %s" % job), len(lines) - 1)
         self.assertSucceededReport(job)
         self.assertEqual(len(self.mini_batch_rows(job)), 1)
         # A second run gets a new folder.
@@ -515,7 +515,7 @@ class RunFilesTest(E2ETestCase):
         example = self.tmp / "batch_score"
         shutil.copytree(source, example, ignore=shutil.ignore_patterns(
             "images", "model", "out", "parallelrun-jobs", "jobs", "__pycache__"))
-        made = subprocess.run([helpers.PYTHON, str(example / "make_data.py"), "200"],
+        made = subprocess.run([helpers.PYTHON, str(example / "make_data.py"), "200", str(example)],
                               capture_output=True, text=True, timeout=60)
         self.assertEqual(made.returncode, 0, made.stderr)
         images = sorted(p.name for p in (example / "images").rglob("*.pgm"))
@@ -540,6 +540,34 @@ class RunFilesTest(E2ETestCase):
         self.assertTrue(all(r["Status"] == "RUN_DONE" for r in rows))
         # The source tree stays clean.
         self.assertFalse((source / "parallelrun-jobs").exists())
+
+    def test_batch_score_run_sh_is_rerunnable_and_leaves_the_source_tree_alone(self):
+        source = helpers.SOURCE_DIR / "examples" / "batch_score"
+
+        def tree():
+            return sorted(os.path.join(d, n) for d, _, names in os.walk(source) for n in names)
+
+        before = tree()
+        work = self.tmp / "work"
+        env = dict(os.environ, PARALLELRUN=self.parallelrun, PARALLELRUN_PYTHON=helpers.PYTHON,
+                   BATCH_SCORE_DIR=str(work), BATCH_SCORE_IMAGES="120")
+        scores = []
+        for attempt in range(2):
+            done = subprocess.run(["/bin/bash", str(source / "run.sh"), "--progress", "none",
+                                   "--process_count_per_node", "2"],
+                                  cwd=str(self.tmp), env=env, capture_output=True, text=True,
+                                  timeout=helpers.RUN_TIMEOUT)
+            self.assertEqual(done.returncode, 0, done.stderr)
+            self.assertEqual(done.stdout.splitlines()[-1],
+                             "scores: 120 lines in %s/out" % work, done.stdout)
+            lines = []
+            for path in sorted((work / "out").glob("scores_*.csv")):
+                lines += path.read_text().splitlines()
+            scores.append(sorted(lines))
+        self.assertEqual(len(scores[0]), 120)
+        self.assertEqual(scores[1], scores[0])
+        self.assertEqual(len(list((work / "parallelrun-jobs").iterdir())), 2)
+        self.assertEqual(tree(), before)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,143 @@
+#include "job/dry_run.h"
+
+#include <stdlib.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <filesystem>
+#include <mutex>
+
+#include <fmt/format.h>
+
+#include "data/input_source.h"
+#include "report/job_log.h"
+
+namespace parallelrun {
+
+namespace {
+
+constexpr size_t kBatchesShown = 10;
+constexpr size_t kItemsShown = 5;
+
+// An item for people, relative to its input when it lies inside it.
+std::string Label(const MiniBatch& batch, size_t i, const std::string& root) {
+  std::string label = Printable(ItemLabel(batch, i));
+  std::string prefix = Printable(root) + "/";
+  if (label.compare(0, prefix.size(), prefix) == 0) label.erase(0, prefix.size());
+  return label;
+}
+
+std::string Unit(const JobPlan& plan) {
+  return plan.tabular ? fmt::format("{} bytes", plan.settings.mini_batch_size)
+                      : fmt::format("{} files", plan.settings.mini_batch_size);
+}
+
+// Lists input `index` the way the master would, printing its first
+// mini-batches; `next_id` numbers them across inputs.
+Status ListInput(const JobPlan& plan, size_t index, const std::string& spill_dir,
+                 uint64_t* next_id, FILE* out) {
+  const InputPlan& input = plan.inputs[index];
+  std::string header = fmt::format("input {}: {}", input.name, Printable(input.path));
+  if (input.partition_by_columns) {
+    fmt::print(out, "{}: one mini-batch per value of partition_keys ({}), known after the "
+                    "job's shuffle of the table; not listed in a dry run\n",
+               header, fmt::join(plan.settings.partition_keys, ", "));
+    return Status::Ok();
+  }
+  InputSource::Options options;
+  options.mini_batch_size = plan.settings.mini_batch_size;
+  options.partition_keys = plan.settings.partition_keys;
+  options.spill_dir = spill_dir;
+  // The source's helper threads call `notify`: declared before the source,
+  // so that they outlive it.
+  std::mutex mu;
+  std::condition_variable cv;
+  bool poked = false;
+  auto source = InputSource::Open(input, options, [&] {
+    std::lock_guard<std::mutex> lock(mu);
+    poked = true;
+    cv.notify_one();
+  });
+  std::vector<std::string> shown;
+  uint64_t batches = 0, items = 0;
+  for (;;) {
+    MiniBatch batch;
+    Batcher::Outcome o = source->Next(&batch);
+    if (o == Batcher::Outcome::kExhausted) break;
+    if (o == Batcher::Outcome::kWaiting) {
+      std::unique_lock<std::mutex> lock(mu);
+      cv.wait_for(lock, std::chrono::milliseconds(100), [&] { return poked; });
+      poked = false;
+      continue;
+    }
+    batches++;
+    items += batch.items.size();
+    uint64_t id = (*next_id)++;
+    if (shown.size() >= kBatchesShown) continue;
+    std::string line = fmt::format("  mini-batch {}:", id);
+    for (const auto& [key, value] : batch.partition) line += fmt::format(" {}={}", key, Printable(value));
+    if (!batch.partition.empty()) line += ";";
+    for (size_t i = 0; i < batch.items.size() && i < kItemsShown; i++) {
+      line += (i ? ", " : " ") + Label(batch, i, input.path);
+    }
+    if (batch.items.size() > kItemsShown) line += fmt::format(", … ({} in all)", batch.items.size());
+    shown.push_back(line);
+  }
+  InputSource::End end = source->Summary();
+  std::string how = !plan.settings.partition_keys.empty()
+                        ? fmt::format(", one per value of partition_keys ({})",
+                                      fmt::join(plan.settings.partition_keys, ", "))
+                        : " of " + Unit(plan);
+  fmt::print(out, "{}: {} file{} in {} mini-batch{}{}\n", header, end.files,
+             end.files == 1 ? "" : "s", batches, batches == 1 ? "" : "es", how);
+  for (const auto& line : shown) fmt::print(out, "{}\n", line);
+  if (batches > shown.size()) fmt::print(out, "  … {} more mini-batches\n", batches - shown.size());
+  for (const auto& w : end.warnings) fmt::print(out, "  warning: {}\n", w);
+  for (const auto& e : end.errors) fmt::print(out, "  error: {}\n", e);
+  (void)items;
+  if (!end.errors.empty()) {
+    return Status::Usage(fmt::format("input {}: {}", input.name, end.errors.front()));
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status PrintDryRun(const JobPlan& plan, const DryRunText& text, FILE* out) {
+  const Spec& s = plan.spec;
+  fmt::print(out, "dry run: nothing was started or created\n");
+  fmt::print(out, "spec: {} ({} '{}')\n", s.path,
+             s.format == SpecFormat::kParallelComponent ? "ParallelComponent" : "v2 parallel",
+             s.name);
+  if (!text.role.empty()) fmt::print(out, "{}\n", text.role);
+  fmt::print(out, "would run: {}\n", text.workers);
+  fmt::print(out, "job dir: {}\n", plan.job_dir);
+  // A partitioner may spill paths to disk: a temporary folder, not the job dir.
+  std::string spill_dir;
+  if (!plan.settings.partition_keys.empty()) {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "parallelrun-dry-run-XXXXXX").string();
+    if (mkdtemp(tmpl.data()) != nullptr) spill_dir = tmpl;
+  }
+  uint64_t next_id = 0;
+  Status listed = Status::Ok();
+  for (size_t i = 0; i < plan.inputs.size() && listed.ok(); i++) {
+    listed = ListInput(plan, i, spill_dir, &next_id, out);
+  }
+  if (!spill_dir.empty()) {
+    std::error_code ec;
+    std::filesystem::remove_all(spill_dir, ec);
+  }
+  for (const auto& p : s.outputs) {
+    auto it = plan.port_values.find(p.name);
+    if (it != plan.port_values.end()) fmt::print(out, "output {}: {}\n", p.name, Printable(it->second));
+  }
+  if (plan.append_row) {
+    fmt::print(out, "append_row: {}/{}\n", Printable(plan.append_row->output_dir),
+               Printable(plan.append_row->file_name));
+  }
+  fmt::print(out, "entry script: {}\n", text.entry_script);
+  fflush(out);
+  return listed;
+}
+
+}  // namespace parallelrun
