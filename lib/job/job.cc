@@ -21,6 +21,7 @@
 #include "base/disk.h"
 #include "base/hmac.h"
 #include "base/text.h"
+#include "job/job_dir_state.h"
 #include "job/shuffle_processes.h"
 #include "link/link.h"
 #include "link/role.h"
@@ -37,6 +38,14 @@
 namespace parallelrun {
 
 namespace {
+
+const char* SignalName(int signo) {
+  switch (signo) {
+    case SIGTERM: return "SIGTERM";
+    case SIGHUP: return "SIGHUP";
+    default: return "SIGINT";
+  }
+}
 
 std::string Hostname() {
   char buf[256] = {0};
@@ -143,12 +152,16 @@ Status RunMasterNode(boost::asio::io_context& io, boost::asio::signal_set& signa
     signals.async_wait([&](const boost::system::error_code& ec, int signo) {
       if (ec) return;
       interrupts++;
-      master.Interrupt(interrupts > 1, signo == SIGTERM ? "SIGTERM" : "SIGINT");
+      master.Interrupt(interrupts > 1, SignalName(signo));
       wait_signal();
     });
   };
   wait_signal();
 
+  if (mc.journal) {
+    Status replayed = master.Replay();
+    if (!replayed.ok()) return replayed;
+  }
   agent.Start();
   master.Start();
   io.run();
@@ -164,6 +177,24 @@ Status RunMasterNode(boost::asio::io_context& io, boost::asio::signal_set& signa
   }
   progress->Say(outcome.ok() ? "job succeeded; job dir " + plan.job_dir
                             : "job failed; see " + plan.job_dir + "/logs/job_result.txt");
+  // Every stop that leaves work undone says how to continue it.
+  JobLog::Totals t = master.Totals();
+  uint64_t unprocessed = t.batches - t.batches_done - t.batches_failed;
+  if (!outcome.ok() && outcome.code() != Status::Code::kUsage) {
+    if (plan.append_row && t.batches_done > 0) {
+      progress->Say(fmt::format("the finished rows wait in {}; the output {}/{} is written when "
+                                "the job completes",
+                                plan.append_row->parts_dir, plan.append_row->output_dir,
+                                plan.append_row->file_name));
+    }
+    if (unprocessed > 0 || outcome.code() == Status::Code::kInterrupted ||
+        outcome.code() == Status::Code::kInfrastructure) {
+      progress->Say("to continue: " + ResumeCommand(plan.job_dir));
+    } else if (t.batches_failed > 0) {
+      progress->Say("to run the failed mini-batches again: " + ResumeCommand(plan.job_dir) +
+                    " --rerun-failed");
+    }
+  }
   return outcome;
 }
 
@@ -235,7 +266,7 @@ Status RunAgentNode(boost::asio::io_context& io, boost::asio::signal_set& signal
       if (ec) return;
       interrupts++;
       interrupted = true;
-      outcome = Status::Interrupted(signo == SIGTERM ? "SIGTERM" : "SIGINT");
+      outcome = Status::Interrupted(SignalName(signo));
       if (agent) agent->Interrupt(interrupts > 1);
       else io.stop();
       wait_signal();
@@ -373,8 +404,45 @@ Status RunJob(const RunRequest& request, FILE* out) {
     return Status::Ok();
   }
 
+  // The job dir: a new one for a run, the job's own for a resume — checked
+  // before anything is made, and again under the lock (two jobs may race).
+  std::optional<EarlierJob> earlier;
+  std::string resume_warning;
+  auto check_job_dir = [&]() -> Status {
+    if (!role.is_master()) return Status::Ok();
+    if (!req.resume) return CheckJobDirIsNew(plan.job_dir);
+    auto read = ReadEarlierJob(plan.job_dir);
+    if (!read.ok()) return read.status();
+    if (!read->has_value()) {
+      return Status::Usage(plan.job_dir + " holds no job to resume: it has no journal");
+    }
+    earlier = std::move(**read);
+    if (earlier->ended && earlier->status_code == 0 && !req.rerun_failed) {
+      return Status::Usage(fmt::format(
+          "job dir {}: the job already succeeded; nothing to resume (add --rerun-failed to run "
+          "its failed mini-batches again)",
+          plan.job_dir));
+    }
+    return CompareFingerprints(earlier->first.fingerprints, Fingerprints(plan), req.force,
+                               &resume_warning);
+  };
+  Status fresh = check_job_dir();
+  if (!fresh.ok()) return fresh;
   Status created = CreateJobFolders(plan);
   if (!created.ok()) return created;
+  std::optional<JobDirLock> lock;
+  std::unique_ptr<Journal> journal;
+  if (role.is_master()) {
+    auto locked = JobDirLock::Acquire(plan.job_dir);
+    if (!locked.ok()) return locked.status();
+    lock = std::move(*locked);
+    fresh = check_job_dir();
+    if (!fresh.ok()) return fresh;
+    if (!resume_warning.empty()) progress.Say("warning: " + resume_warning);
+    auto opened = Journal::Open(JournalPath(plan.job_dir));
+    if (!opened.ok()) return opened.status();
+    journal = std::move(*opened);
+  }
   progress.Say("job dir " + plan.job_dir);
   progress.Say(role.explanation);
   progress.Say("running " + workers);
@@ -398,6 +466,19 @@ Status RunJob(const RunRequest& request, FILE* out) {
   mc.partition_keys = rs.partition_keys;
   mc.partitions_dir = plan.job_dir + "/partitions";
   mc.append_row = plan.append_row;
+  if (journal) {
+    mc.journal = journal.get();
+    JournalRunStarted& run = mc.run_record;
+    run.run = earlier ? static_cast<uint32_t>(earlier->runs + 1) : 1;
+    run.start_time = WallSeconds();
+    run.host = Hostname();
+    run.pid = static_cast<uint32_t>(getpid());
+    run.request = earlier ? earlier->first.request : EncodeRunRequest(req);
+    run.fingerprints = earlier ? earlier->first.fingerprints : Fingerprints(plan);
+    if (req.resume) {
+      mc.resume = Master::Config::Resume{JournalPath(plan.job_dir), req.rerun_failed, req.force};
+    }
+  }
 
   WorkerPool::Config wc;
   wc.python = pf->executable;
@@ -438,7 +519,8 @@ Status RunJob(const RunRequest& request, FILE* out) {
   mc.shuffle = &shuffle;
   mc.shuffle_processes = wc.slots;
 
-  boost::asio::signal_set signals(io, SIGINT, SIGTERM);
+  // A closed terminal or ssh session (SIGHUP) stops the job as SIGTERM does.
+  boost::asio::signal_set signals(io, SIGINT, SIGTERM, SIGHUP);
   // Workers write to pipes that may close under them; never die of SIGPIPE.
   signal(SIGPIPE, SIG_IGN);
   if (!role.is_master()) {
@@ -449,6 +531,28 @@ Status RunJob(const RunRequest& request, FILE* out) {
   master_config.expected_nodes = role.node_count;
   return RunMasterNode(io, signals, role, secret, master_config, std::move(wc), plan, argv,
                        &progress, out);
+}
+
+Status ResumeJob(const std::string& job_dir, const RunRequest& options, FILE* out) {
+  std::string dir = job_dir;
+  if (!dir.empty() && dir[0] != '/') dir = options.cwd + "/" + dir;
+  while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+  auto earlier = ReadEarlierJob(dir);
+  if (!earlier.ok()) return earlier.status();
+  if (!earlier->has_value()) return Status::Usage(job_dir + " holds no job to resume: it has no journal");
+  auto request = DecodeRunRequest((*earlier)->first.request);
+  if (!request.ok()) return request.status().WithContext(JournalPath(dir));
+  RunRequest req = std::move(*request);
+  // The job's own: what to run, where. The process's own: the rest.
+  req.job_dir = dir;
+  req.environment = options.environment;
+  req.cores = options.cores;
+  req.stderr_is_tty = options.stderr_is_tty;
+  req.progress = options.progress;
+  req.resume = true;
+  req.rerun_failed = options.rerun_failed;
+  req.force = options.force;
+  return RunJob(req, out);
 }
 
 }  // namespace parallelrun
