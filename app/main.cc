@@ -133,6 +133,12 @@ int Main(int argc, char** argv) {
       ->group(kCluster);
   run->add_flag("--dry-run,--dry_run", req.dry_run,
                 "print the resolved plan and the entry script's arguments; run nothing");
+  run->add_flag("--resume", req.resume,
+                "continue the job in --job-dir from its journal (as `parallelrun resume`)");
+  run->add_flag("--rerun-failed,--rerun_failed", req.rerun_failed,
+                "with --resume: run the mini-batches that failed again");
+  run->add_flag("--force", req.force,
+                "with --resume: go on although the spec, entry script or inputs changed");
   for (const auto& s : parallelrun::AllSettings()) {
     std::string name = s.name;
     std::string dashed = name;
@@ -147,6 +153,18 @@ int Main(int argc, char** argv) {
   run->allow_extras();
   run->footer("Arguments parallelrun does not know are passed on to the entry script, as the "
               "original does; put them after the spec, or after --.");
+
+  std::string resume_dir;
+  parallelrun::RunRequest resume_options;
+  CLI::App* resume = app.add_subcommand(
+      "resume", "Continue an interrupted, crashed or failed job from its job dir's journal.");
+  resume->add_option("job_dir", resume_dir, "the job dir of the job to continue")->required();
+  resume->add_flag("--rerun-failed,--rerun_failed", resume_options.rerun_failed,
+                   "run the mini-batches that failed for good again");
+  resume->add_flag("--force", resume_options.force,
+                   "continue although the spec, the entry script or the inputs changed");
+  resume->add_option("--progress", resume_options.progress, "auto, bar, plain or none")
+      ->capture_default_str();
 
   std::string validate_spec, validate_python;
   CLI::App* validate = app.add_subcommand("validate", "Check a component spec and its entry script.");
@@ -202,6 +220,14 @@ int Main(int argc, char** argv) {
     return s.ok() ? parallelrun::kExitSucceeded : Fail(s);
   }
   std::vector<std::string> env = Environment();
+  if (resume->parsed()) {
+    resume_options.environment = env;
+    resume_options.cwd = CurrentDir();
+    resume_options.cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    resume_options.stderr_is_tty = isatty(STDERR_FILENO) != 0;
+    Status s = parallelrun::ResumeJob(resume_dir, resume_options, stderr);
+    return s.ok() ? parallelrun::kExitSucceeded : Fail(s);
+  }
   if (validate->parsed()) {
     Status s = parallelrun::ValidateSpec(validate_spec, env, validate_python, stdout);
     return s.ok() ? parallelrun::kExitSucceeded : Fail(s);
@@ -224,6 +250,12 @@ int Main(int argc, char** argv) {
   req.passthrough = run->remaining();
   if (!req.passthrough.empty() && req.passthrough.front() == "--") {
     req.passthrough.erase(req.passthrough.begin());
+  }
+  if ((req.rerun_failed || req.force) && !req.resume) {
+    return Fail(Status::Usage("--rerun-failed and --force go with --resume"));
+  }
+  if (req.resume && req.job_dir.empty()) {
+    return Fail(Status::Usage("--resume needs the --job-dir of the job to continue"));
   }
   req.environment = env;
   req.cwd = CurrentDir();

@@ -824,3 +824,106 @@ TEST_CASE("BatchQueue: an empty, closed queue is finished", "[batch_queue]") {
 
 }  // namespace
 }  // namespace parallelrun
+
+namespace parallelrun {
+namespace {
+
+MiniBatch Files(MiniBatchId id, int items) {
+  MiniBatch b;
+  b.id = id;
+  for (int i = 0; i < items; i++) b.items.push_back("f" + std::to_string(i));
+  return b;
+}
+
+AttemptResult Outcome(MiniBatchId id, uint32_t attempt, AttemptStatus status, uint64_t succeeded) {
+  AttemptResult r;
+  r.id = id;
+  r.attempt = attempt;
+  r.status = status;
+  r.total = 4;
+  r.succeeded = succeeded;
+  return r;
+}
+
+TEST_CASE("BatchQueue: replayed attempts give the same state as the run that made them",
+          "[batch_queue]") {
+  BatchQueue::Limits limits;
+  limits.max_tries = 2;
+  BatchQueue live(limits), replayed(limits);
+  for (MiniBatchId id = 0; id < 3; id++) {
+    live.Add(Files(id, 4));
+    replayed.Add(Files(id, 4));
+  }
+  // The run: 0 succeeds, 1 fails twice (for good), 2 fails once and is
+  // pending for its retry when the run stops.
+  std::vector<AttemptResult> journal;
+  auto run = [&](AttemptStatus status, uint64_t succeeded) {
+    auto lease = live.LeaseNext(0);
+    REQUIRE(lease);
+    journal.push_back(Outcome(lease->batch->id, lease->attempt, status, succeeded));
+    return live.Finish(journal.back());
+  };
+  CHECK(run(S::kRunDone, 3) == V::kDone);
+  CHECK(run(S::kRunException, 0) == V::kRetry);
+  CHECK(run(S::kRunException, 0) == V::kFailed);
+  CHECK(run(S::kRunTimeout, 0) == V::kRetry);
+  std::vector<V> verdicts;
+  for (const auto& r : journal) verdicts.push_back(replayed.Replay(r));
+  CHECK(verdicts == std::vector<V>{V::kDone, V::kRetry, V::kFailed, V::kRetry});
+  const auto& a = live.counters();
+  const auto& b = replayed.counters();
+  CHECK(a.batches_done == b.batches_done);
+  CHECK(a.batches_failed == b.batches_failed);
+  CHECK(a.batches_latest_failed == b.batches_latest_failed);
+  CHECK(a.items_succeeded == b.items_succeeded);
+  CHECK(a.items_failed == b.items_failed);
+  CHECK(a.attempts == b.attempts);
+  CHECK(replayed.pending() == 1);
+  // The mini-batch that was waiting for its retry gets its last try, numbered 2.
+  auto lease = replayed.LeaseNext(0);
+  REQUIRE(lease);
+  CHECK(lease->batch->id == 2);
+  CHECK(lease->attempt == 2);
+  CHECK(replayed.Finish(Outcome(2, 2, S::kRunException, 0)) == V::kFailed);
+  // A replayed attempt of a mini-batch that is not live is stale.
+  CHECK(replayed.Replay(Outcome(0, 2, S::kRunDone, 4)) == V::kStale);
+}
+
+TEST_CASE("BatchQueue: a revived mini-batch gets a fresh budget, numbered after its old attempts",
+          "[batch_queue]") {
+  BatchQueue::Limits limits;
+  limits.max_tries = 2;
+  limits.allowed_failed_count = 0;
+  BatchQueue q(limits);
+  q.Add(Files(7, 4));
+  CHECK(q.Replay(Outcome(7, 1, S::kRunException, 0)) == V::kRetry);
+  CHECK(q.Replay(Outcome(7, 2, S::kRunException, 0)) == V::kFailed);
+  q.CloseAdding();
+  CHECK(q.counters().batches_failed == 1);
+  CHECK(q.counters().items_failed == 4);
+  CHECK(q.ExceededThreshold());
+  CHECK(q.AllFinished());
+  q.Revive(Files(7, 4), 2, 4);
+  CHECK(!q.AllFinished());
+  // Still failed until an attempt succeeds.
+  CHECK(q.counters().batches_failed == 0);
+  CHECK(q.counters().batches_latest_failed == 1);
+  CHECK(q.counters().items_failed == 4);
+  auto lease = q.LeaseNext(0);
+  REQUIRE(lease);
+  CHECK(lease->attempt == 3);
+  CHECK(q.Finish(Outcome(7, 3, S::kRunException, 0)) == V::kRetry);
+  lease = q.LeaseNext(0);
+  REQUIRE(lease);
+  CHECK(lease->attempt == 4);
+  CHECK(q.Finish(Outcome(7, 4, S::kRunDone, 4)) == V::kDone);
+  CHECK(q.counters().batches_done == 1);
+  CHECK(q.counters().batches_latest_failed == 0);
+  CHECK(q.counters().items_failed == 0);
+  CHECK(q.counters().items_succeeded == 4);
+  CHECK(!q.ExceededThreshold());
+  CHECK(q.AllFinished());
+}
+
+}  // namespace
+}  // namespace parallelrun

@@ -29,6 +29,13 @@ struct RunRequest {
   std::string progress = "auto";    // auto | bar | plain | none
   bool dry_run = false;
   FILE* plan_out = nullptr;         // where --dry-run prints the plan; nullptr = RunJob's `out`
+  // Continue the job in job_dir from its journal instead of starting one
+  // (`run --resume`, `parallelrun resume`): only unfinished mini-batches run,
+  // failed ones too with rerun_failed; `force` resumes although the spec,
+  // the entry script or the inputs changed since the first run.
+  bool resume = false;
+  bool rerun_failed = false;
+  bool force = false;
   // Role flags (--node-rank, --master-addr, --master-port,
   // --agent-per-process; --node-count is the node_count setting); "" = not
   // given, the launcher's variables decide.
@@ -48,6 +55,13 @@ struct RunRequest {
 // Returns Ok when every mini-batch was processed within the thresholds,
 // JobFailed, Usage (nothing ran), Infrastructure, or Interrupted.
 Status RunJob(const RunRequest& request, FILE* out);
+
+// `parallelrun resume JOB_DIR`: runs again what the job's first run was
+// asked to run (its journal keeps the request), with resume set. From
+// `options` it takes the process's own things — environment, cores, the
+// terminal, progress, rerun_failed, force. Errors: Usage when the folder
+// holds no job, or one that has nothing left to do.
+Status ResumeJob(const std::string& job_dir, const RunRequest& options, FILE* out);
 
 // Parses and checks the spec (and its entry script) without running it;
 // prints a short description to `out` when valid.

@@ -86,6 +86,7 @@ class WireReader {
   }
   bool ok() const { return ok_; }
   bool at_end() const { return pos_ == data_.size(); }
+  size_t remaining() const { return data_.size() - pos_; }
   // ok() and every byte consumed: what a complete, well-formed payload gives.
   bool done() const { return ok_ && at_end(); }
 

@@ -6,16 +6,20 @@
 // listens for the other nodes' agents over TCP (master_node.h); every other
 // node runs an Agent that connects to it and exits with the job's outcome
 // (agent_node.h).
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 
 #include <fmt/format.h>
 
+#include "base/clock.h"
 #include "base/hmac.h"
 #include "base/text.h"
 #include "job/agent_node.h"
 #include "job/dry_run.h"
+#include "job/job_dir_state.h"
 #include "job/master_node.h"
 #include "job/node_configs.h"
 #include "job/node_loop.h"
@@ -193,8 +197,62 @@ Status RunJob(const RunRequest& request, FILE* out) {
     return PrintDryRun(plan, text, req.plan_out ? req.plan_out : out);
   }
 
+  // The job dir: a new one for a run, the job's own for a resume — checked
+  // before anything is made, and again under the lock (two jobs may race).
+  std::optional<EarlierJob> earlier;
+  std::string resume_warning;
+  auto check_job_dir = [&](bool locked) -> Status {
+    if (!role.is_master()) return Status::Ok();
+    if (!locked) {
+      // A running job is the first thing to say (its journal is incomplete).
+      Status free = JobDirLock::CheckFree(plan.job_dir);
+      if (!free.ok()) return free;
+    }
+    if (!req.resume) return CheckJobDirIsNew(plan.job_dir);
+    auto read = ReadEarlierJob(plan.job_dir);
+    if (!read.ok()) return read.status();
+    if (!read->has_value()) {
+      return Status::Usage(plan.job_dir + " holds no job to resume: it has no journal");
+    }
+    earlier = std::move(**read);
+    if (earlier->ended && earlier->status_code == 0 && !req.rerun_failed) {
+      return Status::Usage(fmt::format(
+          "job dir {}: the job already succeeded; nothing to resume (add --rerun-failed to run "
+          "its failed mini-batches again)",
+          plan.job_dir));
+    }
+    return CompareFingerprints(earlier->first.fingerprints, Fingerprints(plan), req.force,
+                               &resume_warning);
+  };
+  Status fresh = check_job_dir(false);
+  if (!fresh.ok()) return fresh;
   Status created = CreateJobFolders(plan);
   if (!created.ok()) return created;
+  std::optional<JobDirLock> lock;
+  std::unique_ptr<Journal> journal;
+  if (role.is_master()) {
+    auto locked = JobDirLock::Acquire(plan.job_dir);
+    if (!locked.ok()) return locked.status();
+    lock = std::move(*locked);
+    fresh = check_job_dir(true);
+    if (!fresh.ok()) return fresh;
+    if (!resume_warning.empty()) progress.Say("warning: " + resume_warning);
+    auto opened = Journal::Open(JournalPath(plan.job_dir));
+    if (!opened.ok()) return opened.status();
+    journal = std::move(*opened);
+    // The request goes to disk before anything else, so that a job killed
+    // at any later moment can be resumed.
+    JournalRunStarted run;
+    run.run = earlier ? static_cast<uint32_t>(earlier->runs + 1) : 1;
+    run.start_time = WallSeconds();
+    run.host = Hostname();
+    run.pid = static_cast<uint32_t>(getpid());
+    run.request = earlier ? earlier->first.request : EncodeRunRequest(req);
+    run.fingerprints = earlier ? earlier->first.fingerprints : Fingerprints(plan);
+    journal->Append(run);
+    Status s = journal->Sync();
+    if (!s.ok()) return s;
+  }
   if (role.multi_node()) {
     progress.Say("job dir " + plan.job_dir);
     progress.Say(role.explanation);
@@ -208,6 +266,10 @@ Status RunJob(const RunRequest& request, FILE* out) {
   std::string argv = QuotedArgv(plan);
 
   Master::Config mc = MakeMasterConfig(plan, role);
+  mc.journal = journal.get();
+  if (req.resume) {
+    mc.resume = Master::Config::Resume{JournalPath(plan.job_dir), req.rerun_failed, req.force};
+  }
   WorkerPool::Config wc = MakeWorkerConfig(plan, req, role, pf);
   ShuffleProcesses shuffle(wc.python, wc.env, mc.partitions_dir);
   mc.shuffle = &shuffle;
@@ -218,6 +280,28 @@ Status RunJob(const RunRequest& request, FILE* out) {
                         &progress, out);
   }
   return RunMasterNode(loop, role, node.secret, mc, std::move(wc), plan, argv, &progress, out);
+}
+
+Status ResumeJob(const std::string& job_dir, const RunRequest& options, FILE* out) {
+  std::string dir = job_dir;
+  if (!dir.empty() && dir[0] != '/') dir = options.cwd + "/" + dir;
+  while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+  auto earlier = ReadEarlierJob(dir);
+  if (!earlier.ok()) return earlier.status();
+  if (!earlier->has_value()) return Status::Usage(job_dir + " holds no job to resume: it has no journal");
+  auto request = DecodeRunRequest((*earlier)->first.request);
+  if (!request.ok()) return request.status().WithContext(JournalPath(dir));
+  RunRequest req = std::move(*request);
+  // The job's own: what to run, where. The process's own: the rest.
+  req.job_dir = dir;
+  req.environment = options.environment;
+  req.cores = options.cores;
+  req.stderr_is_tty = options.stderr_is_tty;
+  req.progress = options.progress;
+  req.resume = true;
+  req.rerun_failed = options.rerun_failed;
+  req.force = options.force;
+  return RunJob(req, out);
 }
 
 }  // namespace parallelrun

@@ -11,6 +11,7 @@
 #include "base/clock.h"
 #include "base/job_dir.h"
 #include "base/text.h"
+#include "job/job_dir_state.h"
 #include "link/link.h"
 #include "link/tcp_link.h"
 #include "node/agent.h"
@@ -93,6 +94,10 @@ Status RunMasterNode(NodeLoop& loop, const Role& role, const JobSecret& secret,
     master.Interrupt(again, signal);
   });
 
+  if (mc.resume) {
+    Status replayed = master.Replay();
+    if (!replayed.ok()) return replayed;
+  }
   agent.Start();
   master.Start();
   loop.Run();
@@ -109,6 +114,24 @@ Status RunMasterNode(NodeLoop& loop, const Role& role, const JobSecret& secret,
   for (const auto& note : UserOutputNotes(LogsDir(plan.job_dir))) progress->Say(note);
   progress->Say(outcome.ok() ? "job succeeded; job dir " + plan.job_dir
                             : "job failed; see " + JobResultPath(plan.job_dir));
+  // Every stop that leaves work undone says how to continue it.
+  JobLog::Totals t = master.Totals();
+  uint64_t unprocessed = t.batches - t.batches_done - t.batches_failed;
+  if (!outcome.ok() && outcome.code() != Status::Code::kUsage) {
+    if (plan.append_row && t.batches_done > 0) {
+      progress->Say(fmt::format("the finished rows wait in {}; the output {}/{} is written when "
+                                "the job completes",
+                                plan.append_row->parts_dir, plan.append_row->output_dir,
+                                plan.append_row->file_name));
+    }
+    if (unprocessed > 0 || outcome.code() == Status::Code::kInterrupted ||
+        outcome.code() == Status::Code::kInfrastructure) {
+      progress->Say("to continue: " + ResumeCommand(plan.job_dir));
+    } else if (t.batches_failed > 0) {
+      progress->Say("to run the failed mini-batches again: " + ResumeCommand(plan.job_dir) +
+                    " --rerun-failed");
+    }
+  }
   return outcome;
 }
 

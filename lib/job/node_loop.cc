@@ -5,7 +5,20 @@
 
 namespace parallelrun {
 
-NodeLoop::NodeLoop() : signals_(io_, SIGINT, SIGTERM) {
+namespace {
+
+const char* SignalName(int signo) {
+  switch (signo) {
+    case SIGTERM: return "SIGTERM";
+    case SIGHUP: return "SIGHUP";
+    default: return "SIGINT";
+  }
+}
+
+}  // namespace
+
+// A closed terminal or ssh session (SIGHUP) stops the job as SIGTERM does.
+NodeLoop::NodeLoop() : signals_(io_, SIGINT, SIGTERM, SIGHUP) {
   // Workers write to pipes that may close under them; never die of SIGPIPE.
   signal(SIGPIPE, SIG_IGN);
 }
@@ -21,7 +34,7 @@ void NodeLoop::Wait() {
     // A signal sent to the whole process group arrives more than once; those
     // repeats are the same request (stop_signals.h).
     int interrupts = stops_.Add(StopSignals::Clock::now());
-    if (interrupts > 0) on_interrupt_(interrupts > 1, signo == SIGTERM ? "SIGTERM" : "SIGINT");
+    if (interrupts > 0) on_interrupt_(interrupts > 1, SignalName(signo));
     Wait();
   });
 }

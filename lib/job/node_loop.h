@@ -1,6 +1,6 @@
 // NodeLoop: the event loop of one node's process, the same on the master's
 // node and on every other: the one io_context everything of the node runs on
-// (STYLE.md), and the watch on SIGINT and SIGTERM that turns them into the
+// (STYLE.md), and the watch on SIGINT, SIGTERM and SIGHUP that turns them into the
 // node's interrupt — the second one asks to skip the kill grace (signals
 // within a short window are one request: stop_signals.h).
 // What differs between the nodes (what runs on the loop, what an interrupt
@@ -21,10 +21,10 @@ namespace parallelrun {
 class NodeLoop {
  public:
   // `again` is false for the first signal and true for every later one;
-  // `signal` is "SIGINT" or "SIGTERM".
+  // `signal` is "SIGINT", "SIGTERM" or "SIGHUP".
   using OnInterrupt = std::function<void(bool again, const std::string& signal)>;
 
-  // Takes SIGINT and SIGTERM from now on (they no longer end the process)
+  // Takes SIGINT, SIGTERM and SIGHUP from now on (they no longer end the process)
   // and ignores SIGPIPE: workers write to pipes that may close under them.
   NodeLoop();
 

@@ -11,6 +11,9 @@
 #include <cstring>
 #include <memory>
 #include <vector>
+
+#include <fmt/format.h>
+
 #include "base/disk.h"
 #include "base/job_dir.h"
 
@@ -63,6 +66,58 @@ bool AppendRowOutput::Accept(MiniBatchId id, uint32_t attempt) {
 void AppendRowOutput::Discard(MiniBatchId id, uint32_t attempt) {
   if (accepted(id) == attempt) return;  // never delete the accepted rows
   unlink(PartPath(id, attempt).c_str());
+}
+
+uint64_t AppendRowOutput::PartBytes(MiniBatchId id, uint32_t attempt) const {
+  struct stat st;
+  if (stat(PartPath(id, attempt).c_str(), &st) != 0) return 0;
+  return static_cast<uint64_t>(st.st_size);
+}
+
+Status AppendRowOutput::RestoreParts(
+    const std::vector<std::tuple<MiniBatchId, uint32_t, uint64_t>>& accepted) {
+  uint64_t total = 0;
+  bool missing = false;
+  for (const auto& [id, attempt, bytes] : accepted) {
+    total += bytes;
+    struct stat st;
+    if (stat(PartPath(id, attempt).c_str(), &st) != 0) missing = true;
+  }
+  if (!missing) return Status::Ok();
+  const std::string output = final_path();
+  UniqueFd in(open(output.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!in.valid()) {
+    return Status::Usage("the rows of the earlier runs are gone: " + ErrnoMessage(output, errno));
+  }
+  struct stat st;
+  if (fstat(in.get(), &st) != 0) return Status::Infrastructure(ErrnoMessage(output, errno));
+  if (static_cast<uint64_t>(st.st_size) != total) {
+    return Status::Usage(fmt::format(
+        "{} has {} bytes, but the earlier runs wrote {}: it changed since, so its rows cannot be "
+        "kept; move it away and resume with --force",
+        output, st.st_size, total));
+  }
+  std::vector<char> buf(1u << 20);
+  for (const auto& [id, attempt, bytes] : accepted) {
+    std::string part = PartPath(id, attempt);
+    std::string temp = part + ".restoring";
+    UniqueFd out(open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+    if (!out.valid()) return Status::Infrastructure(ErrnoMessage(temp, errno));
+    uint64_t left = bytes;
+    while (left > 0) {
+      ssize_t r = read(in.get(), buf.data(), std::min<uint64_t>(left, buf.size()));
+      if (r < 0 && errno == EINTR) continue;
+      if (r <= 0) return Status::Infrastructure(ErrnoMessage(output, r < 0 ? errno : EIO));
+      if (!WriteAll(out.get(), buf.data(), static_cast<size_t>(r))) {
+        return Status::Infrastructure(ErrnoMessage(temp, errno));
+      }
+      left -= static_cast<uint64_t>(r);
+    }
+    if (out.Close() != 0 || rename(temp.c_str(), part.c_str()) != 0) {
+      return Status::Infrastructure(ErrnoMessage(part, errno));
+    }
+  }
+  return Status::Ok();
 }
 
 Result<AppendRowOutput::Summary> AppendRowOutput::Finish(

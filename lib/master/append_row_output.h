@@ -37,6 +37,7 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <vector>
 
 #include "base/mini_batch.h"
@@ -71,6 +72,17 @@ class AppendRowOutput {
   bool Accept(MiniBatchId id, uint32_t attempt);
   // The attempt failed (or was superseded): its part, if any, is deleted.
   void Discard(MiniBatchId id, uint32_t attempt);
+
+  // The size of an attempt's part file (0 when it cannot be read).
+  uint64_t PartBytes(MiniBatchId id, uint32_t attempt) const;
+
+  // Resume of a job whose earlier run wrote the output (and removed the
+  // parts): cuts the output file back into the part files of `accepted`
+  // ((id, attempt, bytes) in id order, as the journal recorded them), so that
+  // the next Finish() writes them again with the new mini-batches' rows. Does
+  // nothing when every part is still there. Errors: the output is missing or
+  // its size is not the parts' sum (it was changed since).
+  Status RestoreParts(const std::vector<std::tuple<MiniBatchId, uint32_t, uint64_t>>& accepted);
 
   // The accepted attempt of `id`, 0 if none.
   uint32_t accepted(MiniBatchId id) const { return id < accepted_.size() ? accepted_[id] : 0; }

@@ -63,7 +63,7 @@ BatchQueue::Verdict BatchQueue::Finish(const AttemptResult& r) {
     return Verdict::kDone;
   }
   SetLatest(&e, true, total);
-  if (static_cast<int>(e.attempts) < limits_.max_tries) {
+  if (static_cast<int>(e.attempts - e.budget_base) < limits_.max_tries) {
     e.leased = false;
     counters_.retries++;
     pending_.push_front(r.id);
@@ -73,6 +73,37 @@ BatchQueue::Verdict BatchQueue::Finish(const AttemptResult& r) {
   counters_.items_added += unknown_rows;
   live_.erase(it);
   return Verdict::kFailed;
+}
+
+BatchQueue::Verdict BatchQueue::Replay(const AttemptResult& r) {
+  auto it = live_.find(r.id);
+  if (it == live_.end() || it->second.leased) return Verdict::kStale;
+  // Pending: take it out of the queue as a lease would, then finish it.
+  for (auto p = pending_.begin(); p != pending_.end(); ++p) {
+    if (*p == r.id) {
+      pending_.erase(p);
+      break;
+    }
+  }
+  it->second.leased = true;
+  it->second.attempts = r.attempt;
+  return Finish(r);
+}
+
+void BatchQueue::Revive(MiniBatch batch, uint32_t prior_attempts, uint64_t last_total) {
+  MiniBatchId id = batch.id;
+  // It counted as failed (and, for rows known only from attempts, its rows
+  // were added) when it failed for good; it counts as failed until it
+  // succeeds, so only "finished" is taken back.
+  counters_.batches_failed--;
+  if (IsTabular(batch.kind) && batch.known_rows == 0) counters_.items_added -= last_total;
+  Entry e;
+  e.batch = std::move(batch);
+  e.attempts = e.budget_base = prior_attempts;
+  e.latest_failed = true;
+  e.latest_failed_items = last_total;
+  live_.emplace(id, std::move(e));
+  pending_.push_back(id);
 }
 
 bool BatchQueue::Return(MiniBatchId id, uint32_t attempt) {

@@ -80,6 +80,19 @@ class BatchQueue {
   // Records the result of attempt `result.attempt` of `result.id`.
   Verdict Finish(const AttemptResult& result);
 
+  // Resume: the journal says attempt `r.attempt` of the live mini-batch
+  // `r.id` ended as `r` in an earlier run. Applies it as Finish would, with
+  // no lease: the attempt counts, and the mini-batch is done, pending for a
+  // retry, or failed. kStale when `r.id` is not live.
+  Verdict Replay(const AttemptResult& r);
+
+  // Resume with --rerun-failed: `batch`, which failed for good in an earlier
+  // run after `prior_attempts` attempts (its last one with `last_total`
+  // items), is pending again with a fresh budget of max_tries attempts,
+  // numbered after the earlier ones. It still counts as failed until an
+  // attempt succeeds. REQUIRES: it was added and finished as failed.
+  void Revive(MiniBatch batch, uint32_t prior_attempts, uint64_t last_total);
+
   // Gives back a lease that was never tried (its worker died before starting
   // it, or the job is stopping): pending again at the front, attempt not
   // counted. Returns false for a stale lease.
@@ -111,6 +124,7 @@ class BatchQueue {
   struct Entry {
     MiniBatch batch;
     uint32_t attempts = 0;        // attempts started (leases not returned)
+    uint32_t budget_base = 0;     // attempts before a --rerun-failed revival
     bool leased = false;
     AgentId agent = 0;
     bool latest_failed = false;   // latest attempt failed

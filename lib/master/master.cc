@@ -8,12 +8,17 @@
 #include <boost/asio/post.hpp>
 #include <fmt/format.h>
 
+#include "base/crc32c.h"
+#include "data/table_source.h"
+
 namespace parallelrun {
 
 namespace {
 
 constexpr auto kTick = std::chrono::milliseconds(200);
 constexpr double kOverviewEverySeconds = 10;
+// Group commit of the journal: how long records wait for company.
+constexpr auto kCommitDelay = std::chrono::milliseconds(20);
 
 // `batch` with its items as people read them (a table range's descriptor is
 // bytes), for the report's Mini-batch Detail and job_error.txt.
@@ -33,7 +38,7 @@ Master::Master(boost::asio::io_context& io, Config config, JobLog* log, Progress
     : io_(io), config_(std::move(config)), log_(log), progress_(progress), done_(std::move(done)),
       queue_(config_.limits),
       watch_(*config_.clock, config_.progress_update_timeout, kOverviewEverySeconds),
-      tick_(io) {
+      tick_(io), commit_timer_(io) {
   // Form enough mini-batches ahead to cover demand, but hold no more than
   // about 8k items in them: memory must not grow with the dataset, and a
   // 100k-file folder should already be past the plateau.
@@ -96,6 +101,15 @@ void Master::Start() {
 
 void Master::OpenInput(size_t index) {
   input_index_ = index;
+  if (index < listed_through_.size() && listed_through_[index] >= 0) {
+    // Resume: every mini-batch of this input is in the journal.
+    next_id_ = static_cast<MiniBatchId>(listed_through_[index]);
+    log_->Master("INFO", fmt::format("Input {} ({}) was listed by an earlier run: its mini-batches "
+                                     "come from the journal.",
+                                     index, config_.input_names[index]));
+    OpenInput(index + 1);
+    return;
+  }
   if (index >= config_.input_paths.size()) {
     queue_.CloseAdding();
     // The rows of a CSV or JSON Lines range are only known once a worker has
@@ -152,7 +166,7 @@ void Master::Feed() {
       case Batcher::Outcome::kBatch:
         batch.id = next_id_++;
         batch.input = static_cast<uint32_t>(input_index_);
-        queue_.Add(std::move(batch));
+        Formed(std::move(batch));
         break;
       case Batcher::Outcome::kWaiting:
         return;
@@ -165,6 +179,10 @@ void Master::Feed() {
           log_->Master("ERROR", "Listing: " + e);
         }
         listing_error_count_ += end.error_count;
+        // Only a listing that ended cleanly is never repeated by a resume.
+        if (end.errors.empty()) {
+          Record(JournalInputListed{static_cast<uint32_t>(input_index_), next_id_});
+        }
         source_.reset();
         OpenInput(input_index_ + 1);
         break;
@@ -227,6 +245,7 @@ void Master::OnMessage(size_t index, LinkMessage&& m) {
   } else if (auto* bye = std::get_if<ByeMsg>(&m)) {
     a.bye = true;
     a.demand = 0;
+    Record(bye->report);
     log_->Node(bye->report);
     size_t requeued = queue_.ReleaseAgent(static_cast<AgentId>(index));
     if (requeued > 0) {
@@ -250,6 +269,7 @@ void Master::OnResult(size_t index, AttemptResult&& r) {
   std::optional<MiniBatch> labelled;
   if (IsTabular(batch->kind)) labelled = Labelled(*batch);
   const MiniBatch& shown = labelled ? *labelled : *batch;
+  Record(r);
   log_->Attempt(r, shown);
   if (r.status == AttemptStatus::kRunDone && r.returned > r.total && !warned_capped_) {
     warned_capped_ = true;
@@ -273,7 +293,9 @@ void Master::OnResult(size_t index, AttemptResult&& r) {
     // Only the attempt the queue recorded as the mini-batch's success
     // contributes rows; any other (failed, retried, stale) is dropped.
     if (verdict == BatchQueue::Verdict::kDone) {
-      append_row_->Accept(r.id, r.attempt);
+      if (append_row_->Accept(r.id, r.attempt)) {
+        Record(JournalAccepted{r.id, r.attempt, append_row_->PartBytes(r.id, r.attempt)});
+      }
     } else {
       append_row_->Discard(r.id, r.attempt);
     }
@@ -451,7 +473,9 @@ void Master::Finish() {
   uint64_t unprocessed = t.batches - t.batches_done - t.batches_failed;
   std::string known = queue_.adding_closed() ? "" : " (the input was still being listed)";
   Status outcome;
-  if (interrupted_) {
+  if (!fatal_.ok()) {
+    outcome = fatal_;
+  } else if (interrupted_) {
     outcome = Status::Interrupted(fmt::format(
         "interrupted by {}; {} of {} mini-batches were processed, {} were not{}", interrupt_signal_,
         t.batches_done + t.batches_failed, t.batches, unprocessed, known));
@@ -472,6 +496,11 @@ void Master::Finish() {
     outcome = Status::JobFailed(fmt::format("{} mini-batches were left unprocessed", unprocessed));
   } else if (auto exceeded = queue_.ExceededThreshold()) {
     outcome = Status::JobFailed(*exceeded);
+  }
+  // What the append_row output is made of must be on disk before it is.
+  if (config_.journal) {
+    Status s = config_.journal->Sync();
+    if (!s.ok() && outcome.ok()) outcome = s;
   }
   if (append_row_) WriteAppendRowOutput(&outcome);
   // Partitioning's spill files (for partitions by columns, a copy of the
@@ -509,13 +538,137 @@ void Master::Finish() {
                                         config_.expected_nodes));
     summary += fmt::format(" Only {} of {} nodes joined.", joined, config_.expected_nodes);
   }
-  log_->Close(outcome, t, summary + "\n");
+  if (config_.journal) {
+    commit_timer_.cancel();
+    config_.journal->Append(JournalRunEnded{static_cast<uint8_t>(outcome.code()), outcome.message()});
+    Status s = config_.journal->Sync();
+    if (!s.ok() && outcome.ok()) outcome = s;
+  }
+  Status closed = log_->Close(outcome, t, summary + "\n");
+  if (!closed.ok() && outcome.ok()) outcome = closed;
   outcome_ = outcome;
   // Every node exits with the job's outcome (remote agents wait for this).
   for (auto& a : agents_) {
     a.link->Send(EndMsg{static_cast<uint8_t>(outcome.code()), outcome.message()});
   }
   done_(outcome);
+}
+
+void Master::Record(const JournalRecord& record) {
+  if (!config_.journal) return;
+  config_.journal->Append(record);
+  if (commit_scheduled_) return;
+  // Group commit: the records of the next few milliseconds go in one write.
+  // A crash loses at most those; their mini-batches run again on resume.
+  commit_scheduled_ = true;
+  commit_timer_.expires_after(kCommitDelay);
+  commit_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (!ec) CommitJournal();
+  });
+}
+
+void Master::CommitJournal() {
+  commit_scheduled_ = false;
+  if (!config_.journal) return;
+  Status s = config_.journal->Commit();
+  if (s.ok()) s = log_->Flush();
+  if (!s.ok()) FailInfrastructure(s);
+}
+
+void Master::FailInfrastructure(const Status& error) {
+  if (!fatal_.ok()) return;
+  fatal_ = error;
+  log_->Master("ERROR", error.message());
+  BeginStop(error.message());
+  StopWorkers(false, "the job stopped: " + error.message());
+}
+
+void Master::Formed(MiniBatch&& batch) {
+  if (batch.id < journaled_batches_) {
+    // Resume: the journal has this mini-batch (finished, or queued by the
+    // replay). The input must still give the same one.
+    uint32_t crc = Crc32c(EncodeJournalRecord(batch));
+    if (crc != journaled_crc_[batch.id] && !config_.resume->force && stop_reason_.empty()) {
+      std::string first = batch.items.empty() ? "" : " (first item now: " + ItemLabel(batch, 0) + ")";
+      BeginStop(fmt::format("input {} changed since the job's first run: mini-batch {} is not the "
+                            "one the journal holds{}; resume with --force to go on anyway, or run "
+                            "the job anew in a new job dir",
+                            config_.input_names[batch.input], batch.id, first));
+      fatal_ = Status::Usage(stop_reason_);
+    }
+    return;
+  }
+  Record(batch);
+  queue_.Add(std::move(batch));
+}
+
+Status Master::Replay() {
+  if (!config_.resume) return Status::Ok();
+  std::vector<std::tuple<MiniBatch, uint32_t, uint64_t>> revive;
+  std::vector<std::tuple<MiniBatchId, uint32_t, uint64_t>> accepted;
+  uint64_t attempts = 0;
+  auto read = ReadJournal(config_.resume->journal_path, [&](JournalRecord&& record) -> Status {
+    if (auto* b = std::get_if<MiniBatch>(&record)) {
+      if (b->id != journaled_batches_) {
+        return Status::Infrastructure(fmt::format(
+            "{}: mini-batch {} follows mini-batch {}: the journal is not this job's",
+            config_.resume->journal_path, b->id, journaled_batches_ ? journaled_batches_ - 1 : 0));
+      }
+      journaled_crc_.push_back(Crc32c(EncodeJournalRecord(*b)));
+      journaled_batches_++;
+      queue_.Add(std::move(*b));
+    } else if (auto* r = std::get_if<AttemptResult>(&record)) {
+      const MiniBatch* batch = queue_.Find(r->id);
+      if (!batch) return Status::Ok();  // a late result of a finished mini-batch
+      attempts++;
+      MiniBatch shown = IsTabular(batch->kind) ? Labelled(*batch) : *batch;
+      log_->Attempt(*r, shown);
+      if (r->status == AttemptStatus::kInterrupted) return Status::Ok();
+      std::optional<MiniBatch> copy;
+      if (AttemptFailed(r->status) && config_.resume->rerun_failed) copy = *batch;
+      BatchQueue::Verdict verdict = queue_.Replay(*r);
+      if (AttemptFailed(r->status)) log_->Failure(*r, shown, verdict == BatchQueue::Verdict::kFailed);
+      if (verdict == BatchQueue::Verdict::kFailed && copy) {
+        revive.emplace_back(std::move(*copy), r->attempt, r->total);
+      }
+    } else if (auto* a = std::get_if<JournalAccepted>(&record)) {
+      if (append_row_ && append_row_->Accept(a->id, a->attempt)) {
+        accepted.emplace_back(a->id, a->attempt, a->bytes);
+      }
+    } else if (auto* l = std::get_if<JournalInputListed>(&record)) {
+      if (l->input >= listed_through_.size()) listed_through_.resize(l->input + 1, -1);
+      listed_through_[l->input] = static_cast<int64_t>(l->batches);
+    } else if (auto* n = std::get_if<NodeReport>(&record)) {
+      log_->Node(*n);
+    } else if (std::get_if<JournalRunStarted>(&record)) {
+      replayed_runs_++;
+    }
+    return Status::Ok();
+  });
+  if (!read.ok()) return read.status();
+  if (!read->torn_tail.empty()) {
+    log_->Master("WARNING", "The journal ended in a torn record, from a run that was killed: " +
+                                read->torn_tail + "; it was cut there.");
+  }
+  for (auto& [batch, prior, total] : revive) queue_.Revive(std::move(batch), prior, total);
+  if (append_row_) {
+    // A run that succeeded wrote the output and removed the parts.
+    std::sort(accepted.begin(), accepted.end());
+    Status restored = append_row_->RestoreParts(accepted);
+    if (!restored.ok()) return restored;
+  }
+  const auto& c = queue_.counters();
+  uint64_t finished = c.batches_done + c.batches_failed;
+  std::string line = fmt::format(
+      "resuming: {} mini-batches from {} earlier run(s): {} succeeded, {} failed{}, {} to run "
+      "again; {} attempts replayed",
+      // The last run record is this run's own.
+      journaled_batches_, replayed_runs_ - 1, c.batches_done, c.batches_failed + revive.size(),
+      revive.empty() ? "" : fmt::format(" ({} to run again: --rerun-failed)", revive.size()),
+      journaled_batches_ - finished, attempts);
+  log_->Master("INFO", line);
+  progress_->Say(line);
+  return Status::Ok();
 }
 
 }  // namespace parallelrun

@@ -23,6 +23,7 @@
 #include "master/append_row_output.h"
 #include "master/batch_queue.h"
 #include "master/progress_watch.h"
+#include "master/journal.h"
 #include "report/job_log.h"
 #include "report/progress.h"
 
@@ -51,6 +52,21 @@ class Master {
     // Elapsed times and the no-progress rule read this (not owned); tests
     // pass a ManualClock.
     const Clock* clock = &SystemClock();
+    // The job's journal (master/journal.h; not owned, outlives the master;
+    // null: nothing is journaled). Every state change is appended to it.
+    Journal* journal = nullptr;
+    // Resume (DESIGN.md §3): before scheduling, the records of an earlier
+    // run are replayed from `journal_path` — the reports are rebuilt, finished
+    // mini-batches stay finished, unfinished ones run again (failed ones too
+    // with `rerun_failed`), and only inputs whose listing had not ended are
+    // listed again. `force`: a re-formed mini-batch that differs from the
+    // journal's (the input changed) does not stop the job.
+    struct Resume {
+      std::string journal_path;
+      bool rerun_failed = false;
+      bool force = false;
+    };
+    std::optional<Resume> resume;
   };
 
   // `done` runs once, after every agent has said Bye and the reports are
@@ -67,6 +83,10 @@ class Master {
   // as attempts — and the job goes on with the other nodes.
   void AgentLost(size_t index, const std::string& reason);
   void Start();
+  // Resume: replays the journal of the earlier runs (Config::resume). Call
+  // once, before Start. Errors: the journal cannot be read, or does not
+  // belong to this job.
+  Status Replay();
   // Ctrl-C / SIGTERM (`signal` names it): stop dispatching, stop workers (at
   // once if `immediate`, the second time), then report what finished; the
   // job's outcome is Interrupted.
@@ -94,6 +114,15 @@ class Master {
 
   void OnMessage(size_t agent, LinkMessage&& m);
   void OnResult(size_t agent, AttemptResult&& r);
+  // Appends to the journal, with a commit soon after (group commit).
+  void Record(const JournalRecord& record);
+  void CommitJournal();
+  // A new mini-batch formed from the input: journaled and queued, or — on
+  // resume, for one the journal already holds — checked against it.
+  void Formed(MiniBatch&& batch);
+  // The job cannot go on for a reason outside it (a journal or report that
+  // cannot be written): stop, and end with exit code 3.
+  void FailInfrastructure(const Status& error);
   void Feed();
   void Serve();
   void OpenInput(size_t index);
@@ -140,6 +169,14 @@ class Master {
   std::string stop_detail_;
   bool finished_ = false;
   Status outcome_;  // once finished_
+  Status fatal_;  // overrides the outcome: a journal or report that failed, a changed input
+  boost::asio::steady_timer commit_timer_;
+  bool commit_scheduled_ = false;
+  // Resume: what the journal of earlier runs holds.
+  uint64_t journaled_batches_ = 0;            // ids below this are in the journal
+  std::vector<uint32_t> journaled_crc_;       // by id: CRC-32C of its record
+  std::vector<int64_t> listed_through_;       // by input: batches formed when its listing ended, -1
+  uint64_t replayed_runs_ = 0;
   // Set in the destructor: lister notifications posted to the loop after
   // this object is gone must do nothing.
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);

@@ -1,6 +1,7 @@
 #include "report/job_log.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -17,6 +18,8 @@ namespace {
 
 constexpr size_t kFailuresKept = 10;
 constexpr size_t kItemsShown = 5;
+// Rows wait in memory up to this size or the master's next journal commit.
+constexpr size_t kCsvBufferBytes = 256 << 10;
 
 std::string LastLines(const std::string& text, int n) {
   std::vector<std::string> lines;
@@ -61,14 +64,15 @@ Result<std::unique_ptr<JobLog>> JobLog::Open(const std::string& job_dir, int nod
   }
   if (!made.ok()) return Status::Usage(made.message());
   log->master_.reset(fopen(MasterLogPath(job_dir, 0).c_str(), "a"));
-  log->csv_.reset(fopen(ProcessedMiniBatchesCsv(job_dir).c_str(), "w"));
-  if (!log->master_ || !log->csv_) {
+  log->csv_path_ = ProcessedMiniBatchesCsv(job_dir);
+  log->csv_ = UniqueFd(open(log->csv_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+  if (!log->master_ || !log->csv_.valid()) {
     return Status::Usage(fmt::format("cannot write in job dir {}: {}", job_dir, strerror(errno)));
   }
-  fputs("Mini-batch Id,Picked Count,Process,Start Time,Total,Succeeded,Failed,Elapsed Seconds,"
-        "Process Seconds,Run Method Seconds,Status,Error Category,Error Message,"
-        "Mini-batch Detail,Node\n",
-        log->csv_.get());
+  log->csv_buffer_ =
+      "Mini-batch Id,Picked Count,Process,Start Time,Total,Succeeded,Failed,Elapsed Seconds,"
+      "Process Seconds,Run Method Seconds,Status,Error Category,Error Message,"
+      "Mini-batch Detail,Node\n";
   if (FILE* f = fopen(ReadmePath(job_dir).c_str(), "w")) {
     fputs(ReadmeText().c_str(), f);
     fclose(f);
@@ -137,12 +141,31 @@ void JobLog::Attempt(const AttemptResult& r, const MiniBatch& batch) {
       if (note.result.id == r.id) note.succeeded_later = true;
     }
   }
-  if (!csv_) return;
-  fmt::print(csv_.get(), "{},{},{},{},{},{},{},{:.6f},{:.6f},{:.6f},{},{},{},{},{}\n", r.id,
-             r.attempt, r.process, IsoTime(r.start_time), r.total, r.succeeded,
-             r.total - r.succeeded, r.elapsed_seconds, r.process_seconds, r.run_seconds,
-             AttemptStatusName(r.status), CsvField(r.error_category),
-             CsvField(Printable(r.error_message)), CsvField(Detail(batch)), r.node);
+  fmt::format_to(std::back_inserter(csv_buffer_),
+                 "{},{},{},{},{},{},{},{:.6f},{:.6f},{:.6f},{},{},{},{},{}\n", r.id, r.attempt,
+                 r.process, IsoTime(r.start_time), r.total, r.succeeded, r.total - r.succeeded,
+                 r.elapsed_seconds, r.process_seconds, r.run_seconds, AttemptStatusName(r.status),
+                 CsvField(r.error_category), CsvField(Printable(r.error_message)),
+                 CsvField(Detail(batch)), r.node);
+  if (csv_buffer_.size() >= kCsvBufferBytes) error_ = Flush();
+}
+
+Status JobLog::Flush() {
+  if (!error_.ok()) return error_;
+  // Whole rows in one write: a process killed at any moment leaves no torn
+  // row (only a full disk can cut one, and that fails the job).
+  if (!csv_buffer_.empty()) {
+    if (!WriteAll(csv_.get(), csv_buffer_.data(), csv_buffer_.size())) {
+      error_ = Status::Infrastructure("cannot write the report " + csv_path_ + ": " +
+                                      ErrnoText(errno));
+      return error_;
+    }
+    csv_buffer_.clear();
+  }
+  if (master_ && ferror(master_.get())) {
+    error_ = Status::Infrastructure("cannot write the master's log " + MasterLogPath(job_dir_, 0));
+  }
+  return error_;
 }
 
 void JobLog::Failure(const AttemptResult& r, const MiniBatch& batch, bool final_try) {
@@ -261,13 +284,12 @@ std::string JobLog::ErrorReport(const Totals& t) const {
   return out;
 }
 
-void JobLog::Close(const Status& outcome, const Totals& t, const std::string& summary) {
-  if (csv_) fflush(csv_.get());
+Status JobLog::Close(const Status& outcome, const Totals& t, const std::string& summary) {
+  Status status = Flush();
+  // Each file appears whole or not at all, even if the process is killed.
   auto write = [&](const std::string& path, const std::string& text) {
-    if (FILE* f = fopen(path.c_str(), "w")) {
-      fputs(text.c_str(), f);
-      fclose(f);
-    }
+    Status s = WriteFileAtomically(path, text);
+    if (!s.ok() && status.ok()) status = Status::Infrastructure("cannot write the report " + s.message());
   };
   std::string header =
       "Node,Process,Attempts,Succeeded Mini-batches,Failed Attempts,Total Items,Succeeded Items,"
@@ -317,6 +339,7 @@ void JobLog::Close(const Status& outcome, const Totals& t, const std::string& su
   }
   result += "See " + ReadmePath("") + " for the layout of these logs.\n";
   write(JobResultPath(job_dir_), result);
+  return status;
 }
 
 }  // namespace parallelrun

@@ -16,6 +16,7 @@
 #include <utility>
 #include <vector>
 
+#include "base/disk.h"
 #include "base/mini_batch.h"
 #include "base/text.h"
 #include "link/link.h"
@@ -55,7 +56,12 @@ class JobLog {
   // Writes process_summary.csv, node_summary.csv, job_result.txt,
   // job_error.txt (when anything failed) and flushes everything.
   // `outcome` is the job's Status; `summary` one paragraph for job_result.txt.
-  void Close(const Status& outcome, const Totals& totals, const std::string& summary);
+  // Errors: a report that could not be written (path and reason).
+  Status Close(const Status& outcome, const Totals& totals, const std::string& summary);
+
+  // Writes the buffered rows of processed_mini-batches.csv (whole rows, one
+  // write). The first error sticks and names the file and the reason.
+  Status Flush();
 
   // The job_error text (also printed at the end), "" when nothing failed:
   // failed attempts by kind, the first failing mini-batches with their items,
@@ -87,7 +93,10 @@ class JobLog {
   std::unique_ptr<FILE, int (*)(FILE*)> master_{nullptr, fclose};
   std::unique_ptr<FILE, int (*)(FILE*)> overview_{nullptr, fclose};
   std::string overview_hour_;
-  std::unique_ptr<FILE, int (*)(FILE*)> csv_{nullptr, fclose};
+  UniqueFd csv_;
+  std::string csv_path_;
+  std::string csv_buffer_;  // whole rows not yet written
+  Status error_;
   std::map<std::pair<uint32_t, std::string>, Counters> processes_;
   std::map<uint32_t, Counters> nodes_;
   std::map<uint32_t, NodeReport> node_reports_;

@@ -1,0 +1,420 @@
+#include "master/journal.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "base/crc32c.h"
+#include "base/wire.h"
+
+namespace parallelrun {
+
+namespace {
+
+enum RecordType : uint8_t {
+  kRunStarted = 1,
+  kBatch = 2,
+  kAttempt = 3,
+  kAccepted = 4,
+  kInputListed = 5,
+  kNodeReport = 6,
+  kRunEnded = 7,
+};
+
+// A reader that remembers the first thing that went wrong, for `why`.
+class Fields {
+ public:
+  explicit Fields(std::string_view data) : r_(data) {}
+  bool ok() const { return r_.ok() && why_.empty(); }
+  const std::string& why() const { return why_; }
+  void Fail(std::string why) {
+    if (why_.empty()) why_ = std::move(why);
+  }
+  uint8_t U8(const char* what) { return Check(r_.U8(), what); }
+  uint32_t U32(const char* what) { return Check(r_.U32(), what); }
+  uint64_t U64(const char* what) { return Check(r_.U64(), what); }
+  double F64(const char* what) { return Check(r_.F64(), what); }
+  std::string Bytes(const char* what) { return Check(r_.Bytes(), what); }
+  // A count of things that each take at least `min_bytes`: more than the
+  // rest of the record could hold is malformed (and never allocated).
+  uint32_t Count(const char* what, size_t min_bytes) {
+    uint32_t n = U32(what);
+    if (ok() && static_cast<uint64_t>(n) * min_bytes > r_.remaining()) {
+      Fail(fmt::format("{}: {} do not fit in the {} bytes left", what, n, r_.remaining()));
+      return 0;
+    }
+    return ok() ? n : 0;
+  }
+  void End() {
+    if (ok() && !r_.at_end()) Fail(fmt::format("{} bytes after the last field", r_.remaining()));
+  }
+
+ private:
+  template <typename T>
+  T Check(T v, const char* what) {
+    if (!r_.ok()) Fail(fmt::format("truncated at {}", what));
+    return v;
+  }
+  WireReader r_;
+  std::string why_;
+};
+
+void PutBatch(const MiniBatch& b, WireWriter* w) {
+  w->U64(b.id);
+  w->U32(b.input);
+  w->U8(static_cast<uint8_t>(b.kind));
+  w->U64(b.known_rows);
+  w->U32(static_cast<uint32_t>(b.partition.size()));
+  for (const auto& [k, v] : b.partition) {
+    w->Bytes(k);
+    w->Bytes(v);
+  }
+  w->U32(static_cast<uint32_t>(b.items.size()));
+  for (const auto& item : b.items) w->Bytes(item);
+}
+
+void GetBatch(Fields* f, MiniBatch* b) {
+  b->id = f->U64("id");
+  b->input = f->U32("input");
+  uint8_t kind = f->U8("kind");
+  if (f->ok() && kind > static_cast<uint8_t>(MiniBatchKind::kTablePartition)) {
+    f->Fail(fmt::format("kind {} is not a mini-batch kind", kind));
+  }
+  b->kind = static_cast<MiniBatchKind>(kind);
+  b->known_rows = f->U64("known_rows");
+  uint32_t k = f->Count("partition pairs", 8);
+  for (uint32_t i = 0; i < k && f->ok(); i++) {
+    std::string key = f->Bytes("partition key");
+    b->partition.emplace_back(std::move(key), f->Bytes("partition value"));
+  }
+  uint32_t n = f->Count("items", 4);
+  b->items.reserve(n);
+  for (uint32_t i = 0; i < n && f->ok(); i++) b->items.push_back(f->Bytes("item"));
+}
+
+void PutAttempt(const AttemptResult& r, WireWriter* w) {
+  w->U64(r.id);
+  w->U32(r.attempt);
+  w->U8(static_cast<uint8_t>(r.status));
+  w->U64(r.total);
+  w->U64(r.succeeded);
+  w->U64(r.returned);
+  w->F64(r.start_time);
+  w->F64(r.elapsed_seconds);
+  w->F64(r.process_seconds);
+  w->F64(r.run_seconds);
+  w->U32(r.node);
+  w->Bytes(r.process);
+  w->Bytes(r.error_category);
+  w->Bytes(r.error_message);
+  w->Bytes(r.traceback);
+}
+
+void GetAttempt(Fields* f, AttemptResult* r) {
+  r->id = f->U64("id");
+  r->attempt = f->U32("attempt");
+  uint8_t status = f->U8("status");
+  if (f->ok() && status > static_cast<uint8_t>(AttemptStatus::kLeaseLost)) {
+    f->Fail(fmt::format("status {} is not an attempt status", status));
+  }
+  r->status = static_cast<AttemptStatus>(status);
+  r->total = f->U64("total");
+  r->succeeded = f->U64("succeeded");
+  r->returned = f->U64("returned");
+  r->start_time = f->F64("start_time");
+  r->elapsed_seconds = f->F64("elapsed_seconds");
+  r->process_seconds = f->F64("process_seconds");
+  r->run_seconds = f->F64("run_seconds");
+  r->node = f->U32("node");
+  r->process = f->Bytes("process");
+  r->error_category = f->Bytes("error_category");
+  r->error_message = f->Bytes("error_message");
+  r->traceback = f->Bytes("traceback");
+}
+
+}  // namespace
+
+std::string EncodeJournalRecord(const JournalRecord& record) {
+  WireWriter w;
+  std::visit(
+      [&w](const auto& m) {
+        using T = std::decay_t<decltype(m)>;
+        if constexpr (std::is_same_v<T, JournalRunStarted>) {
+          w.U8(kRunStarted);
+          w.U32(m.run);
+          w.F64(m.start_time);
+          w.Bytes(m.host);
+          w.U32(m.pid);
+          w.Bytes(m.request);
+          w.Bytes(m.fingerprints);
+        } else if constexpr (std::is_same_v<T, MiniBatch>) {
+          w.U8(kBatch);
+          PutBatch(m, &w);
+        } else if constexpr (std::is_same_v<T, AttemptResult>) {
+          w.U8(kAttempt);
+          PutAttempt(m, &w);
+        } else if constexpr (std::is_same_v<T, JournalAccepted>) {
+          w.U8(kAccepted);
+          w.U64(m.id);
+          w.U32(m.attempt);
+          w.U64(m.bytes);
+        } else if constexpr (std::is_same_v<T, JournalInputListed>) {
+          w.U8(kInputListed);
+          w.U32(m.input);
+          w.U64(m.batches);
+        } else if constexpr (std::is_same_v<T, NodeReport>) {
+          w.U8(kNodeReport);
+          w.U32(m.node);
+          w.Bytes(m.host);
+          w.U32(static_cast<uint32_t>(m.processes.size()));
+          for (const ProcessReport& p : m.processes) {
+            w.Bytes(p.process);
+            w.U32(p.pid);
+            w.F64(p.start_time);
+            w.F64(p.end_time);
+            w.U8(p.init_ok ? 1 : 0);
+            w.F64(p.init_seconds);
+            w.Bytes(p.exit);
+          }
+        } else {
+          static_assert(std::is_same_v<T, JournalRunEnded>);
+          w.U8(kRunEnded);
+          w.U8(m.status_code);
+          w.Bytes(m.message);
+        }
+      },
+      record);
+  return w.Take();
+}
+
+bool DecodeJournalRecord(std::string_view body, JournalRecord* out, std::string* why) {
+  Fields f(body);
+  uint8_t type = f.U8("type");
+  switch (type) {
+    case kRunStarted: {
+      JournalRunStarted m;
+      m.run = f.U32("run");
+      m.start_time = f.F64("start_time");
+      m.host = f.Bytes("host");
+      m.pid = f.U32("pid");
+      m.request = f.Bytes("request");
+      m.fingerprints = f.Bytes("fingerprints");
+      *out = std::move(m);
+      break;
+    }
+    case kBatch: {
+      MiniBatch b;
+      GetBatch(&f, &b);
+      *out = std::move(b);
+      break;
+    }
+    case kAttempt: {
+      AttemptResult r;
+      GetAttempt(&f, &r);
+      *out = std::move(r);
+      break;
+    }
+    case kAccepted: {
+      JournalAccepted m;
+      m.id = f.U64("id");
+      m.attempt = f.U32("attempt");
+      m.bytes = f.U64("bytes");
+      *out = m;
+      break;
+    }
+    case kInputListed: {
+      JournalInputListed m;
+      m.input = f.U32("input");
+      m.batches = f.U64("batches");
+      *out = m;
+      break;
+    }
+    case kNodeReport: {
+      NodeReport m;
+      m.node = f.U32("node");
+      m.host = f.Bytes("host");
+      uint32_t n = f.Count("processes", 4 + 4 + 8 + 8 + 1 + 8 + 4);
+      for (uint32_t i = 0; i < n && f.ok(); i++) {
+        ProcessReport p;
+        p.process = f.Bytes("process");
+        p.pid = f.U32("pid");
+        p.start_time = f.F64("start_time");
+        p.end_time = f.F64("end_time");
+        p.init_ok = f.U8("init_ok") != 0;
+        p.init_seconds = f.F64("init_seconds");
+        p.exit = f.Bytes("exit");
+        m.processes.push_back(std::move(p));
+      }
+      *out = std::move(m);
+      break;
+    }
+    case kRunEnded: {
+      JournalRunEnded m;
+      m.status_code = f.U8("status code");
+      m.message = f.Bytes("message");
+      *out = std::move(m);
+      break;
+    }
+    default:
+      if (f.ok()) f.Fail(fmt::format("unknown record type {}", type));
+  }
+  f.End();
+  if (!f.ok()) {
+    if (why) *why = f.why();
+    return false;
+  }
+  return true;
+}
+
+Result<JournalReadSummary> ReadJournal(const std::string& path,
+                                       const std::function<Status(JournalRecord&&)>& visit) {
+  UniqueFd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) return Status::Infrastructure(ErrnoMessage(path, errno));
+  JournalReadSummary summary;
+  // Streams through a buffer: a journal can be larger than memory should hold.
+  std::string buf;
+  size_t pos = 0;
+  bool eof = false;
+  auto fill = [&](size_t need) -> Status {
+    while (buf.size() - pos < need && !eof) {
+      if (pos > (1u << 20)) {
+        buf.erase(0, pos);
+        pos = 0;
+      }
+      char chunk[1 << 16];
+      ssize_t n = read(fd.get(), chunk, sizeof chunk);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return Status::Infrastructure(ErrnoMessage(path, errno));
+      if (n == 0) eof = true;
+      buf.append(chunk, static_cast<size_t>(n));
+      summary.file_bytes += static_cast<uint64_t>(n);
+    }
+    return Status::Ok();
+  };
+  Status s = fill(kJournalHeaderBytes);
+  if (!s.ok()) return s;
+  if (buf.size() < kJournalHeaderBytes ||
+      std::memcmp(buf.data(), kJournalMagic, kJournalHeaderBytes) != 0) {
+    // An empty file is a journal whose creation was cut short.
+    if (buf.empty()) {
+      summary.torn_tail = "the file is empty (its header was never written)";
+      return summary;
+    }
+    return Status::Usage(path + ": not a parallelrun journal (its first bytes are not " +
+                         std::string(kJournalMagic) + ")");
+  }
+  pos = kJournalHeaderBytes;
+  summary.valid_bytes = kJournalHeaderBytes;
+  for (;;) {
+    s = fill(8);
+    if (!s.ok()) return s;
+    size_t left = buf.size() - pos;
+    if (left == 0) break;
+    if (left < 8) {
+      summary.torn_tail = fmt::format("record at byte {}: {} bytes of its 8-byte head",
+                                      summary.valid_bytes, left);
+      break;
+    }
+    WireReader head(std::string_view(buf).substr(pos, 8));
+    uint32_t length = head.U32();
+    uint32_t crc = head.U32();
+    if (length == 0 || length > kMaxJournalRecord) {
+      summary.torn_tail = fmt::format("record at byte {}: length {} is not a record's",
+                                      summary.valid_bytes, length);
+      break;
+    }
+    s = fill(8 + static_cast<size_t>(length));
+    if (!s.ok()) return s;
+    if (buf.size() - pos < 8 + static_cast<size_t>(length)) {
+      summary.torn_tail = fmt::format("record at byte {}: {} of its {} bytes",
+                                      summary.valid_bytes, buf.size() - pos - 8, length);
+      break;
+    }
+    std::string_view body(buf.data() + pos + 8, length);
+    if (Crc32c(body) != crc) {
+      summary.torn_tail = fmt::format("record at byte {}: checksum mismatch", summary.valid_bytes);
+      break;
+    }
+    JournalRecord record;
+    std::string why;
+    if (!DecodeJournalRecord(body, &record, &why)) {
+      // Whole and checksummed, yet not decodable: written by another version.
+      return Status::Infrastructure(fmt::format("{}: record at byte {} does not decode: {}", path,
+                                                summary.valid_bytes, why));
+    }
+    pos += 8 + length;
+    summary.valid_bytes += 8 + length;
+    summary.records++;
+    s = visit(std::move(record));
+    if (!s.ok()) return s;
+  }
+  return summary;
+}
+
+Result<std::unique_ptr<Journal>> Journal::Open(const std::string& path,
+                                               JournalReadSummary* existing) {
+  JournalReadSummary summary;
+  struct stat st;
+  bool exists = stat(path.c_str(), &st) == 0;
+  if (exists) {
+    auto read = ReadJournal(path, [](JournalRecord&&) { return Status::Ok(); });
+    if (!read.ok()) return read.status();
+    summary = *read;
+  }
+  UniqueFd fd(open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644));
+  if (!fd.valid()) return Status::Infrastructure(ErrnoMessage(path, errno));
+  uint64_t end = summary.valid_bytes;
+  if (!exists || summary.valid_bytes == 0) {
+    if (ftruncate(fd.get(), 0) != 0 ||
+        !WriteAll(fd.get(), kJournalMagic, kJournalHeaderBytes)) {
+      return Status::Infrastructure(ErrnoMessage(path, errno));
+    }
+    end = kJournalHeaderBytes;
+  } else if (summary.valid_bytes < summary.file_bytes &&
+             ftruncate(fd.get(), static_cast<off_t>(summary.valid_bytes)) != 0) {
+    return Status::Infrastructure(ErrnoMessage(path, errno));
+  }
+  if (lseek(fd.get(), static_cast<off_t>(end), SEEK_SET) < 0) {
+    return Status::Infrastructure(ErrnoMessage(path, errno));
+  }
+  if (existing) *existing = summary;
+  return std::unique_ptr<Journal>(new Journal(path, std::move(fd)));
+}
+
+void Journal::Append(const JournalRecord& record) {
+  std::string body = EncodeJournalRecord(record);
+  WireWriter head;
+  head.U32(static_cast<uint32_t>(body.size()));
+  head.U32(Crc32c(body));
+  buffer_ += head.data();
+  buffer_ += body;
+}
+
+Status Journal::Commit() {
+  if (!error_.ok()) return error_;
+  if (buffer_.empty()) return Status::Ok();
+  if (!WriteAll(fd_.get(), buffer_.data(), buffer_.size())) {
+    error_ = Status::Infrastructure(fmt::format("cannot write the job's journal {}: {}", path_,
+                                                ErrnoText(errno)));
+    return error_;
+  }
+  buffer_.clear();
+  return Status::Ok();
+}
+
+Status Journal::Sync() {
+  Status s = Commit();
+  if (!s.ok()) return s;
+  if (fdatasync(fd_.get()) != 0) {
+    error_ = Status::Infrastructure(fmt::format("cannot write the job's journal {}: {}", path_,
+                                                ErrnoText(errno)));
+  }
+  return error_;
+}
+
+}  // namespace parallelrun
