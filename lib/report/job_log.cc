@@ -60,8 +60,8 @@ Result<std::unique_ptr<JobLog>> JobLog::Open(const std::string& job_dir, int nod
     made = CreateNodeFolders(job_dir, static_cast<uint32_t>(node));
   }
   if (!made.ok()) return Status::Usage(made.message());
-  log->master_.reset(fopen(MasterLogPath(job_dir, 0).c_str(), "a"));
-  log->csv_.reset(fopen(ProcessedMiniBatchesCsv(job_dir).c_str(), "w"));
+  log->master_.reset(fopen(MasterLogPath(job_dir, 0).c_str(), "ae"));
+  log->csv_.reset(fopen(ProcessedMiniBatchesCsv(job_dir).c_str(), "we"));
   if (!log->master_ || !log->csv_) {
     return Status::Usage(fmt::format("cannot write in job dir {}: {}", job_dir, strerror(errno)));
   }
@@ -69,7 +69,7 @@ Result<std::unique_ptr<JobLog>> JobLog::Open(const std::string& job_dir, int nod
         "Process Seconds,Run Method Seconds,Status,Error Category,Error Message,"
         "Mini-batch Detail,Node\n",
         log->csv_.get());
-  if (FILE* f = fopen(ReadmePath(job_dir).c_str(), "w")) {
+  if (FILE* f = fopen(ReadmePath(job_dir).c_str(), "we")) {
     fputs(ReadmeText().c_str(), f);
     fclose(f);
   }
@@ -98,7 +98,7 @@ void JobLog::Overview(const std::string& message) {
   strftime(hour, sizeof hour, "%Y%m%d%H", &tm);
   if (!overview_ || overview_hour_ != hour) {
     overview_hour_ = hour;
-    overview_.reset(fopen(OverviewPath(job_dir_, hour).c_str(), "a"));
+    overview_.reset(fopen(OverviewPath(job_dir_, hour).c_str(), "ae"));
   }
   if (!overview_) return;
   fmt::print(overview_.get(), "{} {}\n", IsoTime(now), message);
@@ -264,7 +264,7 @@ std::string JobLog::ErrorReport(const Totals& t) const {
 void JobLog::Close(const Status& outcome, const Totals& t, const std::string& summary) {
   if (csv_) fflush(csv_.get());
   auto write = [&](const std::string& path, const std::string& text) {
-    if (FILE* f = fopen(path.c_str(), "w")) {
+    if (FILE* f = fopen(path.c_str(), "we")) {
       fputs(text.c_str(), f);
       fclose(f);
     }
