@@ -75,4 +75,25 @@ std::string ShellQuote(const std::string& s) {
   return out + "'";
 }
 
+std::string CutMiddle(const std::string& text, size_t limit) {
+  if (text.size() <= limit) return text;
+  auto continuation = [&](size_t i) {
+    return i < text.size() && (static_cast<unsigned char>(text[i]) & 0xC0) == 0x80;
+  };
+  size_t head = limit / 2;
+  while (head > 0 && continuation(head)) head--;
+  size_t tail = text.size() - limit / 2;
+  while (continuation(tail)) tail++;
+  std::string cut = std::to_string(tail - head);
+  for (int i = static_cast<int>(cut.size()) - 3; i > 0; i -= 3) cut.insert(static_cast<size_t>(i), ",");
+  return text.substr(0, head) + " … [" + cut + " bytes cut] … " + text.substr(tail);
+}
+
+void PutText(FILE* out, const std::string& text) {
+  if (!out) return;
+  fwrite(text.data(), 1, text.size(), out);
+  fflush(out);
+  clearerr(out);
+}
+
 }  // namespace parallelrun
