@@ -80,9 +80,12 @@ std::string CutMiddle(const std::string& text, size_t limit) {
   auto continuation = [&](size_t i) {
     return i < text.size() && (static_cast<unsigned char>(text[i]) & 0xC0) == 0x80;
   };
-  size_t head = limit / 2;
+  // Room for the note, so that the result has at most `limit` bytes and
+  // cutting it again changes nothing.
+  size_t keep = limit > 64 ? (limit - 64) / 2 : 0;
+  size_t head = keep;
   while (head > 0 && continuation(head)) head--;
-  size_t tail = text.size() - limit / 2;
+  size_t tail = text.size() - keep;
   while (continuation(tail)) tail++;
   std::string cut = std::to_string(tail - head);
   for (int i = static_cast<int>(cut.size()) - 3; i > 0; i -= 3) cut.insert(static_cast<size_t>(i), ",");

@@ -39,9 +39,10 @@ void PutText(FILE* out, const std::string& text);
 constexpr size_t kMaxErrorMessageBytes = 4096;
 constexpr size_t kMaxTracebackBytes = 16384;
 
-// `text` when it has at most `limit` bytes; else its head and tail, about
-// limit / 2 bytes each (cut at UTF-8 character boundaries), around
-// " … [12,345,678 bytes cut] … ".
+// `text` when it has at most `limit` bytes; else its head and tail,
+// (limit - 64) / 2 bytes each (cut at UTF-8 character boundaries), around
+// " … [12,345,678 bytes cut] … ": at most `limit` bytes, so that cutting
+// again changes nothing.
 std::string CutMiddle(const std::string& text, size_t limit);
 
 }  // namespace parallelrun

@@ -281,29 +281,31 @@ def _user_traceback(exc):
 
 def _cut(text, limit):
     """`text` if it has at most `limit` bytes (UTF-8), else its head and tail
-    around " … [12,345,678 bytes cut] … " (as lib/base/text.h CutMiddle)."""
+    around " \u2026 [12,345,678 bytes cut] \u2026 ", at most `limit` bytes in
+    all, so that cutting again changes nothing (lib/base/text.h CutMiddle)."""
     if len(text) * 4 <= limit:
         return text
     data = text.encode("utf-8", "surrogateescape")
     if len(data) <= limit:
         return text
-    head = data[:limit // 2].decode("utf-8", "ignore")
-    tail = data[len(data) - limit // 2:].decode("utf-8", "ignore")
-    cut = len(data) - len(head.encode("utf-8", "surrogateescape")) - len(
-        tail.encode("utf-8", "surrogateescape"))
+    keep = (limit - 64) // 2
+    head = data[:keep].decode("utf-8", "ignore")
+    tail = data[len(data) - keep:].decode("utf-8", "ignore")
+    cut = len(data) - len(head.encode("utf-8")) - len(tail.encode("utf-8"))
     return "%s \u2026 [%s bytes cut] \u2026 %s" % (head, "{:,}".format(cut), tail)
 
 
 def _one_line(exc):
     try:
-        text = str(exc)
+        text = str(exc).lstrip()
     except Exception:
         return type(exc).__name__
-    # The first line only; a message of one huge line is cut.
-    end = text.find("\n", 0, MAX_MESSAGE * 4)
-    text = (text[:end] if end >= 0 else _cut(text, MAX_MESSAGE)).strip()
-    text = _cut(text.splitlines()[0] if text else "", MAX_MESSAGE)
-    return "%s: %s" % (type(exc).__name__, text) if text else type(exc).__name__
+    name = type(exc).__name__
+    end = text.find("\n")
+    line = (text[:end] if end >= 0 else text).rstrip()
+    # The whole "Name: message" within MAX_MESSAGE: a message of one huge
+    # line is cut here, not by the agent.
+    return "%s: %s" % (name, _cut(line, MAX_MESSAGE - len(name) - 2)) if line else name
 
 
 def _load_tabular_module(source=None):

@@ -216,7 +216,7 @@ class HugeMessageTest(Leftovers):
         row = self.rows_by_item()["big"][0]
         self.assertEqual((row["Status"], row["Error Category"]), ("RUN_EXCEPTION", "ValueError"))
         message = row["Error Message"]
-        self.assertLessEqual(len(message.encode()), 4200)
+        self.assertLessEqual(len(message.encode()), 4096)
         self.assertRegex(message, r"^ValueError: headx+ … \[[0-9,]+ bytes cut\] … x+tail$")
         error = (self.logs() / "job_error.txt").read_text()
         self.assertLess(len(error), 64 * 1024)
@@ -229,7 +229,7 @@ class HugeMessageTest(Leftovers):
         row = self.rows_by_item()["raw"][0]
         self.assertEqual(row["Status"], "RUN_EXCEPTION")
         self.assertEqual(row["Error Message"],
-                         "head" + "x" * 2044 + " … [995,904 bytes cut] … " + "x" * 2044 + "tail")
+                         "head" + "x" * 2012 + " … [995,968 bytes cut] … " + "x" * 2012 + "tail")
 
 
 class LingeringThreadTest(Leftovers):
