@@ -1,6 +1,8 @@
 // parallelrun: the command line. CLI11 flags → RunRequest, one call into the
 // library, the error printed as "parallelrun: error: <message>", the exit
 // code from exit_codes.h. Everything else lives in lib/.
+#include <errno.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -269,6 +271,15 @@ int Main(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // A closed stdin, stdout or stderr (`2>&-`) would be taken by the first
+  // file opened, and the terminal's lines would land in a report. /dev/null
+  // in its place takes what is written there, as a closed stream would.
+  for (int fd = 0; fd <= 2; fd++) {
+    if (fcntl(fd, F_GETFD) == -1 && errno == EBADF) {
+      int null_fd = open("/dev/null", O_RDWR);
+      if (null_fd >= 0 && null_fd != fd) close(null_fd);
+    }
+  }
   try {
     return Main(argc, argv);
   } catch (const std::exception& e) {

@@ -75,4 +75,28 @@ std::string ShellQuote(const std::string& s) {
   return out + "'";
 }
 
+std::string CutMiddle(const std::string& text, size_t limit) {
+  if (text.size() <= limit) return text;
+  auto continuation = [&](size_t i) {
+    return i < text.size() && (static_cast<unsigned char>(text[i]) & 0xC0) == 0x80;
+  };
+  // Room for the note, so that the result has at most `limit` bytes and
+  // cutting it again changes nothing.
+  size_t keep = limit > 64 ? (limit - 64) / 2 : 0;
+  size_t head = keep;
+  while (head > 0 && continuation(head)) head--;
+  size_t tail = text.size() - keep;
+  while (continuation(tail)) tail++;
+  std::string cut = std::to_string(tail - head);
+  for (int i = static_cast<int>(cut.size()) - 3; i > 0; i -= 3) cut.insert(static_cast<size_t>(i), ",");
+  return text.substr(0, head) + " … [" + cut + " bytes cut] … " + text.substr(tail);
+}
+
+void PutText(FILE* out, const std::string& text) {
+  if (!out) return;
+  fwrite(text.data(), 1, text.size(), out);
+  fflush(out);
+  clearerr(out);
+}
+
 }  // namespace parallelrun

@@ -3,6 +3,7 @@
 #ifndef PARALLELRUN_BASE_TEXT_H_
 #define PARALLELRUN_BASE_TEXT_H_
 
+#include <cstdio>
 #include <string>
 
 namespace parallelrun {
@@ -24,6 +25,25 @@ std::string IsoTime(double epoch_seconds);
 
 // `s` quoted for a POSIX shell when it needs it ('…' with ' as '\'').
 std::string ShellQuote(const std::string& s);
+
+// Writes `text` to `out` (the terminal: stderr) and flushes, ignoring
+// failures: a terminal that went away (EPIPE under `| head`, a closed
+// stderr) must change neither the job's outcome nor its reports. fmt::print
+// would throw instead.
+void PutText(FILE* out, const std::string& text);
+
+// Bounds on what a worker's failure may put in the reports: an exception's
+// message (the CSV's Error Message, the terminal) and its traceback
+// (job_error.txt). lib/node/worker_driver.py cuts to the same sizes before
+// sending; the agent cuts again what it receives.
+constexpr size_t kMaxErrorMessageBytes = 4096;
+constexpr size_t kMaxTracebackBytes = 16384;
+
+// `text` when it has at most `limit` bytes; else its head and tail,
+// (limit - 64) / 2 bytes each (cut at UTF-8 character boundaries), around
+// " … [12,345,678 bytes cut] … ": at most `limit` bytes, so that cutting
+// again changes nothing.
+std::string CutMiddle(const std::string& text, size_t limit);
 
 }  // namespace parallelrun
 

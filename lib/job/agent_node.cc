@@ -20,7 +20,7 @@ Status RunAgentNode(NodeLoop& loop, const Role& role, const JobSecret& secret,
   if (!made.ok()) return made;
   std::string main_log = NodeLogPath(job_dir, role.node_rank);
   auto note = [&main_log](const std::string& line) {
-    if (FILE* f = fopen(main_log.c_str(), "a")) {
+    if (FILE* f = fopen(main_log.c_str(), "ae")) {
       fmt::print(f, "{}|{}\n", IsoTime(WallSeconds()), line);
       fclose(f);
     }

@@ -80,15 +80,15 @@ Result<NodeIdentity> ResolveNodeIdentity(const EnvironmentMap& env, FILE* out, R
   if (role.extra_process) {
     // One of several processes a launcher started on this node: the node's
     // first process runs its agent; this one has nothing to do.
-    fmt::print(out, "parallelrun: {}\n", role.explanation);
+    PutText(out, fmt::format("parallelrun: {}\n", role.explanation));
     node.nothing_to_do = true;
     return node;
   }
   if (role.multi_node()) {
     auto secret_or = ResolveJobSecret(env, req->job_dir);
     if (!secret_or.ok() && req->dry_run) {
-      fmt::print(out, "parallelrun: dry run: {}\nparallelrun: dry run: no job secret: {}\n",
-                 role.explanation, secret_or.status().message());
+      PutText(out, fmt::format("parallelrun: dry run: {}\nparallelrun: dry run: no job secret: {}\n",
+                 role.explanation, secret_or.status().message()));
       node.nothing_to_do = true;
       return node;
     }

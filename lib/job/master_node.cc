@@ -60,7 +60,7 @@ Status RunMasterNode(NodeLoop& loop, const Role& role, const JobSecret& secret,
   });
   // The node log's first line says who this process is and why, as on the
   // other nodes (DESIGN.md §6); the Agent appends to the same file.
-  if (FILE* f = fopen(NodeLogPath(wc.job_dir, role.node_rank).c_str(), "a")) {
+  if (FILE* f = fopen(NodeLogPath(wc.job_dir, role.node_rank).c_str(), "ae")) {
     fmt::print(f, "{}|{}\n", IsoTime(WallSeconds()), role.explanation);
     fclose(f);
   }
@@ -105,7 +105,7 @@ Status RunMasterNode(NodeLoop& loop, const Role& role, const JobSecret& secret,
   progress->Clear();
   std::string errors = log->ErrorReport(master.Totals());
   if (!errors.empty()) {
-    fmt::print(out, "\n{}\n", errors);
+    PutText(out, fmt::format("\n{}\n", errors));
   }
   progress->Say(master.Summary());
   if (master.Totals().batches == 0 && outcome.ok()) {

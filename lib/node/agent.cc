@@ -12,7 +12,7 @@ Agent::Agent(boost::asio::io_context& io, std::unique_ptr<LinkEnd> link, WorkerP
              std::string host, std::function<void()> done)
     : io_(io), link_(std::move(link)), node_(config.node), host_(std::move(host)),
       done_(std::move(done)) {
-  log_.reset(fopen(NodeLogPath(config.job_dir, node_).c_str(), "a"));
+  log_.reset(fopen(NodeLogPath(config.job_dir, node_).c_str(), "ae"));
   WorkerPool::Events events;
   events.result = [this](AttemptResult&& r) { link_->Send(ResultMsg{std::move(r)}); };
   events.give_back = [this](MiniBatchId id, uint32_t attempt) {

@@ -5,13 +5,59 @@
 #define PARALLELRUN_NODE_PROCESS_GROUP_H_
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <boost/process/v2/posix/default_launcher.hpp>
 
 namespace parallelrun {
+
+// Between fork and exec: marks every descriptor above stderr close-on-exec,
+// so that the child keeps only its stdio (Boost.Process has dup2'ed them
+// there already). parallelrun's own descriptors are opened close-on-exec,
+// but libraries' are not all (Asio's sockets, fopen without "e"), and
+// Boost.Process's own sweep (close_range) fails silently on kernels without
+// it — then a worker, and a daemon it starts, held the job's logs, the
+// report CSV and the master's listening socket. Async-signal-safe: system
+// calls only (no allocation), as a forked child of a threaded process needs.
+inline void CloseOnExecAbove2() {
+#if defined(SYS_close_range)
+  // CLOSE_RANGE_CLOEXEC (Linux 5.11): one call.
+  if (::syscall(SYS_close_range, 3u, ~0u, 1u << 2) == 0) return;
+#endif
+  int dir = ::open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir < 0) {
+    // No /proc: the descriptors a process of ours can have are few.
+    for (int fd = 3; fd < 1024; fd++) ::fcntl(fd, F_SETFD, FD_CLOEXEC);
+    return;
+  }
+  alignas(8) char buf[4096];
+  for (;;) {
+    long n = ::syscall(SYS_getdents64, dir, buf, sizeof buf);
+    if (n <= 0) break;
+    for (long pos = 0; pos < n;) {
+      // struct linux_dirent64: u64 ino, s64 off, u16 reclen, u8 type, name.
+      unsigned short reclen;
+      __builtin_memcpy(&reclen, buf + pos + 16, sizeof reclen);
+      const char* name = buf + pos + 19;
+      int fd = 0;
+      bool number = *name != '\0';
+      for (const char* c = name; *c; c++) {
+        if (*c < '0' || *c > '9') {
+          number = false;
+          break;
+        }
+        fd = fd * 10 + (*c - '0');
+      }
+      if (number && fd > 2 && fd != dir) ::fcntl(fd, F_SETFD, FD_CLOEXEC);
+      pos += reclen;
+    }
+  }
+  ::close(dir);
+}
 
 // Makes the child the leader of a new process group, between fork and exec,
 // so that it can be stopped with what it started (kill(-pid)).
@@ -27,6 +73,7 @@ struct NewProcessGroup {
     // for workers, which lives as long as the process; the caller's of
     // SupervisedProcess::Run, which returns only once the child was reaped.
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    CloseOnExecAbove2();
     return {};
   }
 };

@@ -1,8 +1,11 @@
 #include "node/python_locator.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <chrono>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -44,6 +47,20 @@ std::string SearchPath(const std::string& name, const std::string& path_var) {
   return "";
 }
 
+// How long a pre-flight check may take: Python's start and reading a
+// script take well under a second; a minute means something hangs (an
+// interpreter wrapper waiting on the network, a stalled file system).
+// PARALLELRUN_PREFLIGHT_TIMEOUT (seconds, in `env`) sets another.
+std::chrono::milliseconds PreflightDeadline(const std::vector<std::string>& env) {
+  std::string v = GetEnv(env, "PARALLELRUN_PREFLIGHT_TIMEOUT");
+  char* end = nullptr;
+  double seconds = v.empty() ? 0 : strtod(v.c_str(), &end);
+  if (seconds > 0 && end && *end == '\0') {
+    return std::chrono::milliseconds(static_cast<long long>(seconds * 1000));
+  }
+  return std::chrono::minutes(1);
+}
+
 }  // namespace
 
 std::string WorkerDriverSource() {
@@ -62,7 +79,7 @@ bool CacheModule(const std::string& dir, const std::string& module, const std::s
   std::string path = dir + "/" + module + ".py";
   if (access(path.c_str(), R_OK) == 0) return true;
   std::string tmp = fmt::format("{}.{}.tmp", path, getpid());
-  FILE* f = fopen(tmp.c_str(), "w");
+  FILE* f = fopen(tmp.c_str(), "we");
   if (!f) return false;
   bool ok = fwrite(source.data(), 1, source.size(), f) == source.size();
   ok = (fclose(f) == 0) && ok;
@@ -145,8 +162,10 @@ Result<TabularSupport> CheckTabular(const std::string& executable,
                                     const std::string& need_pyarrow) {
   int code = 0;
   std::string err;
-  auto out = RunToCompletion(executable, DriverArgs({"check-tabular"}), env, &code,
-                             &err);
+  auto out = RunToCompletion(executable, DriverArgs({"check-tabular"}), env, &code, &err,
+                             PreflightDeadline(env),
+                             "the deadline of the check for pandas (Python's start and looking up "
+                             "pandas in its site-packages; PARALLELRUN_PREFLIGHT_TIMEOUT)");
   if (!out.ok()) return out.status().WithContext("checking pandas");
   auto j = nlohmann::json::parse(*out, nullptr, false);
   if (code != 0 || j.is_discarded() || !j.is_object()) {
@@ -210,7 +229,12 @@ Result<Preflight> CheckEntryScript(const PythonChoice& python, const std::string
   // the user's environment and starts in about two thirds of the time.
   std::vector<std::string> args = {"-I", "-S"};
   for (auto& a : DriverArgs({"check", entry_script})) args.push_back(std::move(a));
-  auto out = RunToCompletion(python.path, args, env, &code, &err);
+  auto out = RunToCompletion(
+      python.path, args, env, &code, &err, PreflightDeadline(env),
+      fmt::format("the deadline of the pre-flight check, which only starts Python (-I -S) and "
+                  "reads and parses entry script {} without running it: the interpreter's start "
+                  "or reading the script hung (PARALLELRUN_PREFLIGHT_TIMEOUT)",
+                  entry_script));
   if (!out.ok()) return out.status().WithContext(fmt::format("Python from {}", python.source));
   auto j = nlohmann::json::parse(*out, nullptr, false);
   if (code != 0 || j.is_discarded() || !j.is_object()) {

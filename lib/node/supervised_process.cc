@@ -18,6 +18,7 @@
 #include <fmt/format.h>
 
 #include "node/process_group.h"
+#include "node/process_tree.h"
 
 namespace parallelrun {
 
@@ -57,7 +58,10 @@ struct SupervisedProcess::Loop {
   // The leader may be gone while its group lives on: kill(-pgid) still
   // reaches the rest of the group.
   void KillGroup() const {
-    if (pid > 0) ::kill(-pid, SIGKILL);
+    if (pid > 0) {
+      SignalEscapedDescendants(pid, SIGKILL);
+      ::kill(-pid, SIGKILL);
+    }
   }
 };
 
@@ -217,13 +221,14 @@ Result<SupervisedProcess::Outcome> SupervisedProcess::Run(const LineHandler& on_
 Result<std::string> RunToCompletion(const std::string& executable,
                                     const std::vector<std::string>& args,
                                     const std::vector<std::string>& env, int* exit_code,
-                                    std::string* err_out, std::chrono::milliseconds deadline) {
+                                    std::string* err_out, std::chrono::milliseconds deadline,
+                                    const std::string& deadline_name) {
   SupervisedProcess::Options options;
   options.executable = executable;
   options.args = args;
   options.env = env;
   options.deadline = deadline;
-  options.deadline_name = "the deadline of a pre-flight check";
+  options.deadline_name = deadline_name;
   SupervisedProcess process(std::move(options));
   std::string text;
   auto outcome = process.Run([&](std::string_view line, uint64_t) {

@@ -84,7 +84,9 @@ Result<std::string> RunToCompletion(const std::string& executable,
                                     const std::vector<std::string>& args,
                                     const std::vector<std::string>& env, int* exit_code,
                                     std::string* err_out,
-                                    std::chrono::milliseconds deadline = std::chrono::minutes(5));
+                                    std::chrono::milliseconds deadline = std::chrono::minutes(1),
+                                    const std::string& deadline_name =
+                                        "the deadline of a pre-flight check");
 
 }  // namespace parallelrun
 

@@ -52,6 +52,15 @@ ERROR = 0x7F
 
 RUN_DONE, RUN_EXCEPTION, RUN_TIMEOUT, RUN_INVALID_RETURN = 0, 1, 2, 3
 
+# What a failure may put in a frame (lib/base/text.h kMaxErrorMessageBytes,
+# kMaxTracebackBytes): an exception's message of 300 MB must fail its
+# mini-batch, not the protocol's frame limit or the agent's memory.
+MAX_MESSAGE = 4096
+MAX_TRACEBACK = 16384
+# After shutdown(), how long non-daemon threads the entry script left
+# running may take to end before the worker exits without them.
+THREAD_GRACE = 2.0
+
 # MiniBatchKind (lib/mini_batch.h).
 FILES, TABLE_RANGES, FILE_PARTITION, TABLE_PARTITION = 0, 1, 2, 3
 TABULAR_KINDS = (TABLE_RANGES, TABLE_PARTITION)
@@ -267,12 +276,36 @@ def _user_traceback(exc):
     own = ("<string>", globals().get("__file__"))
     while tb is not None and tb.tb_frame.f_code.co_filename in own:
         tb = tb.tb_next
-    return "".join(traceback.format_exception(type(exc), exc, tb))
+    return _cut("".join(traceback.format_exception(type(exc), exc, tb)), MAX_TRACEBACK)
+
+
+def _cut(text, limit):
+    """`text` if it has at most `limit` bytes (UTF-8), else its head and tail
+    around " \u2026 [12,345,678 bytes cut] \u2026 ", at most `limit` bytes in
+    all, so that cutting again changes nothing (lib/base/text.h CutMiddle)."""
+    if len(text) * 4 <= limit:
+        return text
+    data = text.encode("utf-8", "surrogateescape")
+    if len(data) <= limit:
+        return text
+    keep = (limit - 64) // 2
+    head = data[:keep].decode("utf-8", "ignore")
+    tail = data[len(data) - keep:].decode("utf-8", "ignore")
+    cut = len(data) - len(head.encode("utf-8")) - len(tail.encode("utf-8"))
+    return "%s \u2026 [%s bytes cut] \u2026 %s" % (head, "{:,}".format(cut), tail)
 
 
 def _one_line(exc):
-    text = str(exc).strip().splitlines()
-    return "%s: %s" % (type(exc).__name__, text[0]) if text else type(exc).__name__
+    try:
+        text = str(exc).lstrip()
+    except Exception:
+        return type(exc).__name__
+    name = type(exc).__name__
+    end = text.find("\n")
+    line = (text[:end] if end >= 0 else text).rstrip()
+    # The whole "Name: message" within MAX_MESSAGE: a message of one huge
+    # line is cut here, not by the agent.
+    return "%s: %s" % (name, _cut(line, MAX_MESSAGE - len(name) - 2)) if line else name
 
 
 def _load_tabular_module(source=None):
@@ -639,6 +672,34 @@ def worker_main():
     # An entry script that installs its own SIGTERM handler replaces this.
     faulthandler.register(signal.SIGTERM, file=sys.stderr, all_threads=False, chain=True)
     pipe = Pipe(fd_in, fd_out)
+    return _exit_despite_threads(_serve(pipe))
+
+
+def _exit_despite_threads(code):
+    """Python waits at exit for every non-daemon thread: one that init() left
+    running would keep the worker alive until the agent kills it at
+    shutdown_timeout. Give them THREAD_GRACE, then name them and exit."""
+    threading = sys.modules.get("threading")  # not imported: no such thread
+    if threading is None:
+        return code
+    deadline = time.monotonic() + THREAD_GRACE
+    main_thread = threading.main_thread()
+    for t in threading.enumerate():
+        if t is not main_thread and not t.daemon:
+            t.join(max(0.0, deadline - time.monotonic()))
+    left = [t for t in threading.enumerate()
+            if t is not main_thread and not t.daemon and t.is_alive()]
+    if not left:
+        return code
+    sys.stderr.write("parallelrun worker: exiting without waiting for %d non-daemon thread%s "
+                     "still running %g s after the end: %s\n" % (
+                         len(left), "" if len(left) == 1 else "s", THREAD_GRACE,
+                         ", ".join(repr(t.name) for t in left)))
+    _flush()
+    os._exit(code)
+
+
+def _serve(pipe):
     pipe.send(HELLO, struct.pack("<II", PROTOCOL_VERSION, os.getpid()) +
               _field(sys.version.split()[0]) + _field(sys.executable or ""))
     worker = Worker(pipe)

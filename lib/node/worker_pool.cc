@@ -15,6 +15,7 @@
 #include "base/job_dir.h"
 #include "base/text.h"
 #include "data/table_range.h"
+#include "node/process_tree.h"
 #include "node/worker_protocol.h"
 #include "node/worker_timeline.h"
 
@@ -188,6 +189,10 @@ std::string WorkerPool::StderrTail(Worker* w) const {
 }
 
 void WorkerPool::Start() {
+  // Orphans of the workers (double forks, setsid) come to us, not to init,
+  // so that OnExit can kill them: nothing a worker started outlives it.
+  if (!BecomeSubreaper()) Log("cannot become a child subreaper; processes that leave a worker's "
+                              "process group may outlive it");
   for (int i = 0; i < config_.slots; i++) StartWorker();
 }
 
@@ -203,7 +208,7 @@ void WorkerPool::StartWorker() {
   std::string stdout_path = UserLogPath(job, UserLog::kStdout, config_.node, w->name);
   w->stderr_path = UserLogPath(job, UserLog::kStderr, config_.node, w->name);
   w->error_path = UserLogPath(job, UserLog::kError, config_.node, w->name);
-  w->sys_log.reset(fopen(ProcessLogPath(job, config_.node, w->name).c_str(), "a"));
+  w->sys_log.reset(fopen(ProcessLogPath(job, config_.node, w->name).c_str(), "ae"));
   w->report.process = w->name;
   w->report.start_time = WallSeconds();
   workers_.push_back(std::move(w));
@@ -423,6 +428,8 @@ void WorkerPool::OnInitDone(Worker* w, const std::string& payload) {
   WorkerInitDone init;
   std::string why;
   if (!DecodeInitDone(payload, &init, &why)) return ProtocolFailure(w, "malformed " + why);
+  init.error_message = CutMiddle(init.error_message, kMaxErrorMessageBytes);
+  init.traceback = CutMiddle(init.traceback, kMaxTracebackBytes);
   w->init_answered = true;
   w->report.init_seconds = init.seconds;
   w->timer_generation++;  // the init deadline no longer applies
@@ -478,6 +485,10 @@ void WorkerPool::OnFrame(Worker* w, Frame&& frame) {
     case kWorkerResult: {
       AttemptResult r;
       if (!DecodeResult(frame.payload, &r, &why)) return ProtocolFailure(w, "malformed " + why);
+      // The driver cuts these already; a driver of another version, or one
+      // the entry script tampered with, must not flood the reports.
+      r.error_message = CutMiddle(r.error_message, kMaxErrorMessageBytes);
+      r.traceback = CutMiddle(r.traceback, kMaxTracebackBytes);
       if (w->queue.empty() || w->queue.front().batch.id != r.id ||
           w->queue.front().attempt != r.attempt) {
         return ProtocolFailure(w, fmt::format("RESULT for mini-batch {} attempt {} was not expected",
@@ -601,6 +612,13 @@ void WorkerPool::OnExit(Worker* w, WorkerProcess::Exit exit) {
       Log(fmt::format("{} left processes in its process group {}; killing them", w->name, group));
     }
     w->proc->KillGroup(SIGKILL);
+  }
+  // What left the group and lost its parent (setsid, a double fork) was
+  // re-parented to us (BecomeSubreaper): it goes too. Orphans carry no mark
+  // of their worker, so an orphan of another worker goes now as well.
+  if (int n = KillOrphans()) {
+    Log(fmt::format("{} exited; killed {} process{} that had left its process group", w->name, n,
+                    n == 1 ? "" : "es"));
   }
   if (w->eof) return Reap(w);
   // The pipe may still hold the worker's last frames (a RESULT sent just
@@ -733,6 +751,7 @@ void WorkerPool::MaybeStopped() {
   }
   if ((stopping_ || draining_ || failed_reported_) && !stopped_reported_) {
     stopped_reported_ = true;
+    KillOrphans();  // the last ones, re-parented since the last worker exited
     if (events_.stopped) events_.stopped();
   }
 }

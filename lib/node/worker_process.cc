@@ -26,6 +26,7 @@
 #include <fmt/format.h>
 
 #include "node/process_group.h"
+#include "node/process_tree.h"
 
 namespace parallelrun {
 
@@ -102,6 +103,7 @@ WorkerProcess::~WorkerProcess() {
   if (impl_->proc && !impl_->exited) {
     // Destroyed while the child runs (the job is being torn down): stop the
     // group and reap the child now so that nothing is left behind.
+    SignalEscapedDescendants(impl_->pid, SIGKILL);
     ::kill(-impl_->pid, SIGKILL);
     int status;
     ::waitpid(impl_->pid, &status, 0);
@@ -193,7 +195,12 @@ void WorkerProcess::CloseStreams() {
 }
 
 void WorkerProcess::KillGroup(int sig) {
-  if (impl_->pid > 0 && !impl_->exited) ::kill(-impl_->pid, sig);
+  if (impl_->pid > 0 && !impl_->exited) {
+    // What left the group (setsid) is still the child's descendant while
+    // the child lives; once it died, its orphans are ours (KillOrphans).
+    SignalEscapedDescendants(impl_->pid, sig);
+    ::kill(-impl_->pid, sig);
+  }
   // The leader may be gone while its group lives on; kill(-pgid) still
   // reaches the rest of the group.
   else if (impl_->pid > 0) ::kill(-impl_->pid, sig);

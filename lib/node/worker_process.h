@@ -62,7 +62,8 @@ class WorkerProcess {
   // Closes our end of the child's stdin and stops reading its stdout (a
   // grandchild that inherited the pipe cannot keep us waiting).
   void CloseStreams();
-  // Sends `sig` to the child's whole process group.
+  // Sends `sig` to the child's whole process group, and to its descendants
+  // that left the group (setsid) while the child lives.
   void KillGroup(int sig);
   bool exited() const;
 

@@ -63,7 +63,7 @@ Result<std::unique_ptr<JobLog>> JobLog::Open(const std::string& job_dir, int nod
     made = CreateNodeFolders(job_dir, static_cast<uint32_t>(node));
   }
   if (!made.ok()) return Status::Usage(made.message());
-  log->master_.reset(fopen(MasterLogPath(job_dir, 0).c_str(), "a"));
+  log->master_.reset(fopen(MasterLogPath(job_dir, 0).c_str(), "ae"));
   log->csv_path_ = ProcessedMiniBatchesCsv(job_dir);
   log->csv_ = UniqueFd(open(log->csv_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
   if (!log->master_ || !log->csv_.valid()) {
@@ -73,7 +73,7 @@ Result<std::unique_ptr<JobLog>> JobLog::Open(const std::string& job_dir, int nod
       "Mini-batch Id,Picked Count,Process,Start Time,Total,Succeeded,Failed,Elapsed Seconds,"
       "Process Seconds,Run Method Seconds,Status,Error Category,Error Message,"
       "Mini-batch Detail,Node\n";
-  if (FILE* f = fopen(ReadmePath(job_dir).c_str(), "w")) {
+  if (FILE* f = fopen(ReadmePath(job_dir).c_str(), "we")) {
     fputs(ReadmeText().c_str(), f);
     fclose(f);
   }
@@ -102,7 +102,7 @@ void JobLog::Overview(const std::string& message) {
   strftime(hour, sizeof hour, "%Y%m%d%H", &tm);
   if (!overview_ || overview_hour_ != hour) {
     overview_hour_ = hour;
-    overview_.reset(fopen(OverviewPath(job_dir_, hour).c_str(), "a"));
+    overview_.reset(fopen(OverviewPath(job_dir_, hour).c_str(), "ae"));
   }
   if (!overview_) return;
   fmt::print(overview_.get(), "{} {}\n", IsoTime(now), message);

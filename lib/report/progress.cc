@@ -5,6 +5,8 @@
 
 #include <fmt/format.h>
 
+#include "base/text.h"
+
 namespace parallelrun {
 
 namespace {
@@ -48,8 +50,7 @@ void Progress::Update(const Snapshot& s) {
   if (mode_ == Mode::kPlain) {
     if (last_plain_ >= 0 && s.elapsed_seconds - last_plain_ < kPlainEverySeconds) return;
     last_plain_ = s.elapsed_seconds;
-    fmt::print(out_, "parallelrun: {} {}\n", Duration(s.elapsed_seconds), Describe(s));
-    fflush(out_);
+    PutText(out_, fmt::format("parallelrun: {} {}\n", Duration(s.elapsed_seconds), Describe(s)));
     return;
   }
   double frac = s.batches_known > 0 ? static_cast<double>(s.batches_processed) /
@@ -58,23 +59,20 @@ void Progress::Update(const Snapshot& s) {
   int filled = static_cast<int>(frac * kBarWidth);
   std::string bar(static_cast<size_t>(filled), '#');
   bar.append(static_cast<size_t>(kBarWidth - filled), '.');
-  fmt::print(out_, "\r\x1b[K[{}] {} {}", bar, Duration(s.elapsed_seconds), Describe(s));
-  fflush(out_);
+  PutText(out_, fmt::format("\r\x1b[K[{}] {} {}", bar, Duration(s.elapsed_seconds), Describe(s)));
   bar_drawn_ = true;
 }
 
 void Progress::Clear() {
   if (bar_drawn_) {
-    fputs("\r\x1b[K", out_);
-    fflush(out_);
+    PutText(out_, "\r\x1b[K");
     bar_drawn_ = false;
   }
 }
 
 void Progress::Say(const std::string& line) {
   Clear();
-  fmt::print(out_, "parallelrun: {}\n", line);
-  fflush(out_);
+  PutText(out_, fmt::format("parallelrun: {}\n", line));
 }
 
 }  // namespace parallelrun

@@ -294,9 +294,9 @@ class WorkerDeathTest(FaultyCase):
         self.assertLess(time.monotonic() - started, 20)
         rows = self.rows_by_item()
         self.assertAttempts(rows["escaped"], ["PROCESS_DIED", "RUN_DONE"])
-        self.assertIn("|process000: its stdout pipe is still held open by another process; no "
-                      "longer reading it\n", self.main_log())
-        self.assertFalse(process_gone(escaped), "the escaped process is the test's to stop")
+        # It is killed when its worker exits (the agent is its subreaper,
+        # test_containment.py), which closes the pipe it held.
+        self.assertAllGone([escaped])
 
 
 class ReturnValueTest(FaultyCase):

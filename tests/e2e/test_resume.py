@@ -142,7 +142,9 @@ class InterruptAndResumeTest(ResumeCase):
         self.make_items(30)
         job, out = self.tmp / "job", self.tmp / "out"
         proc = self.start(self.args(job, out), env={"ITEM_SECONDS": "0.1"})
-        self.wait_until(lambda: (job / "journal").exists(), "the journal", alive=[proc])
+        # The report exists once the job's loop, which takes the signals, runs.
+        self.wait_until(lambda: (job / "logs" / "sys" / "job_report").exists(), "the job's start",
+                        alive=[proc])
         time.sleep(0.3)  # let a mini-batch or two finish; not needed for the check
         proc.send_signal(signal.SIGHUP)
         code, _, err = self.finish(proc)
@@ -261,7 +263,9 @@ class JobDirTest(ResumeCase):
         self.make_items(30)
         job, out = self.tmp / "job", self.tmp / "out"
         proc = self.start(self.args(job, out), env={"ITEM_SECONDS": "0.05"})
-        self.wait_until(lambda: (job / "journal").exists(), "the journal", alive=[proc])
+        # The report exists once the job's loop, which takes the signals, runs.
+        self.wait_until(lambda: (job / "logs" / "sys" / "job_report").exists(), "the job's start",
+                        alive=[proc])
         proc.send_signal(signal.SIGTERM)
         code, _, err = self.finish(proc)
         self.assertEqual(code, 130, err)

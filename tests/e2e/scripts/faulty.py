@@ -35,6 +35,18 @@ Commands:
   child               start `sleep 600` in the worker's process group
   child_once          the same, the first time this item is seen
   touch NAME          create FAULTY_STATE/NAME (a readiness signal for a test)
+  fds NAME            write the worker's open descriptors ("fd target" lines,
+                      from /proc/self/fd) to FAULTY_STATE/NAME
+  daemon              double fork: a grandchild that keeps every descriptor,
+                      re-parented when its parent exits at once, sleeps 60 s
+  raise_big N         raise ValueError whose message is one line of N bytes
+                      ("head" + x... + "tail")
+  raw_result N        send the agent, through the driver's own pipe, a RESULT
+                      for the running mini-batch (RUN_EXCEPTION) whose message
+                      has N bytes, then os._exit(0): a driver that does not
+                      cut messages
+  thread              start a non-daemon thread named "faulty-lingering" that
+                      sleeps for an hour
   garbage_once        the first time this item is seen, send the agent a RESULT
                       whose status byte (at offset 12) is 9, through the driver's
                       own protocol pipe: a worker that breaks the protocol
@@ -156,6 +168,51 @@ def _do(command, key, results, item):
             pipe = next(o for o in gc.get_objects()
                         if type(o).__name__ == "Pipe" and hasattr(o, "send"))
             pipe.send(0x11, struct.pack("<QIB", 1, 1, 9))
+    elif verb == "fds":
+        lines = []
+        for fd in sorted(os.listdir("/proc/self/fd"), key=int):
+            try:
+                lines.append("%s %s" % (fd, os.readlink("/proc/self/fd/" + fd)))
+            except OSError:
+                pass  # the descriptor listdir() used
+        with open(_state(args[0]), "w") as f:
+            f.write("\n".join(lines) + "\n")
+    elif verb == "daemon":
+        _record("worker", os.getpid())
+        ready_r, ready_w = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            try:
+                if os.fork() == 0:
+                    os.write(ready_w, b"%d\n" % os.getpid())
+                    time.sleep(60)
+            finally:
+                os._exit(0)
+        os.waitpid(pid, 0)
+        daemon = int(os.read(ready_r, 32).decode())
+        os.close(ready_r)
+        os.close(ready_w)
+        _record("daemon", daemon)
+    elif verb == "raise_big":
+        n = int(args[0])
+        raise ValueError("head" + "x" * max(0, n - 8) + "tail")
+    elif verb == "raw_result":
+        import gc
+        import struct
+        frame = sys._getframe()
+        while frame is not None and "batch_id" not in frame.f_locals:
+            frame = frame.f_back
+        batch_id, attempt = frame.f_locals["batch_id"], frame.f_locals["attempt"]
+        pipe = next(o for o in gc.get_objects()
+                    if type(o).__name__ == "Pipe" and hasattr(o, "send"))
+        message = b"head" + b"x" * max(0, int(args[0]) - 8) + b"tail"
+        head = struct.pack("<QIBQQdddd", batch_id, attempt, 1, 1, 0, time.time(), 0, 0, 0)
+        field = lambda b: struct.pack("<I", len(b)) + b
+        pipe.send(0x11, head + field(b"ValueError") + field(message) + field(message))
+        os._exit(0)
+    elif verb == "thread":
+        import threading
+        threading.Thread(target=time.sleep, args=(3600,), name="faulty-lingering").start()
     elif verb == "touch":
         with open(_state(args[0]), "w"):
             pass
