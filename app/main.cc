@@ -119,6 +119,8 @@ int Main(int argc, char** argv) {
       ->allow_extra_args(false);
   run->add_option("--job-dir,--job_dir", req.job_dir,
                   "where logs and reports go (default: a new folder under ./parallelrun-jobs)");
+  run->add_flag("--allow-output-in-input,--allow_output_in_input", req.allow_output_in_input,
+                "let an output folder be an input folder (the job then lists what it writes)");
   run->add_option("--python", req.python, "the workers' Python interpreter");
   run->add_option("--progress", req.progress, "auto, bar, plain or none")
       ->capture_default_str();

@@ -379,3 +379,43 @@ TEST_CASE("CheckInputPath accepts folders and files and names what is wrong othe
 
 }  // namespace
 }  // namespace parallelrun
+
+namespace parallelrun {
+namespace {
+
+TEST_CASE("excluded folders are left out, by device and inode", "[file_lister]") {
+  TempDir dir("file_lister_test");
+  const std::string root = dir.path() + "/data";
+  MakeDir(root);
+  MakeFile(root + "/a.txt");
+  MakeDir(root + "/job");
+  MakeDir(root + "/job/logs");
+  MakeFile(root + "/job/logs/readme.txt");
+  MakeDir(root + "/out");
+  MakeFile(root + "/out/result.txt");
+  MakeDir(root + "/sub");
+  MakeFile(root + "/sub/b.txt");
+  // Another way to the output: a symlink is the same folder.
+  MakeSymlink(root + "/out", root + "/sub/out-link");
+
+  FileLister::Options options;
+  // Spelled differently from the listing's paths; a folder that does not
+  // exist is ignored.
+  options.exclude = {root + "/./job", dir.path() + "/data/sub/../out", root + "/nope"};
+  Notifications notifications;
+  FileLister lister(root, options, notifications.Callback());
+  std::vector<std::string> items = TakeAll(lister, notifications);
+  CHECK(items == std::vector<std::string>{root + "/a.txt", root + "/sub/b.txt"});
+  CHECK(lister.errors().empty());
+  CHECK(lister.excluded() ==
+        std::vector<std::string>{root + "/job", root + "/out", root + "/sub/out-link"});
+
+  // Without exclusions everything is listed and nothing is reported.
+  Notifications again;
+  FileLister all(root, FileLister::Options{}, again.Callback());
+  CHECK(TakeAll(all, again).size() == 5);
+  CHECK(all.excluded().empty());
+}
+
+}  // namespace
+}  // namespace parallelrun

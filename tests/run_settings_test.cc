@@ -46,8 +46,8 @@ RunSettings Resolved(const Flags& flags, const Spec& spec = Spec(), bool tabular
   return std::move(r).value();
 }
 
-std::string Error(const Flags& flags, const Spec& spec = Spec()) {
-  Result<RunSettings> r = Resolve(flags, spec);
+std::string Error(const Flags& flags, const Spec& spec = Spec(), bool tabular = false) {
+  Result<RunSettings> r = Resolve(flags, spec, tabular);
   REQUIRE_FALSE(r.ok());
   CHECK(r.status().code() == Status::Code::kUsage);
   return r.status().message();
@@ -202,13 +202,15 @@ struct Good {
   const char* name;
   const char* value;     // as written after the flag
   const char* expected;  // Field() afterwards
+  bool tabular = false;  // resolved for a tabular input (a size with a unit)
 };
 
 const std::vector<Good> kGood = {
     {"mini_batch_size", "5", "5"},
-    {"mini_batch_size", "100KB", "102400"},
-    {"mini_batch_size", "1mb", "1048576"},
-    {"mini_batch_size", "2Gb", "2147483648"},
+    {"mini_batch_size", "100KB", "102400", true},
+    {"mini_batch_size", "1mb", "1048576", true},
+    {"mini_batch_size", "2Gb", "2147483648", true},
+    {"mini_batch_size", "300", "300", true},
     {"mini_batch_size", "\"7\"", "7"},  // the original strips PythonScriptStep's quotes
     {"mini_batch_size", " '8' ", "8"},
     {"process_count_per_node", "1", "1"},
@@ -218,11 +220,8 @@ const std::vector<Good> kGood = {
     {"error_threshold", "-1", "-1"},
     {"error_threshold", "0", "0"},
     {"error_threshold", "25", "25"},
-    {"error_threshold", "-7", "-1"},    // below -1 means -1
-    {"error_threshold", "2.5", "3"},    // a float is rounded up
     {"error_threshold", "'10'", "10"},
     {"error_threshold", "99999999999999999999", "9223372036854775807"},  // beyond int64
-    {"error_threshold", "-1e30", "-1"},
     {"allowed_failed_count", "-1", "-1"},
     {"allowed_failed_count", "0", "0"},
     {"allowed_failed_count", "12", "12"},
@@ -268,7 +267,7 @@ TEST_CASE("run settings: good values in both flag spellings", "[run_settings]") 
   for (const Good& g : kGood) {
     for (const std::string& flag : {std::string(g.name), Dashed(g.name)}) {
       INFO("--" << flag << " '" << g.value << "'");
-      RunSettings rs = Resolved({{flag, g.value}});
+      RunSettings rs = Resolved({{flag, g.value}}, Spec(), g.tabular);
       CHECK(Field(rs, g.name) == g.expected);
       // The raw text, by canonical name, for the entry script's arguments.
       CHECK(rs.given == Flags{{g.name, g.value}});
@@ -289,7 +288,7 @@ TEST_CASE("run settings: good values under their v2 spec keys", "[run_settings]"
       continue;
     }
     INFO(info->v2_key << ": " << value);
-    RunSettings rs = Resolved({}, ParsedSpecWith(info->v2_key, value));
+    RunSettings rs = Resolved({}, ParsedSpecWith(info->v2_key, value), g.tabular);
     CHECK(Field(rs, g.name) == g.expected);
     CHECK(rs.given == Flags{{g.name, value}});
     checked++;
@@ -343,23 +342,33 @@ struct Bad {
   const char* name;
   std::vector<const char*> values;
   std::string allowed;  // the message's tail
+  bool tabular = false;  // resolved for a tabular input
 };
+
+const std::string kFileCount =
+    "for a file input it counts files: give a whole number ≥ 1 without a unit (KB, MB and GB "
+    "are for tabular inputs)";
 
 const std::vector<Bad> kBad = {
     {"mini_batch_size",
-     {"0", "-1", "0KB", "ten", "10XB", "1.5", "", "1 0", "1234567890123456789",
-      "999999999999999999GB"},
+     {"0", "-1", "-2", "0KB", "ten", "10XB", "1.5", "1e2", "0x10", "", "1 0",
+      "1234567890123456789", "999999999999999999GB"},
      kWholeOrUnit},
-    {"process_count_per_node", {"0", "-2", "4097", "two", "1.5", ""},
+    {"mini_batch_size", {"1.5", "1e2", "0x10", "-2", "1.5MB"}, kWholeOrUnit, true},
+    // A file input's mini_batch_size is a count of files, not a size.
+    {"mini_batch_size", {"10MB", "100KB", "1gb", "'2KB'"}, kFileCount},
+    {"process_count_per_node", {"0", "-2", "4097", "two", "1.5", "1e2", "0x10", ""},
      "give a whole number from 1 to 4096"},
-    {"node_count", {"0", "-1", "65537", "x", "2.0"}, "give a whole number from 1 to 65536"},
-    {"error_threshold", {"many", "", "inf", "nan", "1%"},
+    {"node_count", {"0", "-1", "65537", "x", "2.0", "1e2", "0x10"},
+     "give a whole number from 1 to 65536"},
+    {"error_threshold",
+     {"many", "", "inf", "nan", "1%", "1.5", "2.5", "1e2", "0x10", "-2", "-7", "-1e30", "-1.0"},
      "give a whole number ≥ -1 (-1: any number of failed items)"},
-    {"allowed_failed_count", {"-2", "1.5", "x", "99999999999999999999"},
+    {"allowed_failed_count", {"-2", "1.5", "1e2", "0x10", "x", "99999999999999999999"},
      "give a whole number ≥ -1 (-1: any number)"},
     {"allowed_failed_percent", {"-0.1", "100.5", "half", "inf"}, "give a number from 0 to 100"},
     {"run_invocation_timeout", {"0", "-1", "259201", "soon", "nan"}, kSeconds},
-    {"run_max_try", {"0", "-1", "2147483648", "x", "1.5"},
+    {"run_max_try", {"0", "-1", "-2", "2147483648", "x", "1.5", "1e2", "0x10"},
      "give a whole number from 1 to 2147483647"},
     {"logging_level", {"LOUD", "", "ERROR"}, "give DEBUG, INFO or WARNING"},
     {"output_action", {"file", "", "append"}, "give summary_only or append_row"},
@@ -370,7 +379,7 @@ const std::vector<Bad> kBad = {
     {"first_task_creation_timeout", {"0", "-5", "259201", "x"}, kSeconds},
     {"resource_monitor_interval", {"-1", "x"}, "give seconds ≥ 0 (0: off)"},
     {"profiling_module", {"cprofile", "yappi"}, "give cProfile or profile"},
-    {"nice", {"-1", "21", "x", "1.5"}, "give a whole number from 0 to 20"},
+    {"nice", {"-1", "-2", "21", "x", "1.5", "1e2", "0x10"}, "give a whole number from 0 to 20"},
     {"copy_logs_to_parent", {"maybe", ""}, "give True or False"},
     {"push_metrics_to_parent", {"2"}, "give True or False"},
     {"cleanup_leaked_queues", {"yes please"}, "give True or False"},
@@ -382,7 +391,7 @@ TEST_CASE("run settings: bad values, in both flag spellings, with the whole mess
     for (const char* value : b.values) {
       for (const std::string& flag : {std::string(b.name), Dashed(b.name)}) {
         INFO("--" << flag << " '" << value << "'");
-        CHECK(Error({{flag, value}}) ==
+        CHECK(Error({{flag, value}}, Spec(), b.tabular) ==
               "setting --" + std::string(b.name) + ": '" + value + "' is not valid: " + b.allowed);
       }
     }
@@ -402,7 +411,7 @@ TEST_CASE("run settings: a bad value in the spec is reported where it is", "[run
       Result<Spec> spec = SpecWith(info->v2_key, value, &line, &column);
       INFO(info->v2_key << ": " << value);
       REQUIRE(spec.ok());
-      CHECK(Error({}, spec.value()) ==
+      CHECK(Error({}, spec.value(), b.tabular) ==
             kSpecPath + ":" + std::to_string(line) + ":" + std::to_string(column) + ": " +
                 b.name + " '" + value + "' is not valid: " + b.allowed);
       checked++;

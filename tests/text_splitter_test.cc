@@ -147,7 +147,8 @@ TEST_CASE("text_splitter: random CSVs split only at record ends", "[text_splitte
     INFO("round " << round << " size " << size << " chunk " << chunk);
     REQUIRE(!s.ranges.empty());
     CheckCoverage(data, s.ranges);
-    CHECK(s.warnings.empty());
+    // Records longer than the tiny mini_batch_size are noted; nothing else is.
+    for (const auto& w : s.warnings) CHECK(w.find("more than mini_batch_size") != std::string::npos);
     for (const auto& r : s.ranges) {
       CHECK(ends.count(r.offset) == 1);
       CHECK(ends.count(r.offset + r.length) == 1);
@@ -275,8 +276,25 @@ TEST_CASE("text_splitter: an unterminated quote is reported", "[text_splitter]")
   REQUIRE(s.ranges.size() == 2);
   CHECK(s.ranges[1].offset == 8);
   CHECK(s.ranges[1].offset + s.ranges[1].length == 24);
-  REQUIRE(s.warnings.size() == 1);
+  REQUIRE(s.warnings.size() == 2);
   CHECK(s.warnings[0] == path + ": a quoted field opened at byte 10 is not closed at the end of the file");
+  CHECK(s.warnings[1] == path + ": the record at byte 4 is 4 bytes, more than mini_batch_size (1 "
+                             "bytes); its mini-batch holds it whole (and 1 more such records in "
+                             "this file)");
+}
+
+TEST_CASE("text_splitter: a record larger than mini_batch_size is named", "[text_splitter]") {
+  TempDir dir("text_splitter_test");
+  std::string path = dir.path() + "/big.csv";
+  std::string big = "3,\"" + std::string(100, 'x') + "\n" + std::string(50, 'y') + "\"\n";
+  WriteFile(path, "a,b\n1,2\n" + big + "4,5\n");
+  Split s = SplitFile(path, TableReadOptions(), 64, true);
+  REQUIRE(s.warnings.size() == 1);
+  CHECK(s.warnings[0] == path + ": the record at byte 8 is " + std::to_string(big.size()) +
+                             " bytes, more than mini_batch_size (64 bytes); its mini-batch holds "
+                             "it whole");
+  // Records within the size give no warning.
+  CHECK(SplitFile(path, TableReadOptions(), 1024, true).warnings.empty());
 }
 
 TEST_CASE("text_splitter: JSON Lines split at newlines", "[text_splitter]") {

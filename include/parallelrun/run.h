@@ -25,6 +25,9 @@ struct RunRequest {
   // entry script, as the original does.
   std::vector<std::string> passthrough;
   std::string job_dir;              // "" = a new folder under ./parallelrun-jobs
+  // An output folder may be an input folder (--allow-output-in-input);
+  // otherwise that is a usage error, as the job would read what it writes.
+  bool allow_output_in_input = false;
   std::string python;               // --python, "" = choose (DESIGN.md §4)
   std::string progress = "auto";    // auto | bar | plain | none
   bool dry_run = false;

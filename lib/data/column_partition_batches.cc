@@ -107,7 +107,7 @@ class ColumnPartitionBatches : public InputSource {
     std::vector<TableRange> ranges;
     {
       bool listed = false;
-      TableSource source(*plan_.table, TableSource::Options{kShuffleRangeBytes, 1024, 1u << 20},
+      TableSource source(*plan_.table, TableSource::Options{kShuffleRangeBytes, 1024, 1u << 20, plan_.exclude},
                          [this, &listed] {
                            {
                              std::lock_guard<std::mutex> lock(mutex_);
@@ -126,12 +126,9 @@ class ColumnPartitionBatches : public InputSource {
       files_ = source.files_done();
       ranges_ = ranges.size();
       for (auto& w : source.warnings()) warnings_.push_back(w);
-      if (uint64_t skipped = source.skipped_files()) {
-        warnings_.push_back(fmt::format(
-            "{}: {} files were skipped: their names do not end in a table extension (.csv, "
-            ".tsv, .tab, .jsonl, .ndjson, .json, .parquet, .parq, .pq)",
-            Describe(plan_), skipped));
-      }
+      for (auto& w : source.SkipWarnings(Describe(plan_))) warnings_.push_back(std::move(w));
+      std::string excluded = ExcludedWarning(Describe(plan_), source.excluded());
+      if (!excluded.empty()) warnings_.push_back(std::move(excluded));
       errors_ = source.errors();
     }
     if (ranges.empty()) return Status::Ok();

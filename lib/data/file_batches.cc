@@ -27,6 +27,7 @@ class FileBatches : public InputSource {
     if (end.files == 0) {
       end.warnings.push_back(fmt::format("Input {} ({}) has no files.", plan_.name, plan_.path));
     }
+    listing_.AddExcluded(&end);
     listing_.AddErrors(&end);
     return end;
   }

@@ -48,6 +48,11 @@ class FileLister::Walker {
   void Walk() {
     const std::string& root = lister_->root_;
     struct stat st;
+    for (const std::string& folder : lister_->exclude_) {
+      if (stat(folder.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
+        exclude_.push_back({st.st_dev, st.st_ino});
+      }
+    }
     if (stat(root.c_str(), &st) != 0) {
       lister_->AddError(ErrnoMessage(root, errno));
       return;
@@ -130,6 +135,17 @@ class FileLister::Walker {
       lister_->AddError(ErrnoMessage(shown, errno));
       close(fd);
       return;
+    }
+    // An excluded folder is never the root: the plan excludes only folders
+    // strictly inside an input.
+    if (!stack_.empty()) {
+      for (const auto& [dev, ino] : exclude_) {
+        if (dev == st.st_dev && ino == st.st_ino) {
+          lister_->AddExcluded(shown);
+          close(fd);
+          return;
+        }
+      }
     }
     // A symlink (or bind mount) back to a folder on the descent path would
     // list forever. Folders reached twice by other routes are listed twice,
@@ -224,6 +240,7 @@ class FileLister::Walker {
   }
 
   FileLister* const lister_;
+  std::vector<std::pair<dev_t, ino_t>> exclude_;  // Options::exclude that exist
   std::vector<Frame> stack_;
   std::vector<std::string> batch_;
 };
@@ -232,6 +249,7 @@ FileLister::FileLister(std::string root, Options options, std::function<void()> 
     : root_(std::move(root)),
       max_buffered_(std::max<size_t>(1, options.max_buffered)),
       sort_limit_(options.sort_limit),
+      exclude_(std::move(options.exclude)),
       batch_size_(std::min(kBatchSize, max_buffered_)),
       notify_(std::move(notify)),
       thread_([this] { Run(); }) {}
@@ -286,6 +304,11 @@ void FileLister::AddError(std::string message) {
   if (errors_.size() < kMaxErrors) errors_.push_back(std::move(message));
 }
 
+void FileLister::AddExcluded(std::string path) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  excluded_.push_back(std::move(path));
+}
+
 size_t FileLister::Take(size_t max, std::vector<std::string>* out) {
   std::lock_guard<std::mutex> lock(mutex_);
   size_t n = std::min(max, pending_.size());
@@ -327,6 +350,11 @@ std::vector<std::string> FileLister::errors() const {
 uint64_t FileLister::error_count() const {
   std::lock_guard<std::mutex> lock(mutex_);
   return error_count_;
+}
+
+std::vector<std::string> FileLister::excluded() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return excluded_;
 }
 
 Status CheckInputPath(const std::string& root) {

@@ -22,6 +22,12 @@
 // survive). Each is `root + "/" + relative path`, with trailing slashes of
 // `root` dropped; when `root` is a file, the path is `root` itself.
 //
+// Folders named in Options::exclude (the job's own job dir and outputs when
+// they are inside an input) are left out with everything below them; which
+// ones were met is in excluded(). They are recognised by device and inode,
+// so any path that leads to them (a symlink, another spelling) is left out
+// too, at the cost of one comparison per folder listed.
+//
 // Problems inside the tree — an unreadable subfolder, an entry that vanished
 // while being listed, a dangling symlink, a symlink loop — are recorded in
 // errors() and listing goes on. Problems with `root` itself are meant to be
@@ -55,6 +61,9 @@ class FileLister {
     // are streamed (see the order above). Each folder on the descent path may
     // hold up to this many names while its subfolders are listed.
     size_t sort_limit = 65536;
+    // Folders (absolute paths) not to list. One that does not exist when
+    // listing starts is ignored.
+    std::vector<std::string> exclude;
   };
 
   // Starts listing `root` at once on a helper thread.
@@ -92,6 +101,9 @@ class FileLister {
   // order met. Only the first kMaxErrors are kept; error_count() counts all.
   std::vector<std::string> errors() const;
   uint64_t error_count() const;
+  // The folders of Options::exclude met while listing, as listed paths
+  // ("root/out"), in the order met.
+  std::vector<std::string> excluded() const;
 
   static constexpr size_t kMaxErrors = 1000;
 
@@ -103,11 +115,13 @@ class FileLister {
   // full. Returns false, leaving `batch` alone, when the lister is stopping.
   bool Publish(std::vector<std::string>* batch);
   void AddError(std::string message);
+  void AddExcluded(std::string path);
   bool stopping() const { return stop_.load(std::memory_order_relaxed); }
 
   const std::string root_;
   const size_t max_buffered_;
   const size_t sort_limit_;
+  const std::vector<std::string> exclude_;
   // Paths travel in batches of this many so that the lock and `notify` are
   // paid per batch, not per path.
   const size_t batch_size_;
@@ -121,6 +135,7 @@ class FileLister {
   bool helper_waiting_ = false;       // guarded by mutex_
   std::vector<std::string> errors_;   // guarded by mutex_
   uint64_t error_count_ = 0;          // guarded by mutex_
+  std::vector<std::string> excluded_; // guarded by mutex_
   // Written under mutex_; the helper also reads them without it, as hints.
   std::atomic<bool> stop_{false};
   std::atomic<bool> consumer_starved_{true};

@@ -5,10 +5,20 @@
 
 #include <fmt/format.h>
 
+#include "base/text.h"
+
 namespace parallelrun {
 
 std::string Describe(const InputPlan& plan) {
   return fmt::format("input {} ({})", plan.name, plan.path);
+}
+
+std::string ExcludedWarning(const std::string& input, const std::vector<std::string>& excluded) {
+  if (excluded.empty()) return "";
+  std::string list;
+  for (const auto& path : excluded) list += (list.empty() ? "" : ", ") + Printable(path);
+  return fmt::format("{}: left out {}, which this job writes (its job dir or an output): its "
+                     "files are not input", input, list);
 }
 
 namespace {
@@ -43,14 +53,17 @@ class ListerItems : public ItemSource {
 
 }  // namespace
 
-FileListing::FileListing(const InputPlan& plan, std::function<void()> notify) {
+FileListing::FileListing(const InputPlan& plan, std::function<void()> notify) : described_(Describe(plan)) {
   if (plan.kind == InputPlan::Kind::kFolder) {
-    lister_ = std::make_unique<FileLister>(plan.path, FileLister::Options{}, std::move(notify));
+    FileLister::Options options;
+    options.exclude = plan.exclude;
+    lister_ = std::make_unique<FileLister>(plan.path, std::move(options), std::move(notify));
     items_ = std::make_unique<ListerItems>(lister_.get());
   } else {
     std::vector<TablePath> paths = plan.paths;
     if (plan.kind == InputPlan::Kind::kTable) paths = plan.table->paths;
-    path_lister_ = std::make_unique<TablePathLister>(std::move(paths), std::move(notify));
+    path_lister_ =
+        std::make_unique<TablePathLister>(std::move(paths), std::move(notify), plan.exclude);
     items_ = std::make_unique<CountingSource>(path_lister_.get());
   }
 }
@@ -59,6 +72,12 @@ FileListing::~FileListing() = default;
 
 uint64_t FileListing::listed() const {
   return lister_ ? lister_->listed() : static_cast<CountingSource*>(items_.get())->taken();
+}
+
+void FileListing::AddExcluded(InputSource::End* end) const {
+  std::string warning =
+      ExcludedWarning(described_, lister_ ? lister_->excluded() : path_lister_->excluded());
+  if (!warning.empty()) end->warnings.push_back(std::move(warning));
 }
 
 void FileListing::AddErrors(InputSource::End* end) const {

@@ -23,6 +23,10 @@ using SteadyClock = std::chrono::steady_clock;  // SecondsSince: base/clock.h
 // "input <name> (<path>)", how messages name an input.
 std::string Describe(const InputPlan& plan);
 
+// "input data (/d): left out /d/out, which this job writes (its job dir or an
+// output): …", or "" when `excluded` is empty. `input` is Describe(plan).
+std::string ExcludedWarning(const std::string& input, const std::vector<std::string>& excluded);
+
 // The files of a folder or of a file-list MLTable's (or a table's) paths, with
 // their errors.
 class FileListing {
@@ -32,8 +36,11 @@ class FileListing {
   ItemSource& items() { return *items_; }
   uint64_t listed() const;
   void AddErrors(InputSource::End* end) const;
+  // The warning that folders of plan.exclude were left out, if any were met.
+  void AddExcluded(InputSource::End* end) const;
 
  private:
+  const std::string described_;  // Describe(plan)
   std::unique_ptr<FileLister> lister_;
   std::unique_ptr<TablePathLister> path_lister_;
   std::unique_ptr<ItemSource> items_;

@@ -52,6 +52,9 @@ struct InputPlan {
   std::optional<PartitionFormat> partition_format;
   // A table's partition_keys are (some of them) columns: shuffle first.
   bool partition_by_columns = false;
+  // Folders inside this input that the job itself writes (its job dir, its
+  // outputs): never listed, so that a job does not read its own output.
+  std::vector<std::string> exclude;
 };
 
 class InputSource {

@@ -9,6 +9,7 @@
 
 #include "base/text.h"
 #include "data/partitions.h"
+#include "data/skipped_files.h"
 #include "data/table_format.h"
 #include "data/table_range.h"
 #include "data/text_splitter.h"
@@ -98,20 +99,17 @@ class PartitionBatches : public InputSource {
       end.warnings.push_back(fmt::format("{} has no files in partitions.", Describe(plan_)));
     }
     if (uint64_t n = partitioner_.unmatched()) {
-      std::string examples;
-      for (const auto& e : partitioner_.unmatched_examples()) {
-        examples += (examples.empty() ? "" : ", ") + Printable(e);
-      }
-      end.warnings.push_back(fmt::format(
-          "{}: {} files do not match the partition format{} and were skipped (e.g. {})",
-          Describe(plan_), n, FormatText(), examples));
+      SkippedFiles unmatched;
+      for (const auto& e : partitioner_.unmatched_examples()) unmatched.Add(plan_.root, e);
+      unmatched.count = n;
+      std::string format = FormatText();
+      end.warnings.push_back(unmatched.Warning(
+          Describe(plan_), "that does not match the partition format" + format,
+          "that do not match the partition format" + format));
     }
-    if (skipped_) {
-      end.warnings.push_back(fmt::format(
-          "{}: {} files were skipped: their names do not end in a table extension (.csv, .tsv, "
-          ".tab, .jsonl, .ndjson, .json, .parquet, .parq, .pq)",
-          Describe(plan_), skipped_));
-    }
+    std::string not_tables = skipped_.Warning(Describe(plan_), kNotTableOne, kNotTable);
+    if (!not_tables.empty()) end.warnings.push_back(std::move(not_tables));
+    listing_.AddExcluded(&end);
     listing_.AddErrors(&end);
     if (!error_.empty()) {
       end.errors.insert(end.errors.begin(), error_);
@@ -152,7 +150,7 @@ class PartitionBatches : public InputSource {
       std::optional<TableReadOptions> options = t.read;
       if (!options) options = OptionsForExtension(path);
       if (!options) {
-        skipped_++;
+        skipped_.Add(plan_.root, path);
         continue;
       }
       const std::string* first_header = nullptr;
@@ -201,7 +199,7 @@ class PartitionBatches : public InputSource {
   std::vector<std::string> read_errors_;
   bool partitioner_done_ = false;
   uint64_t made_ = 0;
-  uint64_t skipped_ = 0;
+  SkippedFiles skipped_;  // files in partitions that are not tables
   SteadyClock::time_point started_ = SteadyClock::now();
 };
 

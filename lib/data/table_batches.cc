@@ -15,7 +15,8 @@ class TableBatches : public InputSource {
  public:
   TableBatches(const InputPlan& plan, const Options& options, std::function<void()> notify)
       : plan_(plan),
-        source_(*plan.table, TableSource::Options{options.mini_batch_size, 1024, 1u << 20},
+        source_(*plan.table,
+                TableSource::Options{options.mini_batch_size, 1024, 1u << 20, plan.exclude},
                 std::move(notify)) {}
 
   Batcher::Outcome Next(MiniBatch* out) override {
@@ -40,13 +41,10 @@ class TableBatches : public InputSource {
     if (made_ == 0) {
       end.warnings.push_back(fmt::format("{} has no rows.", Describe(plan_)));
     }
-    if (uint64_t skipped = source_.skipped_files()) {
-      end.warnings.push_back(fmt::format(
-          "{}: {} files were skipped: their names do not end in a table extension (.csv, .tsv, "
-          ".tab, .jsonl, .ndjson, .json, .parquet, .parq, .pq)",
-          Describe(plan_), skipped));
-    }
+    for (auto& w : source_.SkipWarnings(Describe(plan_))) end.warnings.push_back(std::move(w));
     for (const auto& w : source_.warnings()) end.warnings.push_back(w);
+    std::string excluded = ExcludedWarning(Describe(plan_), source_.excluded());
+    if (!excluded.empty()) end.warnings.push_back(std::move(excluded));
     end.errors = source_.errors();
     end.error_count = end.errors.size();
     return end;

@@ -95,8 +95,9 @@ bool GlobMatch(std::string_view pattern, std::string_view path) {
   return Glob(pattern, 0, path, 0);
 }
 
-TablePathLister::TablePathLister(std::vector<TablePath> paths, std::function<void()> notify)
-    : paths_(std::move(paths)), notify_(std::move(notify)) {
+TablePathLister::TablePathLister(std::vector<TablePath> paths, std::function<void()> notify,
+                                 std::vector<std::string> exclude)
+    : paths_(std::move(paths)), notify_(std::move(notify)), exclude_(std::move(exclude)) {
   StartNext();
 }
 
@@ -117,7 +118,9 @@ bool TablePathLister::StartNext() {
     }
     current_ = &p;
     current_matches_ = 0;
-    lister_ = std::make_unique<FileLister>(root, FileLister::Options(), notify_);
+    FileLister::Options options;
+    options.exclude = exclude_;
+    lister_ = std::make_unique<FileLister>(root, std::move(options), notify_);
     return true;
   }
   return false;
@@ -137,6 +140,7 @@ size_t TablePathLister::Take(size_t max, std::vector<std::string>* out) {
     if (n > 0) continue;
     if (!lister_->finished()) break;  // more later; notify says when
     for (const auto& e : lister_->errors()) errors_.push_back(e);
+    for (const auto& e : lister_->excluded()) excluded_.push_back(e);
     if (current_->kind == TablePath::Kind::kPattern && current_matches_ == 0) {
       errors_.push_back(current_->value + ": the pattern matched no file");
     }

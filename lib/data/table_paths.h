@@ -36,8 +36,10 @@ bool GlobMatch(std::string_view pattern, std::string_view path);
 class TablePathLister : public ItemSource {
  public:
   // `notify`: as for FileLister (called on a helper thread when items
-  // become available or a listing ends).
-  TablePathLister(std::vector<TablePath> paths, std::function<void()> notify);
+  // become available or a listing ends). `exclude`: folders not to list
+  // (FileLister::Options::exclude).
+  TablePathLister(std::vector<TablePath> paths, std::function<void()> notify,
+                  std::vector<std::string> exclude = {});
   ~TablePathLister() override;
 
   size_t Take(size_t max, std::vector<std::string>* out) override;
@@ -45,18 +47,22 @@ class TablePathLister : public ItemSource {
   // Problems met so far ("path: detail"), including a `file:` that does not
   // exist and a pattern that matched nothing.
   const std::vector<std::string>& errors() const { return errors_; }
+  // Folders of `exclude` met so far (FileLister::excluded()).
+  const std::vector<std::string>& excluded() const { return excluded_; }
 
  private:
   bool StartNext();
 
   std::vector<TablePath> paths_;
   std::function<void()> notify_;
+  std::vector<std::string> exclude_;
   size_t next_ = 0;
   std::unique_ptr<FileLister> lister_;
   const TablePath* current_ = nullptr;
   uint64_t current_matches_ = 0;
   std::vector<std::string> scratch_;
   std::vector<std::string> errors_;
+  std::vector<std::string> excluded_;
 };
 
 }  // namespace parallelrun

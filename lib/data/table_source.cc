@@ -39,6 +39,7 @@ void TableSource::AddMessage(std::vector<std::string>* list, std::string message
 }
 
 bool TableSource::Publish(TableRange&& range) {
+  published_++;
   bool announce = false;
   {
     std::unique_lock<std::mutex> lock(mutex_);
@@ -65,7 +66,7 @@ void TableSource::Run() {
         listed = true;
       }
       listed_cv.notify_all();
-    });
+    }, options_.exclude);
     std::vector<std::string> batch;
     while (!stopping()) {
       {
@@ -82,12 +83,16 @@ void TableSource::Run() {
       }
       for (const auto& path : batch) {
         if (stopping()) break;
-        SplitOne(path);
+        uint64_t before = published_;
+        bool read = SplitOne(path);
         std::lock_guard<std::mutex> lock(mutex_);
         files_done_++;
+        // Read, but not a range of it: empty, a header only, no Parquet rows.
+        if (read && published_ == before && !stopping()) no_rows_.Add(input_.root, path);
       }
     }
     for (const auto& e : lister.errors()) AddMessage(&errors_, e);
+    for (const auto& e : lister.excluded()) AddMessage(&excluded_, e);
   }
   {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -96,7 +101,7 @@ void TableSource::Run() {
   if (notify_) notify_();
 }
 
-void TableSource::SplitOne(const std::string& path) {
+bool TableSource::SplitOne(const std::string& path) {
   TableReadOptions options;
   if (input_.read) {
     options = *input_.read;
@@ -106,8 +111,8 @@ void TableSource::SplitOne(const std::string& path) {
       bool single_file = input_.paths.size() == 1 && input_.paths[0].kind == TablePath::Kind::kFile;
       if (!single_file) {
         std::lock_guard<std::mutex> lock(mutex_);
-        skipped_files_++;
-        return;
+        not_tables_.Add(input_.root, path);
+        return false;
       }
       by_ext = TableReadOptions();  // a file named directly: read it as CSV
     }
@@ -128,7 +133,7 @@ void TableSource::SplitOne(const std::string& path) {
     if (!input_.partition_format->Match(rel, ancestors_, &values)) {
       AddMessage(&errors_, path + ": does not match the partition format '" +
                                input_.partition_format->text() + "'; skipped");
-      return;
+      return false;
     }
     for (size_t i = 0; i < values.size(); i++) {
       columns.push_back({input_.partition_format->keys()[i], values[i],
@@ -141,14 +146,14 @@ void TableSource::SplitOne(const std::string& path) {
     Result<ParquetLayout> layout = ReadParquetLayout(path);
     if (!layout.ok()) {
       AddMessage(&errors_, layout.status().message());
-      return;
+      return false;
     }
     SplitParquet(path, options, *layout, options_.mini_batch_size, columns, sink);
-    return;
+    return true;
   }
   if (options.format == TableFormat::kPickle) {
     sink(MakeWholeFileRange(path, options, nullptr, columns));
-    return;
+    return true;
   }
   bool has_header = false;
   const std::string* header_text = nullptr;
@@ -176,13 +181,14 @@ void TableSource::SplitOne(const std::string& path) {
   for (auto& w : warnings) AddMessage(&warnings_, std::move(w));
   if (!s.ok()) {
     AddMessage(&errors_, s.message());
-    return;
+    return false;
   }
   // from_first_file: the first file with a header names the columns of the rest.
   if (options.format == TableFormat::kDelimited && options.header == HeaderMode::kFromFirstFile &&
       !first_header_ && !header.empty()) {
     first_header_ = header;
   }
+  return true;
 }
 
 size_t TableSource::Take(size_t max, std::vector<TableRange>* out) {
@@ -212,12 +218,28 @@ uint64_t TableSource::files_done() const {
 
 uint64_t TableSource::skipped_files() const {
   std::lock_guard<std::mutex> lock(mutex_);
-  return skipped_files_;
+  return not_tables_.count;
+}
+
+std::vector<std::string> TableSource::SkipWarnings(const std::string& input) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  std::vector<std::string> out;
+  for (std::string w : {not_tables_.Warning(input, kNotTableOne, kNotTable),
+                        no_rows_.Warning(input, "without rows (empty, or only a header)",
+                                         "without rows (empty, or only a header)")}) {
+    if (!w.empty()) out.push_back(std::move(w));
+  }
+  return out;
 }
 
 std::vector<std::string> TableSource::errors() const {
   std::lock_guard<std::mutex> lock(mutex_);
   return errors_;
+}
+
+std::vector<std::string> TableSource::excluded() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return excluded_;
 }
 
 std::vector<std::string> TableSource::warnings() const {

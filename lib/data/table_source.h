@@ -24,6 +24,7 @@
 
 #include "data/partitions.h"
 #include "data/table_format.h"
+#include "data/skipped_files.h"
 #include "data/table_paths.h"
 #include "data/table_range.h"
 
@@ -47,14 +48,16 @@ struct TableInput {
 //
 // Problems with one file (unreadable, not Parquet, a path that does not match
 // the partition format) are recorded in errors() and the file is skipped;
-// files of a folder with an unknown extension are skipped and counted in
-// skipped_files(). Notes that do not skip anything are in warnings().
+// files of a folder with an unknown extension, and files without a row
+// (empty, or a header only), are skipped and named in SkipWarnings(). Notes
+// that do not skip anything are in warnings().
 class TableSource {
  public:
   struct Options {
     uint64_t mini_batch_size = 1u << 20;
     size_t max_buffered = 1024;   // ranges waiting to be taken
     size_t chunk_size = 1u << 20; // read size while scanning
+    std::vector<std::string> exclude;  // folders not to list (FileLister)
   };
 
   // Starts at once. `notify` is called on the helper thread (never under the
@@ -73,13 +76,20 @@ class TableSource {
 
   uint64_t files_done() const;     // files scanned so far
   uint64_t skipped_files() const;  // unknown extensions in a folder
+  // "<input>: skipped 2 files that are not tables: a.txt, b.png", and the same
+  // for files without rows; `input` is how messages name the input.
+  std::vector<std::string> SkipWarnings(const std::string& input) const;
   std::vector<std::string> errors() const;
   std::vector<std::string> warnings() const;
+  // Folders of Options::exclude met while listing.
+  std::vector<std::string> excluded() const;
   static constexpr size_t kMaxMessages = 1000;
 
  private:
   void Run();
-  void SplitOne(const std::string& path);
+  // Splits one file into ranges. False when it was skipped or could not be
+  // read (counted, or recorded in errors_).
+  bool SplitOne(const std::string& path);
   bool Publish(TableRange&& range);  // false when stopping
   void AddMessage(std::vector<std::string>* list, std::string message);
   bool stopping() const { return stop_.load(std::memory_order_relaxed); }
@@ -91,6 +101,7 @@ class TableSource {
   // Helper thread only.
   std::vector<std::string> ancestors_;
   std::optional<std::string> first_header_;  // kFromFirstFile
+  uint64_t published_ = 0;                   // ranges handed to Publish
 
   mutable std::mutex mutex_;
   std::condition_variable space_cv_;
@@ -98,9 +109,11 @@ class TableSource {
   bool done_ = false;                   // guarded by mutex_
   bool consumer_waiting_ = true;        // guarded by mutex_: arm notify
   uint64_t files_done_ = 0;             // guarded by mutex_
-  uint64_t skipped_files_ = 0;          // guarded by mutex_
+  SkippedFiles not_tables_;             // guarded by mutex_
+  SkippedFiles no_rows_;                // guarded by mutex_
   std::vector<std::string> errors_;     // guarded by mutex_
   std::vector<std::string> warnings_;   // guarded by mutex_
+  std::vector<std::string> excluded_;   // guarded by mutex_
   std::atomic<bool> stop_{false};
   std::thread thread_;  // last
 };

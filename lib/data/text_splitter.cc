@@ -127,6 +127,15 @@ class RecordScanner {
                           " is not closed at the end of the file");
     }
     if (record_start_ < total) RecordEnd(total);  // a last record without line end
+    if (large_records_ > 0 && warnings) {
+      warnings->push_back(
+          path_ + ": the record at byte " + std::to_string(large_at_) + " is " +
+          std::to_string(large_size_) + " bytes, more than mini_batch_size (" +
+          std::to_string(size_) + " bytes); its mini-batch holds it whole" +
+          (large_records_ > 1
+               ? " (and " + std::to_string(large_records_ - 1) + " more such records in this file)"
+               : ""));
+    }
     if (range_start_ < total) {
       if (range_has_content_) {
         Emit(range_start_, total);
@@ -217,7 +226,16 @@ class RecordScanner {
     quoted_ = false;
     bool content = content_;
     content_ = false;
+    uint64_t begin = record_start_;
     record_start_ = end;
+    // Ranges never cut a record, so one larger than a mini-batch makes a
+    // mini-batch larger than asked: say where (the first; count the rest).
+    if (!in_header_ && content && end - begin > size_) {
+      if (large_records_++ == 0) {
+        large_at_ = begin;
+        large_size_ = end - begin;
+      }
+    }
     if (in_header_) {
       if (!content) return;  // blank lines before the header are part of it
       in_header_ = false;
@@ -286,6 +304,9 @@ class RecordScanner {
   bool quoted_ = false;
   uint64_t quote_open_at_ = 0;
   uint64_t record_start_ = 0;
+  uint64_t large_records_ = 0;  // records longer than size_
+  uint64_t large_at_ = 0;       // the first one: offset and length
+  uint64_t large_size_ = 0;
   std::string header_bytes_;
   std::string header_;
   uint64_t range_start_ = 0;

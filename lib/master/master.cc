@@ -173,7 +173,12 @@ void Master::Feed() {
       case Batcher::Outcome::kExhausted: {
         InputSource::End end = source_->Summary();
         for (const auto& line : end.info) log_->Master("INFO", line);
-        for (const auto& line : end.warnings) log_->Master("WARNING", line);
+        // Skipped files and folders left out change what the job's results
+        // cover: the person running it reads them on the terminal too.
+        for (const auto& line : end.warnings) {
+          log_->Master("WARNING", line);
+          progress_->Say("warning: " + line);
+        }
         for (const auto& e : end.errors) {
           listing_errors_.push_back(e);
           log_->Master("ERROR", "Listing: " + e);

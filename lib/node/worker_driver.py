@@ -396,6 +396,7 @@ class Worker:
         self.context_partitions = False  # run() accepts it
         self.append_row_dir = None
         self.shuffled = False  # the last table mini-batch came from a shuffle's spill files
+        self.rows_held = None  # rows of a table mini-batch that could not be read
 
     def log_error(self, heading, text):
         path = _CONFIG.get("error_log")
@@ -501,6 +502,7 @@ class Worker:
         try:
             if kind in TABULAR_KINDS:
                 total = TOTAL_UNKNOWN
+                self.rows_held = None
                 mini_batch = self.load(raw_items)
                 total = len(mini_batch)
                 if kind == TABLE_PARTITION and self.shuffled and len(mini_batch):
@@ -543,6 +545,10 @@ class Worker:
             status, category, message = RUN_EXCEPTION, type(exc).__name__, _one_line(exc)
             tb = _user_traceback(exc)
             self.log_error(heading, tb)
+            if total == TOTAL_UNKNOWN and self.rows_held is not None:
+                # The data could not be read: every row it holds failed, as
+                # if run() had raised on them (error_threshold counts them).
+                total = self.rows_held
         _flush()
         head = struct.pack("<QIBQQdddd", batch_id, attempt, status, total, returned, start,
                            time.perf_counter() - t0, time.process_time() - c0, run_s)
@@ -554,12 +560,13 @@ class Worker:
         tab = self.tabular
         frames = []
         self.shuffled = False
-        for raw in raw_items:
+        for i, raw in enumerate(raw_items):
             d = tab.decode_descriptor(raw)
             self.shuffled = self.shuffled or d["format"] == tab.PICKLE
             try:
                 frames.append(tab.load_table(d))
             except Exception as exc:
+                self.rows_held = _rows_held(tab, frames, raw_items[i:])
                 if not _reraisable(exc):
                     raise
                 lines = str(exc).strip().splitlines()
@@ -583,6 +590,23 @@ class Worker:
                 self.log_error("shutdown() failed:", tb)
         _flush()
         self.pipe.send(SHUTDOWN_DONE, bytes([ok]) + _field(category) + _field(message) + _field(tb))
+
+
+def _rows_held(tab, frames, unread):
+    """The rows of a mini-batch whose data could not all be read: those of
+    the ranges read (`frames`) plus the best count of the rest (`unread`,
+    worker_tabular.count_records). None when a range cannot be counted: the
+    agent then uses the count known in advance."""
+    total = sum(len(f) for f in frames)
+    for raw in unread:
+        try:
+            n = tab.count_records(raw)
+        except Exception:
+            n = None
+        if n is None:
+            return None
+        total += n
+    return total
 
 
 def _reraisable(exc):

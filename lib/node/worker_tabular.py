@@ -278,6 +278,68 @@ def load_table(desc):
     return frame
 
 
+def _count_delimited(text, delimiter):
+    """Records in delimited `text`: line ends outside quoted fields, with the
+    quote rules of the splitter (lib/data/text_splitter.cc: a '"' opens a
+    quoted field only at a field's start, "" inside one is a quote), not
+    counting blank lines (pandas skips them). A quote still open at the end
+    (a broken quote) would swallow every later line into one record, though
+    each line was most likely meant as one: then every non-blank line is
+    counted instead."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if '"' in text:
+        records, content, at_start, quoted, after_quote = 0, False, True, False, False
+        for c in text:
+            if quoted:
+                if c == '"':
+                    quoted, after_quote = False, True
+                continue
+            if after_quote and c == '"':  # "" inside a quoted field
+                quoted, after_quote = True, False
+                continue
+            after_quote = False
+            if c == "\n":
+                records += content
+                content, at_start = False, True
+            elif c == delimiter:
+                content, at_start = True, True
+            elif c == '"' and at_start:
+                quoted, content, at_start = True, True, False
+            else:
+                content, at_start = True, False
+        if not quoted:
+            return records + content
+    return sum(1 for line in text.split("\n") if line.strip())
+
+
+def count_records(desc):
+    """The best count of the rows in table range `desc` without parsing it,
+    for a range that could not be read (a ragged row, a broken quote): its
+    rows then count as failed items, as if run() had raised on them.
+    Delimited: records by line ends outside quotes (_count_delimited), less
+    the file's header; JSON Lines: non-blank lines; Parquet: the rows of the
+    range (from the footer for a whole file). None when it cannot tell (a
+    pickle of a shuffle, whose rows the master knows already)."""
+    d = decode_descriptor(desc) if isinstance(desc, (bytes, bytearray, memoryview)) else desc
+    if d["format"] == PARQUET:
+        if not d["whole_file"]:
+            return d["row_end"] - d["row_begin"]
+        import pyarrow.parquet as pq
+        with open(d["path_bytes"], "rb") as f:
+            return pq.ParquetFile(f).metadata.num_rows
+    if d["format"] not in (DELIMITED, JSON_LINES):
+        return None
+    text = _read_bytes(d).decode(_codec(d["encoding"]), "replace")
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    if d["format"] == JSON_LINES:
+        return sum(1 for line in text.split("\n") if line.strip())
+    records = _count_delimited(text, (d["delimiter"] or ",")[-1])
+    if d["whole_file"] and d["file_header"]:
+        records = max(records - 1, 0)
+    return records
+
+
 def load_tables(descs):
     """Several ranges (a partition's files) as one DataFrame, in order."""
     import pandas as pd

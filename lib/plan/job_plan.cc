@@ -6,6 +6,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <limits.h>
+
 #include <algorithm>
 #include <cstdlib>
 #include <set>
@@ -166,6 +168,77 @@ std::string Dirname(const std::string& path) {
   return slash == 0 ? "/" : path.substr(0, slash);
 }
 
+// `path` with the symlinks of the part that exists resolved, and "." and
+// ".." folded in the rest (the job's folders may not exist yet), so that two
+// spellings of one folder compare equal.
+std::string ResolvedPath(const std::string& path) {
+  std::string head = path, tail;
+  for (;;) {
+    char buf[PATH_MAX];
+    if (realpath(head.c_str(), buf) != nullptr) {
+      std::string out = buf;
+      size_t begin = 0;
+      while (begin < tail.size()) {
+        size_t end = tail.find('/', begin);
+        if (end == std::string::npos) end = tail.size();
+        std::string part = tail.substr(begin, end - begin);
+        begin = end + 1;
+        if (part.empty() || part == ".") continue;
+        if (part == "..") {
+          size_t slash = out.find_last_of('/');
+          out = slash == 0 || slash == std::string::npos ? "/" : out.substr(0, slash);
+        } else {
+          out += (out == "/" ? "" : "/") + part;
+        }
+      }
+      return out;
+    }
+    size_t slash = head.find_last_of('/');
+    if (slash == std::string::npos || head == "/") return path;
+    tail = head.substr(slash) + tail;
+    head = slash == 0 ? "/" : head.substr(0, slash);
+  }
+}
+
+// `inner` is strictly inside folder `outer` (both resolved).
+bool Within(const std::string& inner, const std::string& outer) {
+  if (outer == "/") return inner.size() > 1 && inner[0] == '/';
+  return inner.size() > outer.size() && inner.compare(0, outer.size(), outer) == 0 &&
+         inner[outer.size()] == '/';
+}
+
+bool IsFolder(const std::string& path) {
+  struct stat st;
+  return stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+// The folder to hold parallelrun-jobs/: the working folder, unless the job
+// dir would then be inside a data input folder (`cd data && parallelrun run
+// … -i data=.`), where the job would list its own logs; then the folder that
+// holds the outermost such input, and a note says so.
+std::string JobsParent(const std::string& cwd, const Spec& s,
+                       const std::map<std::string, std::string>& values,
+                       std::vector<std::string>* notes) {
+  std::string jobs = ResolvedPath(cwd + "/parallelrun-jobs");
+  std::string outer, outer_name;
+  for (const auto& p : s.inputs) {
+    auto it = values.find(p.name);
+    if (!p.is_data || it == values.end() || !IsFolder(it->second)) continue;
+    std::string folder = ResolvedPath(it->second);
+    if ((folder == jobs || Within(jobs, folder)) && (outer.empty() || folder.size() < outer.size())) {
+      outer = folder;
+      outer_name = p.name;
+    }
+  }
+  if (outer.empty() || outer == "/") return cwd;
+  std::string parent = Dirname(outer);
+  notes->push_back(fmt::format(
+      "the job dir goes under {}/parallelrun-jobs: ./parallelrun-jobs would be inside input {} "
+      "({}), and the job would read its own logs (--job-dir chooses another place)",
+      parent == "/" ? "" : parent, outer_name, outer));
+  return parent == "/" ? "" : parent;
+}
+
 std::string DefaultJobDir(const std::string& cwd, const std::string& name) {
   std::string safe;
   for (char c : name.empty() ? std::string("job") : name) {
@@ -256,7 +329,9 @@ Result<JobPlan> MakeJobPlan(const RunRequest& req) {
   std::map<std::string, std::string> flags = req.settings;
 
   // ---- job dir and outputs ----
-  plan.job_dir = req.job_dir.empty() ? DefaultJobDir(req.cwd, s.name) : Absolute(req.job_dir, req.cwd);
+  plan.job_dir = req.job_dir.empty()
+                     ? DefaultJobDir(JobsParent(req.cwd, s, plan.port_values, &plan.notes), s.name)
+                     : Absolute(req.job_dir, req.cwd);
   given.clear();
   for (const auto& [name, value] : req.outputs) {
     const Port* p = s.FindOutput(name);
@@ -364,6 +439,26 @@ Result<JobPlan> MakeJobPlan(const RunRequest& req) {
     }
     o.parts_dir = AppendRowPartsDir(plan.job_dir);
     plan.append_row = std::move(o);
+  }
+  // ---- what the job writes is not input ----
+  // An output or the job dir inside a folder that is listed is left out of
+  // the listing; an output that is the folder itself cannot be, so it is an
+  // error unless asked for.
+  std::string job_dir = ResolvedPath(plan.job_dir);
+  for (InputPlan& in : plan.inputs) {
+    if (!IsFolder(in.root)) continue;
+    std::string root = ResolvedPath(in.root);
+    for (const auto& [name, dir] : plan.output_dirs) {
+      std::string out = ResolvedPath(dir);
+      if (out == root && !req.allow_output_in_input) {
+        return Status::Usage(fmt::format(
+            "output {} ({}) is the folder of input {} ({}): the job would read what it writes; "
+            "give -o {} another folder, or --allow-output-in-input if that is meant",
+            name, dir, in.name, in.root, name));
+      }
+      if (Within(out, root)) in.exclude.push_back(out);
+    }
+    if (Within(job_dir, root)) in.exclude.push_back(job_dir);
   }
   for (const auto& word : req.passthrough) {
     if (word.compare(0, 2, "--") != 0) continue;

@@ -30,9 +30,21 @@ std::string Strip(const std::string& s) {
   return s.substr(b, e - b);
 }
 
+// A whole number in decimal digits, optionally signed. strtoll alone would
+// take "1e2" as 1 and stop, and a caller that then checks only the range
+// would never see the rest; "1.5", "1e2" and "0x10" are not whole numbers.
+bool IsWholeNumber(const std::string& s) {
+  size_t i = (!s.empty() && (s[0] == '-' || s[0] == '+')) ? 1 : 0;
+  if (i == s.size()) return false;
+  for (; i < s.size(); i++) {
+    if (!isdigit(static_cast<unsigned char>(s[i]))) return false;
+  }
+  return true;
+}
+
 bool ParseInt(const std::string& text, int64_t* out) {
   std::string s = Strip(text);
-  if (s.empty()) return false;
+  if (!IsWholeNumber(s)) return false;
   char* end = nullptr;
   errno = 0;
   long long v = strtoll(s.c_str(), &end, 10);
@@ -179,6 +191,12 @@ Result<RunSettings> ResolveRunSettings(const Spec& spec,
       if (!v || *v < 1) {
         return fail("give a whole number ≥ 1, optionally with a unit KB, MB or GB (e.g. 10, 100KB, 1MB)");
       }
+      // For files it is a count: "10MB" would silently mean 10485760 files.
+      std::string stripped = Strip(text);
+      if (!tabular && !isdigit(static_cast<unsigned char>(stripped.back()))) {
+        return fail("for a file input it counts files: give a whole number ≥ 1 without a unit "
+                    "(KB, MB and GB are for tabular inputs)");
+      }
       rs.mini_batch_size = *v;
       rs.mini_batch_size_given = true;
     } else if (n == "process_count_per_node") {
@@ -188,14 +206,16 @@ Result<RunSettings> ResolveRunSettings(const Spec& spec,
       if (!ParseInt(text, &i) || i < 1 || i > 65536) return fail("give a whole number from 1 to 65536");
       rs.node_count = static_cast<int>(i);
     } else if (n == "error_threshold") {
-      // The original: an int, or a float rounded up ("percentages were allowed
-      // before"); anything below -1 means -1. Python's ints have no top, so a
-      // number beyond int64 (which strtoll refuses) is the largest threshold.
-      if (ParseInt(text, &i)) {
-        rs.error_threshold = std::max<int64_t>(i, -1);
-      } else if (ParseDouble(text, &d)) {
-        d = std::ceil(d);
-        rs.error_threshold = d >= 0x1p63 ? INT64_MAX : d < -1 ? -1 : static_cast<int64_t>(d);
+      // The original's driver rounded a float up and read anything below -1
+      // as -1; here a count of items is a whole number ≥ -1, so that a typo
+      // ("1.5", "-2", "1e2") is an error rather than a different threshold.
+      // Python's ints have no top, so a number beyond int64 (which strtoll
+      // refuses) is the largest threshold.
+      std::string v = Strip(text);
+      if (ParseInt(text, &i) && i >= -1) {
+        rs.error_threshold = i;
+      } else if (IsWholeNumber(v) && v[0] != '-') {
+        rs.error_threshold = INT64_MAX;
       } else {
         return fail("give a whole number ≥ -1 (-1: any number of failed items)");
       }

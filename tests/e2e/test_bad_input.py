@@ -140,6 +140,32 @@ class BadInputTest(E2ETestCase):
                 run = self.run_bad(spec, "-i", "data=data", "-o", "out=out", *flags)
                 self.assertUsageError(run, message)
 
+    def test_whole_number_settings_reject_fractions_exponents_hex_and_negatives(self):
+        spec = self.spec()
+        cases = []
+        for value in ("1.5", "1e2", "0x10", "-2"):
+            cases.append((["--error-threshold", value],
+                          "setting --error_threshold: '%s' is not valid: give a whole number ≥ -1 "
+                          "(-1: any number of failed items)" % value))
+            cases.append((["--allowed_failed_count", value],
+                          "setting --allowed_failed_count: '%s' is not valid: give a whole number "
+                          "≥ -1 (-1: any number)" % value))
+            cases.append((["--mini-batch-size", value],
+                          "setting --mini_batch_size: '%s' is not valid: give a whole number ≥ 1, "
+                          "optionally with a unit KB, MB or GB (e.g. 10, 100KB, 1MB)" % value))
+            cases.append((["--run_max_try", value],
+                          "setting --run_max_try: '%s' is not valid: give a whole number from 1 "
+                          "to 2147483647" % value))
+        # A file input's mini_batch_size counts files: a size is a mistake.
+        cases.append((["--mini_batch_size", "10MB"],
+                      "setting --mini_batch_size: '10MB' is not valid: for a file input it counts "
+                      "files: give a whole number ≥ 1 without a unit (KB, MB and GB are for "
+                      "tabular inputs)"))
+        for flags, message in cases:
+            with self.subTest(flags=flags):
+                run = self.run_bad(spec, "-i", "data=data", "-o", "out=out", *flags)
+                self.assertUsageError(run, message)
+
     def test_bad_setting_in_v2_spec_points_into_the_file(self):
         spec = self.write("v2.yaml", """
             type: parallel

@@ -139,9 +139,26 @@ class FilePartitionTest(PartitionCase):
         master = (self.logs() / "sys" / "master_role.0.txt").read_text()
         self.assertIn("Listed 16 files of input data (%s) in " % (self.tmp / "data"), master)
         self.assertIn(" seconds: 5 partitions by country, state.", master)
-        self.assertIn("input data (%s): 1 files do not match the partition format (one key per "
-                      "folder level) and were skipped (e.g. %s)"
-                      % (self.tmp / "data", self.tmp / "data" / "README.md"), master)
+        self.assertIn("input data (%s): skipped 1 file that does not match the partition format "
+                      "(one key per folder level): README.md" % (self.tmp / "data"), master)
+
+    def test_files_not_at_the_partition_depth_are_named_on_the_terminal(self):
+        made = self.make_tree("data")
+        for rel in ("README.md", "US/notes.txt", "FR/other.txt"):
+            (self.tmp / "data" / rel).parent.mkdir(parents=True, exist_ok=True)
+            (self.tmp / "data" / rel).write_text("not in a partition\n")
+        spec = self.start(v2_spec())
+        run = self.run_job(spec, "-i", "data=%s" % (self.tmp / "data"),
+                           env={"OUT_DIR": str(self.out)})
+        self.assertExit(run, 0)
+        self.assertOneMiniBatchPerCombination(made)
+        line = ("input data (%s): skipped 3 files that do not match the partition format (one key "
+                "per folder level): FR/other.txt, README.md, US/notes.txt"
+                % (self.tmp / "data"))
+        self.assertIn("parallelrun: warning: %s\n" % line, run.stderr)
+        master = (self.logs() / "sys" / "master_role.0.txt").read_text()
+        self.assertIn("|WARNING|", master)
+        self.assertIn(line, master)
 
     def test_run_with_one_argument_still_works(self):
         made = self.make_tree("data")

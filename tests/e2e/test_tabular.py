@@ -170,8 +170,48 @@ class CsvTest(TabularCase):
         self.assertExit(run, 0)
         self.assertEveryRowOnce(rows, self.recorded())
         master = (self.logs() / "sys" / "master_role.0.txt").read_text()
-        self.assertIn("input data (%s): 1 files were skipped: their names do not end in a table "
-                      "extension" % (self.tmp / "data"), master)
+        self.assertIn("input data (%s): skipped 1 file that is not a table (its name does not end "
+                      "in .csv, " % (self.tmp / "data"), master)
+
+    def test_skipped_files_are_named_on_the_terminal(self):
+        rows = self.make_rows(0, 20, seed=5)
+        self.write_csv("data/a.csv", rows)
+        self.write_csv("data/header_only.csv", [])
+        (self.tmp / "data" / "empty.csv").write_text("")
+        (self.tmp / "data" / "notes.txt").write_text("not a table\n")
+        (self.tmp / "data" / "img.png").write_bytes(b"\x89PNG")
+        spec = self.start(v2_spec())
+        run = self.run_job(spec, "-i", "data=%s" % (self.tmp / "data"),
+                           env={"OUT_DIR": str(self.out)})
+        self.assertExit(run, 0)
+        self.assertEveryRowOnce(rows, self.recorded())
+        data = self.tmp / "data"
+        not_tables = ("input data (%s): skipped 2 files that are not tables (their names do not "
+                      "end in .csv, .tsv, .tab, .jsonl, .ndjson, .json, .parquet, .parq or .pq): "
+                      "img.png, notes.txt" % data)
+        no_rows = ("input data (%s): skipped 2 files without rows (empty, or only a header): "
+                   "empty.csv, header_only.csv" % data)
+        master = (self.logs() / "sys" / "master_role.0.txt").read_text()
+        for line in (not_tables, no_rows):
+            self.assertIn("parallelrun: warning: %s\n" % line, run.stderr)
+            self.assertIn("|WARNING|", master)
+            self.assertIn(line, master)
+
+    def test_a_record_larger_than_mini_batch_size_is_named(self):
+        rows = self.make_rows(0, 10, seed=9)
+        rows[4] = (4, "long " * 400, "0.5")  # 2000 bytes in one record
+        path = self.write_csv("data/a.csv", rows)
+        spec = self.start(v2_spec(mini_batch_size="1KB"))
+        run = self.run_job(spec, "-i", "data=%s" % (self.tmp / "data"),
+                           env={"OUT_DIR": str(self.out)})
+        self.assertExit(run, 0)
+        self.assertEveryRowOnce(rows, self.recorded())
+        data = path.read_bytes()
+        at = data.index(b"4,long ")
+        size = data.index(b"\n", at) + 1 - at
+        self.assertIn("parallelrun: warning: %s: the record at byte %d is %d bytes, more than "
+                      "mini_batch_size (1024 bytes); its mini-batch holds it whole\n"
+                      % (path, at, size), run.stderr)
 
     def test_short_returns_count_rows_against_error_threshold(self):
         rows = self.make_rows(0, 100, seed=3)
@@ -204,8 +244,34 @@ class CsvTest(TabularCase):
                          "ParserError: cannot read %s (bytes 10-%d): Error tokenizing data. C "
                          "error: Expected 3 fields in line 3, saw 5"
                          % (path, path.stat().st_size - 1))
-        # The rows were never counted: the mini-batch counts as one failed item.
-        self.assertEqual((row["Total"], row["Failed"]), ("1", "1"))
+        # The range holds two rows: both failed, as if run() had raised on them.
+        self.assertEqual((row["Total"], row["Failed"]), ("2", "2"))
+
+    def test_unparsable_ranges_count_every_row_against_error_threshold(self):
+        data = self.tmp / "data"
+        data.mkdir()
+        # A ragged row (pandas raises), and a quote that never closes (the
+        # count falls back to lines), among good files.
+        (data / "a_ragged.csv").write_text(
+            "id,text,x\n" + "".join("%d,t,0.5\n" % i for i in range(6)) + "6,t,0.5,extra\n")
+        (data / "b_quote.csv").write_text("id,text,x\n10,\"open,0.5\n11,t,0.5\n12,t,0.5\n")
+        self.write_csv("data/c_good.csv", self.make_rows(20, 5, seed=1))
+        spec = self.start(v2_spec(mini_batch_size="10KB",
+                                  extra="retry_settings:\n  max_retries: 1"))
+        run = self.run_job(spec, "-i", "data=%s" % data, "--error_threshold", "9",
+                           env={"OUT_DIR": str(self.out)})
+        self.assertExit(run, 1)
+        rows = {r["Mini-batch Id"]: r for r in self.sorted_rows()}
+        # Mini-batch 2 (the good file) may not have run: the job stops at the threshold.
+        self.assertEqual([(rows[i]["Status"], rows[i]["Total"], rows[i]["Failed"])
+                          for i in ("0", "1")],
+                         [("RUN_EXCEPTION", "7", "7"), ("RUN_EXCEPTION", "3", "3")])
+        result = (self.logs() / "job_result.txt").read_text()
+        self.assertIn("error_threshold exceeded: 10 failed items > 9", result)
+        # Below the threshold the same job succeeds: the count is exact.
+        run = self.run_job(spec, "-i", "data=%s" % data, "--error_threshold", "10",
+                           job_dir="job2", env={"OUT_DIR": str(self.out)})
+        self.assertExit(run, 0)
 
 
 class JsonLinesTest(TabularCase):

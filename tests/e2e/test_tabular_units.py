@@ -246,6 +246,36 @@ class LoadJsonLinesTest(TempDirTest):
             wt.load_table(wt.descriptor(path, wt.JSON_LINES, offset=0, length=size))
 
 
+class CountRecordsTest(TempDirTest):
+    """count_records: the rows of a range that could not be read, which then
+    all count as failed items."""
+
+    def count(self, text, fmt=None, **fields):
+        path = self.write("t", text)
+        size = os.path.getsize(path)
+        return wt.count_records(wt.descriptor(path, wt.DELIMITED if fmt is None else fmt,
+                                              offset=0, length=size, **fields))
+
+    def test_delimited_records_are_line_ends_outside_quotes(self):
+        self.assertEqual(self.count('1,a,0.5\n2,b,0.25,extra\n'), 2)
+        self.assertEqual(self.count('1,"a\nb",2\n3,"x""y\n",4\n\n5,6'), 3)
+        self.assertEqual(self.count('1,2\r\n3,4\r5,6\n\n'), 3)
+        self.assertEqual(self.count('1\t"a\nb"\n', delimiter="\t"), 1)
+        # A quote opened mid-field is text, as pandas reads it.
+        self.assertEqual(self.count('1,a"b\n2,c\n'), 2)
+
+    def test_a_quote_that_never_closes_counts_lines(self):
+        self.assertEqual(self.count('10,"open,0.5\n11,t,0.5\n\n12,t,0.5\n'), 3)
+
+    def test_a_whole_file_less_its_header(self):
+        self.assertEqual(self.count('id,x\n1,2\n3,4\n', whole_file=True, file_header=True), 2)
+        self.assertEqual(self.count('id,x\n', whole_file=True, file_header=True), 0)
+
+    def test_json_lines_and_what_cannot_be_counted(self):
+        self.assertEqual(self.count('{"a": 1}\nnot json\n\n{"a": 2}\n', wt.JSON_LINES), 3)
+        self.assertIsNone(self.count("x", wt.PICKLE))
+
+
 @NEED_PANDAS
 class ParquetTest(TempDirTest):
     def test_without_pyarrow_the_error_names_the_interpreter(self):
