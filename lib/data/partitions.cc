@@ -427,15 +427,14 @@ Status FilePartitioner::ReadSpill(Group* g) {
   std::string data;
   char buf[1 << 16];
   for (;;) {
-    ssize_t r = read(fd, buf, sizeof buf);
-    if (r < 0 && errno == EINTR) continue;
+    ssize_t r = ReadAll(fd, buf, sizeof buf);
     if (r < 0) {
       int err = errno;
       close(fd);
       return Status::Infrastructure(ErrnoMessage(g->spill_path, err));
     }
-    if (r == 0) break;
     data.append(buf, static_cast<size_t>(r));
+    if (static_cast<size_t>(r) < sizeof buf) break;
   }
   close(fd);
   unlink(g->spill_path.c_str());

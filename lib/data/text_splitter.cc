@@ -35,27 +35,6 @@ bool IsWideEncoding(const std::string& encoding) {
   return k.rfind("utf16", 0) == 0 || k.rfind("utf32", 0) == 0 || k == "ucs2" || k == "ucs4";
 }
 
-// Reads up to n bytes; returns bytes read, or -1 with errno set.
-ssize_t ReadSome(int fd, char* buf, size_t n) {
-  for (;;) {
-    ssize_t r = read(fd, buf, n);
-    if (r < 0 && errno == EINTR) continue;
-    return r;
-  }
-}
-
-ssize_t PreadAll(int fd, char* buf, size_t n, uint64_t offset) {
-  size_t done = 0;
-  while (done < n) {
-    ssize_t r = pread(fd, buf + done, n - done, static_cast<off_t>(offset + done));
-    if (r < 0 && errno == EINTR) continue;
-    if (r < 0) return -1;
-    if (r == 0) break;
-    done += static_cast<size_t>(r);
-  }
-  return static_cast<ssize_t>(done);
-}
-
 bool HasBom(int fd) {
   char b[3];
   return PreadAll(fd, b, 3, 0) == 3 && std::memcmp(b, "\xEF\xBB\xBF", 3) == 0;
@@ -333,7 +312,7 @@ Status SplitTextFile(const std::string& path, const TableReadOptions& options,
   std::vector<char> buf(std::max<size_t>(chunk_size, 1));
   uint64_t total = 0;
   while (!scanner.stopped()) {
-    ssize_t n = ReadSome(fd.get(), buf.data(), buf.size());
+    ssize_t n = ReadAll(fd.get(), buf.data(), buf.size());
     if (n < 0) return Status::Usage(ErrnoMessage(path, errno));
     if (n == 0) break;
     scanner.Feed(buf.data(), static_cast<size_t>(n));
@@ -356,7 +335,7 @@ Result<std::string> ReadHeaderRecord(const std::string& path, const TableReadOpt
   char buf[1 << 16];
   uint64_t total = 0;
   while (!scanner.header_done()) {
-    ssize_t n = ReadSome(fd.get(), buf, sizeof buf);
+    ssize_t n = ReadAll(fd.get(), buf, sizeof buf);
     if (n < 0) return Status::Usage(ErrnoMessage(path, errno));
     if (n == 0) {
       scanner.Finish(total, nullptr);
