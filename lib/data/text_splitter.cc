@@ -5,25 +5,20 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <limits>
 
 #include "base/disk.h"
+#include "base/text.h"
 
 namespace parallelrun {
 namespace {
 
-std::string Lower(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
-
 // "UTF-16", "utf_16le", "utf16" → "utf16le"-ish: lower case without - and _.
 std::string CodecKey(const std::string& encoding) {
   std::string out;
-  for (char c : Lower(encoding)) {
+  for (char c : AsciiLower(encoding)) {
     if (c != '-' && c != '_') out.push_back(c);
   }
   return out;
