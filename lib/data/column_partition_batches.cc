@@ -127,10 +127,7 @@ class ColumnPartitionBatches : public InputSource {
       ranges_ = ranges.size();
       for (auto& w : source.warnings()) warnings_.push_back(w);
       if (uint64_t skipped = source.skipped_files()) {
-        warnings_.push_back(fmt::format(
-            "{}: {} files were skipped: their names do not end in a table extension (.csv, "
-            ".tsv, .tab, .jsonl, .ndjson, .json, .parquet, .parq, .pq)",
-            Describe(plan_), skipped));
+        warnings_.push_back(SkippedTableFilesWarning(plan_, skipped));
       }
       errors_ = source.errors();
     }

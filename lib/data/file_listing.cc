@@ -11,6 +11,13 @@ std::string Describe(const InputPlan& plan) {
   return fmt::format("input {} ({})", plan.name, plan.path);
 }
 
+std::string SkippedTableFilesWarning(const InputPlan& plan, uint64_t n) {
+  return fmt::format(
+      "{}: {} files were skipped: their names do not end in a table extension (.csv, .tsv, "
+      ".tab, .jsonl, .ndjson, .json, .parquet, .parq, .pq)",
+      Describe(plan), n);
+}
+
 namespace {
 
 // Counts what it passes on, so that a listing that has no count of its own

@@ -23,6 +23,10 @@ using SteadyClock = std::chrono::steady_clock;  // SecondsSince: base/clock.h
 // "input <name> (<path>)", how messages name an input.
 std::string Describe(const InputPlan& plan);
 
+// The warning for `n` files of a table input skipped because no table format
+// goes with their names (OptionsForExtension, table_format.h).
+std::string SkippedTableFilesWarning(const InputPlan& plan, uint64_t n);
+
 // The files of a folder or of a file-list MLTable's (or a table's) paths, with
 // their errors.
 class FileListing {

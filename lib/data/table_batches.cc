@@ -41,10 +41,7 @@ class TableBatches : public InputSource {
       end.warnings.push_back(fmt::format("{} has no rows.", Describe(plan_)));
     }
     if (uint64_t skipped = source_.skipped_files()) {
-      end.warnings.push_back(fmt::format(
-          "{}: {} files were skipped: their names do not end in a table extension (.csv, .tsv, "
-          ".tab, .jsonl, .ndjson, .json, .parquet, .parq, .pq)",
-          Describe(plan_), skipped));
+      end.warnings.push_back(SkippedTableFilesWarning(plan_, skipped));
     }
     for (const auto& w : source_.warnings()) end.warnings.push_back(w);
     end.errors = source_.errors();
