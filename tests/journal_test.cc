@@ -258,14 +258,14 @@ TEST_CASE("Journal: record decoding says why bytes are not a record") {
   JournalRecord r;
   std::string why;
   CHECK_FALSE(DecodeJournalRecord("", &r, &why));
-  CHECK(why == "truncated at type");
+  CHECK(why == "an empty record");
   CHECK_FALSE(DecodeJournalRecord(std::string(1, '\x09'), &r, &why));
   CHECK(why == "unknown record type 9");
   std::string body = EncodeJournalRecord(Batch(3));
   CHECK_FALSE(DecodeJournalRecord(body.substr(0, body.size() - 1), &r, &why));
-  CHECK(why == "truncated at item");
+  CHECK(why == "mini-batch: item at byte 91: payload ends after 3 of the 4 bytes of its length");
   CHECK_FALSE(DecodeJournalRecord(body + "x", &r, &why));
-  CHECK(why == "1 bytes after the last field");
+  CHECK(why == "mini-batch: 1 bytes left over after the last field (at byte 95)");
   for (size_t cut = 0; cut < body.size(); cut++) {
     CHECK_FALSE(DecodeJournalRecord(body.substr(0, cut), &r, &why));
     CHECK(!why.empty());

@@ -307,12 +307,14 @@ TEST_CASE("LinkCodec: malformed payloads are refused with a reason", "[link_code
 
   CHECK(Refusal(0x42, "") == "unknown frame type 0x42");
   CHECK(Refusal(0x00, "") == "unknown frame type 0x00");
-  CHECK(Refusal(kLinkPull, pull_payload + "x") == "PULL: 1 bytes left over");
-  CHECK(Refusal(kLinkPull, pull_payload.substr(0, 3)) == "PULL: payload ends inside a field");
-  CHECK(Refusal(kLinkDrain, "x") == "DRAIN: 1 bytes left over");
-  CHECK(Refusal(kLinkHeartbeat, "x") == "HEARTBEAT: 1 bytes left over");
-  CHECK(Refusal(kLinkStop, B({2, 0, 0, 0, 0})) == "STOP: immediate is 2, not 0 or 1");
-  CHECK(Refusal(kLinkError, B({5, 0, 0, 0, 'a'})) == "ERROR: payload ends inside a field");
+  CHECK(Refusal(kLinkPull, pull_payload + "x") == "PULL: 1 bytes left over after the last field (at byte 4)");
+  CHECK(Refusal(kLinkPull, pull_payload.substr(0, 3)) ==
+        "PULL: n at byte 0: payload ends after 3 of its 4 bytes");
+  CHECK(Refusal(kLinkDrain, "x") == "DRAIN: 1 bytes left over after the last field (at byte 0)");
+  CHECK(Refusal(kLinkHeartbeat, "x") == "HEARTBEAT: 1 bytes left over after the last field (at byte 0)");
+  CHECK(Refusal(kLinkStop, B({2, 0, 0, 0, 0})) == "STOP: immediate at byte 0: 2 is not 0 or 1");
+  CHECK(Refusal(kLinkError, B({5, 0, 0, 0, 'a'})) ==
+        "ERROR: reason at byte 0: length 5, but 1 bytes follow");
 
   // An item count the payload cannot hold is refused before any loop.
   WireWriter lease;
@@ -348,14 +350,15 @@ TEST_CASE("LinkCodec: malformed payloads are refused with a reason", "[link_code
   bye.Bytes("h");
   bye.U32(2);
   bye.Bytes("p");
-  CHECK(Refusal(kLinkBye, bye.data()) == "BYE: 2 processes cannot fit in the 5 bytes that follow");
+  CHECK(Refusal(kLinkBye, bye.data()) ==
+        "BYE: processes at byte 9: 2 cannot fit in the 5 bytes that follow");
 
   // A result whose status is not an AttemptStatus.
   std::string result;
   EncodeLinkMessage(ResultMsg{SampleResult()}, &result);
   std::string payload = result.substr(5);
   payload[12] = 7;
-  CHECK(Refusal(kLinkResult, payload) == "RESULT: status 7 is not an attempt status");
+  CHECK(Refusal(kLinkResult, payload) == "RESULT: status at byte 12: 7 is not an attempt status");
 
   // A process report whose init_ok is not a bool.
   ByeMsg b;
@@ -364,7 +367,7 @@ TEST_CASE("LinkCodec: malformed payloads are refused with a reason", "[link_code
   EncodeLinkMessage(b, &bye_bytes);
   std::string bye_payload = bye_bytes.substr(5);
   bye_payload[4 + 4 + 4 + 4 + 4 + 8 + 8] = 9;
-  CHECK(Refusal(kLinkBye, bye_payload) == "BYE: init_ok is 9, not 0 or 1");
+  CHECK(Refusal(kLinkBye, bye_payload) == "BYE: init_ok at byte 36: 9 is not 0 or 1");
 }
 
 TEST_CASE("LinkCodec: greetings check magic, sizes and heartbeats", "[link_codec]") {
@@ -378,20 +381,20 @@ TEST_CASE("LinkCodec: greetings check magic, sizes and heartbeats", "[link_codec
   w.Bytes("GET / HTTP/1.1");
   w.U32(1);
   CHECK(Refusal(kLinkMasterHello, w.data()) ==
-        "MASTER_HELLO: not a parallelrun link peer (wrong magic)");
+        "MASTER_HELLO: magic at byte 0: not a parallelrun link peer");
   CHECK(Refusal(kLinkAgentHello, w.data()) ==
-        "AGENT_HELLO: not a parallelrun link peer (wrong magic)");
+        "AGENT_HELLO: magic at byte 0: not a parallelrun link peer");
   // Nonce and proof sizes.
   CHECK(Refusal(kLinkMasterHello, hello_payload(MasterHelloFrame{1, 0, "short"})) ==
-        "MASTER_HELLO: nonce has 5 bytes, not 32");
+        "MASTER_HELLO: nonce at byte 32: 5 bytes, not 32");
   CHECK(Refusal(kLinkAgentHello, hello_payload(AgentHelloFrame{1, 0, 1, 1, "h",
                                                                std::string(32, 'n'), "p"})) ==
-        "AGENT_HELLO: proof has 1 bytes, not 32");
+        "AGENT_HELLO: proof at byte 81: 1 bytes, not 32");
   // Heartbeat settings that cannot work.
   CHECK(Refusal(kLinkWelcome, hello_payload(WelcomeFrame{0, 0, 100, std::string(32, 'p')})) ==
-        "WELCOME: heartbeat every 0 ms with a timeout of 100 ms");
+        "WELCOME: heartbeat_ms at byte 8: heartbeat every 0 ms with a timeout of 100 ms");
   CHECK(Refusal(kLinkWelcome, hello_payload(WelcomeFrame{0, 100, 50, std::string(32, 'p')})) ==
-        "WELCOME: heartbeat every 100 ms with a timeout of 50 ms");
+        "WELCOME: heartbeat_ms at byte 8: heartbeat every 100 ms with a timeout of 50 ms");
 
   // Another version: only the version is read, whatever follows.
   WireWriter v2;
@@ -488,7 +491,7 @@ TEST_CASE("LinkCodec: LinkDecoder refuses bad frames and stays refused", "[link_
     LinkFrame f;
     std::string why;
     CHECK(d.Next(&f, &why) == LinkDecoder::Outcome::kMalformed);
-    CHECK(why == "PULL: payload ends inside a field");
+    CHECK(why == "PULL: n at byte 0: payload ends after 1 of its 4 bytes");
   }
 }
 

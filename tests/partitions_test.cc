@@ -77,6 +77,23 @@ TEST_CASE("partitions: matching paths", "[partitions]") {
   CHECK(MatchOrEmpty(deep, "a/b/c/x.csv") == std::vector<std::string>{"x"});
 }
 
+TEST_CASE("partitions: a root's ancestors and the path a file is matched by", "[partitions]") {
+  using V = std::vector<std::string>;
+  CHECK(RootAncestors("/home/data/") == V{"data", "home"});
+  CHECK(RootAncestors("/home//data") == V{"data", "home"});
+  CHECK(RootAncestors("./a/../b") == V{"b", "a"});
+  CHECK(RootAncestors("rel") == V{"rel"});
+  CHECK(RootAncestors("/") == V{});
+  CHECK(RootAncestors("") == V{});
+
+  CHECK(PathToMatch("/d/", "/d/2024/a.csv") == "2024/a.csv");
+  CHECK(PathToMatch("/d", "/d/2024/a.csv") == "2024/a.csv");
+  CHECK(PathToMatch("/d", "/dx/a.csv") == "dx/a.csv");  // beside the root, not below it
+  CHECK(PathToMatch("/d/a.csv", "/d/a.csv") == "d/a.csv");  // the root is the file
+  CHECK(PathToMatch("d", "d/a.csv") == "a.csv");
+  CHECK(PathToMatch("/", "/a.csv") == "a.csv");
+}
+
 TEST_CASE("partitions: one key per folder level", "[partitions]") {
   auto f = PartitionFormat::FolderLevels({"country", "state"});
   CHECK(MatchOrEmpty(f, "US/CA/a.csv") == std::vector<std::string>{"US", "CA"});

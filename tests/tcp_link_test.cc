@@ -445,9 +445,9 @@ TEST_CASE("TcpLink: rude peers are refused and logged while a good agent keeps w
     std::string frame;
     AppendFrame(kLinkAgentHello, w.data(), &frame);
     raw.Write(frame);
-    refused(raw, "malformed frame: AGENT_HELLO: not a parallelrun link peer (wrong magic)",
+    refused(raw, "malformed frame: AGENT_HELLO: magic at byte 0: not a parallelrun link peer",
             "refused " + raw.address() +
-                ": malformed frame: AGENT_HELLO: not a parallelrun link peer (wrong magic)");
+                ": malformed frame: AGENT_HELLO: magic at byte 0: not a parallelrun link peer");
   }
   SECTION("a message before the handshake") {
     RawPeer raw(io, port);
@@ -510,8 +510,8 @@ TEST_CASE("TcpLink: rude peers are refused and logged while a good agent keeps w
     raw.Authenticate(io, 6);
     REQUIRE(RunUntil(io, [&] { return master.ends.size() == 2; }));
     raw.Write(B({7, 0, 0, 0, 0x11, 1, 0, 0, 0, 0, 0}));  // PULL with 2 bytes too many
-    lost(raw, "malformed frame: PULL: 2 bytes left over",
-         "malformed frame: PULL: 2 bytes left over");
+    lost(raw, "malformed frame: PULL: 2 bytes left over after the last field (at byte 4)",
+         "malformed frame: PULL: 2 bytes left over after the last field (at byte 4)");
   }
   SECTION("a message in the wrong direction") {
     RawPeer raw(io, port);

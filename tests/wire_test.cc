@@ -1,5 +1,5 @@
-// Wire: field encodings round-trip byte-exact, readers fail closed past the
-// end, and FrameDecoder reassembles frames from any split of the stream and
+// Wire: field encodings round-trip byte-exact, WireFields fails closed past
+// the end, and FrameDecoder reassembles frames from any split of the stream and
 // refuses bad lengths before buffering a body.
 #include "base/wire.h"
 
@@ -74,34 +74,34 @@ TEST_CASE("Wire: every field type round-trips", "[wire]") {
   w.Bytes("\xff"s);
   w.Bytes(big);
 
-  WireReader r(w.data());
-  CHECK(r.U8() == 0);
-  CHECK(r.U8() == 0xff);
-  CHECK(r.U32() == 0);
-  CHECK(r.U32() == 0xdeadbeef);
-  CHECK(r.U32() == std::numeric_limits<uint32_t>::max());
-  CHECK(r.U64() == 0x0123456789abcdefull);
-  CHECK(r.U64() == std::numeric_limits<uint64_t>::max());
-  CHECK(r.I64() == -1);
-  CHECK(r.I64() == std::numeric_limits<int64_t>::min());
-  CHECK(r.I64() == std::numeric_limits<int64_t>::max());
-  CHECK(r.F64() == 1.5);
-  double negative_zero = r.F64();
+  WireFields r(w.data());
+  CHECK(r.U8("u8") == 0);
+  CHECK(r.U8("u8") == 0xff);
+  CHECK(r.U32("u32") == 0);
+  CHECK(r.U32("u32") == 0xdeadbeef);
+  CHECK(r.U32("u32") == std::numeric_limits<uint32_t>::max());
+  CHECK(r.U64("u64") == 0x0123456789abcdefull);
+  CHECK(r.U64("u64") == std::numeric_limits<uint64_t>::max());
+  CHECK(r.I64("i64") == -1);
+  CHECK(r.I64("i64") == std::numeric_limits<int64_t>::min());
+  CHECK(r.I64("i64") == std::numeric_limits<int64_t>::max());
+  CHECK(r.F64("f64") == 1.5);
+  double negative_zero = r.F64("f64");
   CHECK(negative_zero == 0.0);
   CHECK(std::signbit(negative_zero));
-  CHECK(r.F64() == denormal);
-  CHECK(r.F64() == std::numeric_limits<double>::infinity());
-  CHECK(std::isnan(r.F64()));
-  CHECK(r.F64() == 1700000000.123456);
-  CHECK(r.Bytes() == "");
-  CHECK(r.Bytes() == nasty);
-  CHECK(r.Bytes() == "\n");
-  CHECK(r.Bytes() == "\0"s);
-  CHECK(r.Bytes() == "\xff");
-  CHECK(r.Bytes() == big);
-  CHECK(r.ok());
-  CHECK(r.at_end());
-  CHECK(r.done());
+  CHECK(r.F64("f64") == denormal);
+  CHECK(r.F64("f64") == std::numeric_limits<double>::infinity());
+  CHECK(std::isnan(r.F64("f64")));
+  CHECK(r.F64("f64") == 1700000000.123456);
+  CHECK(r.Bytes("bytes") == "");
+  CHECK(r.Bytes("bytes") == nasty);
+  CHECK(r.Bytes("bytes") == "\n");
+  CHECK(r.Bytes("bytes") == "\0"s);
+  CHECK(r.Bytes("bytes") == "\xff");
+  CHECK(r.Bytes("bytes") == big);
+  std::string why;
+  CHECK(r.Done(&why));
+  CHECK(why.empty());
 }
 
 TEST_CASE("Wire: fields are little-endian with no padding", "[wire]") {
@@ -135,62 +135,84 @@ TEST_CASE("Wire: AppendFrame writes length (type + payload), type, payload", "[w
 }
 
 TEST_CASE("Wire: reading past the end fails closed", "[wire]") {
+  std::string why;
   SECTION("fixed width, then every later read is zero") {
     std::string data = B({1, 2, 3, 4, 5});
-    WireReader r(data);
-    CHECK(r.U32() == 0x04030201u);
+    WireFields r(data);
+    CHECK(r.U32("a") == 0x04030201u);
     CHECK(r.ok());
-    CHECK(r.U32() == 0);  // 1 byte left
+    CHECK(r.U32("b") == 0);  // 1 byte left
     CHECK_FALSE(r.ok());
-    CHECK(r.U8() == 0);  // the byte is still there, but the reader is done
-    CHECK(r.Bytes() == "");
-    CHECK_FALSE(r.ok());
-    CHECK_FALSE(r.done());
+    CHECK(r.U8("c") == 0);  // the byte is still there, but the reader is done
+    CHECK(r.Bytes("d") == "");
+    CHECK_FALSE(r.Done(&why));
+    CHECK(why == "b at byte 4: payload ends after 1 of its 4 bytes");
   }
   SECTION("each fixed width on one byte too few") {
     std::string seven(7, '\x01');
-    WireReader r64(seven);
-    CHECK(r64.U64() == 0);
+    WireFields r64(seven);
+    CHECK(r64.U64("f") == 0);
     CHECK_FALSE(r64.ok());
-    WireReader ri(seven);
-    CHECK(ri.I64() == 0);
+    WireFields ri(seven);
+    CHECK(ri.I64("f") == 0);
     CHECK_FALSE(ri.ok());
-    WireReader rf(seven);
-    CHECK(rf.F64() == 0.0);
+    WireFields rf(seven);
+    CHECK(rf.F64("f") == 0.0);
     CHECK_FALSE(rf.ok());
-    WireReader r8("");
-    CHECK(r8.U8() == 0);
+    WireFields r8("");
+    CHECK(r8.U8("f") == 0);
     CHECK_FALSE(r8.ok());
-    WireReader r32(seven.substr(0, 3));
-    CHECK(r32.U32() == 0);
+    WireFields r32(seven.substr(0, 3));
+    CHECK(r32.U32("f") == 0);
     CHECK_FALSE(r32.ok());
   }
   SECTION("bytes longer than what is left") {
     std::string data = B({5, 0, 0, 0, 'a', 'b', 'c', 'd'});  // claims 5, has 4
-    WireReader r(data);
-    CHECK(r.Bytes() == "");
-    CHECK_FALSE(r.ok());
+    WireFields r(data);
+    CHECK(r.Bytes("name") == "");
+    CHECK_FALSE(r.Done(&why));
+    CHECK(why == "name at byte 0: length 5, but 4 bytes follow");
   }
   SECTION("bytes with a truncated length") {
-    WireReader r(B({1, 0}));
-    CHECK(r.Bytes() == "");
-    CHECK_FALSE(r.ok());
+    std::string data = B({1, 0});
+    WireFields r(data);
+    CHECK(r.Bytes("name") == "");
+    CHECK_FALSE(r.Done(&why));
+    CHECK(why == "name at byte 0: payload ends after 2 of the 4 bytes of its length");
   }
   SECTION("bytes with a huge length") {
-    WireReader r(B({0xff, 0xff, 0xff, 0xff, 'a'}));
-    CHECK(r.Bytes() == "");
+    std::string data = B({0xff, 0xff, 0xff, 0xff, 'a'});
+    WireFields r(data);
+    CHECK(r.Bytes("name") == "");
     CHECK_FALSE(r.ok());
   }
   SECTION("exactly consumed is done; leftovers are not") {
     std::string data = B({7, 8});
-    WireReader r(data);
-    CHECK(r.U8() == 7);
+    WireFields r(data);
+    CHECK(r.U8("a") == 7);
     CHECK(r.ok());
-    CHECK_FALSE(r.at_end());
-    CHECK_FALSE(r.done());
-    CHECK(r.U8() == 8);
-    CHECK(r.done());
+    WireFields copy = r;
+    CHECK_FALSE(copy.Done(&why));
+    CHECK(why == "1 bytes left over after the last field (at byte 1)");
+    CHECK(r.U8("b") == 8);
+    CHECK(r.Done(&why));
   }
+}
+
+TEST_CASE("WireFields: Enum refuses a value past the last", "[wire]") {
+  std::string why;
+  const std::string two = B({2}), three = B({3});
+  WireFields ok(two);
+  CHECK(ok.Enum("kind", 2, "a mini-batch kind") == 2);
+  CHECK(ok.Done(&why));
+  WireFields bad(three);
+  CHECK(bad.Enum("kind", 2, "a mini-batch kind") == 3);
+  CHECK_FALSE(bad.Done("RUN", &why));
+  CHECK(why == "RUN: kind at byte 0: 3 is not a mini-batch kind");
+  WireFields empty("");
+  CHECK(empty.Enum("kind", 2, "a mini-batch kind") == 0);
+  CHECK_FALSE(empty.Done(&why));
+  CHECK(why == "kind at byte 0: payload ends after 0 of its 1 bytes");
 }
 
 // ---- FrameDecoder --------------------------------------------------------------

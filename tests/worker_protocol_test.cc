@@ -1,5 +1,5 @@
 // The agent ⇄ worker messages: what the agent sends is checked by decoding it
-// by hand with WireReader, field by field as the header specifies; what the
+// by hand with WireFields, field by field as the header specifies; what the
 // worker sends is built by hand with WireWriter and decoded. Every truncation
 // and any trailing byte must be refused.
 #include "node/worker_protocol.h"
@@ -88,20 +88,21 @@ TEST_CASE("EncodeRun: ids, attempt, input, kind and items byte-exact", "[worker_
   CHECK(f.type == kWorkerRun);
   CHECK(f.type == 0x10);
 
-  WireReader r(f.payload);
-  CHECK(r.U64() == 0x1122334455667788ull);
-  CHECK(r.U32() == 2);
-  CHECK(r.U32() == 3);
-  CHECK(r.U8() == 1);   // kTableRanges
-  CHECK(r.U32() == 0);  // no partition
-  CHECK(r.U64() == 77);  // known_rows
-  REQUIRE(r.U32() == batch.items.size());
+  WireFields r(f.payload);
+  CHECK(r.U64("mini_batch_id") == 0x1122334455667788ull);
+  CHECK(r.U32("attempt") == 2);
+  CHECK(r.U32("input_index") == 3);
+  CHECK(r.U8("kind") == 1);  // kTableRanges
+  CHECK(r.U32("partition keys") == 0);  // no partition
+  CHECK(r.U64("known_rows") == 77);
+  REQUIRE(r.U32("items") == batch.items.size());
   for (const std::string& item : batch.items) {
-    std::string got = r.Bytes();
+    std::string got = r.Bytes("item");
     CHECK(got.size() == item.size());
     CHECK(got == item);
   }
-  CHECK(r.done());
+  std::string why;
+  CHECK(r.Done(&why));
 }
 
 TEST_CASE("EncodeRun: a mini-batch without items", "[worker_protocol]") {
@@ -129,20 +130,21 @@ TEST_CASE("EncodeRun: a partition's key values in order, bytes kept", "[worker_p
   EncodeRun(batch, 4, &out);
   Frame f = OnlyFrame(out);
   CHECK(f.type == kWorkerRun);
-  WireReader r(f.payload);
-  CHECK(r.U64() == 9);
-  CHECK(r.U32() == 4);
-  CHECK(r.U32() == 1);
-  CHECK(r.U8() == 2);  // kFilePartition
-  REQUIRE(r.U32() == 3);
+  WireFields r(f.payload);
+  CHECK(r.U64("mini_batch_id") == 9);
+  CHECK(r.U32("attempt") == 4);
+  CHECK(r.U32("input_index") == 1);
+  CHECK(r.U8("kind") == 2);  // kFilePartition
+  REQUIRE(r.U32("partition keys") == 3);
   for (const auto& [key, value] : batch.partition) {
-    CHECK(r.Bytes() == key);
-    CHECK(r.Bytes() == value);
+    CHECK(r.Bytes("partition key") == key);
+    CHECK(r.Bytes("partition value") == value);
   }
-  CHECK(r.U64() == 0);  // known_rows
-  REQUIRE(r.U32() == 1);
-  CHECK(r.Bytes() == "/d/a.csv");
-  CHECK(r.done());
+  CHECK(r.U64("known_rows") == 0);
+  REQUIRE(r.U32("items") == 1);
+  CHECK(r.Bytes("item") == "/d/a.csv");
+  std::string why;
+  CHECK(r.Done(&why));
 }
 
 TEST_CASE("EncodeRun: the payload is the mini-batch codec's", "[worker_protocol]") {
@@ -186,25 +188,26 @@ TEST_CASE("EncodeStart: version then every field in the documented order",
   EncodeStart(s, &out);
   Frame f = OnlyFrame(out);
   CHECK(f.type == kWorkerStart);
-  WireReader r(f.payload);
-  CHECK(r.U32() == kWorkerProtocolVersion);
-  CHECK(r.Bytes() == "/src/score.py");
-  CHECK(r.Bytes() == "/src");
-  CHECK(r.Bytes() == "/out\xff");
-  CHECK(r.Bytes() == "DEBUG");
-  REQUIRE(r.U32() == 3);
-  for (const std::string& a : s.argv) CHECK(r.Bytes() == a);
-  CHECK(r.U8() == 1);
-  CHECK(r.Bytes() == "/job/parts");
-  CHECK(r.U8() == 1);  // tabular
-  CHECK(r.U8() == 0);  // partitioned
-  CHECK(r.Bytes() == "process003");
-  CHECK(r.Bytes() == "1");
-  CHECK(r.Bytes() == "/logs/out.txt");
-  CHECK(r.Bytes() == "/logs/err.txt");
-  CHECK(r.Bytes() == "/logs/entry.txt");
-  CHECK(r.Bytes() == "/logs");
-  CHECK(r.done());
+  WireFields r(f.payload);
+  CHECK(r.U32("version") == kWorkerProtocolVersion);
+  CHECK(r.Bytes("entry_script") == "/src/score.py");
+  CHECK(r.Bytes("code_dir") == "/src");
+  CHECK(r.Bytes("output_dir") == "/out\xff");
+  CHECK(r.Bytes("logging_level") == "DEBUG");
+  REQUIRE(r.U32("argv") == 3);
+  for (const std::string& a : s.argv) CHECK(r.Bytes("arg") == a);
+  CHECK(r.U8("has append_row_dir") == 1);
+  CHECK(r.Bytes("append_row_dir") == "/job/parts");
+  CHECK(r.U8("tabular") == 1);
+  CHECK(r.U8("partitioned") == 0);
+  CHECK(r.Bytes("process_name") == "process003");
+  CHECK(r.Bytes("node_id") == "1");
+  CHECK(r.Bytes("stdout_log") == "/logs/out.txt");
+  CHECK(r.Bytes("error_log") == "/logs/err.txt");
+  CHECK(r.Bytes("entry_log") == "/logs/entry.txt");
+  CHECK(r.Bytes("log_dir") == "/logs");
+  std::string why;
+  CHECK(r.Done(&why));
 }
 
 TEST_CASE("EncodeStart: without append_row its folder is not sent", "[worker_protocol]") {

@@ -16,6 +16,21 @@ namespace {
 [[maybe_unused]] const char* StrerrorText(const char* result, const char*) { return result; }
 [[maybe_unused]] const char* StrerrorText(int, const char* buffer) { return buffer; }
 
+// The loop of ReadAll and PreadAll: `read_some(at, want, done)` reads up to
+// `want` bytes into `at`, `done` bytes being in already.
+template <typename ReadSome>
+ssize_t Fill(char* buf, size_t n, ReadSome read_some) {
+  size_t done = 0;
+  while (done < n) {
+    ssize_t r = read_some(buf + done, n - done, done);
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) return -1;
+    if (r == 0) break;
+    done += static_cast<size_t>(r);
+  }
+  return static_cast<ssize_t>(done);
+}
+
 }  // namespace
 
 std::string ErrnoText(int err) {
@@ -50,6 +65,16 @@ bool WriteAll(int fd, const char* data, size_t n) {
     n -= static_cast<size_t>(w);
   }
   return true;
+}
+
+ssize_t ReadAll(int fd, char* buf, size_t n) {
+  return Fill(buf, n, [fd](char* at, size_t want, size_t) { return read(fd, at, want); });
+}
+
+ssize_t PreadAll(int fd, char* buf, size_t n, uint64_t offset) {
+  return Fill(buf, n, [fd, offset](char* at, size_t want, size_t done) {
+    return pread(fd, at, want, static_cast<off_t>(offset + done));
+  });
 }
 
 Status CreateFolders(const std::string& path, const std::string& what) {

@@ -1,11 +1,15 @@
 // Small, careful file-system calls that several stages share: errno as text,
-// an owned descriptor, whole writes, folders made with their parents, and a
-// file replaced only complete. Every descriptor opened here is close-on-exec,
-// so that worker processes never inherit one. Safe on any thread.
+// an owned descriptor, whole reads and writes, folders made with their
+// parents, and a file replaced only complete. Every descriptor opened here is
+// close-on-exec, so that worker processes never inherit one. Safe on any
+// thread.
 #ifndef PARALLELRUN_BASE_DISK_H_
 #define PARALLELRUN_BASE_DISK_H_
 
+#include <sys/types.h>
+
 #include <cstddef>
+#include <cstdint>
 #include <string>
 
 #include "parallelrun/status.h"
@@ -44,6 +48,14 @@ class UniqueFd {
 // Writes all `n` bytes (retrying short writes and EINTR). False with errno
 // set on failure.
 bool WriteAll(int fd, const char* data, size_t n);
+
+// Reads until `n` bytes or the end of the file (retrying short reads and
+// EINTR). Returns the bytes read — fewer than `n` only at the end — or -1
+// with errno set.
+ssize_t ReadAll(int fd, char* buf, size_t n);
+
+// ReadAll at `offset`, with pread: the descriptor's position does not move.
+ssize_t PreadAll(int fd, char* buf, size_t n, uint64_t offset);
 
 // Creates `path` and its missing parents (mode 0755). Errors are
 // Infrastructure and read "<what> <path>: cannot create folder <part>:

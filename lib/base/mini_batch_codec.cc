@@ -1,7 +1,5 @@
 #include "base/mini_batch_codec.h"
 
-#include <fmt/format.h>
-
 namespace parallelrun {
 
 namespace {
@@ -33,12 +31,8 @@ bool DecodeMiniBatch(std::string_view payload, MiniBatch* batch, uint32_t* attem
   batch->id = f.U64("mini_batch_id");
   *attempt = f.U32("attempt");
   batch->input = f.U32("input_index");
-  size_t at = f.offset();
-  uint8_t kind = f.U8("kind");
-  if (f.ok() && kind > static_cast<uint8_t>(MiniBatchKind::kTablePartition)) {
-    f.Fail("kind", at, fmt::format("{} is not a mini-batch kind", kind));
-  }
-  batch->kind = static_cast<MiniBatchKind>(kind);
+  batch->kind = static_cast<MiniBatchKind>(
+      f.Enum("kind", static_cast<uint8_t>(MiniBatchKind::kTablePartition), "a mini-batch kind"));
   uint32_t k = f.Count("partition keys", kMinKeyValueBytes);
   batch->partition.clear();
   batch->partition.reserve(k);

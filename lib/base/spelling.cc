@@ -1,18 +1,10 @@
 #include "base/spelling.h"
 
 #include <algorithm>
-#include <cctype>
+
+#include "base/text.h"
 
 namespace parallelrun {
-
-namespace {
-
-std::string Lower(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
-
-}  // namespace
 
 size_t EditDistance(const std::string& a, const std::string& b) {
   std::vector<std::vector<size_t>> d(a.size() + 1, std::vector<size_t>(b.size() + 1));
@@ -33,9 +25,9 @@ size_t EditDistance(const std::string& a, const std::string& b) {
 std::string ClosestName(const std::string& word, const std::vector<std::string>& candidates) {
   std::string best;
   size_t best_distance = 3;
-  const std::string w = Lower(word);
+  const std::string w = AsciiLower(word);
   for (const std::string& c : candidates) {
-    const std::string lc = Lower(c);
+    const std::string lc = AsciiLower(c);
     size_t d = EditDistance(w, lc);
     bool prefix = std::min(w.size(), lc.size()) >= 3 &&
                   (lc.compare(0, w.size(), w) == 0 || w.compare(0, lc.size(), lc) == 0);

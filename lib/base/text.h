@@ -1,5 +1,6 @@
 // How bytes are shown to people and written into the reports: one rule each,
-// shared by the terminal, the logs and the CSVs.
+// shared by the terminal, the logs and the CSVs; and how names a person typed
+// are compared regardless of case.
 #ifndef PARALLELRUN_BASE_TEXT_H_
 #define PARALLELRUN_BASE_TEXT_H_
 
@@ -22,6 +23,10 @@ std::string CsvField(const std::string& s);
 // ISO-8601 UTC with microseconds ("2026-12-01T00:50:42.123456"), as the
 // original's Start Time column.
 std::string IsoTime(double epoch_seconds);
+
+// `s` with the ASCII letters A-Z made lower case; other bytes (UTF-8
+// included) unchanged, whatever the locale.
+std::string AsciiLower(std::string s);
 
 // `s` quoted for a POSIX shell when it needs it ('…' with ' as '\'').
 std::string ShellQuote(const std::string& s);

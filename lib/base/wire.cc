@@ -20,6 +20,13 @@ bool WireFields::Bool(const char* field) {
   return v == 1;
 }
 
+uint8_t WireFields::Enum(const char* field, uint8_t max, std::string_view what) {
+  size_t at = pos_;
+  uint8_t v = Fixed<uint8_t>(field);
+  if (ok() && v > max) Fail(field, at, fmt::format("{} is not {}", v, what));
+  return v;
+}
+
 uint32_t WireFields::Count(const char* field, size_t min_bytes) {
   size_t at = pos_;
   uint32_t n = Fixed<uint32_t>(field);
@@ -57,6 +64,12 @@ bool WireFields::Done(std::string* why) {
   }
   if (ok()) return true;
   *why = why_;
+  return false;
+}
+
+bool WireFields::Done(std::string_view message, std::string* why) {
+  if (Done(why)) return true;
+  *why = fmt::format("{}: {}", message, *why);
   return false;
 }
 

@@ -59,55 +59,6 @@ class WireWriter {
 // Appends one frame (header + payload) to `out`.
 void AppendFrame(uint8_t type, std::string_view payload, std::string* out);
 
-// Reads fields from a payload. After any read past the end, ok() is false and
-// every later read returns zero values; check ok() once at the end.
-class WireReader {
- public:
-  explicit WireReader(std::string_view data) : data_(data) {}
-  uint8_t U8() { return static_cast<uint8_t>(Fixed<uint8_t>()); }
-  uint32_t U32() { return Fixed<uint32_t>(); }
-  uint64_t U64() { return Fixed<uint64_t>(); }
-  int64_t I64() { return static_cast<int64_t>(Fixed<uint64_t>()); }
-  double F64() {
-    uint64_t bits = Fixed<uint64_t>();
-    double v;
-    std::memcpy(&v, &bits, sizeof v);
-    return v;
-  }
-  std::string Bytes() {
-    uint32_t n = U32();
-    if (!ok_ || data_.size() - pos_ < n) {
-      ok_ = false;
-      return {};
-    }
-    std::string s(data_.substr(pos_, n));
-    pos_ += n;
-    return s;
-  }
-  bool ok() const { return ok_; }
-  bool at_end() const { return pos_ == data_.size(); }
-  size_t remaining() const { return data_.size() - pos_; }
-  // ok() and every byte consumed: what a complete, well-formed payload gives.
-  bool done() const { return ok_ && at_end(); }
-
- private:
-  template <typename T>
-  T Fixed() {
-    if (!ok_ || data_.size() - pos_ < sizeof(T)) {
-      ok_ = false;
-      return 0;
-    }
-    T v = 0;
-    for (size_t i = 0; i < sizeof(T); i++)
-      v |= static_cast<T>(static_cast<uint8_t>(data_[pos_ + i])) << (8 * i);
-    pos_ += sizeof(T);
-    return v;
-  }
-  std::string_view data_;
-  size_t pos_ = 0;
-  bool ok_ = true;
-};
-
 // Reads the named fields of one payload in order and keeps the first reason
 // it is malformed, naming the field and the offset where it starts:
 //   "attempt at byte 8: payload ends after 2 of its 4 bytes"
@@ -123,6 +74,7 @@ class WireFields {
   uint8_t U8(const char* field) { return Fixed<uint8_t>(field); }
   uint32_t U32(const char* field) { return Fixed<uint32_t>(field); }
   uint64_t U64(const char* field) { return Fixed<uint64_t>(field); }
+  int64_t I64(const char* field) { return static_cast<int64_t>(Fixed<uint64_t>(field)); }
   double F64(const char* field) {
     uint64_t bits = Fixed<uint64_t>(field);
     double v;
@@ -147,6 +99,9 @@ class WireFields {
   }
   // A u8 that must be 0 or 1.
   bool Bool(const char* field);
+  // A u8 that must be at most `max`, the last value of an enum; else the
+  // reason reads "<value> is not <what>" ("9 is not an attempt status").
+  uint8_t Enum(const char* field, uint8_t max, std::string_view what);
   // A u32 count of elements that are each at least `min_bytes` long: a count
   // the rest of the payload cannot hold fails here, before any loop or
   // reserve() trusts it.
@@ -161,6 +116,8 @@ class WireFields {
   // True when nothing failed and every byte was read; else *why says what is
   // wrong (the first failure, or the bytes left over).
   bool Done(std::string* why);
+  // Done, with "<message>: " in front of the reason ("RESULT: status at …").
+  bool Done(std::string_view message, std::string* why);
 
  private:
   template <typename T>

@@ -13,18 +13,6 @@
 namespace parallelrun {
 namespace {
 
-ssize_t PreadAll(int fd, char* buf, size_t n, uint64_t offset) {
-  size_t done = 0;
-  while (done < n) {
-    ssize_t r = pread(fd, buf + done, n - done, static_cast<off_t>(offset + done));
-    if (r < 0 && errno == EINTR) continue;
-    if (r < 0) return -1;
-    if (r == 0) break;
-    done += static_cast<size_t>(r);
-  }
-  return static_cast<ssize_t>(done);
-}
-
 // ---- Thrift compact protocol, as much as a Parquet footer needs -----------------
 
 class CompactReader {

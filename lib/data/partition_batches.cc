@@ -18,30 +18,6 @@ namespace parallelrun {
 
 namespace {
 
-// The names of `root`'s folders, nearest first (PartitionFormat::Match).
-std::vector<std::string> Ancestors(std::string p) {
-  std::vector<std::string> out;
-  while (p.size() > 1 && p.back() == '/') p.pop_back();
-  while (!p.empty() && p != "/") {
-    size_t slash = p.rfind('/');
-    std::string name = slash == std::string::npos ? p : p.substr(slash + 1);
-    if (!name.empty() && name != "." && name != "..") out.push_back(name);
-    if (slash == std::string::npos) break;
-    p = slash == 0 ? "/" : p.substr(0, slash);
-  }
-  return out;
-}
-
-std::string RelativeTo(const std::string& root_in, const std::string& path) {
-  std::string root = root_in;
-  while (root.size() > 1 && root.back() == '/') root.pop_back();
-  if (path.size() > root.size() && path.compare(0, root.size(), root) == 0 &&
-      path[root.size()] == '/') {
-    return path.substr(root.size() + 1);
-  }
-  return !path.empty() && path[0] == '/' ? path.substr(1) : path;
-}
-
 class PartitionBatches : public InputSource {
  public:
   PartitionBatches(const InputPlan& plan, const Options& options, std::function<void()> notify)
@@ -50,7 +26,7 @@ class PartitionBatches : public InputSource {
         partitioner_(*plan.partition_format, options.partition_keys, plan.root,
                      FilePartitioner::Options{256u << 20, options.spill_dir}),
         table_(plan.kind == InputPlan::Kind::kTable),
-        ancestors_(Ancestors(plan.kind == InputPlan::Kind::kTable ? plan.table->root : plan.root)),
+        ancestors_(RootAncestors(plan.kind == InputPlan::Kind::kTable ? plan.table->root : plan.root)),
         keys_(options.partition_keys) {}
 
   Batcher::Outcome Next(MiniBatch* out) override {
@@ -170,7 +146,7 @@ class PartitionBatches : public InputSource {
       std::vector<TableRange::PathColumn> columns;
       if (t.partition_format) {
         std::vector<std::string> values;
-        if (t.partition_format->Match(RelativeTo(t.root, path), ancestors_, &values)) {
+        if (t.partition_format->Match(PathToMatch(t.root, path), ancestors_, &values)) {
           for (size_t i = 0; i < values.size(); i++) {
             columns.push_back({t.partition_format->keys()[i], values[i],
                                t.partition_format->datetime_format(i)});

@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstring>
 #include <functional>
+#include <optional>
 #include <tuple>
 #include "base/disk.h"
 
@@ -64,6 +65,16 @@ std::string Describe(const std::vector<std::pair<std::string, std::string>>& kv)
     out += kv[i].first + ": " + kv[i].second;
   }
   return out + "}";
+}
+
+// `path` relative to the folder `root` when it lies below it.
+std::optional<std::string> PathBelow(std::string root, const std::string& path) {
+  while (root.size() > 1 && root.back() == '/') root.pop_back();
+  if (path.size() > root.size() && path.compare(0, root.size(), root) == 0 &&
+      path[root.size()] == '/') {
+    return path.substr(root.size() + 1);
+  }
+  return std::nullopt;
 }
 
 }  // namespace
@@ -248,6 +259,24 @@ bool PartitionFormat::GroupsAreContiguous(const std::vector<std::string>& keys) 
   return true;  // the keys and literals make up the whole format
 }
 
+std::vector<std::string> RootAncestors(std::string p) {
+  std::vector<std::string> out;
+  while (p.size() > 1 && p.back() == '/') p.pop_back();
+  while (!p.empty() && p != "/") {
+    size_t slash = p.rfind('/');
+    std::string name = slash == std::string::npos ? p : p.substr(slash + 1);
+    if (!name.empty() && name != "." && name != "..") out.push_back(name);
+    if (slash == std::string::npos) break;
+    p = slash == 0 ? "/" : p.substr(0, slash);
+  }
+  return out;
+}
+
+std::string PathToMatch(const std::string& root, const std::string& path) {
+  if (std::optional<std::string> below = PathBelow(root, path)) return *below;
+  return !path.empty() && path[0] == '/' ? path.substr(1) : path;
+}
+
 Status CheckPartitionKeys(const PartitionFormat& format, const std::vector<std::string>& keys,
                           const std::string& input_name) {
   auto listed = [&] {
@@ -284,15 +313,7 @@ FilePartitioner::FilePartitioner(PartitionFormat format, std::vector<std::string
                          format_.keys().begin());
   }
   // The root's own name and its ancestors', nearest first.
-  std::string p = root_;
-  while (p.size() > 1 && p.back() == '/') p.pop_back();
-  while (!p.empty() && p != "/") {
-    size_t slash = p.rfind('/');
-    std::string name = slash == std::string::npos ? p : p.substr(slash + 1);
-    if (!name.empty() && name != "." && name != "..") ancestors_.push_back(name);
-    if (slash == std::string::npos) break;
-    p = slash == 0 ? "/" : p.substr(0, slash);
-  }
+  ancestors_ = RootAncestors(root_);
 }
 
 FilePartitioner::~FilePartitioner() {
@@ -303,12 +324,7 @@ FilePartitioner::~FilePartitioner() {
 }
 
 std::string FilePartitioner::RelativePath(const std::string& path) const {
-  std::string root = root_;
-  while (root.size() > 1 && root.back() == '/') root.pop_back();
-  if (path.size() > root.size() && path.compare(0, root.size(), root) == 0 &&
-      path[root.size()] == '/') {
-    return path.substr(root.size() + 1);
-  }
+  if (std::optional<std::string> below = PathBelow(root_, path)) return *below;
   // The root is the file itself: its name is the relative path.
   size_t slash = path.rfind('/');
   return slash == std::string::npos ? path : path.substr(slash + 1);
@@ -427,15 +443,14 @@ Status FilePartitioner::ReadSpill(Group* g) {
   std::string data;
   char buf[1 << 16];
   for (;;) {
-    ssize_t r = read(fd, buf, sizeof buf);
-    if (r < 0 && errno == EINTR) continue;
+    ssize_t r = ReadAll(fd, buf, sizeof buf);
     if (r < 0) {
       int err = errno;
       close(fd);
       return Status::Infrastructure(ErrnoMessage(g->spill_path, err));
     }
-    if (r == 0) break;
     data.append(buf, static_cast<size_t>(r));
+    if (static_cast<size_t>(r) < sizeof buf) break;
   }
   close(fd);
   unlink(g->spill_path.c_str());

@@ -106,6 +106,16 @@ class PartitionFormat {
   std::vector<std::string> datetime_formats_;
 };
 
+// The names of `root`'s folders, nearest first ("data", "home" for
+// "/home/data/"; "." and ".." left out): the `ancestors` of
+// PartitionFormat::Match for an input whose path is `root`.
+std::vector<std::string> RootAncestors(std::string root);
+
+// The path Match is given for a file of a table input rooted at `root`: the
+// file's path relative to the root when it lies below it, else its path
+// without a leading '/'.
+std::string PathToMatch(const std::string& root, const std::string& path);
+
 // Checks that partition_keys are usable with `format`: non-empty, no
 // duplicates, each one of the format's keys. The message names the input and
 // lists the format's keys.

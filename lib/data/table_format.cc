@@ -1,16 +1,8 @@
 #include "data/table_format.h"
 
-#include <cctype>
+#include "base/text.h"
 
 namespace parallelrun {
-namespace {
-
-std::string Lower(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
-
-}  // namespace
 
 const char* TableFormatName(TableFormat f) {
   switch (f) {
@@ -42,7 +34,7 @@ std::optional<HeaderMode> ParseHeaderMode(const std::string& text) {
 
 std::optional<TableReadOptions> OptionsForExtension(const std::string& path) {
   size_t slash = path.rfind('/');
-  std::string name = Lower(slash == std::string::npos ? path : path.substr(slash + 1));
+  std::string name = AsciiLower(slash == std::string::npos ? path : path.substr(slash + 1));
   size_t dot = name.rfind('.');
   if (dot == std::string::npos || dot == 0) return std::nullopt;
   std::string ext = name.substr(dot + 1);

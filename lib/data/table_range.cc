@@ -48,45 +48,46 @@ std::string EncodeTableRange(const TableRange& r) {
 }
 
 bool DecodeTableRange(const std::string& data, TableRange* out) {
-  WireReader rd(data);
-  if (rd.U8() != kTableRangeVersion) return false;
+  // The smallest path column: three empty bytes fields.
+  constexpr size_t kMinPathColumnBytes = 3 * 4;
+  WireFields f(data);
+  if (f.U8("version") != kTableRangeVersion) return false;
   TableRange r;
-  uint8_t format = rd.U8();
-  if (format > static_cast<uint8_t>(TableFormat::kPickle)) return false;
-  r.options.format = static_cast<TableFormat>(format);
-  r.path = rd.Bytes();
-  r.offset = rd.U64();
-  r.length = rd.U64();
-  r.group_begin = rd.U32();
-  r.group_end = rd.U32();
-  r.group_first_row = rd.U64();
-  r.row_begin = rd.U64();
-  r.row_end = rd.U64();
-  uint8_t flags = rd.U8();
+  r.options.format = static_cast<TableFormat>(
+      f.Enum("format", static_cast<uint8_t>(TableFormat::kPickle), "a table format"));
+  r.path = f.Bytes("path");
+  r.offset = f.U64("offset");
+  r.length = f.U64("length");
+  r.group_begin = f.U32("group_begin");
+  r.group_end = f.U32("group_end");
+  r.group_first_row = f.U64("group_first_row");
+  r.row_begin = f.U64("row_begin");
+  r.row_end = f.U64("row_end");
+  uint8_t flags = f.U8("flags");
   r.has_header = flags & 1;
   r.whole_file = flags & 2;
   r.file_header = flags & 4;
   r.options.include_path_column = flags & 8;
   r.options.empty_as_string = flags & 16;
   r.options.support_multi_line = flags & 32;
-  uint8_t header = rd.U8();
-  if (header > static_cast<uint8_t>(HeaderMode::kAllFilesDifferentHeaders)) return false;
-  r.options.header = static_cast<HeaderMode>(header);
-  r.header = rd.Bytes();
-  r.options.delimiter = rd.Bytes();
-  r.options.encoding = rd.Bytes();
-  r.options.invalid_lines = rd.Bytes();
-  r.options.path_column = rd.Bytes();
-  uint32_t n = rd.U32();
-  if (!rd.ok() || n > data.size()) return false;
-  for (uint32_t i = 0; i < n; i++) {
+  r.options.header = static_cast<HeaderMode>(
+      f.Enum("header mode", static_cast<uint8_t>(HeaderMode::kAllFilesDifferentHeaders),
+             "a header mode"));
+  r.header = f.Bytes("header");
+  r.options.delimiter = f.Bytes("delimiter");
+  r.options.encoding = f.Bytes("encoding");
+  r.options.invalid_lines = f.Bytes("invalid_lines");
+  r.options.path_column = f.Bytes("path_column");
+  uint32_t n = f.Count("path columns", kMinPathColumnBytes);
+  for (uint32_t i = 0; i < n && f.ok(); i++) {
     TableRange::PathColumn c;
-    c.name = rd.Bytes();
-    c.value = rd.Bytes();
-    c.datetime_format = rd.Bytes();
+    c.name = f.Bytes("path column name");
+    c.value = f.Bytes("path column value");
+    c.datetime_format = f.Bytes("path column datetime_format");
     r.path_columns.push_back(std::move(c));
   }
-  if (!rd.done()) return false;
+  std::string why;  // the caller only needs to know that it does not decode
+  if (!f.Done(&why)) return false;
   *out = std::move(r);
   return true;
 }

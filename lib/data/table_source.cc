@@ -12,15 +12,7 @@ namespace parallelrun {
 
 TableSource::TableSource(TableInput input, Options options, std::function<void()> notify)
     : input_(std::move(input)), options_(options), notify_(std::move(notify)) {
-  std::string p = input_.root;
-  while (p.size() > 1 && p.back() == '/') p.pop_back();
-  while (!p.empty() && p != "/") {
-    size_t slash = p.rfind('/');
-    std::string name = slash == std::string::npos ? p : p.substr(slash + 1);
-    if (!name.empty() && name != "." && name != "..") ancestors_.push_back(name);
-    if (slash == std::string::npos) break;
-    p = slash == 0 ? "/" : p.substr(0, slash);
-  }
+  ancestors_ = RootAncestors(input_.root);
   thread_ = std::thread([this] { Run(); });
 }
 
@@ -121,16 +113,8 @@ bool TableSource::SplitOne(const std::string& path) {
 
   std::vector<TableRange::PathColumn> columns;
   if (input_.partition_format) {
-    std::string rel = path;
-    std::string root = input_.root;
-    while (root.size() > 1 && root.back() == '/') root.pop_back();
-    if (rel.size() > root.size() && rel.compare(0, root.size(), root) == 0 && rel[root.size()] == '/') {
-      rel = rel.substr(root.size() + 1);
-    } else if (!rel.empty() && rel[0] == '/') {
-      rel = rel.substr(1);
-    }
     std::vector<std::string> values;
-    if (!input_.partition_format->Match(rel, ancestors_, &values)) {
+    if (!input_.partition_format->Match(PathToMatch(input_.root, path), ancestors_, &values)) {
       AddMessage(&errors_, path + ": does not match the partition format '" +
                                input_.partition_format->text() + "'; skipped");
       return false;

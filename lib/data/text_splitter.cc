@@ -5,25 +5,20 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <limits>
 
 #include "base/disk.h"
+#include "base/text.h"
 
 namespace parallelrun {
 namespace {
 
-std::string Lower(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
-
 // "UTF-16", "utf_16le", "utf16" → "utf16le"-ish: lower case without - and _.
 std::string CodecKey(const std::string& encoding) {
   std::string out;
-  for (char c : Lower(encoding)) {
+  for (char c : AsciiLower(encoding)) {
     if (c != '-' && c != '_') out.push_back(c);
   }
   return out;
@@ -33,27 +28,6 @@ std::string CodecKey(const std::string& encoding) {
 bool IsWideEncoding(const std::string& encoding) {
   std::string k = CodecKey(encoding);
   return k.rfind("utf16", 0) == 0 || k.rfind("utf32", 0) == 0 || k == "ucs2" || k == "ucs4";
-}
-
-// Reads up to n bytes; returns bytes read, or -1 with errno set.
-ssize_t ReadSome(int fd, char* buf, size_t n) {
-  for (;;) {
-    ssize_t r = read(fd, buf, n);
-    if (r < 0 && errno == EINTR) continue;
-    return r;
-  }
-}
-
-ssize_t PreadAll(int fd, char* buf, size_t n, uint64_t offset) {
-  size_t done = 0;
-  while (done < n) {
-    ssize_t r = pread(fd, buf + done, n - done, static_cast<off_t>(offset + done));
-    if (r < 0 && errno == EINTR) continue;
-    if (r < 0) return -1;
-    if (r == 0) break;
-    done += static_cast<size_t>(r);
-  }
-  return static_cast<ssize_t>(done);
 }
 
 bool HasBom(int fd) {
@@ -354,7 +328,7 @@ Status SplitTextFile(const std::string& path, const TableReadOptions& options,
   std::vector<char> buf(std::max<size_t>(chunk_size, 1));
   uint64_t total = 0;
   while (!scanner.stopped()) {
-    ssize_t n = ReadSome(fd.get(), buf.data(), buf.size());
+    ssize_t n = ReadAll(fd.get(), buf.data(), buf.size());
     if (n < 0) return Status::Usage(ErrnoMessage(path, errno));
     if (n == 0) break;
     scanner.Feed(buf.data(), static_cast<size_t>(n));
@@ -377,7 +351,7 @@ Result<std::string> ReadHeaderRecord(const std::string& path, const TableReadOpt
   char buf[1 << 16];
   uint64_t total = 0;
   while (!scanner.header_done()) {
-    ssize_t n = ReadSome(fd.get(), buf, sizeof buf);
+    ssize_t n = ReadAll(fd.get(), buf, sizeof buf);
     if (n < 0) return Status::Usage(ErrnoMessage(path, errno));
     if (n == 0) {
       scanner.Finish(total, nullptr);

@@ -95,96 +95,36 @@ void PutMessage(const LinkMessage& message, uint8_t* type, WireWriter* w) {
       message);
 }
 
-// Reads fields of one payload and collects the first reason it is malformed.
-class Fields {
- public:
-  Fields(const Frame& frame) : r_(frame.payload), name_(LinkFrameName(frame.type)) {}
+// The magic that opens both HELLOs.
+void ReadMagic(WireFields* f) {
+  size_t at = f->offset();
+  std::string magic = f->Bytes("magic");
+  if (f->ok() && magic != kLinkMagic) f->Fail("magic", at, "not a parallelrun link peer");
+}
 
-  uint8_t U8() { return r_.U8(); }
-  uint32_t U32() { return r_.U32(); }
-  uint64_t U64() { return r_.U64(); }
-  double F64() { return r_.F64(); }
-  std::string Bytes() { return r_.Bytes(); }
-  bool Bool(const char* field) {
-    uint8_t v = r_.U8();
-    if (r_.ok() && v > 1) Fail(fmt::format("{} is {}, not 0 or 1", field, v));
-    return v == 1;
+// A bytes field that must be exactly `size` bytes long (a nonce, a proof).
+std::string ReadSized(WireFields* f, const char* field, size_t size) {
+  size_t at = f->offset();
+  std::string s = f->Bytes(field);
+  if (f->ok() && s.size() != size) {
+    f->Fail(field, at, fmt::format("{} bytes, not {}", s.size(), size));
   }
-  // A count of elements, each at least `min_bytes` long, that must fit in
-  // what is left.
-  uint32_t Count(const char* what, size_t min_bytes) {
-    uint32_t n = r_.U32();
-    if (r_.ok() && static_cast<uint64_t>(n) * min_bytes > r_.remaining()) {
-      Fail(fmt::format("{} {} cannot fit in the {} bytes that follow", n, what, r_.remaining()));
-      return 0;
-    }
-    return n;
-  }
-  void Magic() {
-    std::string magic = r_.Bytes();
-    if (r_.ok() && magic != kLinkMagic) Fail("not a parallelrun link peer (wrong magic)");
-  }
-  std::string Sized(const char* field, size_t size) {
-    std::string s = r_.Bytes();
-    if (r_.ok() && s.size() != size) Fail(fmt::format("{} has {} bytes, not {}", field, s.size(), size));
-    return s;
-  }
-  void Fail(const std::string& why) {
-    if (why_.empty()) why_ = why;
-  }
-  // True when the payload was read whole and nothing failed.
-  bool Done(std::string* why) {
-    if (why_.empty() && !r_.ok()) why_ = "payload ends inside a field";
-    if (why_.empty() && !r_.at_end()) why_ = fmt::format("{} bytes left over", r_.remaining());
-    if (why_.empty()) return true;
-    *why = name_ + ": " + why_;
-    return false;
-  }
-  bool ok() const { return r_.ok() && why_.empty(); }
-
- private:
-  // WireReader with the count of unread bytes, which it does not expose.
-  class Reader : public WireReader {
-   public:
-    explicit Reader(std::string_view data) : WireReader(data), size_(data.size()) {}
-    uint8_t U8() { return Track(WireReader::U8(), 1); }
-    uint32_t U32() { return Track(WireReader::U32(), 4); }
-    uint64_t U64() { return Track(WireReader::U64(), 8); }
-    double F64() { return Track(WireReader::F64(), 8); }
-    std::string Bytes() {
-      std::string s = WireReader::Bytes();
-      if (ok()) used_ += 4 + s.size();
-      return s;
-    }
-    size_t remaining() const { return ok() ? size_ - used_ : 0; }
-
-   private:
-    template <typename T>
-    T Track(T v, size_t n) {
-      if (ok()) used_ += n;
-      return v;
-    }
-    size_t size_;
-    size_t used_ = 0;
-  };
-  Reader r_;
-  std::string name_;
-  std::string why_;
-};
+  return s;
+}
 
 bool DecodeMessage(const Frame& frame, LinkMessage* out, std::string* why) {
-  Fields f(frame);
+  WireFields f(frame.payload);
   switch (frame.type) {
     case kLinkHello: {
       HelloMsg m;
-      m.node = f.U32();
-      m.slots = f.U32();
-      m.host = f.Bytes();
+      m.node = f.U32("node");
+      m.slots = f.U32("slots");
+      m.host = f.Bytes("host");
       *out = std::move(m);
       break;
     }
     case kLinkPull:
-      *out = PullMsg{f.U32()};
+      *out = PullMsg{f.U32("n")};
       break;
     case kLinkLease: {
       LeaseMsg m;
@@ -198,32 +138,29 @@ bool DecodeMessage(const Frame& frame, LinkMessage* out, std::string* why) {
     }
     case kLinkResult: {
       AttemptResult r;
-      r.id = f.U64();
-      r.attempt = f.U32();
-      uint8_t status = f.U8();
-      if (f.ok() && status > static_cast<uint8_t>(AttemptStatus::kLeaseLost)) {
-        f.Fail(fmt::format("status {} is not an attempt status", status));
-      }
-      r.status = static_cast<AttemptStatus>(status);
-      r.total = f.U64();
-      r.succeeded = f.U64();
-      r.returned = f.U64();
-      r.start_time = f.F64();
-      r.elapsed_seconds = f.F64();
-      r.process_seconds = f.F64();
-      r.run_seconds = f.F64();
-      r.node = f.U32();
-      r.process = f.Bytes();
-      r.error_category = f.Bytes();
-      r.error_message = f.Bytes();
-      r.traceback = f.Bytes();
+      r.id = f.U64("mini_batch_id");
+      r.attempt = f.U32("attempt");
+      r.status = static_cast<AttemptStatus>(
+          f.Enum("status", static_cast<uint8_t>(AttemptStatus::kLeaseLost), "an attempt status"));
+      r.total = f.U64("total");
+      r.succeeded = f.U64("succeeded");
+      r.returned = f.U64("returned");
+      r.start_time = f.F64("start_time");
+      r.elapsed_seconds = f.F64("elapsed_seconds");
+      r.process_seconds = f.F64("process_seconds");
+      r.run_seconds = f.F64("run_seconds");
+      r.node = f.U32("node");
+      r.process = f.Bytes("process");
+      r.error_category = f.Bytes("error_category");
+      r.error_message = f.Bytes("error_message");
+      r.traceback = f.Bytes("traceback");
       *out = ResultMsg{std::move(r)};
       break;
     }
     case kLinkGiveBack: {
       GiveBackMsg m;
-      m.id = f.U64();
-      m.attempt = f.U32();
+      m.id = f.U64("mini_batch_id");
+      m.attempt = f.U32("attempt");
       *out = m;
       break;
     }
@@ -233,27 +170,27 @@ bool DecodeMessage(const Frame& frame, LinkMessage* out, std::string* why) {
     case kLinkStop: {
       StopMsg m;
       m.immediate = f.Bool("immediate");
-      m.reason = f.Bytes();
+      m.reason = f.Bytes("reason");
       *out = std::move(m);
       break;
     }
     case kLinkNodeFailed:
-      *out = NodeFailedMsg{f.Bytes()};
+      *out = NodeFailedMsg{f.Bytes("reason")};
       break;
     case kLinkBye: {
       ByeMsg m;
-      m.report.node = f.U32();
-      m.report.host = f.Bytes();
+      m.report.node = f.U32("node");
+      m.report.host = f.Bytes("host");
       uint32_t n = f.Count("processes", kMinProcessBytes);
       for (uint32_t i = 0; i < n && f.ok(); i++) {
         ProcessReport p;
-        p.process = f.Bytes();
-        p.pid = f.U32();
-        p.start_time = f.F64();
-        p.end_time = f.F64();
+        p.process = f.Bytes("process");
+        p.pid = f.U32("pid");
+        p.start_time = f.F64("start_time");
+        p.end_time = f.F64("end_time");
         p.init_ok = f.Bool("init_ok");
-        p.init_seconds = f.F64();
-        p.exit = f.Bytes();
+        p.init_seconds = f.F64("init_seconds");
+        p.exit = f.Bytes("exit");
         m.report.processes.push_back(std::move(p));
       }
       *out = std::move(m);
@@ -261,8 +198,8 @@ bool DecodeMessage(const Frame& frame, LinkMessage* out, std::string* why) {
     }
     case kLinkEnd: {
       EndMsg m;
-      m.status_code = f.U8();
-      m.message = f.Bytes();
+      m.status_code = f.U8("status_code");
+      m.message = f.Bytes("message");
       *out = std::move(m);
       break;
     }
@@ -270,7 +207,7 @@ bool DecodeMessage(const Frame& frame, LinkMessage* out, std::string* why) {
       *why = fmt::format("unknown frame type {}", LinkFrameName(frame.type));
       return false;
   }
-  return f.Done(why);
+  return f.Done(LinkFrameName(frame.type), why);
 }
 
 }  // namespace
@@ -346,47 +283,49 @@ void EncodeLinkFrame(const LinkFrame& frame, std::string* out) {
 }
 
 bool DecodeLinkFrame(const Frame& frame, LinkFrame* out, std::string* why) {
-  Fields f(frame);
+  WireFields f(frame.payload);
   switch (frame.type) {
     case kLinkMasterHello: {
       MasterHelloFrame h;
-      f.Magic();
-      h.version = f.U32();
+      ReadMagic(&f);
+      h.version = f.U32("version");
       if (f.ok() && h.version != kLinkProtocolVersion) {
         // Another version: its layout after the version is unknown.
         *out = h;
         return true;
       }
-      h.capabilities = f.U64();
-      h.nonce = f.Sized("nonce", kLinkNonceSize);
+      h.capabilities = f.U64("capabilities");
+      h.nonce = ReadSized(&f, "nonce", kLinkNonceSize);
       *out = std::move(h);
       break;
     }
     case kLinkAgentHello: {
       AgentHelloFrame h;
-      f.Magic();
-      h.version = f.U32();
+      ReadMagic(&f);
+      h.version = f.U32("version");
       if (f.ok() && h.version != kLinkProtocolVersion) {
         *out = h;
         return true;
       }
-      h.capabilities = f.U64();
-      h.node = f.U32();
-      h.slots = f.U32();
-      h.host = f.Bytes();
-      h.nonce = f.Sized("nonce", kLinkNonceSize);
-      h.proof = f.Sized("proof", kSha256Size);
+      h.capabilities = f.U64("capabilities");
+      h.node = f.U32("node");
+      h.slots = f.U32("slots");
+      h.host = f.Bytes("host");
+      h.nonce = ReadSized(&f, "nonce", kLinkNonceSize);
+      h.proof = ReadSized(&f, "proof", kSha256Size);
       *out = std::move(h);
       break;
     }
     case kLinkWelcome: {
       WelcomeFrame w;
-      w.capabilities = f.U64();
-      w.heartbeat_ms = f.U32();
-      w.heartbeat_timeout_ms = f.U32();
-      w.proof = f.Sized("proof", kSha256Size);
+      w.capabilities = f.U64("capabilities");
+      size_t heartbeat_at = f.offset();
+      w.heartbeat_ms = f.U32("heartbeat_ms");
+      w.heartbeat_timeout_ms = f.U32("heartbeat_timeout_ms");
+      w.proof = ReadSized(&f, "proof", kSha256Size);
       if (f.ok() && (w.heartbeat_ms == 0 || w.heartbeat_timeout_ms < w.heartbeat_ms)) {
-        f.Fail(fmt::format("heartbeat every {} ms with a timeout of {} ms", w.heartbeat_ms,
+        f.Fail("heartbeat_ms", heartbeat_at,
+               fmt::format("heartbeat every {} ms with a timeout of {} ms", w.heartbeat_ms,
                            w.heartbeat_timeout_ms));
       }
       *out = std::move(w);
@@ -399,7 +338,7 @@ bool DecodeLinkFrame(const Frame& frame, LinkFrame* out, std::string* why) {
       *out = GoodbyeFrame{};
       break;
     case kLinkError:
-      *out = ErrorFrame{f.Bytes()};
+      *out = ErrorFrame{f.Bytes("reason")};
       break;
     default: {
       LinkMessage m;
@@ -408,7 +347,7 @@ bool DecodeLinkFrame(const Frame& frame, LinkFrame* out, std::string* why) {
       return true;
     }
   }
-  return f.Done(why);
+  return f.Done(LinkFrameName(frame.type), why);
 }
 
 LinkDecoder::Outcome LinkDecoder::Next(LinkFrame* out, std::string* why) {

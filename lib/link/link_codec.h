@@ -90,7 +90,10 @@
 // Decoding is strict: an unknown type, a payload shorter or longer than its
 // fields, a bool other than 0 or 1, a status out of range, a count larger than
 // the bytes that follow could hold, a wrong magic or nonce/proof size is
-// malformed, and malformed closes the connection (only that one).
+// malformed, and malformed closes the connection (only that one). The fields
+// are read with wire.h's WireFields, so the reason names the message, the
+// field and its offset ("RESULT: status at byte 12: 9 is not an attempt
+// status").
 #ifndef PARALLELRUN_LINK_LINK_CODEC_H_
 #define PARALLELRUN_LINK_LINK_CODEC_H_
 
@@ -170,7 +173,8 @@ void EncodeLinkFrame(const LinkFrame& frame, std::string* out);
 void EncodeLinkMessage(const LinkMessage& message, std::string* out);
 
 // One frame's type and payload → *out. False, with *why saying what is wrong
-// ("LEASE: 3 bytes left over"), when it is malformed.
+// ("PULL: 3 bytes left over after the last field (at byte 4)"), when it is
+// malformed.
 bool DecodeLinkFrame(const Frame& frame, LinkFrame* out, std::string* why);
 
 // Bytes → frames → LinkFrames. Feed what arrives; Next yields in order.

@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 
+#include "base/disk.h"
 #include "base/hmac.h"
 #include "base/job_dir.h"
 
@@ -48,18 +49,11 @@ Result<JobSecret> ResolveJobSecret(const EnvironmentMap& env, const std::string&
     int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd >= 0) {
       std::string text(kMaxTokenFile, '\0');
-      size_t got = 0;
-      int err = 0;
-      while (got < text.size()) {
-        ssize_t n = read(fd, text.data() + got, text.size() - got);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) err = errno;
-        if (n <= 0) break;
-        got += static_cast<size_t>(n);
-      }
+      ssize_t got = ReadAll(fd, text.data(), text.size());
+      int err = got < 0 ? errno : 0;
       close(fd);
       if (err != 0) return Status::Usage(fmt::format("token file {}: {}", path, strerror(err)));
-      text.resize(got);
+      text.resize(static_cast<size_t>(got));
       while (!text.empty() && (text.back() == '\n' || text.back() == '\r' ||
                                text.back() == ' ' || text.back() == '\t')) {
         text.pop_back();

@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "base/crc32c.h"
+#include "base/mini_batch_codec.h"
 #include "base/wire.h"
 
 namespace parallelrun {
@@ -25,77 +26,6 @@ enum RecordType : uint8_t {
   kNodeReport = 6,
   kRunEnded = 7,
 };
-
-// A reader that remembers the first thing that went wrong, for `why`.
-class Fields {
- public:
-  explicit Fields(std::string_view data) : r_(data) {}
-  bool ok() const { return r_.ok() && why_.empty(); }
-  const std::string& why() const { return why_; }
-  void Fail(std::string why) {
-    if (why_.empty()) why_ = std::move(why);
-  }
-  uint8_t U8(const char* what) { return Check(r_.U8(), what); }
-  uint32_t U32(const char* what) { return Check(r_.U32(), what); }
-  uint64_t U64(const char* what) { return Check(r_.U64(), what); }
-  double F64(const char* what) { return Check(r_.F64(), what); }
-  std::string Bytes(const char* what) { return Check(r_.Bytes(), what); }
-  // A count of things that each take at least `min_bytes`: more than the
-  // rest of the record could hold is malformed (and never allocated).
-  uint32_t Count(const char* what, size_t min_bytes) {
-    uint32_t n = U32(what);
-    if (ok() && static_cast<uint64_t>(n) * min_bytes > r_.remaining()) {
-      Fail(fmt::format("{}: {} do not fit in the {} bytes left", what, n, r_.remaining()));
-      return 0;
-    }
-    return ok() ? n : 0;
-  }
-  void End() {
-    if (ok() && !r_.at_end()) Fail(fmt::format("{} bytes after the last field", r_.remaining()));
-  }
-
- private:
-  template <typename T>
-  T Check(T v, const char* what) {
-    if (!r_.ok()) Fail(fmt::format("truncated at {}", what));
-    return v;
-  }
-  WireReader r_;
-  std::string why_;
-};
-
-void PutBatch(const MiniBatch& b, WireWriter* w) {
-  w->U64(b.id);
-  w->U32(b.input);
-  w->U8(static_cast<uint8_t>(b.kind));
-  w->U64(b.known_rows);
-  w->U32(static_cast<uint32_t>(b.partition.size()));
-  for (const auto& [k, v] : b.partition) {
-    w->Bytes(k);
-    w->Bytes(v);
-  }
-  w->U32(static_cast<uint32_t>(b.items.size()));
-  for (const auto& item : b.items) w->Bytes(item);
-}
-
-void GetBatch(Fields* f, MiniBatch* b) {
-  b->id = f->U64("id");
-  b->input = f->U32("input");
-  uint8_t kind = f->U8("kind");
-  if (f->ok() && kind > static_cast<uint8_t>(MiniBatchKind::kTablePartition)) {
-    f->Fail(fmt::format("kind {} is not a mini-batch kind", kind));
-  }
-  b->kind = static_cast<MiniBatchKind>(kind);
-  b->known_rows = f->U64("known_rows");
-  uint32_t k = f->Count("partition pairs", 8);
-  for (uint32_t i = 0; i < k && f->ok(); i++) {
-    std::string key = f->Bytes("partition key");
-    b->partition.emplace_back(std::move(key), f->Bytes("partition value"));
-  }
-  uint32_t n = f->Count("items", 4);
-  b->items.reserve(n);
-  for (uint32_t i = 0; i < n && f->ok(); i++) b->items.push_back(f->Bytes("item"));
-}
 
 void PutAttempt(const AttemptResult& r, WireWriter* w) {
   w->U64(r.id);
@@ -115,14 +45,11 @@ void PutAttempt(const AttemptResult& r, WireWriter* w) {
   w->Bytes(r.traceback);
 }
 
-void GetAttempt(Fields* f, AttemptResult* r) {
+void GetAttempt(WireFields* f, AttemptResult* r) {
   r->id = f->U64("id");
   r->attempt = f->U32("attempt");
-  uint8_t status = f->U8("status");
-  if (f->ok() && status > static_cast<uint8_t>(AttemptStatus::kLeaseLost)) {
-    f->Fail(fmt::format("status {} is not an attempt status", status));
-  }
-  r->status = static_cast<AttemptStatus>(status);
+  r->status = static_cast<AttemptStatus>(f->Enum(
+      "status", static_cast<uint8_t>(AttemptStatus::kLeaseLost), "an attempt status"));
   r->total = f->U64("total");
   r->succeeded = f->U64("succeeded");
   r->returned = f->U64("returned");
@@ -154,7 +81,7 @@ std::string EncodeJournalRecord(const JournalRecord& record) {
           w.Bytes(m.fingerprints);
         } else if constexpr (std::is_same_v<T, MiniBatch>) {
           w.U8(kBatch);
-          PutBatch(m, &w);
+          EncodeMiniBatch(m, 0, &w);
         } else if constexpr (std::is_same_v<T, AttemptResult>) {
           w.U8(kAttempt);
           PutAttempt(m, &w);
@@ -193,8 +120,24 @@ std::string EncodeJournalRecord(const JournalRecord& record) {
 }
 
 bool DecodeJournalRecord(std::string_view body, JournalRecord* out, std::string* why) {
-  Fields f(body);
-  uint8_t type = f.U8("type");
+  if (body.empty()) {
+    if (why) *why = "an empty record";
+    return false;
+  }
+  uint8_t type = static_cast<uint8_t>(body[0]);
+  if (type == kBatch) {
+    // The one encoding of a mini-batch (base/mini_batch_codec.h).
+    MiniBatch b;
+    uint32_t attempt = 0;
+    std::string reason;
+    if (!DecodeMiniBatch(body.substr(1), &b, &attempt, &reason)) {
+      if (why) *why = "mini-batch: " + reason;
+      return false;
+    }
+    *out = std::move(b);
+    return true;
+  }
+  WireFields f(body.substr(1));
   switch (type) {
     case kRunStarted: {
       JournalRunStarted m;
@@ -205,12 +148,6 @@ bool DecodeJournalRecord(std::string_view body, JournalRecord* out, std::string*
       m.request = f.Bytes("request");
       m.fingerprints = f.Bytes("fingerprints");
       *out = std::move(m);
-      break;
-    }
-    case kBatch: {
-      MiniBatch b;
-      GetBatch(&f, &b);
-      *out = std::move(b);
       break;
     }
     case kAttempt: {
@@ -261,14 +198,10 @@ bool DecodeJournalRecord(std::string_view body, JournalRecord* out, std::string*
       break;
     }
     default:
-      if (f.ok()) f.Fail(fmt::format("unknown record type {}", type));
+      if (why) *why = fmt::format("unknown record type {}", type);
+      return false;
   }
-  f.End();
-  if (!f.ok()) {
-    if (why) *why = f.why();
-    return false;
-  }
-  return true;
+  return f.Done(why);
 }
 
 Result<JournalReadSummary> ReadJournal(const std::string& path,
@@ -320,9 +253,9 @@ Result<JournalReadSummary> ReadJournal(const std::string& path,
                                       summary.valid_bytes, left);
       break;
     }
-    WireReader head(std::string_view(buf).substr(pos, 8));
-    uint32_t length = head.U32();
-    uint32_t crc = head.U32();
+    WireFields head(std::string_view(buf).substr(pos, 8));
+    uint32_t length = head.U32("length");
+    uint32_t crc = head.U32("checksum");
     if (length == 0 || length > kMaxJournalRecord) {
       summary.torn_tail = fmt::format("record at byte {}: length {} is not a record's",
                                       summary.valid_bytes, length);

@@ -1,21 +1,8 @@
 #include "node/worker_protocol.h"
 
-#include <fmt/format.h>
-
 #include "base/mini_batch_codec.h"
 
 namespace parallelrun {
-
-namespace {
-
-// Done() with the message's name in front of the reason.
-bool Done(WireFields* f, const char* message, std::string* why) {
-  if (f->Done(why)) return true;
-  *why = std::string(message) + ": " + *why;
-  return false;
-}
-
-}  // namespace
 
 void EncodeStart(const WorkerStart& start, std::string* out) {
   WireWriter w;
@@ -53,7 +40,7 @@ bool DecodeHello(const std::string& payload, WorkerHello* out, std::string* why)
   out->pid = f.U32("pid");
   out->python_version = f.Bytes("python_version");
   out->python_executable = f.Bytes("python_executable");
-  return Done(&f, "HELLO", why);
+  return f.Done("HELLO", why);
 }
 
 bool DecodeInitDone(const std::string& payload, WorkerInitDone* out, std::string* why) {
@@ -63,19 +50,15 @@ bool DecodeInitDone(const std::string& payload, WorkerInitDone* out, std::string
   out->error_category = f.Bytes("error_category");
   out->error_message = f.Bytes("error_message");
   out->traceback = f.Bytes("traceback");
-  return Done(&f, "INIT_DONE", why);
+  return f.Done("INIT_DONE", why);
 }
 
 bool DecodeResult(const std::string& payload, AttemptResult* out, std::string* why) {
   WireFields f(payload);
   out->id = f.U64("mini_batch_id");
   out->attempt = f.U32("attempt");
-  size_t at = f.offset();
-  uint8_t status = f.U8("status");
-  if (f.ok() && status > static_cast<uint8_t>(AttemptStatus::kLeaseLost)) {
-    f.Fail("status", at, fmt::format("{} is not an attempt status", status));
-  }
-  out->status = static_cast<AttemptStatus>(status);
+  out->status = static_cast<AttemptStatus>(
+      f.Enum("status", static_cast<uint8_t>(AttemptStatus::kLeaseLost), "an attempt status"));
   out->total = f.U64("total");
   out->returned = f.U64("returned");
   out->start_time = f.F64("start_time");
@@ -85,7 +68,7 @@ bool DecodeResult(const std::string& payload, AttemptResult* out, std::string* w
   out->error_category = f.Bytes("error_category");
   out->error_message = f.Bytes("error_message");
   out->traceback = f.Bytes("traceback");
-  return Done(&f, "RESULT", why);
+  return f.Done("RESULT", why);
 }
 
 bool DecodeLoaded(const std::string& payload, WorkerLoaded* out, std::string* why) {
@@ -93,7 +76,7 @@ bool DecodeLoaded(const std::string& payload, WorkerLoaded* out, std::string* wh
   out->id = f.U64("mini_batch_id");
   out->attempt = f.U32("attempt");
   out->rows = f.U64("rows");
-  return Done(&f, "LOADED", why);
+  return f.Done("LOADED", why);
 }
 
 bool DecodeShutdownDone(const std::string& payload, WorkerShutdownDone* out, std::string* why) {
@@ -102,13 +85,13 @@ bool DecodeShutdownDone(const std::string& payload, WorkerShutdownDone* out, std
   out->error_category = f.Bytes("error_category");
   out->error_message = f.Bytes("error_message");
   out->traceback = f.Bytes("traceback");
-  return Done(&f, "SHUTDOWN_DONE", why);
+  return f.Done("SHUTDOWN_DONE", why);
 }
 
 bool DecodeError(const std::string& payload, std::string* message, std::string* why) {
   WireFields f(payload);
   *message = f.Bytes("message");
-  return Done(&f, "ERROR", why);
+  return f.Done("ERROR", why);
 }
 
 }  // namespace parallelrun
