@@ -1,11 +1,13 @@
 // libFuzzer target for every decoder that reads bytes from another process:
 // wire.h's FrameDecoder, link_codec.h's LinkDecoder and DecodeLinkFrame
 // (master ⇄ agent, from the network), mini_batch_codec.h's DecodeMiniBatch
-// and worker_protocol.h's decoders (agent ⇐ worker pipes). None may crash, hang, read out of bounds or allocate
-// without bound on any input. Build and run with fuzz/run.sh.
+// and worker_protocol.h's decoders (agent ⇐ worker pipes), and journal.h's
+// record decoder (a job dir's journal, read back after a crash). None may
+// crash, hang, read out of bounds or allocate without bound on any input.
+// Build and run with fuzz/run.sh.
 //
-// Besides "no crash", it checks two properties: a link message or a
-// mini-batch that decodes encodes back to exactly the bytes it came from
+// Besides "no crash", it checks two properties: a link message, a mini-batch
+// or a journal record that decodes encodes back to exactly the bytes it came from
 // (decoding is strict, so there is one encoding per message), and every
 // refusal says why. A mismatch aborts, which libFuzzer
 // reports like a crash.
@@ -19,6 +21,7 @@
 #include "base/mini_batch_codec.h"
 #include "base/wire.h"
 #include "link/link_codec.h"
+#include "master/journal.h"
 #include "node/worker_protocol.h"
 
 namespace parallelrun {
@@ -49,6 +52,21 @@ void CheckReencodes(const Frame& frame, const LinkFrame& decoded) {
   if (again != original) {
     std::fprintf(stderr, "re-encoding %s gave different bytes (%zu vs %zu)\n",
                  LinkFrameName(frame.type).c_str(), again.size(), original.size());
+    std::abort();
+  }
+}
+
+// A journal record that decodes encodes back to the same bytes; a refusal
+// says why.
+void CheckJournalRecord(std::string_view body) {
+  JournalRecord record;
+  std::string why;
+  if (DecodeJournalRecord(body, &record, &why)) {
+    if (EncodeJournalRecord(record) != body) {
+      std::fprintf(stderr, "re-encoding a journal record gave different bytes\n");
+      std::abort();
+    }
+  } else if (why.empty()) {
     std::abort();
   }
 }
@@ -120,8 +138,12 @@ void FuzzOne(const uint8_t* data, size_t size) {
       said_why(DecodeShutdownDone(frame.payload, &shutdown, &why));
       std::string message;
       said_why(DecodeError(frame.payload, &message, &why));
+      CheckJournalRecord(frame.payload);
     }
   });
+  // 3. The bytes as one journal record's body (read back from a job dir's
+  // journal after a crash: master/journal.h).
+  CheckJournalRecord(std::string_view(reinterpret_cast<const char*>(data), size));
 }
 
 }  // namespace

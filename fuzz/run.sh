@@ -33,6 +33,7 @@ clang++ -std=c++17 -g -O1 \
   -I"$root/lib" -I"$root/include" \
   "$here/frame_fuzz.cc" "$root/lib/base/wire.cc" "$root/lib/base/mini_batch_codec.cc" \
   "$root/lib/link/link_codec.cc" "$root/lib/base/hmac.cc" "$root/lib/node/worker_protocol.cc" \
+  "$root/lib/master/journal.cc" "$root/lib/base/crc32c.cc" "$root/lib/base/disk.cc" \
   -lfmt -o "$out/frame_fuzz"
 
 echo "fuzz/run.sh: fuzzing for $seconds s" >&2

@@ -182,7 +182,7 @@ bool DecodeJournalRecord(std::string_view body, JournalRecord* out, std::string*
         p.pid = f.U32("pid");
         p.start_time = f.F64("start_time");
         p.end_time = f.F64("end_time");
-        p.init_ok = f.U8("init_ok") != 0;
+        p.init_ok = f.Bool("init_ok");
         p.init_seconds = f.F64("init_seconds");
         p.exit = f.Bytes("exit");
         m.processes.push_back(std::move(p));
