@@ -1,6 +1,7 @@
 #include "base/crc32c.h"
 
 #include <array>
+#include <cstring>
 
 namespace parallelrun {
 
@@ -18,13 +19,56 @@ std::array<uint32_t, 256> MakeTable() {
   return table;
 }
 
+uint32_t Portable(const unsigned char* p, size_t n, uint32_t crc) {
+  static const std::array<uint32_t, 256> table = MakeTable();
+  for (size_t i = 0; i < n; i++) crc = table[(crc ^ p[i]) & 0xff] ^ (crc >> 8);
+  return crc;
+}
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+// SSE 4.2 has an instruction for exactly this polynomial: 8 bytes a step,
+// an order of magnitude faster than the table (the journal checksums every
+// record on the master's loop).
+__attribute__((target("sse4.2"))) uint32_t Hardware(const unsigned char* p, size_t n,
+                                                    uint32_t crc) {
+  uint64_t c = crc;
+  while (n >= 8) {
+    uint64_t word;
+    std::memcpy(&word, p, 8);
+    c = __builtin_ia32_crc32di(c, word);
+    p += 8;
+    n -= 8;
+  }
+  uint32_t c32 = static_cast<uint32_t>(c);
+  while (n > 0) {
+    c32 = __builtin_ia32_crc32qi(c32, *p++);
+    n--;
+  }
+  return c32;
+}
+
+bool HasHardware() {
+  static const bool has = __builtin_cpu_supports("sse4.2");
+  return has;
+}
+#else
+uint32_t Hardware(const unsigned char* p, size_t n, uint32_t crc) { return Portable(p, n, crc); }
+bool HasHardware() { return false; }
+#endif
+
 }  // namespace
 
 uint32_t Crc32c(std::string_view data, uint32_t crc) {
-  static const std::array<uint32_t, 256> table = MakeTable();
+  const auto* p = reinterpret_cast<const unsigned char*>(data.data());
   crc = ~crc;
-  for (unsigned char b : data) crc = table[(crc ^ b) & 0xff] ^ (crc >> 8);
+  crc = HasHardware() ? Hardware(p, data.size(), crc) : Portable(p, data.size(), crc);
   return ~crc;
 }
+
+namespace internal {
+uint32_t Crc32cPortable(std::string_view data, uint32_t crc) {
+  return ~Portable(reinterpret_cast<const unsigned char*>(data.data()), data.size(), ~crc);
+}
+}  // namespace internal
 
 }  // namespace parallelrun

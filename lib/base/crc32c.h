@@ -10,7 +10,13 @@
 namespace parallelrun {
 
 // The CRC-32C of `data`, continuing from `crc` (0 to start).
+// With SSE 4.2 (checked at run time) the processor computes it.
 uint32_t Crc32c(std::string_view data, uint32_t crc = 0);
+
+namespace internal {
+// The table-driven version, for machines without SSE 4.2; tests compare the two.
+uint32_t Crc32cPortable(std::string_view data, uint32_t crc = 0);
+}  // namespace internal
 
 }  // namespace parallelrun
 

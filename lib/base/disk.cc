@@ -95,11 +95,13 @@ Status CreateFolders(const std::string& path, const std::string& what) {
   return Status::Ok();
 }
 
-Status WriteFileAtomically(const std::string& path, const std::string& data) {
+Status WriteFileAtomically(const std::string& path, const std::string& data,
+                           Durability durability) {
   std::string temp = path + ".tmp";
   UniqueFd fd(open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
   if (!fd.valid()) return Status::Infrastructure(ErrnoMessage(temp, errno));
-  if (!WriteAll(fd.get(), data.data(), data.size()) || fsync(fd.get()) != 0) {
+  if (!WriteAll(fd.get(), data.data(), data.size()) ||
+      (durability == Durability::kMachineCrash && fsync(fd.get()) != 0)) {
     int err = errno;
     unlink(temp.c_str());
     return Status::Infrastructure(ErrnoMessage(temp, err));

@@ -62,9 +62,14 @@ ssize_t PreadAll(int fd, char* buf, size_t n, uint64_t offset);
 // <reason>", or "<what> <path>: not a folder".
 Status CreateFolders(const std::string& path, const std::string& what);
 
-// Replaces `path` with `data` whole: a temporary file beside it, fsync,
-// rename. Errors name the path and the reason.
-Status WriteFileAtomically(const std::string& path, const std::string& data);
+// Replaces `path` with `data` whole: a temporary file beside it, then rename,
+// so that a process killed at any moment leaves the old file or the new one.
+// With `sync`, the data is also fsynced before the rename (a machine that
+// crashes keeps it); without, the file may be lost by a crash of the machine,
+// but never torn. Errors name the path and the reason.
+enum class Durability { kProcessCrash, kMachineCrash };
+Status WriteFileAtomically(const std::string& path, const std::string& data,
+                           Durability durability = Durability::kMachineCrash);
 
 }  // namespace parallelrun
 

@@ -47,11 +47,20 @@ class WireWriter {
   }
   const std::string& data() const { return out_; }
   std::string Take() { return std::move(out_); }
+  size_t size() const { return out_.size(); }
+  void Clear() { out_.clear(); }
+  // Overwrites the u32 at byte `at`: a length or checksum known only once
+  // what follows it is written. REQUIRES: at + 4 <= size().
+  void PatchU32(size_t at, uint32_t v) {
+    for (size_t i = 0; i < 4; i++) out_[at + i] = static_cast<char>((v >> (8 * i)) & 0xff);
+  }
 
  private:
   template <typename T>
   void Fixed(T v) {
-    for (size_t i = 0; i < sizeof(T); i++) out_.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+    char bytes[sizeof(T)];
+    for (size_t i = 0; i < sizeof(T); i++) bytes[i] = static_cast<char>((v >> (8 * i)) & 0xff);
+    out_.append(bytes, sizeof bytes);
   }
   std::string out_;
 };

@@ -8,6 +8,7 @@
 #include "base/disk.h"
 #include "base/job_dir.h"
 #include "base/text.h"
+#include "job/job_dir_state.h"
 #include "node/agent.h"
 
 namespace parallelrun {
@@ -81,6 +82,13 @@ Status RunAgentNode(NodeLoop& loop, const Role& role, const JobSecret& secret,
   loop.Run();
   progress->Say(outcome.ok() ? "job succeeded (reported by the master)"
                              : "job ended: " + outcome.message());
+  if (agent && !ended && !interrupted && !outcome.ok()) {
+    // The master crashed or was killed: its journal has what finished. The
+    // job is continued from the master's node (every node, as at the start).
+    progress->Say(fmt::format("to continue: {} on the master's node ({}), with the agents "
+                              "started again as before",
+                              ResumeCommand(job_dir), role.master_host));
+  }
   (void)out;
   return outcome;
 }

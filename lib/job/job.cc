@@ -249,8 +249,12 @@ Status RunJob(const RunRequest& request, FILE* out) {
     run.pid = static_cast<uint32_t>(getpid());
     run.request = earlier ? earlier->first.request : EncodeRunRequest(req);
     run.fingerprints = earlier ? earlier->first.fingerprints : Fingerprints(plan);
+    // The request goes to the journal before anything else, so that a job
+    // killed at any later moment can be resumed. (Written, not synced: only
+    // a crash of the machine in the next moments could lose it, and then
+    // nothing of the job ran; a sync here would delay every job's start.)
     journal->Append(run);
-    Status s = journal->Sync();
+    Status s = journal->Commit();
     if (!s.ok()) return s;
   }
   if (role.multi_node()) {

@@ -14,7 +14,7 @@ Result<std::string> ShuffleProcesses::TabularModule() {
   Status made = CreateFolders(work_dir_, "partitions folder");
   if (!made.ok()) return made;
   std::string path = work_dir_ + "/worker_tabular.py";
-  Status s = WriteFileAtomically(path, WorkerTabularSource());
+  Status s = WriteFileAtomically(path, WorkerTabularSource(), Durability::kProcessCrash);
   if (!s.ok()) return s;
   tabular_ = path;
   return tabular_;

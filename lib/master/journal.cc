@@ -68,6 +68,12 @@ void GetAttempt(WireFields* f, AttemptResult* r) {
 
 std::string EncodeJournalRecord(const JournalRecord& record) {
   WireWriter w;
+  EncodeJournalRecordTo(record, &w);
+  return w.Take();
+}
+
+void EncodeJournalRecordTo(const JournalRecord& record, WireWriter* out) {
+  WireWriter& w = *out;
   std::visit(
       [&w](const auto& m) {
         using T = std::decay_t<decltype(m)>;
@@ -116,7 +122,6 @@ std::string EncodeJournalRecord(const JournalRecord& record) {
         }
       },
       record);
-  return w.Take();
 }
 
 bool DecodeJournalRecord(std::string_view body, JournalRecord* out, std::string* why) {
@@ -320,23 +325,26 @@ Result<std::unique_ptr<Journal>> Journal::Open(const std::string& path,
 }
 
 void Journal::Append(const JournalRecord& record) {
-  std::string body = EncodeJournalRecord(record);
-  WireWriter head;
-  head.U32(static_cast<uint32_t>(body.size()));
-  head.U32(Crc32c(body));
-  buffer_ += head.data();
-  buffer_ += body;
+  // Encoded in place behind a head whose length and checksum follow.
+  size_t head = buffer_.size();
+  buffer_.U32(0);
+  buffer_.U32(0);
+  EncodeJournalRecordTo(record, &buffer_);
+  size_t body = head + 8;
+  uint32_t length = static_cast<uint32_t>(buffer_.size() - body);
+  buffer_.PatchU32(head, length);
+  buffer_.PatchU32(head + 4, Crc32c(std::string_view(buffer_.data()).substr(body, length)));
 }
 
 Status Journal::Commit() {
   if (!error_.ok()) return error_;
-  if (buffer_.empty()) return Status::Ok();
-  if (!WriteAll(fd_.get(), buffer_.data(), buffer_.size())) {
+  if (buffer_.size() == 0) return Status::Ok();
+  if (!WriteAll(fd_.get(), buffer_.data().data(), buffer_.size())) {
     error_ = Status::Infrastructure(fmt::format("cannot write the job's journal {}: {}", path_,
                                                 ErrnoText(errno)));
     return error_;
   }
-  buffer_.clear();
+  buffer_.Clear();
   return Status::Ok();
 }
 

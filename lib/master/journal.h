@@ -50,6 +50,7 @@
 
 #include "base/disk.h"
 #include "base/mini_batch.h"
+#include "base/wire.h"
 #include "link/link.h"
 #include "parallelrun/status.h"
 
@@ -87,6 +88,8 @@ using JournalRecord = std::variant<JournalRunStarted, MiniBatch, AttemptResult, 
 // The body of one record (type byte and payload), and back. Decoding is pure
 // and total: any bytes give a record or `why` they are not one.
 std::string EncodeJournalRecord(const JournalRecord& record);
+// The same, appended to `out`.
+void EncodeJournalRecordTo(const JournalRecord& record, WireWriter* out);
 bool DecodeJournalRecord(std::string_view body, JournalRecord* out, std::string* why);
 
 struct JournalReadSummary {
@@ -129,7 +132,7 @@ class Journal {
 
   std::string path_;
   UniqueFd fd_;
-  std::string buffer_;
+  WireWriter buffer_;  // whole records not yet written
   Status error_;
 };
 

@@ -503,7 +503,7 @@ void Master::Finish() {
     outcome = Status::JobFailed(*exceeded);
   }
   // What the append_row output is made of must be on disk before it is.
-  if (config_.journal) {
+  if (config_.journal && append_row_) {
     Status s = config_.journal->Sync();
     if (!s.ok() && outcome.ok()) outcome = s;
   }

@@ -68,11 +68,70 @@ std::vector<ProcStat> AllProcesses() {
 
 bool Alive(const ProcStat& st) { return st.state != 'Z' && st.state != 'X'; }
 
+// The children of `pid` from /proc/<pid>/task/<tid>/children (one file per
+// thread: a handful of reads instead of one per process on the machine).
+// False when the kernel has no such files (CONFIG_PROC_CHILDREN off).
+bool ChildrenOf(pid_t pid, std::vector<pid_t>* out) {
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%d/task", static_cast<int>(pid));
+  DIR* dir = opendir(path);
+  if (!dir) return false;
+  bool any_file = false;
+  while (dirent* e = readdir(dir)) {
+    if (e->d_name[0] == '.') continue;
+    char file[128];
+    snprintf(file, sizeof file, "/proc/%d/task/%s/children", static_cast<int>(pid), e->d_name);
+    FILE* f = fopen(file, "re");
+    if (!f) continue;
+    any_file = true;
+    long child = 0;
+    while (fscanf(f, "%ld", &child) == 1) out->push_back(static_cast<pid_t>(child));
+    fclose(f);
+  }
+  closedir(dir);
+  return any_file;
+}
+
+// Our direct children with their stat: from the children files, or a scan
+// of every process when the kernel has none.
+std::vector<ProcStat> ChildrenStats(pid_t parent) {
+  std::vector<pid_t> pids;
+  std::vector<ProcStat> out;
+  if (!ChildrenOf(parent, &pids)) {
+    for (const ProcStat& st : AllProcesses()) {
+      if (st.ppid == parent) out.push_back(st);
+    }
+    return out;
+  }
+  for (pid_t pid : pids) {
+    ProcStat st;
+    if (ReadStat(pid, &st) && st.ppid == parent) out.push_back(st);
+  }
+  return out;
+}
+
 }  // namespace
 
 bool BecomeSubreaper() { return prctl(PR_SET_CHILD_SUBREAPER, 1) == 0; }
 
 std::vector<pid_t> Descendants(pid_t root) {
+  std::vector<pid_t> probe;
+  if (ChildrenOf(root, &probe) || kill(root, 0) != 0) {
+    // Down the tree through the children files.
+    std::vector<pid_t> out;
+    std::vector<pid_t> todo = {root};
+    while (!todo.empty()) {
+      pid_t parent = todo.back();
+      todo.pop_back();
+      std::vector<ProcStat> kids = ChildrenStats(parent);
+      for (const ProcStat& st : kids) {
+        if (std::find(out.begin(), out.end(), st.pid) != out.end()) continue;
+        if (Alive(st)) out.push_back(st.pid);
+        todo.push_back(st.pid);
+      }
+    }
+    return out;
+  }
   std::vector<ProcStat> all = AllProcesses();
   std::unordered_multimap<pid_t, const ProcStat*> children;
   for (const ProcStat& st : all) children.emplace(st.ppid, &st);
@@ -103,8 +162,7 @@ int KillOrphans() {
   const pid_t self = getpid();
   const pid_t session = getsid(0);
   int killed = 0;
-  for (const ProcStat& st : AllProcesses()) {
-    if (st.ppid != self) continue;
+  for (const ProcStat& st : ChildrenStats(self)) {
     bool started_by_us = st.pgid == st.pid && st.sid == session;
     if (started_by_us) continue;
     if (Alive(st)) {

@@ -288,7 +288,8 @@ Status JobLog::Close(const Status& outcome, const Totals& t, const std::string& 
   Status status = Flush();
   // Each file appears whole or not at all, even if the process is killed.
   auto write = [&](const std::string& path, const std::string& text) {
-    Status s = WriteFileAtomically(path, text);
+    // Whole but not synced: the journal, which is, can rebuild them.
+    Status s = WriteFileAtomically(path, text, Durability::kProcessCrash);
     if (!s.ok() && status.ok()) status = Status::Infrastructure("cannot write the report " + s.message());
   };
   std::string header =

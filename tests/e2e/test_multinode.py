@@ -416,6 +416,23 @@ class FaultTest(MultiNodeBase):
         self.assertRegex(master_log, r"WARNING\|\d+\|Lost node 2 \(\S+\): .*; its [1-9]\d* leases "
                                      r"are pending again\.")
 
+    def test_killed_master_agents_say_how_to_continue(self):
+        port = free_port()
+        env = self.env(mode="kill", PARALLELRUN_TOKEN="multinode-e2e-token")
+        args = self.run_args()
+        nodes = [self.start_torchrun_node(rank, port, env, args) for rank in range(3)]
+        self.wait_gate("node2_busy", "started_0", "started_1", nodes=nodes)
+        os.kill(nodes[0].proc.pid, signal.SIGKILL)
+        self.assertExits(nodes[0], -signal.SIGKILL)
+        (self.gate / "go").touch()
+        for node in nodes[1:]:
+            self.assertExits(node, 3)
+            self.assertIn("parallelrun: to continue: parallelrun resume %s on the master's node "
+                          "(127.0.0.1), with the agents started again as before\n"
+                          % self.job_dir, node.stderr)
+        # What finished is in the master's journal, from which resume starts.
+        self.assertTrue((self.job_dir / "journal").exists())
+
     def test_late_agent_joins_and_gets_work(self):
         port = free_port()
         env = self.env(mode="late", PARALLELRUN_TOKEN="multinode-e2e-token")

@@ -286,3 +286,27 @@ class JobDirTest(ResumeCase):
         run = self.run_parallelrun("resume", self.tmp / "empty", env=self.env)
         self.assertUsageError(run, "%s holds no job to resume: it has no journal"
                               % (self.tmp / "empty"))
+
+
+class DiskFullTest(ResumeCase):
+    def test_a_full_disk_ends_the_job_with_exit_3_naming_the_path_and_the_reason(self):
+        small = self.tmp / "small"
+        small.mkdir()
+        mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=192k", "tmpfs", str(small)],
+                                 capture_output=True, text=True)
+        if mounted.returncode != 0:
+            self.skipTest("SKIPPED: cannot mount a small tmpfs for a full disk (needs root): %s"
+                          % mounted.stderr.strip())
+        self.addCleanup(subprocess.run, ["umount", "-l", str(small)], capture_output=True)
+        # summary_only: the journal and the reports are what fills the disk.
+        self.spec.write_text(SPEC.replace("  append_row_to: ${{outputs.result}}\n", ""))
+        self.make_items(3000)
+        job = small / "job"
+        run = self.run_parallelrun("run", self.spec, "-i", "data=%s" % self.data, "-o",
+                                   "result=%s" % (self.tmp / "out"), "--mini_batch_size", "1",
+                                   "--job-dir", job, "--progress", "none", env=self.env)
+        self.assertExit(run, 3)
+        self.assertRegex(run.stderr, r"cannot write (the job's journal|the report) %s/\S+: No space "
+                                     r"left on device" % job)
+        self.assertNotIn("job succeeded", run.stderr)
+        self.assertIn("to continue: parallelrun resume %s" % job, run.stderr)
