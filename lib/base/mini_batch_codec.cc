@@ -48,4 +48,41 @@ bool DecodeMiniBatch(std::string_view payload, MiniBatch* batch, uint32_t* attem
   return f.Done(why);
 }
 
+void EncodeAttemptResult(const AttemptResult& r, WireWriter* w) {
+  w->U64(r.id);
+  w->U32(r.attempt);
+  w->U8(static_cast<uint8_t>(r.status));
+  w->U64(r.total);
+  w->U64(r.succeeded);
+  w->U64(r.returned);
+  w->F64(r.start_time);
+  w->F64(r.elapsed_seconds);
+  w->F64(r.process_seconds);
+  w->F64(r.run_seconds);
+  w->U32(r.node);
+  w->Bytes(r.process);
+  w->Bytes(r.error_category);
+  w->Bytes(r.error_message);
+  w->Bytes(r.traceback);
+}
+
+void ReadAttemptResult(WireFields* f, AttemptResult* r) {
+  r->id = f->U64("mini_batch_id");
+  r->attempt = f->U32("attempt");
+  r->status = static_cast<AttemptStatus>(
+      f->Enum("status", static_cast<uint8_t>(AttemptStatus::kLeaseLost), "an attempt status"));
+  r->total = f->U64("total");
+  r->succeeded = f->U64("succeeded");
+  r->returned = f->U64("returned");
+  r->start_time = f->F64("start_time");
+  r->elapsed_seconds = f->F64("elapsed_seconds");
+  r->process_seconds = f->F64("process_seconds");
+  r->run_seconds = f->F64("run_seconds");
+  r->node = f->U32("node");
+  r->process = f->Bytes("process");
+  r->error_category = f->Bytes("error_category");
+  r->error_message = f->Bytes("error_message");
+  r->traceback = f->Bytes("traceback");
+}
+
 }  // namespace parallelrun

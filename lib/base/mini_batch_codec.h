@@ -39,6 +39,17 @@ void EncodeMiniBatch(const MiniBatch& batch, uint32_t attempt, WireWriter* w);
 bool DecodeMiniBatch(std::string_view payload, MiniBatch* batch, uint32_t* attempt,
                      std::string* why);
 
+// The one encoding of an attempt's result: the link's RESULT (agent →
+// master) and the journal's attempt record (master/journal.h). Fields:
+//   u64 mini_batch_id, u32 attempt, u8 status (AttemptStatus 0–6),
+//   u64 total, u64 succeeded, u64 returned,
+//   f64 start_time, f64 elapsed_seconds, f64 process_seconds, f64 run_seconds,
+//   u32 node, bytes process, bytes error_category, bytes error_message,
+//   bytes traceback
+void EncodeAttemptResult(const AttemptResult& r, WireWriter* w);
+// Reads those fields from `f` (the caller checks f->Done for what follows).
+void ReadAttemptResult(WireFields* f, AttemptResult* r);
+
 }  // namespace parallelrun
 
 #endif  // PARALLELRUN_BASE_MINI_BATCH_CODEC_H_

@@ -27,43 +27,6 @@ enum RecordType : uint8_t {
   kRunEnded = 7,
 };
 
-void PutAttempt(const AttemptResult& r, WireWriter* w) {
-  w->U64(r.id);
-  w->U32(r.attempt);
-  w->U8(static_cast<uint8_t>(r.status));
-  w->U64(r.total);
-  w->U64(r.succeeded);
-  w->U64(r.returned);
-  w->F64(r.start_time);
-  w->F64(r.elapsed_seconds);
-  w->F64(r.process_seconds);
-  w->F64(r.run_seconds);
-  w->U32(r.node);
-  w->Bytes(r.process);
-  w->Bytes(r.error_category);
-  w->Bytes(r.error_message);
-  w->Bytes(r.traceback);
-}
-
-void GetAttempt(WireFields* f, AttemptResult* r) {
-  r->id = f->U64("id");
-  r->attempt = f->U32("attempt");
-  r->status = static_cast<AttemptStatus>(f->Enum(
-      "status", static_cast<uint8_t>(AttemptStatus::kLeaseLost), "an attempt status"));
-  r->total = f->U64("total");
-  r->succeeded = f->U64("succeeded");
-  r->returned = f->U64("returned");
-  r->start_time = f->F64("start_time");
-  r->elapsed_seconds = f->F64("elapsed_seconds");
-  r->process_seconds = f->F64("process_seconds");
-  r->run_seconds = f->F64("run_seconds");
-  r->node = f->U32("node");
-  r->process = f->Bytes("process");
-  r->error_category = f->Bytes("error_category");
-  r->error_message = f->Bytes("error_message");
-  r->traceback = f->Bytes("traceback");
-}
-
 }  // namespace
 
 std::string EncodeJournalRecord(const JournalRecord& record) {
@@ -90,7 +53,7 @@ void EncodeJournalRecordTo(const JournalRecord& record, WireWriter* out) {
           EncodeMiniBatch(m, 0, &w);
         } else if constexpr (std::is_same_v<T, AttemptResult>) {
           w.U8(kAttempt);
-          PutAttempt(m, &w);
+          EncodeAttemptResult(m, &w);
         } else if constexpr (std::is_same_v<T, JournalAccepted>) {
           w.U8(kAccepted);
           w.U64(m.id);
@@ -157,7 +120,7 @@ bool DecodeJournalRecord(std::string_view body, JournalRecord* out, std::string*
     }
     case kAttempt: {
       AttemptResult r;
-      GetAttempt(&f, &r);
+      ReadAttemptResult(&f, &r);
       *out = std::move(r);
       break;
     }

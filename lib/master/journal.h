@@ -16,10 +16,11 @@
 //   type 1  run started   u32 run (1, then +1 per resume), f64 start time (epoch s),
 //                          Bytes host, u32 pid, Bytes request (the job's JSON, see
 //                          job/), Bytes fingerprints (JSON)
-//   type 2  mini-batch    the mini-batch: u64 id, u32 input, u8 kind, u64 known_rows,
-//                          u32 n partition pairs (Bytes key, Bytes value),
-//                          u32 n items (Bytes item)
-//   type 3  attempt       the AttemptResult as the link carries it (link/link_codec.h)
+//   type 2  mini-batch    the mini-batch as base/mini_batch_codec.h encodes it
+//                          (EncodeMiniBatch, attempt 0): the one encoding the
+//                          link and the worker protocol use too
+//   type 3  attempt       the AttemptResult as base/mini_batch_codec.h encodes it
+//                          (EncodeAttemptResult, as the link's RESULT carries it)
 //   type 4  accepted      u64 id, u32 attempt, u64 bytes: append_row took this
 //                          attempt's rows (its part file's size)
 //   type 5  input listed  u32 input, u64 mini-batches formed so far in the job
