@@ -79,9 +79,9 @@ bool ChildrenOf(pid_t pid, std::vector<pid_t>* out) {
   bool any_file = false;
   while (dirent* e = readdir(dir)) {
     if (e->d_name[0] == '.') continue;
-    char file[128];
-    snprintf(file, sizeof file, "/proc/%d/task/%s/children", static_cast<int>(pid), e->d_name);
-    FILE* f = fopen(file, "re");
+    std::string file =
+        std::string(path) + "/" + e->d_name + "/children";  // path: /proc/<pid>/task
+    FILE* f = fopen(file.c_str(), "re");
     if (!f) continue;
     any_file = true;
     long child = 0;
