@@ -7,8 +7,8 @@
 // killed and reaped. While a worker lives, its descendants are found by
 // walking /proc's parent links from it.
 //
-// No cgroup is used: where parallelrun runs (containers, gVisor) a writable
-// cgroup v2 with cgroup.kill is rarely available; the limits are in the
+// Where a writable cgroup v2 exists, node/cgroups.h puts each worker in a
+// cgroup of its own as well; this is what works everywhere. The limits are in the
 // README's failure section.
 #ifndef PARALLELRUN_NODE_PROCESS_TREE_H_
 #define PARALLELRUN_NODE_PROCESS_TREE_H_

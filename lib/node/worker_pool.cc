@@ -15,6 +15,7 @@
 #include "base/job_dir.h"
 #include "base/text.h"
 #include "data/table_range.h"
+#include "node/cgroups.h"
 #include "node/process_tree.h"
 #include "node/worker_protocol.h"
 #include "node/worker_timeline.h"
@@ -193,6 +194,13 @@ void WorkerPool::Start() {
   // so that OnExit can kill them: nothing a worker started outlives it.
   if (!BecomeSubreaper()) Log("cannot become a child subreaper; processes that leave a worker's "
                               "process group may outlive it");
+  // And each worker in a cgroup of its own where one can be made: what it
+  // starts cannot leave that, however it detaches.
+  std::string why;
+  cgroups_ = WorkerCgroups::Create(&why);
+  Log(cgroups_ ? "each worker runs in a cgroup of its own under " + cgroups_->path()
+               : "no cgroup per worker (" + why + "); the process groups and the child subreaper "
+                 "keep what workers start from outliving them");
   for (int i = 0; i < config_.slots; i++) StartWorker();
 }
 
@@ -237,6 +245,11 @@ void WorkerPool::StartWorker() {
   }
   raw->proc = std::move(proc.value());
   raw->report.pid = static_cast<uint32_t>(raw->proc->pid());
+  // At once: the worker is still starting Python, long before user code
+  // could fork.
+  if (cgroups_ && !cgroups_->Add(raw->name, raw->proc->pid())) {
+    Log(fmt::format("{}: could not be put in its cgroup", raw->name));
+  }
   Log(fmt::format("{} started (pid {})", raw->name, raw->proc->pid()));
 
   WorkerStart start = config_.start;
@@ -620,6 +633,8 @@ void WorkerPool::OnExit(Worker* w, WorkerProcess::Exit exit) {
     Log(fmt::format("{} exited; killed {} process{} that had left its process group", w->name, n,
                     n == 1 ? "" : "es"));
   }
+  // Everything else it started, wherever it went (its cgroup).
+  if (cgroups_) cgroups_->Kill(w->name);
   if (w->eof) return Reap(w);
   // The pipe may still hold the worker's last frames (a RESULT sent just
   // before it died): read them first, but do not wait for an EOF that a

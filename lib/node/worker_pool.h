@@ -47,6 +47,7 @@
 #include "base/mini_batch.h"
 #include "base/wire.h"
 #include "link/link.h"
+#include "node/cgroups.h"
 #include "node/worker_process.h"
 #include "node/worker_protocol.h"
 
@@ -167,6 +168,7 @@ class WorkerPool {
   bool draining_ = false;
   bool stopping_ = false;
   bool stopped_reported_ = false;
+  std::unique_ptr<WorkerCgroups> cgroups_;  // null: no writable cgroup2 here
   bool failed_reported_ = false;
   double avg_batch_seconds_ = 0.01;  // moving average of elapsed per mini-batch
 };

@@ -84,6 +84,50 @@ class EscapedProcessTest(Leftovers):
         self.assertAllGone([escaped])
 
 
+def writable_cgroup2():
+    """The cgroup2 mount if parallelrun could make a cgroup there, else None."""
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            left, _, right = line.partition(" - ")
+            if right.startswith("cgroup2 "):
+                mount = left.split()[4]
+                probe = os.path.join(mount, "parallelrun-probe-%d" % os.getpid())
+                try:
+                    os.mkdir(probe)
+                    os.rmdir(probe)
+                    return mount
+                except OSError:
+                    return None
+    return None
+
+
+class CgroupTest(Leftovers):
+    """Item 7: a cgroup per worker where one can be made."""
+
+    def test_each_worker_runs_in_a_cgroup_of_its_own_that_is_gone_at_the_end(self):
+        if writable_cgroup2() is None:
+            self.skipTest("SKIPPED: no writable cgroup2 hierarchy here; the child subreaper "
+                          "alone keeps what workers start from outliving them")
+        run = self.run_faulty({"a": "cgroup", "b": "cgroup\nexit_once 3", "c": "cgroup"},
+                              "--process_count_per_node", "1")
+        self.assertExit(run, 0)
+        found = self.read("sys/node/0/_main.txt")
+        line = [l for l in found.splitlines() if "each worker runs in a cgroup of its own under" in l]
+        self.assertEqual(len(line), 1, found)
+        root = line[0].rsplit(" under ", 1)[1]
+        groups = set()
+        for path in self.state.glob("cgroup_*"):
+            for entry in path.read_text().splitlines():
+                if entry.startswith("0::"):
+                    groups.add(entry[3:])
+        # Two workers (the first exited and was replaced), each in its own cgroup.
+        self.assertEqual(len(groups), 2, groups)
+        for group in groups:
+            self.assertIn("/parallelrun-", group)
+        # Removed with the job.
+        self.assertFalse(os.path.exists(root), root)
+
+
 class DescriptorTest(Leftovers):
     """Item 11."""
 

@@ -1,0 +1,42 @@
+// WorkerCgroups: one cgroup v2 per worker process, where this machine has a
+// cgroup2 hierarchy that parallelrun may write. Everything a worker starts
+// stays in its cgroup however it detaches (setsid, double fork, a new
+// session), so killing the cgroup (cgroup.kill, or SIGKILL to each of its
+// cgroup.procs on kernels before 5.14) ends exactly that worker's processes —
+// where the child subreaper (process_tree.h), which is kept as well, can only
+// kill every orphan at once. Made under the hierarchy's own cgroup of this
+// process, as `parallelrun-<pid>/<worker name>`, and removed at the end.
+// Loop thread only.
+#ifndef PARALLELRUN_NODE_CGROUPS_H_
+#define PARALLELRUN_NODE_CGROUPS_H_
+
+#include <sys/types.h>
+
+#include <memory>
+#include <string>
+
+namespace parallelrun {
+
+class WorkerCgroups {
+ public:
+  // The job's cgroup, or nullptr (with `why` set) when no writable cgroup2
+  // is mounted here.
+  static std::unique_ptr<WorkerCgroups> Create(std::string* why);
+  ~WorkerCgroups();
+
+  // Moves `pid` into a new cgroup `name`. False when the kernel refuses.
+  bool Add(const std::string& name, pid_t pid);
+  // SIGKILLs every process in `name`'s cgroup; removes it once it is empty
+  // (here, or in the destructor).
+  void Kill(const std::string& name);
+
+  const std::string& path() const { return root_; }
+
+ private:
+  explicit WorkerCgroups(std::string root) : root_(std::move(root)) {}
+  std::string root_;  // <cgroup2 mount><own cgroup>/parallelrun-<pid>
+};
+
+}  // namespace parallelrun
+
+#endif  // PARALLELRUN_NODE_CGROUPS_H_
