@@ -266,6 +266,10 @@ TEST_CASE("Journal: record decoding says why bytes are not a record") {
   CHECK(why == "mini-batch: item at byte 91: payload ends after 3 of the 4 bytes of its length");
   CHECK_FALSE(DecodeJournalRecord(body + "x", &r, &why));
   CHECK(why == "mini-batch: 1 bytes left over after the last field (at byte 95)");
+  std::string with_attempt = body;
+  with_attempt[1 + 8] = 2;  // the codec's attempt field: never set in the journal
+  CHECK_FALSE(DecodeJournalRecord(with_attempt, &r, &why));
+  CHECK(why == "mini-batch: attempt at byte 8: 2 is not 0");
   for (size_t cut = 0; cut < body.size(); cut++) {
     CHECK_FALSE(DecodeJournalRecord(body.substr(0, cut), &r, &why));
     CHECK(!why.empty());

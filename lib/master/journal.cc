@@ -102,6 +102,11 @@ bool DecodeJournalRecord(std::string_view body, JournalRecord* out, std::string*
       if (why) *why = "mini-batch: " + reason;
       return false;
     }
+    // A formed mini-batch has no attempt yet: one encoding per record.
+    if (attempt != 0) {
+      if (why) *why = "mini-batch: attempt at byte 8: " + std::to_string(attempt) + " is not 0";
+      return false;
+    }
     *out = std::move(b);
     return true;
   }
