@@ -19,6 +19,7 @@
 #include "parallelrun/run.h"
 #include "parallelrun/run_settings.h"
 #include "base/spelling.h"
+#include "plan/yaml_overrides.h"
 
 extern char** environ;
 
@@ -116,6 +117,12 @@ int Main(int argc, char** argv) {
   run->add_option("-i,--input", inputs, "bind an input: NAME=PATH (or NAME=VALUE); repeatable")
       ->allow_extra_args(false);
   run->add_option("-o,--output", outputs, "bind an output: NAME=PATH; repeatable")
+      ->allow_extra_args(false);
+  std::vector<std::string> sets;
+  run->add_option("--set", sets,
+                  "set a value in the YAML before it is read, as `az ml job create --set`: "
+                  "PATH=VALUE, e.g. --set mini_batch_size=20 --set inputs.data.mode=direct; "
+                  "repeatable")
       ->allow_extra_args(false);
   run->add_option("--job-dir,--job_dir", req.job_dir,
                   "where logs and reports go (default: a new folder under ./parallelrun-jobs)");
@@ -250,6 +257,11 @@ int Main(int argc, char** argv) {
       return Fail(Status::Usage("-o " + text + ": give NAME=PATH"));
     }
     req.outputs.push_back(b);
+  }
+  for (const auto& text : sets) {
+    auto o = parallelrun::ParseYamlOverride(text);
+    if (!o.ok()) return Fail(o.status());
+    req.overrides.push_back(o.value());
   }
   req.passthrough = run->remaining();
   if (!req.passthrough.empty() && req.passthrough.front() == "--") {

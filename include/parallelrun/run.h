@@ -19,6 +19,9 @@ struct RunRequest {
   // -i/--input NAME=VALUE and -o/--output NAME=VALUE, in the order given.
   std::vector<std::pair<std::string, std::string>> inputs;
   std::vector<std::pair<std::string, std::string>> outputs;
+  // --set PATH=VALUE, in the order given: put into the spec's YAML before
+  // it is read, as `az ml job create --set` does (plan/yaml_overrides.h).
+  std::vector<std::pair<std::string, std::string>> overrides;
   // Run settings given as flags: canonical name → text.
   std::map<std::string, std::string> settings;
   // Arguments after the spec that are not parallelrun's: passed on to the

@@ -9,6 +9,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "parallelrun/status.h"
@@ -108,11 +109,15 @@ struct Spec {
 
 // Parses and checks the spec file at `path`. Errors are Status::Usage with
 // messages "file:line:col: message\n<the line>\n<caret>"; unknown keys say
-// "did you mean …" when a known key is close.
-Result<Spec> ParseSpecFile(const std::string& path);
+// "did you mean …" when a known key is close. `overrides` are `--set
+// PATH=VALUE` pairs put into the document before it is read
+// (plan/yaml_overrides.h), so they are checked as the file is.
+Result<Spec> ParseSpecFile(const std::string& path,
+                           const std::vector<std::pair<std::string, std::string>>& overrides = {});
 
 // Same, from text; `path` names the file in messages and anchors relative paths.
-Result<Spec> ParseSpecText(const std::string& text, const std::string& path);
+Result<Spec> ParseSpecText(const std::string& text, const std::string& path,
+                           const std::vector<std::pair<std::string, std::string>>& overrides = {});
 
 // Resolves `spec.args_template` with the port values in `values` (input and
 // output name → value; a name absent from `values` has no value) into argv

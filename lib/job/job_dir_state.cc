@@ -147,6 +147,7 @@ std::string EncodeRunRequest(const RunRequest& r) {
   };
   j["inputs"] = pairs(r.inputs);
   j["outputs"] = pairs(r.outputs);
+  j["overrides"] = pairs(r.overrides);
   j["settings"] = r.settings;
   j["passthrough"] = r.passthrough;
   j["job_dir"] = r.job_dir;
@@ -176,9 +177,13 @@ Result<RunRequest> DecodeRunRequest(const std::string& text) {
     }
     field = "spec_path";
     r.spec_path = j.at("spec_path").get<std::string>();
-    for (const char* name : {"inputs", "outputs"}) {
+    for (const char* name : {"inputs", "outputs", "overrides"}) {
       field = name;
-      auto& out = std::string(name) == "inputs" ? r.inputs : r.outputs;
+      auto& out = std::string(name) == "inputs"    ? r.inputs
+                  : std::string(name) == "outputs" ? r.outputs
+                                                   : r.overrides;
+      // Journals written before --set existed have no overrides.
+      if (std::string(name) == "overrides" && !j.contains(name)) continue;
       for (const auto& p : j.at(name)) {
         out.emplace_back(p.at(0).get<std::string>(), p.at(1).get<std::string>());
       }

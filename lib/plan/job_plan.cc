@@ -286,7 +286,7 @@ std::map<std::string, std::string> SettingsInArgs(const std::vector<std::string>
 
 Result<JobPlan> MakeJobPlan(const RunRequest& req) {
   JobPlan plan;
-  auto spec = ParseSpecFile(req.spec_path);
+  auto spec = ParseSpecFile(req.spec_path, req.overrides);
   if (!spec.ok()) return spec.status();
   plan.spec = std::move(spec.value());
   const Spec& s = plan.spec;

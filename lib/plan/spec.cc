@@ -33,6 +33,7 @@
 
 #include "base/spelling.h"
 #include "plan/yaml_errors.h"
+#include "plan/yaml_overrides.h"
 
 namespace parallelrun {
 
@@ -296,8 +297,9 @@ std::string SummarizeEnvironment(const YAML::Node& env) {
 
 class SpecParser {
  public:
-  SpecParser(const std::string& text, const std::string& path)
-      : text_(text), source_(path, text) {
+  SpecParser(const std::string& text, const std::string& path,
+             const std::vector<YamlOverride>& overrides)
+      : text_(text), overrides_(overrides), source_(path, text) {
     spec_.path = path;
     std::error_code ec;
     fs::path abs = fs::absolute(fs::path(path), ec);
@@ -322,6 +324,10 @@ class SpecParser {
   // ---- errors ----
 
   Status ErrorAt(const YAML::Mark& mark, const std::string& message) const {
+    // Nodes put in by --set have no place in the file.
+    if (mark.is_null() && !overrides_.empty()) {
+      return Status::Usage(spec_.path + ": " + message + " (a value given with --set)");
+    }
     return mark.is_null() ? source_.ErrorAt(0, 0, message)
                           : source_.ErrorAt(mark.line, mark.column, message);
   }
@@ -697,6 +703,7 @@ class SpecParser {
       return ErrorAt(root.Mark(), "the spec must be a mapping of keys to values, not " +
                                       Describe(root));
     }
+    SPEC_RETURN_IF_ERROR(ApplyYamlOverrides(root, overrides_));
     Mapping top;
     SPEC_RETURN_IF_ERROR(ReadMapping(root, "", {}, {}, &top));
     const Entry* type = top.Find("type");
@@ -1002,6 +1009,7 @@ class SpecParser {
   }
 
   const std::string& text_;
+  std::vector<YamlOverride> overrides_;  // --set, applied before reading
   SourceText source_;  // for errors that point into the file
   Spec spec_;
 };
@@ -1010,11 +1018,12 @@ class SpecParser {
 
 }  // namespace
 
-Result<Spec> ParseSpecText(const std::string& text, const std::string& path) {
-  return SpecParser(text, path).Parse();
+Result<Spec> ParseSpecText(const std::string& text, const std::string& path,
+                           const std::vector<YamlOverride>& overrides) {
+  return SpecParser(text, path, overrides).Parse();
 }
 
-Result<Spec> ParseSpecFile(const std::string& path) {
+Result<Spec> ParseSpecFile(const std::string& path, const std::vector<YamlOverride>& overrides) {
   std::error_code ec;
   if (fs::is_directory(path, ec)) return Status::Usage("spec " + path + ": Is a directory");
   std::ifstream in(path, std::ios::binary);
@@ -1022,7 +1031,7 @@ Result<Spec> ParseSpecFile(const std::string& path) {
   std::ostringstream text;
   text << in.rdbuf();
   if (in.bad()) return Status::Usage("spec " + path + ": read error");
-  return ParseSpecText(text.str(), path);
+  return ParseSpecText(text.str(), path, overrides);
 }
 
 }  // namespace parallelrun
