@@ -150,12 +150,29 @@ int Main(int argc, char** argv) {
                 "with --resume: run the mini-batches that failed again");
   run->add_flag("--force", req.force,
                 "with --resume: go on although the spec, entry script or inputs changed");
+  run->add_option("--model", req.model,
+                  "a batch deployment's model: the local folder or file (AZUREML_MODEL_DIR holds "
+                  "it); needed when the deployment names a registered model (azureml:…)");
   for (const auto& s : parallelrun::AllSettings()) {
     std::string name = s.name;
-    std::string dashed = name;
-    for (char& c : dashed) if (c == '_') c = '-';
-    std::string names = "--" + dashed + (dashed != name ? ",--" + name : "");
+    // Every format's name of the setting is one option with it (so that two
+    // spellings on one command line are refused as the option given twice).
+    std::vector<std::string> words = {name};
+    std::string also;
+    for (const auto& a : parallelrun::SettingAliases()) {
+      if (name != a.canonical) continue;
+      words.push_back(a.name);
+      also += std::string(also.empty() ? "" : "; ") + "--" + a.name + ": " + a.origin;
+    }
+    std::string names;
+    for (const auto& word : words) {
+      std::string dashed = word;
+      for (char& c : dashed) if (c == '_') c = '-';
+      names += std::string(names.empty() ? "" : ",") + "--" + dashed +
+               (dashed != word ? ",--" + word : "");
+    }
     std::string help = s.help;
+    if (!also.empty()) help += " (also " + also + ")";
     if (*s.default_text) help += std::string(" (default: ") + s.default_text + ")";
     run->add_option_function<std::string>(
            names, [&req, name](const std::string& v) { req.settings[name] = v; }, help)

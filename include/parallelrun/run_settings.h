@@ -31,12 +31,36 @@ struct SettingInfo {
 // Every setting, in the order --help lists them.
 const std::vector<SettingInfo>& AllSettings();
 
+// Another format's name for a setting: a v2 YAML key or a batch deployment
+// key (without its `retry_settings.`/`resources.` parent), or a driver alias.
+// Each is accepted wherever a setting name is: as a parallelrun flag (both
+// spellings), as a driver flag inside args/program_arguments, and in YAML
+// where that format has it.
+struct SettingAlias {
+  const char* name;       // "max_concurrency_per_instance"
+  const char* canonical;  // "process_count_per_node"
+  const char* origin;     // where the name comes from, for help and notes
+  // True when Azure ML's driver reads the name as a flag (it is in its
+  // argument parser); false for names that are YAML keys only, which the
+  // original passes on to the entry script untouched.
+  bool driver_flag;
+};
+
+// Every alias, in the order --help lists them.
+const std::vector<SettingAlias>& SettingAliases();
+
 // Returns the entry named `name` in either spelling ("mini-batch-size" or
-// "mini_batch_size"), or nullptr.
+// "mini_batch_size"), by its canonical name or an alias ("timeout",
+// "max_concurrency_per_instance"), or nullptr.
 const SettingInfo* FindSetting(const std::string& name);
 
-// The closest setting name to `word` (a flag without its dashes) if it looks
-// like a misspelling of one (small edit distance), else "".
+// The alias named `name` (either spelling), or nullptr for canonical names
+// and unknown ones.
+const SettingAlias* FindSettingAlias(const std::string& name);
+
+// The closest setting name (canonical or alias) to `word` (a flag without
+// its dashes) if it looks like a misspelling of one (small edit distance),
+// else "".
 std::string ClosestSettingName(const std::string& word);
 
 enum class OutputAction { kSummaryOnly, kAppendRow };

@@ -114,12 +114,37 @@ const std::vector<SettingInfo>& AllSettings() {
   return kSettings;
 }
 
+const std::vector<SettingAlias>& SettingAliases() {
+  // The v2 and batch deployment names of reference §1.1 and the
+  // ModelBatchDeploymentSettings of azure-ai-ml; nested YAML keys go by their
+  // last part (retry_settings.timeout → timeout), the word a person types as
+  // a flag. Only score_run_timeout is in the original driver's parser.
+  static const std::vector<SettingAlias> kAliases = {
+      {"score_run_timeout", "run_invocation_timeout", "driver alias", true},
+      {"max_concurrency_per_instance", "process_count_per_node", "v2 / batch deployment key", false},
+      {"instance_count", "node_count", "v2 / batch deployment key (resources.instance_count)", false},
+      {"mini_batch_error_threshold", "allowed_failed_count", "v2 key", false},
+      {"max_retries", "run_max_try", "v2 / batch deployment key retry_settings.max_retries", false},
+      {"timeout", "run_invocation_timeout", "v2 / batch deployment key retry_settings.timeout", false},
+      {"output_file_name", "append_row_file_name", "batch deployment key", false},
+  };
+  return kAliases;
+}
+
+const SettingAlias* FindSettingAlias(const std::string& name) {
+  std::string n = Normalize(name);
+  for (const auto& a : SettingAliases()) {
+    if (n == a.name) return &a;
+  }
+  return nullptr;
+}
+
 const SettingInfo* FindSetting(const std::string& name) {
   std::string n = Normalize(name);
   for (const auto& s : AllSettings()) {
     if (n == s.name) return &s;
   }
-  if (n == "score_run_timeout") return FindSetting("run_invocation_timeout");
+  if (const SettingAlias* a = FindSettingAlias(n)) return FindSetting(a->canonical);
   return nullptr;
 }
 
@@ -128,6 +153,7 @@ std::string ClosestSettingName(const std::string& word) {
   if (n.size() < 4) return "";
   std::vector<std::string> names;
   for (const auto& s : AllSettings()) names.push_back(s.name);
+  for (const auto& a : SettingAliases()) names.push_back(a.name);
   std::string best = ClosestName(n, names);
   return best == n ? "" : best;
 }
@@ -167,6 +193,14 @@ Result<RunSettings> ResolveRunSettings(const Spec& spec,
     const SettingInfo* info = FindSetting(name);
     values[info ? info->name : name] = {value, nullptr};
   }
+  // The format's own defaults (a batch deployment's) sit below both and are
+  // not "given": they are not written to the log as the user's.
+  std::map<std::string, bool> is_default;
+  for (const auto& [name, value] : spec.setting_defaults) {
+    if (values.count(name)) continue;
+    values[name] = {value, nullptr};
+    is_default[name] = true;
+  }
 
   for (const auto& [name, entry] : values) {
     const std::string& text = entry.first;
@@ -182,7 +216,7 @@ Result<RunSettings> ResolveRunSettings(const Spec& spec,
       return Status::Usage(msg);
     };
     if (!info) return Status::Usage(fmt::format("unknown setting {}", name));
-    rs.given[info->name] = text;
+    if (!is_default.count(name)) rs.given[info->name] = text;
     std::string n = info->name;
     int64_t i = 0;
     double d = 0;
