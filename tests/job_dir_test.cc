@@ -109,6 +109,7 @@ TEST_CASE("JobDir: every path the functions spell is an entry of the table", "[j
       {DefaultOutputDir("", "scores") + "/", "outputs/<output>/"},
       {AppendRowPartsDir("") + "/" + AppendRowPartName(17, 2),
        "append_row/<mini-batch>.<attempt>.rows"},
+      {ModelDir("") + "/model", "model/<model>"},
       {PartitionsDir("") + "/", "partitions/"},
       {TokenPath(""), ".parallelrun/token"},
   };

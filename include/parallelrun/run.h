@@ -27,6 +27,10 @@ struct RunRequest {
   // Arguments after the spec that are not parallelrun's: passed on to the
   // entry script, as the original does.
   std::vector<std::string> passthrough;
+  // --model PATH: a batch deployment's model, a local folder or file; it
+  // replaces the deployment's own `model` (required when that names a
+  // registered model, azureml:…). "" = the deployment's model path.
+  std::string model;
   std::string job_dir;              // "" = a new folder under ./parallelrun-jobs
   // An output folder may be an input folder (--allow-output-in-input);
   // otherwise that is a usage error, as the job would read what it writes.

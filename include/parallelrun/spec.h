@@ -26,7 +26,15 @@ struct SourceLocation {
 enum class SpecFormat {
   kParallelComponent,  // componentsdk `type: ParallelComponent`, `parallel:` block
   kV2Parallel,         // v2 `type: parallel`, `task:` block
+  // A batch endpoint's model deployment (`type: model`, batchDeployment /
+  // modelBatchDeployment schema): code_configuration.scoring_script over one
+  // input `data`, append_row into output `output` by default.
+  kBatchDeployment,
 };
+
+// The name of `format` for people: "ParallelComponent", "v2 parallel",
+// "batch deployment".
+const char* SpecFormatName(SpecFormat format);
 
 // One input or output of the spec.
 struct Port {
@@ -92,7 +100,9 @@ struct Spec {
   std::string args_template;
   SourceLocation args_where;
   // Mistakes that are not errors, each "file:line:col: warning: …": a v1
-  // `{inputs.x}` in a v2 template, which reaches the script as literal text.
+  // `{inputs.x}` in a v2 template, which reaches the script as literal text;
+  // and "file:line:col: note: …" for keys accepted with no local meaning (a
+  // batch deployment's compute, endpoint_name, environment).
   std::vector<std::string> warnings;
 
   std::map<std::string, std::string> environment_variables;
@@ -102,6 +112,17 @@ struct Spec {
 
   // Settings written in the spec, by canonical setting name.
   std::map<std::string, SpecSetting> settings;
+  // The format's own defaults where they differ from parallelrun's (a batch
+  // deployment: process_count_per_node 1, run_invocation_timeout 30,
+  // output_action append_row, …), by canonical name; settings and flags win.
+  std::map<std::string, std::string> setting_defaults;
+
+  // A batch deployment's `model`: a local folder or file (absolute; from an
+  // inline `path:`), and/or the registered model it names ("azureml:x@latest",
+  // "x:1"). A registered model has no local copy: `--model PATH` must give one.
+  std::string model_path;
+  std::string model_reference;
+  SourceLocation model_where;
 
   const Port* FindInput(const std::string& name) const;
   const Port* FindOutput(const std::string& name) const;

@@ -45,6 +45,9 @@ const JobDirEntry kJobDirLayout[] = {
      "With output_action append_row: the rows of one attempt of a mini-batch, until the job "
      "joins one attempt of each mini-batch into the output file, in mini-batch order, and "
      "removes append_row/."},
+    {"model/<model>",
+     "With a batch deployment YAML: AZUREML_MODEL_DIR, holding a link to the model given "
+     "(--model or the deployment's model path), named as the model's folder or file."},
     {"partitions/",
      "With partition_keys: the partitioning's scratch (each input's rows, spilled by partition "
      "while they are grouped, and the helper the shuffle processes import); removed when the job "
@@ -155,6 +158,7 @@ std::string DefaultOutputDir(const std::string& job_dir, const std::string& outp
   return Join(job_dir, "outputs/" + output);
 }
 std::string AppendRowPartsDir(const std::string& job_dir) { return Join(job_dir, "append_row"); }
+std::string ModelDir(const std::string& job_dir) { return Join(job_dir, "model"); }
 std::string AppendRowPartName(uint64_t mini_batch, uint32_t attempt) {
   return std::to_string(mini_batch) + "." + std::to_string(attempt) + ".rows";
 }

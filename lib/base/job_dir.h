@@ -77,6 +77,10 @@ std::string UserLogPath(const std::string& job_dir, UserLog log, uint32_t node,
 std::string DefaultOutputDir(const std::string& job_dir, const std::string& output);
 // append_row/: the parts of append_row output until they are joined.
 std::string AppendRowPartsDir(const std::string& job_dir);
+// model/: a batch deployment's AZUREML_MODEL_DIR, holding one link, named as
+// the model's folder or file, to the model given (Azure ML puts the
+// registered folder one level below AZUREML_MODEL_DIR).
+std::string ModelDir(const std::string& job_dir);
 // "<mini-batch>.<attempt>.rows": the name of a part in AppendRowPartsDir.
 // The Python driver (worker_driver.py, worker_tabular.py) writes the same name.
 std::string AppendRowPartName(uint64_t mini_batch, uint32_t attempt);

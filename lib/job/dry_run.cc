@@ -106,12 +106,32 @@ Status ListInput(const JobPlan& plan, size_t index, const std::string& spill_dir
 Status PrintDryRun(const JobPlan& plan, const DryRunText& text, FILE* out) {
   const Spec& s = plan.spec;
   fmt::print(out, "dry run: nothing was started or created\n");
-  fmt::print(out, "spec: {} ({} '{}')\n", s.path,
-             s.format == SpecFormat::kParallelComponent ? "ParallelComponent" : "v2 parallel",
-             s.name);
+  fmt::print(out, "spec: {} ({} '{}')\n", s.path, SpecFormatName(s.format), s.name);
   if (!text.role.empty()) fmt::print(out, "{}\n", text.role);
   fmt::print(out, "would run: {}\n", text.workers);
   fmt::print(out, "job dir: {}\n", plan.job_dir);
+  if (s.format == SpecFormat::kBatchDeployment) {
+    // The deployment's defaults differ from a parallel job's: show what runs.
+    const RunSettings& rs = plan.settings;
+    std::vector<std::pair<std::string, std::string>> shown = {
+        {"mini_batch_size", std::to_string(rs.mini_batch_size)},
+        {"process_count_per_node", std::to_string(rs.process_count_per_node)},
+        {"error_threshold", std::to_string(rs.error_threshold)},
+        {"run_max_try", std::to_string(rs.run_max_try)},
+        {"run_invocation_timeout", fmt::format("{:g}", rs.run_invocation_timeout)},
+        {"output_action",
+         rs.output_action == OutputAction::kAppendRow ? "append_row" : "summary_only"},
+        {"append_row_file_name", rs.append_row_file_name},
+        {"logging_level", rs.logging_level}};
+    std::string line;
+    for (const auto& [name, value] : shown) {
+      line += fmt::format("{}{} {}{}", line.empty() ? "" : ", ", name, Printable(value),
+                          rs.given.count(name) ? "" : " (default)");
+    }
+    fmt::print(out, "settings: {}\n", line);
+    fmt::print(out, "model: {} (AZUREML_MODEL_DIR={})\n", Printable(plan.model_path),
+               Printable(plan.model_dir));
+  }
   // A partitioner may spill paths to disk: a temporary folder, not the job dir.
   std::string spill_dir;
   if (!plan.settings.partition_keys.empty()) {

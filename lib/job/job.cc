@@ -142,9 +142,7 @@ Status ValidateSpec(const std::string& spec_path, const std::vector<std::string>
   auto pf = CheckEntryScript(*choice, s.entry_script, environment);
   if (!pf.ok()) return pf.status();
   for (const auto& warning : s.warnings) fmt::print(out, "{}\n", warning);
-  fmt::print(out, "{}: valid {} spec '{}'\n", spec_path,
-             s.format == SpecFormat::kParallelComponent ? "ParallelComponent" : "v2 parallel",
-             s.name);
+  fmt::print(out, "{}: valid {} spec '{}'\n", spec_path, SpecFormatName(s.format), s.name);
   for (const auto& p : s.inputs) {
     bool split = std::find(s.input_data.begin(), s.input_data.end(), p.name) != s.input_data.end();
     fmt::print(out, "  input  {} ({}{}{}){}\n", p.name, p.type, p.optional ? ", optional" : "",

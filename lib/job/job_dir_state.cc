@@ -151,6 +151,7 @@ std::string EncodeRunRequest(const RunRequest& r) {
   j["settings"] = r.settings;
   j["passthrough"] = r.passthrough;
   j["job_dir"] = r.job_dir;
+  j["model"] = r.model;
   j["python"] = r.python;
   j["progress"] = r.progress;
   j["node_rank"] = r.node_rank;
@@ -194,6 +195,9 @@ Result<RunRequest> DecodeRunRequest(const std::string& text) {
     r.passthrough = j.at("passthrough").get<std::vector<std::string>>();
     field = "job_dir";
     r.job_dir = j.at("job_dir").get<std::string>();
+    // Journals written before --model existed have none.
+    field = "model";
+    if (j.contains("model")) r.model = j.at("model").get<std::string>();
     field = "python";
     r.python = j.at("python").get<std::string>();
     field = "progress";

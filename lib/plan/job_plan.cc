@@ -239,6 +239,11 @@ std::string JobsParent(const std::string& cwd, const Spec& s,
   return parent == "/" ? "" : parent;
 }
 
+// What a spec calls its args, for messages.
+std::string WhatOfArgs(const Spec& s) {
+  return s.format == SpecFormat::kV2Parallel ? "program_arguments" : "args";
+}
+
 std::string DefaultJobDir(const std::string& cwd, const std::string& name) {
   std::string safe;
   for (char c : name.empty() ? std::string("job") : name) {
@@ -256,11 +261,20 @@ std::string DefaultJobDir(const std::string& cwd, const std::string& name) {
   return dir;
 }
 
+// One setting written as a driver flag inside args/program_arguments.
+struct ArgSetting {
+  std::string canonical;  // "run_invocation_timeout"
+  std::string written;    // "--timeout"
+  std::string value;
+};
+
 // Driver flags written inside args/program_arguments (the v2 way of passing
 // e.g. --allowed_failed_percent) are settings too; they stay in argv, as the
-// original forwards its whole command line.
-std::map<std::string, std::string> SettingsInArgs(const std::vector<std::string>& words) {
-  std::map<std::string, std::string> found;
+// original forwards its whole command line. Every format's name is read
+// (--max_concurrency_per_instance, --timeout, …), in order; a later one
+// wins, as with the driver's argparse.
+std::vector<ArgSetting> SettingsInArgs(const std::vector<std::string>& words) {
+  std::vector<ArgSetting> found;
   for (size_t i = 0; i < words.size(); i++) {
     const std::string& w = words[i];
     if (w.compare(0, 2, "--") != 0) continue;
@@ -277,9 +291,54 @@ std::map<std::string, std::string> SettingsInArgs(const std::vector<std::string>
       if (i + 1 >= words.size()) continue;
       value = words[++i];
     }
-    found[info->name] = value;
+    found.push_back({info->name, "--" + name, value});
   }
   return found;
+}
+
+// "file:line:col: " of the spec's args, or "" when unknown.
+std::string ArgsPlace(const Spec& s) {
+  if (s.args_where.line <= 0) return s.path + ": ";
+  return fmt::format("{}:{}:{}: ", s.args_where.file, s.args_where.line, s.args_where.column);
+}
+
+// A batch deployment's one input and one output go by any name
+// (`invoke(inputs={NAME: …})`): a single -i (or -o) renames the port.
+void NameDeploymentPorts(const RunRequest& req, Spec* spec) {
+  if (req.inputs.size() == 1 && spec->inputs.size() == 1 &&
+      spec->FindOutput(req.inputs[0].first) == nullptr) {
+    spec->inputs[0].name = req.inputs[0].first;
+    spec->input_data.assign(1, req.inputs[0].first);
+  }
+  if (req.outputs.size() == 1 && spec->outputs.size() == 1 &&
+      spec->FindInput(req.outputs[0].first) == nullptr) {
+    spec->outputs[0].name = req.outputs[0].first;
+    spec->output_data = req.outputs[0].first;
+  }
+}
+
+// The model a batch deployment runs with: --model, else the deployment's
+// local `path`. A registered model (azureml:…) has no local copy here.
+Result<std::string> DeploymentModel(const RunRequest& req, const Spec& s,
+                                    std::vector<std::string>* notes) {
+  if (req.model.empty()) {
+    if (!s.model_path.empty()) return s.model_path;
+    return Status::Usage(fmt::format(
+        "{}:{}:{}: model {} is a registered Azure ML model, which parallelrun cannot download; "
+        "give a local copy of it with --model PATH (the folder or file that was registered)",
+        s.model_where.file, s.model_where.line, s.model_where.column, s.model_reference));
+  }
+  std::string model = Absolute(req.model, req.cwd);
+  while (model.size() > 1 && model.back() == '/') model.pop_back();
+  struct stat st;
+  if (stat(model.c_str(), &st) != 0) {
+    return Status::Usage(fmt::format("--model {}: {}", req.model, strerror(errno)));
+  }
+  if (!s.model_path.empty() && ResolvedPath(model) != ResolvedPath(s.model_path)) {
+    notes->push_back(fmt::format("--model {} replaces the deployment's model path {}", model,
+                                 s.model_path));
+  }
+  return model;
 }
 
 }  // namespace
@@ -289,8 +348,15 @@ Result<JobPlan> MakeJobPlan(const RunRequest& req) {
   auto spec = ParseSpecFile(req.spec_path, req.overrides);
   if (!spec.ok()) return spec.status();
   plan.spec = std::move(spec.value());
+  if (plan.spec.format == SpecFormat::kBatchDeployment) NameDeploymentPorts(req, &plan.spec);
   const Spec& s = plan.spec;
   plan.notes = s.warnings;
+  if (!req.model.empty() && s.format != SpecFormat::kBatchDeployment) {
+    return Status::Usage(fmt::format(
+        "--model is for batch deployment YAMLs; {} is a {} spec: give the model as one of its "
+        "inputs (-i NAME=PATH)",
+        s.path, SpecFormatName(s.format)));
+  }
 
   // ---- ports ----
   std::set<std::string> given;
@@ -358,15 +424,92 @@ Result<JobPlan> MakeJobPlan(const RunRequest& req) {
   }
   if (!s.output_data.empty()) plan.output_dir = plan.port_values[s.output_data];
 
+  // ---- a batch deployment's model ----
+  if (s.format == SpecFormat::kBatchDeployment) {
+    auto model = DeploymentModel(req, s, &plan.notes);
+    if (!model.ok()) return model.status();
+    plan.model_path = *model;
+    plan.model_dir = ModelDir(plan.job_dir);
+    // As Azure ML does: the model's folder (or file) one level below
+    // AZUREML_MODEL_DIR, where the samples look (`$AZUREML_MODEL_DIR/model`,
+    // glob("$AZUREML_MODEL_DIR/*/")). (AZUREML_BI_OUTPUT_PATH, where
+    // custom-output scripts write, is set for every format.)
+    auto& env = plan.spec.environment_variables;
+    auto it = env.find("AZUREML_MODEL_DIR");
+    if (it != env.end() && it->second != plan.model_dir) {
+      plan.notes.push_back(fmt::format(
+          "environment_variables AZUREML_MODEL_DIR={} is replaced by {}, as on Azure ML",
+          it->second, plan.model_dir));
+    }
+    env["AZUREML_MODEL_DIR"] = plan.model_dir;
+  }
+
   // ---- entry script arguments ----
   std::map<std::string, std::string> values = plan.port_values;
   auto words = ResolveArgs(s, values);
   if (!words.ok()) return words.status();
-  for (const auto& [name, value] : SettingsInArgs(*words)) {
-    if (!flags.count(name)) flags[name] = value;
+  // Where each setting's value came from, for the notes on a setting given
+  // in two places with different values: the command line wins over the
+  // spec's args, which win over its YAML keys (and, inside the args, the
+  // last of two wins, as with the driver's argparse).
+  std::map<std::string, std::string> origin;
+  for (const auto& [name, value] : flags) {
+    origin[name] = fmt::format("--{} {} on the command line", name, value);
   }
-  for (const auto& [name, value] : SettingsInArgs(req.passthrough)) {
-    if (!flags.count(name)) flags[name] = value;
+  auto take = [&](const std::vector<ArgSetting>& found, const std::string& place,
+                  const std::string& what) {
+    std::map<std::string, std::string> set_here;  // canonical name → "--x 5 in args"
+    for (const ArgSetting& a : found) {
+      const SettingAlias* alias = FindSettingAlias(a.written);
+      if (alias && !alias->driver_flag) {
+        plan.notes.push_back(fmt::format(
+            "{}note: {} in {} is read as the setting {}; Azure ML's driver reads only --{} there "
+            "and passes {} to the entry script alone (it gets it here too)",
+            place, a.written, what, a.canonical, a.canonical, a.written));
+      }
+      std::string here = fmt::format("{} {} in {}", a.written, a.value, what);
+      const std::string& c = a.canonical;
+      if (set_here.count(c)) {
+        if (flags[c] != a.value) {
+          plan.notes.push_back(fmt::format("{}setting {}: {} wins over the earlier {}", place, c,
+                                           here, set_here[c]));
+        }
+      } else if (flags.count(c)) {
+        if (flags[c] != a.value) {
+          plan.notes.push_back(
+              fmt::format("{}setting {}: {} wins over {}", place, c, origin[c], here));
+        }
+        continue;
+      }
+      flags[c] = a.value;
+      origin[c] = here;
+      set_here[c] = here;
+    }
+  };
+  take(SettingsInArgs(*words), ArgsPlace(s), WhatOfArgs(s));
+  take(SettingsInArgs(req.passthrough), "", "the arguments after --");
+  for (const auto& [name, setting] : s.settings) {
+    auto it = flags.find(name);
+    if (it == flags.end() || it->second == setting.value) continue;
+    plan.notes.push_back(fmt::format("{}:{}:{}: setting {}: {} wins over {} here",
+                                     setting.where.file, setting.where.line,
+                                     setting.where.column, name, origin[name], setting.value));
+  }
+  // A flag-like word in the spec's args that is close to a setting's name
+  // is likelier a misspelling than an argument of the script's own (the
+  // original passes it on silently: `--resource_monitor_interva 20`).
+  for (const auto& word : *words) {
+    if (word.compare(0, 2, "--") != 0) continue;
+    std::string name = word.substr(2, word.find('=') == std::string::npos ? std::string::npos
+                                                                          : word.find('=') - 2);
+    if (FindSetting(name)) continue;
+    std::string near = ClosestSettingName(name);
+    if (!near.empty()) {
+      plan.notes.push_back(fmt::format(
+          "{}warning: {} has --{}, which is not a setting (did you mean --{}?); it is passed to "
+          "the entry script unchanged",
+          ArgsPlace(s), WhatOfArgs(s), name, near));
+    }
   }
   std::string tables, files;  // input names, for the mixed-inputs message
   for (const auto& name : s.input_data) {
@@ -542,9 +685,20 @@ Status CreateJobFolders(const JobPlan& plan) {
     Status s = check(dir, what);
     if (!s.ok()) return s;
   }
+  if (!plan.model_dir.empty()) folders.emplace_back(plan.model_dir, "model folder");
   for (const auto& [dir, what] : folders) {
     Status s = CreateFolders(dir, what);
     if (!s.ok()) return Status::Usage(s.message());
+  }
+  if (!plan.model_dir.empty()) {
+    std::string link = plan.model_dir + "/" + Basename(plan.model_path);
+    // A resumed job finds its first run's link: point it at today's model.
+    struct stat st;
+    if (lstat(link.c_str(), &st) == 0 && S_ISLNK(st.st_mode)) unlink(link.c_str());
+    if (symlink(plan.model_path.c_str(), link.c_str()) != 0) {
+      return Status::Usage(fmt::format("model folder {}: cannot link {} to {}: {}",
+                                       plan.model_dir, link, plan.model_path, strerror(errno)));
+    }
   }
   return Status::Ok();
 }

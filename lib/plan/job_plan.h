@@ -44,6 +44,11 @@ struct JobPlan {
   // then the original's predefined arguments (reference §1.3).
   std::vector<std::string> entry_argv;
   std::string job_dir;  // absolute
+  // A batch deployment's model (absolute; "" for other formats) and the
+  // folder the workers see as AZUREML_MODEL_DIR, which CreateJobFolders
+  // makes with one link in it, named as the model, to model_path.
+  std::string model_path;
+  std::string model_dir;
   // Lines to show before the job starts: warnings and notes.
   std::vector<std::string> notes;
 };

@@ -37,6 +37,15 @@
 
 namespace parallelrun {
 
+const char* SpecFormatName(SpecFormat format) {
+  switch (format) {
+    case SpecFormat::kParallelComponent: return "ParallelComponent";
+    case SpecFormat::kV2Parallel: return "v2 parallel";
+    case SpecFormat::kBatchDeployment: return "batch deployment";
+  }
+  return "spec";
+}
+
 const Port* Spec::FindInput(const std::string& name) const {
   for (const Port& p : inputs) {
     if (p.name == name) return &p;
@@ -110,6 +119,60 @@ const Names kV2OutputTypes = {"uri_folder", "uri_file", "mltable", "mlflow_model
                               "custom_model"};
 const Names kV2InputModes = {"ro_mount", "download", "direct", "eval_mount", "eval_download"};
 const Names kV2OutputModes = {"rw_mount", "upload", "direct"};
+
+// A batch endpoint's model deployment ([BDEP]; azure-ai-ml BatchDeployment
+// and ModelBatchDeploymentSettings). The settings were top-level keys in the
+// older batchDeployment schema and sit under `settings:` in the newer
+// modelBatchDeployment one; both are read, with the same names.
+const char kDeploymentType[] = "model";
+const Names kDeploymentKeys = {
+    "$schema", "name", "description", "tags", "properties", "endpoint_name", "type", "model",
+    "code_configuration", "environment", "compute", "resources", "settings",
+    "mini_batch_size", "error_threshold", "logging_level", "max_concurrency_per_instance",
+    "output_action", "output_file_name", "retry_settings", "environment_variables"};
+const Names kDeploymentSettingsKeys = {
+    "mini_batch_size", "instance_count", "max_concurrency_per_instance", "output_action",
+    "output_file_name", "retry_settings", "environment_variables", "error_threshold",
+    "logging_level"};
+const Names kCodeConfigurationKeys = {"code", "scoring_script"};
+const Names kModelKeys = {"name", "version", "path", "type", "description", "tags",
+                          "properties"};
+const Names kDeploymentResourcesKeys = {"instance_count", "instance_type", "properties"};
+
+// Deployment keys that are run settings, by the canonical setting name.
+const std::map<std::string, std::string> kDeploymentSettingKeys = {
+    {"mini_batch_size", "mini_batch_size"},
+    {"instance_count", "node_count"},
+    {"max_concurrency_per_instance", "process_count_per_node"},
+    {"error_threshold", "error_threshold"},
+    {"logging_level", "logging_level"},
+    {"output_action", "output_action"},
+    {"output_file_name", "append_row_file_name"},
+};
+
+// A batch deployment's defaults, where they differ from a parallel job's or
+// are worth stating ([BDEP]; ModelBatchDeploymentSettings). Conflicts:
+// mini_batch_size — [YAMLREF] gives 1 for a v2 parallel job, [BDEP] 10 files
+// for a deployment; retry_settings.timeout — 60 for parallel jobs, 30 for
+// deployments ([BDEP], [BTS]); max_concurrency_per_instance — the driver's
+// default is the core count, a deployment's is 1; max_retries 3 is read as 3
+// attempts, as v2 max_retries is (reference §1.2 run_max_try).
+const std::map<std::string, std::string> kDeploymentDefaults = {
+    {"mini_batch_size", "10"},
+    {"process_count_per_node", "1"},
+    {"error_threshold", "-1"},
+    {"run_max_try", "3"},
+    {"run_invocation_timeout", "30"},
+    {"output_action", "append_row"},
+    {"append_row_file_name", "predictions.csv"},
+    {"logging_level", "INFO"},
+};
+
+// The single input and output of a model deployment. Azure ML takes the one
+// input and the one output under any name (`invoke(inputs={NAME: …})`);
+// MakeJobPlan renames these to the name given with -i/-o.
+const char kDeploymentInput[] = "data";
+const char kDeploymentOutput[] = "output";
 
 // v2 keys that are run settings, by the canonical setting name (run_settings.h).
 const std::map<std::string, std::string> kV2SettingKeys = {
@@ -706,6 +769,14 @@ class SpecParser {
     SPEC_RETURN_IF_ERROR(ApplyYamlOverrides(root, overrides_));
     Mapping top;
     SPEC_RETURN_IF_ERROR(ReadMapping(root, "", {}, {}, &top));
+    bool deployment = false;
+    SPEC_RETURN_IF_ERROR(RecognizeDeployment(top, &deployment));
+    if (deployment) {
+      spec_.format = SpecFormat::kBatchDeployment;
+      top = Mapping();
+      SPEC_RETURN_IF_ERROR(ReadMapping(root, "", kDeploymentKeys, {}, &top));
+      return ParseDeployment(top);
+    }
     const Entry* type = top.Find("type");
     const Names kTypes = {kComponentType, kV2Type};
     if (type == nullptr) {
@@ -1006,6 +1077,211 @@ class SpecParser {
       spec_.output_data = spec_.outputs[0].name;
     }
     return RequireKeys(task, kTaskRequired);
+  }
+
+  // ---- batch deployment ----
+
+  // Whether the document is a batch deployment: by its `$schema`
+  // (batchDeployment, modelBatchDeployment), else by `type: model` or a key
+  // only deployments have. An endpoint and a pipeline deployment are
+  // refused here with what to run instead.
+  Status RecognizeDeployment(const Mapping& top, bool* deployment) const {
+    const Entry* schema = top.Find("$schema");
+    std::string url = schema && schema->value.IsScalar() ? schema->value.Scalar() : "";
+    for (char& c : url) c = static_cast<char>(tolower(static_cast<unsigned char>(c)));
+    const Entry* type = top.Find("type");
+    std::string type_name = type && type->value.IsScalar() ? type->value.Scalar() : "";
+    bool endpoint_keys = top.Find("endpoint_name") || top.Find("code_configuration") ||
+                         top.Find("output_file_name");
+    if (url.find("batchendpoint.schema") != std::string::npos ||
+        (schema == nullptr && type == nullptr && top.Find("auth_mode"))) {
+      const Entry& at = schema ? *schema : *top.Find("auth_mode");
+      return ErrorAtValue(at, "this is a batch endpoint, which only names its deployments; run a "
+                              "deployment's YAML instead: parallelrun run deployment.yml -i "
+                              "data=DIR --model PATH");
+    }
+    bool pipeline_schema = url.find("pipelinecomponentbatchdeployment") != std::string::npos;
+    if (pipeline_schema ||
+        (type_name == "pipeline" && (top.Find("endpoint_name") || top.Find("component")))) {
+      const Entry& at = type ? *type : *schema;
+      return ErrorAtValue(at, "a pipeline component deployment (type: pipeline) runs a whole "
+                              "pipeline, which parallelrun does not; run the parallel "
+                              "component's YAML of the pipeline's parallel step instead");
+    }
+    *deployment = url.find("batchdeployment.schema") != std::string::npos ||
+                  type_name == kDeploymentType || (type == nullptr && endpoint_keys);
+    return Status::Ok();
+  }
+
+  Status ParseDeployment(const Mapping& top) {
+    if (const Entry* type = top.Find("type")) {
+      std::string ignored;
+      SPEC_RETURN_IF_ERROR(ReadChoice(*type, {kDeploymentType}, &ignored));
+    }
+    SPEC_RETURN_IF_ERROR(ReadMetadata(top));
+    if (const Entry* e = top.Find("properties")) SPEC_RETURN_IF_ERROR(ReadAnyMapping(*e));
+
+    // Keys with no meaning on this machine: accepted, and named once.
+    Names unused;
+    const Entry* first_unused = nullptr;
+    for (const char* key : {"endpoint_name", "compute", "environment"}) {
+      const Entry* e = top.Find(key);
+      if (e == nullptr) continue;
+      if (std::string(key) == "environment") {
+        spec_.environment_summary = SummarizeEnvironment(e->value);
+      } else {
+        std::string ignored;
+        SPEC_RETURN_IF_ERROR(ReadText(*e, &ignored));
+      }
+      unused.push_back(key);
+      if (first_unused == nullptr) first_unused = e;
+    }
+
+    const Entry* code = top.Find("code_configuration");
+    if (code == nullptr) {
+      return ErrorAt(top.mark,
+                     "the deployment has no code_configuration: it is an MLflow no-code "
+                     "deployment, whose scoring script Azure ML writes; parallelrun needs the "
+                     "script: add code_configuration with code and scoring_script");
+    }
+    Mapping code_configuration;
+    SPEC_RETURN_IF_ERROR(ReadMapping(*code, kCodeConfigurationKeys, {"scoring_script"},
+                                     &code_configuration));
+    SPEC_RETURN_IF_ERROR(ReadCodeDir(code_configuration.Find("code")));
+    SPEC_RETURN_IF_ERROR(ReadEntryScript(*code_configuration.Find("scoring_script")));
+
+    const Entry* model = top.Find("model");
+    if (model == nullptr) return ErrorAt(top.mark, "missing required key 'model' in the spec");
+    SPEC_RETURN_IF_ERROR(ReadModel(*model));
+
+    // Settings: the newer `settings:` block, or the older top-level keys.
+    // canonical name → the key that gave it and its line
+    std::map<std::string, std::pair<std::string, int>> given;
+    auto read_setting = [&](const Entry& e, const std::string& canonical) -> Status {
+      auto [at, inserted] =
+          given.emplace(canonical, std::make_pair(e.path, e.key_node.Mark().line + 1));
+      if (!inserted) {
+        return ErrorAt(e.key_node.Mark(), e.path + " and " + at->second.first + " (line " +
+                                              std::to_string(at->second.second) +
+                                              ") are both given; keep one");
+      }
+      return ReadSetting(e, canonical);
+    };
+    auto read_settings = [&](const Mapping& m) -> Status {
+      for (const auto& [key, canonical] : kDeploymentSettingKeys) {
+        if (const Entry* e = m.Find(key)) SPEC_RETURN_IF_ERROR(read_setting(*e, canonical));
+      }
+      if (const Entry* e = m.Find("retry_settings")) {
+        Mapping retry;
+        SPEC_RETURN_IF_ERROR(ReadMapping(*e, kRetryKeys, {}, &retry));
+        if (const Entry* r = retry.Find("max_retries")) {
+          SPEC_RETURN_IF_ERROR(read_setting(*r, "run_max_try"));
+        }
+        if (const Entry* r = retry.Find("timeout")) {
+          SPEC_RETURN_IF_ERROR(read_setting(*r, "run_invocation_timeout"));
+        }
+      }
+      if (const Entry* e = m.Find("environment_variables")) {
+        if (e->path != "environment_variables") SPEC_RETURN_IF_ERROR(ReadEnvironmentVariables(*e));
+      }
+      return Status::Ok();
+    };
+    SPEC_RETURN_IF_ERROR(read_settings(top));
+    if (const Entry* e = top.Find("settings")) {
+      Mapping settings;
+      SPEC_RETURN_IF_ERROR(ReadMapping(*e, kDeploymentSettingsKeys, {}, &settings));
+      SPEC_RETURN_IF_ERROR(read_settings(settings));
+    }
+    if (const Entry* e = top.Find("resources")) {
+      Mapping resources;
+      SPEC_RETURN_IF_ERROR(ReadMapping(*e, kDeploymentResourcesKeys, {}, &resources));
+      for (const Entry& r : resources.entries) {
+        if (r.key == "instance_count") {
+          SPEC_RETURN_IF_ERROR(read_setting(r, "node_count"));
+        } else if (r.key == "properties") {
+          SPEC_RETURN_IF_ERROR(ReadAnyMapping(r));
+        } else {
+          std::string ignored;
+          SPEC_RETURN_IF_ERROR(ReadText(r, &ignored));
+          unused.push_back(r.path);
+          if (first_unused == nullptr) first_unused = &r;
+        }
+      }
+    }
+    spec_.setting_defaults = kDeploymentDefaults;
+
+    Port in;
+    in.name = kDeploymentInput;
+    in.type = "uri_folder";
+    in.where = LocationOf(top.mark);
+    spec_.inputs.push_back(in);
+    spec_.input_data.push_back(kDeploymentInput);
+    Port out;
+    out.name = kDeploymentOutput;
+    out.type = "uri_folder";
+    out.where = in.where;
+    spec_.outputs.push_back(out);
+    spec_.output_data = kDeploymentOutput;
+
+    if (first_unused != nullptr) {
+      SourceLocation at = LocationOf(first_unused->key_node.Mark());
+      spec_.warnings.push_back(at.file + ":" + std::to_string(at.line) + ":" +
+                               std::to_string(at.column) + ": note: " + Join(unused) +
+                               (unused.size() == 1 ? " is" : " are") +
+                               " not used locally (the deployment runs on this machine, in the "
+                               "current Python)");
+    }
+    return Status::Ok();
+  }
+
+  // `model:` — "azureml:name@latest" / "azureml:name:1", or a mapping whose
+  // `path` is a local folder or file (relative to the YAML) or a remote one.
+  Status ReadModel(const Entry& e) {
+    spec_.model_where = LocationOf(e.value.Mark());
+    if (e.value.IsScalar()) {
+      std::string ref = e.value.Scalar();
+      if (ref.compare(0, 8, "azureml:") != 0) {
+        return ErrorAtValue(e, "model '" + ref + "' is not a registered model (azureml:NAME@latest, "
+                               "azureml:NAME:VERSION); for a local model write model: {path: "
+                               "FOLDER}, or give --model PATH");
+      }
+      spec_.model_reference = ref;
+      return Status::Ok();
+    }
+    Mapping m;
+    SPEC_RETURN_IF_ERROR(ReadMapping(e, kModelKeys, {}, &m));
+    std::string name, version;
+    for (const Entry& k : m.entries) {
+      if (k.key == "tags" || k.key == "properties") {
+        SPEC_RETURN_IF_ERROR(ReadAnyMapping(k));
+        continue;
+      }
+      std::string text;
+      SPEC_RETURN_IF_ERROR(ReadText(k, &text));
+      if (k.key == "name") name = text;
+      if (k.key == "version") version = text;
+      if (k.key != "path") continue;
+      spec_.model_where = LocationOf(k.value.Mark());
+      if (IsRemotePath(text)) {
+        spec_.model_reference = text;
+        continue;
+      }
+      fs::path path = (fs::path(spec_.dir) / text).lexically_normal();
+      std::error_code ec;
+      if (!fs::exists(path, ec)) {
+        return ErrorAtValue(k, "model path " + text + " not found (looked for " + path.string() +
+                                   ")");
+      }
+      spec_.model_path = path.string();
+      if (spec_.model_path.size() > 1 && spec_.model_path.back() == '/') spec_.model_path.pop_back();
+    }
+    if (spec_.model_path.empty() && spec_.model_reference.empty()) {
+      if (name.empty()) {
+        return ErrorAt(m.mark, "model has neither a path nor a name; give path: FOLDER");
+      }
+      spec_.model_reference = "azureml:" + name + (version.empty() ? "@latest" : ":" + version);
+    }
+    return Status::Ok();
   }
 
   const std::string& text_;
