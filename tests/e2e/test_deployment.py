@@ -224,8 +224,8 @@ class DeploymentTest(E2ETestCase):
         self.assertUsageError(
             run, "%s:1:10: this is a batch endpoint, which only names its deployments; run a "
                  "deployment's YAML instead: parallelrun run deployment.yml -i data=DIR --model "
-                 "PATH\n$schema: https://azuremlschemas.azureedge.net/latest/batchEndpoint.schema"
-                 ".json\n         ^" % spec)
+                 "PATH\n  $schema: https://azuremlschemas.azureedge.net/latest/batchEndpoint."
+                 "schema.json\n           ^" % spec)
 
     def test_misspelt_setting_in_program_arguments_is_warned(self):
         self.write("score.py", "def run(mini_batch):\n    return mini_batch\n")
