@@ -25,7 +25,7 @@ std::regex PatternOf(const std::string& path) {
   static const std::vector<std::pair<std::string, std::string>> kPlaceholders = {
       {"<node>", "[0-9]+"},       {"processNNN", "process[0-9]{3,}"}, {"<n>", "[0-9]+"},
       {"<yyyymmddhh>", "[0-9]{10}"}, {"<output>", "[^/]+"},          {"<mini-batch>", "[0-9]+"},
-      {"<attempt>", "[0-9]+"}};
+      {"<attempt>", "[0-9]+"}, {"<model>", "[^/]+"}};
   std::string re;
   for (size_t i = 0; i < path.size();) {
     bool replaced = false;
