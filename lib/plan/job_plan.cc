@@ -455,9 +455,9 @@ Result<JobPlan> MakeJobPlan(const RunRequest& req, PlanCheck* check) {
   for (const auto& name : s.input_data) {
     auto it = plan.port_values.find(name);
     if (it == plan.port_values.end()) {
-      // Said above for an input that is not optional; input_data needs one.
-      const Port* p = s.FindInput(name);
-      if ((p && p->optional) || !validating || !check->inputs_optional) {
+      // input_data needs a value, even an optional input's (a run says so;
+      // `validate` checks a spec before its inputs are known).
+      if (!validating || !check->inputs_optional) {
         errors.push_back(Status::Usage(
             fmt::format("input {} has no value; give it with -i {}=PATH", name, name)));
       }
