@@ -89,68 +89,46 @@ std::string NormalizeSubcommand(const std::vector<std::string>& subcommands,
   return message;
 }
 
-int Main(int argc, char** argv) {
-  using parallelrun::Status;
-  // Named here, not from argv[0], so that usage lines read "parallelrun".
-  CLI::App app{"parallelrun: run a Python entry script over a dataset in parallel, on one machine "
-               "or every node of a cluster (Azure ML ParallelRunStep / parallel job compatible).",
-               "parallelrun"};
-  app.set_version_flag("-v,--version", std::string("parallelrun ") + PARALLELRUN_VERSION);
-  // The top-level help shows every subcommand with its options, settings
-  // included; a subcommand's --help shows that subcommand only.
-  app.set_help_flag();
-  app.set_help_all_flag("-h,--help", "Print this help (every subcommand and setting) and exit");
-  app.require_subcommand(1);
-  app.footer("Exit codes: 0 succeeded, 1 job failed, 2 usage or spec error, 3 infrastructure "
-             "failure, 130 interrupted.");
+// The command line of a job, as `run` and `validate` both take it: a
+// RunRequest and the -i/-o/--set texts that FinishJobFlags turns into its
+// bindings.
+struct JobFlags {
+  parallelrun::RunRequest* req;
+  std::vector<std::string> inputs, outputs, sets;
+};
 
-  parallelrun::RunRequest req;
-  std::vector<std::string> inputs, outputs;
-  auto own_help = [](CLI::App* sub) {
-    sub->set_help_all_flag();
-    sub->set_help_flag("-h,--help", "Print this subcommand's help and exit");
-  };
-  CLI::App* run = app.add_subcommand("run", "Run a component spec over its input data.");
-  own_help(run);
-  run->add_option("spec", req.spec_path, "component YAML (ParallelComponent or v2 parallel)")
+// Registers the flags that describe a job (spec, bindings, --set, the job
+// dir, the interpreter, the cluster's role flags, every run setting) on `sub`.
+void AddJobFlags(CLI::App* sub, JobFlags* f) {
+  parallelrun::RunRequest* req = f->req;
+  sub->add_option("spec", req->spec_path, "component YAML (ParallelComponent or v2 parallel)")
       ->required();
-  run->add_option("-i,--input", inputs, "bind an input: NAME=PATH (or NAME=VALUE); repeatable")
+  sub->add_option("-i,--input", f->inputs, "bind an input: NAME=PATH (or NAME=VALUE); repeatable")
       ->allow_extra_args(false);
-  run->add_option("-o,--output", outputs, "bind an output: NAME=PATH; repeatable")
+  sub->add_option("-o,--output", f->outputs, "bind an output: NAME=PATH; repeatable")
       ->allow_extra_args(false);
-  std::vector<std::string> sets;
-  run->add_option("--set", sets,
+  sub->add_option("--set", f->sets,
                   "set a value in the YAML before it is read, as `az ml job create --set`: "
                   "PATH=VALUE, e.g. --set mini_batch_size=20 --set inputs.data.mode=direct; "
                   "repeatable")
       ->allow_extra_args(false);
-  run->add_option("--job-dir,--job_dir", req.job_dir,
+  sub->add_option("--job-dir,--job_dir", req->job_dir,
                   "where logs and reports go (default: a new folder under ./parallelrun-jobs)");
-  run->add_flag("--allow-output-in-input,--allow_output_in_input", req.allow_output_in_input,
+  sub->add_flag("--allow-output-in-input,--allow_output_in_input", req->allow_output_in_input,
                 "let an output folder be an input folder (the job then lists what it writes)");
-  run->add_option("--python", req.python, "the workers' Python interpreter");
-  run->add_option("--progress", req.progress, "auto, bar, plain or none")
-      ->capture_default_str();
+  sub->add_option("--python", req->python, "the workers' Python interpreter");
   const char* kCluster = "Cluster (default: from the launcher's variables; see README)";
-  run->add_option("--node-rank,--node_rank", req.node_rank, "this node's rank (0 = master)")
+  sub->add_option("--node-rank,--node_rank", req->node_rank, "this node's rank (0 = master)")
       ->group(kCluster);
-  run->add_option("--master-addr,--master_addr", req.master_addr,
+  sub->add_option("--master-addr,--master_addr", req->master_addr,
                   "address the master listens on and agents connect to")
       ->group(kCluster);
-  run->add_option("--master-port,--master_port", req.master_port, "the master's TCP port")
+  sub->add_option("--master-port,--master_port", req->master_port, "the master's TCP port")
       ->group(kCluster);
-  run->add_flag("--agent-per-process,--agent_per_process", req.agent_per_process,
+  sub->add_flag("--agent-per-process,--agent_per_process", req->agent_per_process,
                 "one agent per launched process instead of one per node")
       ->group(kCluster);
-  run->add_flag("--dry-run,--dry_run", req.dry_run,
-                "print the resolved plan and the entry script's arguments; run nothing");
-  run->add_flag("--resume", req.resume,
-                "continue the job in --job-dir from its journal (as `parallelrun resume`)");
-  run->add_flag("--rerun-failed,--rerun_failed", req.rerun_failed,
-                "with --resume: run the mini-batches that failed again");
-  run->add_flag("--force", req.force,
-                "with --resume: go on although the spec, entry script or inputs changed");
-  run->add_option("--model", req.model,
+  sub->add_option("--model", req->model,
                   "a batch deployment's model: the local folder or file (AZUREML_MODEL_DIR holds "
                   "it); needed when the deployment names a registered model (azureml:…)");
   for (const auto& s : parallelrun::AllSettings()) {
@@ -174,11 +152,78 @@ int Main(int argc, char** argv) {
     std::string help = s.help;
     if (!also.empty()) help += " (also " + also + ")";
     if (*s.default_text) help += std::string(" (default: ") + s.default_text + ")";
-    run->add_option_function<std::string>(
-           names, [&req, name](const std::string& v) { req.settings[name] = v; }, help)
+    sub->add_option_function<std::string>(
+           names, [req, name](const std::string& v) { req->settings[name] = v; }, help)
         ->group("Run settings (reference §1; both spellings)");
   }
-  run->allow_extras();
+  sub->allow_extras();
+}
+
+// After parsing: the bindings, the overrides and the pass-through arguments
+// of `sub` into f->req, and the process's own things (environment, folder).
+parallelrun::Status FinishJobFlags(CLI::App* sub, JobFlags* f,
+                                   const std::vector<std::string>& env) {
+  using parallelrun::Status;
+  parallelrun::RunRequest& req = *f->req;
+  for (const auto& text : f->inputs) {
+    std::pair<std::string, std::string> b;
+    if (!SplitBinding(text, &b)) return Status::Usage("-i " + text + ": give NAME=PATH");
+    req.inputs.push_back(b);
+  }
+  for (const auto& text : f->outputs) {
+    std::pair<std::string, std::string> b;
+    if (!SplitBinding(text, &b)) return Status::Usage("-o " + text + ": give NAME=PATH");
+    req.outputs.push_back(b);
+  }
+  for (const auto& text : f->sets) {
+    auto o = parallelrun::ParseYamlOverride(text);
+    if (!o.ok()) return o.status();
+    req.overrides.push_back(o.value());
+  }
+  req.passthrough = sub->remaining();
+  if (!req.passthrough.empty() && req.passthrough.front() == "--") {
+    req.passthrough.erase(req.passthrough.begin());
+  }
+  req.environment = env;
+  req.cwd = CurrentDir();
+  req.cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  return Status::Ok();
+}
+
+int Main(int argc, char** argv) {
+  using parallelrun::Status;
+  // Named here, not from argv[0], so that usage lines read "parallelrun".
+  CLI::App app{"parallelrun: run a Python entry script over a dataset in parallel, on one machine "
+               "or every node of a cluster (Azure ML ParallelRunStep / parallel job compatible).",
+               "parallelrun"};
+  app.set_version_flag("-v,--version", std::string("parallelrun ") + PARALLELRUN_VERSION);
+  // The top-level help shows every subcommand with its options, settings
+  // included; a subcommand's --help shows that subcommand only.
+  app.set_help_flag();
+  app.set_help_all_flag("-h,--help", "Print this help (every subcommand and setting) and exit");
+  app.require_subcommand(1);
+  app.footer("Exit codes: 0 succeeded, 1 job failed, 2 usage or spec error, 3 infrastructure "
+             "failure, 130 interrupted.");
+
+  parallelrun::RunRequest req;
+  JobFlags run_flags{&req, {}, {}, {}};
+  auto own_help = [](CLI::App* sub) {
+    sub->set_help_all_flag();
+    sub->set_help_flag("-h,--help", "Print this subcommand's help and exit");
+  };
+  CLI::App* run = app.add_subcommand("run", "Run a component spec over its input data.");
+  own_help(run);
+  AddJobFlags(run, &run_flags);
+  run->add_option("--progress", req.progress, "auto, bar, plain or none")
+      ->capture_default_str();
+  run->add_flag("--dry-run,--dry_run", req.dry_run,
+                "print the resolved plan and the entry script's arguments; run nothing");
+  run->add_flag("--resume", req.resume,
+                "continue the job in --job-dir from its journal (as `parallelrun resume`)");
+  run->add_flag("--rerun-failed,--rerun_failed", req.rerun_failed,
+                "with --resume: run the mini-batches that failed again");
+  run->add_flag("--force", req.force,
+                "with --resume: go on although the spec, entry script or inputs changed");
   run->footer("Arguments parallelrun does not know are passed on to the entry script, as the "
               "original does; put them after the spec, or after --.");
 
@@ -194,11 +239,15 @@ int Main(int argc, char** argv) {
   resume->add_option("--progress", resume_options.progress, "auto, bar, plain or none")
       ->capture_default_str();
 
-  std::string validate_spec, validate_python;
-  CLI::App* validate = app.add_subcommand("validate", "Check a component spec and its entry script.");
+  parallelrun::RunRequest validate_req;
+  JobFlags validate_flags{&validate_req, {}, {}, {}};
+  CLI::App* validate = app.add_subcommand(
+      "validate", "Check a component spec and its entry script, and what the command line binds "
+                  "to it, as `run` would before starting workers; run nothing.");
   own_help(validate);
-  validate->add_option("spec", validate_spec, "component YAML")->required();
-  validate->add_option("--python", validate_python, "the Python interpreter to check with");
+  AddJobFlags(validate, &validate_flags);
+  validate->footer("Takes run's flags (-i, -o, --set, settings), so that a bound job can be "
+                   "checked; inputs not given are not checked. Every problem found is listed.");
 
   parallelrun::JobsRequest jobs_req;
   CLI::App* jobs = app.add_subcommand(
@@ -257,42 +306,19 @@ int Main(int argc, char** argv) {
     return s.ok() ? parallelrun::kExitSucceeded : Fail(s);
   }
   if (validate->parsed()) {
-    Status s = parallelrun::ValidateSpec(validate_spec, env, validate_python, stdout);
+    Status s = FinishJobFlags(validate, &validate_flags, env);
+    if (s.ok()) s = parallelrun::ValidateJob(validate_req, stdout);
     return s.ok() ? parallelrun::kExitSucceeded : Fail(s);
   }
 
-  for (const auto& text : inputs) {
-    std::pair<std::string, std::string> b;
-    if (!SplitBinding(text, &b)) {
-      return Fail(Status::Usage("-i " + text + ": give NAME=PATH"));
-    }
-    req.inputs.push_back(b);
-  }
-  for (const auto& text : outputs) {
-    std::pair<std::string, std::string> b;
-    if (!SplitBinding(text, &b)) {
-      return Fail(Status::Usage("-o " + text + ": give NAME=PATH"));
-    }
-    req.outputs.push_back(b);
-  }
-  for (const auto& text : sets) {
-    auto o = parallelrun::ParseYamlOverride(text);
-    if (!o.ok()) return Fail(o.status());
-    req.overrides.push_back(o.value());
-  }
-  req.passthrough = run->remaining();
-  if (!req.passthrough.empty() && req.passthrough.front() == "--") {
-    req.passthrough.erase(req.passthrough.begin());
-  }
+  Status bound = FinishJobFlags(run, &run_flags, env);
+  if (!bound.ok()) return Fail(bound);
   if ((req.rerun_failed || req.force) && !req.resume) {
     return Fail(Status::Usage("--rerun-failed and --force go with --resume"));
   }
   if (req.resume && req.job_dir.empty()) {
     return Fail(Status::Usage("--resume needs the --job-dir of the job to continue"));
   }
-  req.environment = env;
-  req.cwd = CurrentDir();
-  req.cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   req.stderr_is_tty = isatty(STDERR_FILENO) != 0;
   req.plan_out = stdout;  // so that `--dry-run > plan.txt` keeps the plan
   Status s = parallelrun::RunJob(req, stderr);

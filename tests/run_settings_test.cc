@@ -486,5 +486,26 @@ TEST_CASE("run settings: ParseMiniBatchSize", "[run_settings]") {
   }
 }
 
+TEST_CASE("run settings: with a list of errors, every bad setting is named", "[run_settings]") {
+  // `parallelrun validate` lists every problem: each setting is checked on
+  // its own, the good ones keep their values.
+  std::vector<Status> errors;
+  auto rs = ResolveRunSettings(Spec(),
+                               {{"mini_batch_size", "0"}, {"run_max_try", "x"},
+                                {"error_threshold", "5"}, {"nice", "21"}},
+                               2, false, &errors);
+  REQUIRE(rs.ok());
+  REQUIRE(errors.size() == 3);
+  CHECK(errors[0].message().find("setting --mini_batch_size: '0' is not valid") == 0);
+  CHECK(errors[1].message().find("setting --nice: '21' is not valid") == 0);
+  CHECK(errors[2].message().find("setting --run_max_try: 'x' is not valid") == 0);
+  CHECK(rs->error_threshold == 5);
+  CHECK(rs->run_max_try == 3);
+  // Without the list, the first bad one is the error, as before.
+  auto first = ResolveRunSettings(Spec(), {{"nice", "21"}, {"run_max_try", "x"}}, 2, false);
+  REQUIRE_FALSE(first.ok());
+  CHECK(first.status().message().find("setting --nice:") == 0);
+}
+
 }  // namespace
 }  // namespace parallelrun

@@ -73,8 +73,18 @@ Status RunJob(const RunRequest& request, FILE* out);
 // holds no job, or one that has nothing left to do.
 Status ResumeJob(const std::string& job_dir, const RunRequest& options, FILE* out);
 
-// Parses and checks the spec (and its entry script) without running it;
-// prints a short description to `out` when valid.
+// `parallelrun validate`: every check RunJob makes before a worker starts —
+// the spec (with request.overrides), the -i/-o bindings given, the settings
+// and their ranges, the inputs given (exist, tables, partitions), the role,
+// the interpreter and the entry script (compiles, defines run(), pandas for
+// tables) — without starting or creating anything. Inputs without a value
+// are not a problem (the spec is checked before its data is known). Prints
+// a short description to `out` when valid. Every problem found is reported,
+// not only the first: one is returned as it is, several as one Usage status
+// "N problems:" with one per line; a spec that does not parse stops the rest.
+Status ValidateJob(const RunRequest& request, FILE* out);
+
+// ValidateJob of `spec_path` alone (no bindings), from the working folder.
 Status ValidateSpec(const std::string& spec_path, const std::vector<std::string>& environment,
                     const std::string& python, FILE* out);
 

@@ -98,9 +98,12 @@ struct RunSettings {
 // default process_count_per_node. `tabular` selects the unit and default of
 // mini_batch_size. Errors name the setting, the value and what is allowed;
 // a bad value in the spec is reported at its place in the file.
+// With `errors`, every bad setting is appended there (the others keep their
+// values, a bad one its default) and the result is Ok.
 Result<RunSettings> ResolveRunSettings(const Spec& spec,
                                        const std::map<std::string, std::string>& flags,
-                                       int cores, bool tabular);
+                                       int cores, bool tabular,
+                                       std::vector<Status>* errors = nullptr);
 
 // Parses a mini_batch_size value ("10", "100KB", "1mb"); nullopt if malformed.
 std::optional<uint64_t> ParseMiniBatchSize(const std::string& text);

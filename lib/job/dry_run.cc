@@ -1,6 +1,7 @@
 #include "job/dry_run.h"
 
 #include <stdlib.h>
+#include <sys/stat.h>
 
 #include <chrono>
 #include <condition_variable>
@@ -10,6 +11,8 @@
 #include <fmt/format.h>
 
 #include "data/input_source.h"
+#include "data/table_range.h"
+#include "job/job_dirs.h"
 #include "report/job_log.h"
 
 namespace parallelrun {
@@ -25,6 +28,46 @@ std::string Label(const MiniBatch& batch, size_t i, const std::string& root) {
   std::string prefix = Printable(root) + "/";
   if (label.compare(0, prefix.size(), prefix) == 0) label.erase(0, prefix.size());
   return label;
+}
+
+// The size of a mini-batch as a person wants it: files and their bytes, or a
+// table's bytes (and rows, when known before reading). Sizes of files are
+// read only for the batches shown, and only up to a bound: a partition of a
+// million files is shown by its count.
+std::string BatchSize(const MiniBatch& batch) {
+  constexpr size_t kMaxStats = 10000;
+  uint64_t bytes = 0;
+  bool known = batch.items.size() <= kMaxStats;
+  for (size_t i = 0; known && i < batch.items.size(); i++) {
+    if (IsTabular(batch.kind)) {
+      TableRange r;
+      if (!DecodeTableRange(batch.items[i], &r)) {
+        known = false;
+      } else if (r.whole_file) {
+        struct stat st;
+        if (stat(r.path.c_str(), &st) == 0) bytes += static_cast<uint64_t>(st.st_size);
+        else known = false;
+      } else {
+        bytes += r.length;
+      }
+    } else {
+      struct stat st;
+      if (stat(batch.items[i].c_str(), &st) == 0) bytes += static_cast<uint64_t>(st.st_size);
+      else known = false;
+    }
+  }
+  std::string size;
+  if (IsTabular(batch.kind)) {
+    size = known ? HumanBytes(bytes) : "";
+    if (batch.known_rows) size += fmt::format("{}{} rows", size.empty() ? "" : ", ", batch.known_rows);
+    if (batch.items.size() > 1) {
+      size += fmt::format("{}{} pieces", size.empty() ? "" : " in ", batch.items.size());
+    }
+  } else {
+    size = fmt::format("{} file{}", batch.items.size(), batch.items.size() == 1 ? "" : "s");
+    if (known) size += ", " + HumanBytes(bytes);
+  }
+  return size;
 }
 
 std::string Unit(const JobPlan& plan) {
@@ -74,9 +117,13 @@ Status ListInput(const JobPlan& plan, size_t index, const std::string& spill_dir
     items += batch.items.size();
     uint64_t id = (*next_id)++;
     if (shown.size() >= kBatchesShown) continue;
-    std::string line = fmt::format("  mini-batch {}:", id);
-    for (const auto& [key, value] : batch.partition) line += fmt::format(" {}={}", key, Printable(value));
-    if (!batch.partition.empty()) line += ";";
+    // "  mini-batch 3 (2 files, 10.0 KB): …", "  mini-batch 0: store=n1, … (…): …"
+    std::string line = fmt::format("  mini-batch {}", id);
+    for (size_t k = 0; k < batch.partition.size(); k++) {
+      line += fmt::format("{}{}={}", k ? ", " : ": ", batch.partition[k].first,
+                          Printable(batch.partition[k].second));
+    }
+    line += fmt::format(" ({}):", BatchSize(batch));
     for (size_t i = 0; i < batch.items.size() && i < kItemsShown; i++) {
       line += (i ? ", " : " ") + Label(batch, i, input.path);
     }
@@ -84,12 +131,18 @@ Status ListInput(const JobPlan& plan, size_t index, const std::string& spill_dir
     shown.push_back(line);
   }
   InputSource::End end = source->Summary();
-  std::string how = !plan.settings.partition_keys.empty()
-                        ? fmt::format(", one per value of partition_keys ({})",
-                                      fmt::join(plan.settings.partition_keys, ", "))
-                        : " of " + Unit(plan);
-  fmt::print(out, "{}: {} file{} in {} mini-batch{}{}\n", header, end.files,
-             end.files == 1 ? "" : "s", batches, batches == 1 ? "" : "es", how);
+  // With partition_keys each mini-batch is a partition, whatever its size;
+  // otherwise mini_batch_size decides (files, or bytes of a table).
+  if (!plan.settings.partition_keys.empty()) {
+    fmt::print(out, "{}: {} file{} in {} partition{} by {} (one mini-batch each; "
+                    "mini_batch_size is not used)\n",
+               header, end.files, end.files == 1 ? "" : "s", batches, batches == 1 ? "" : "s",
+               fmt::join(plan.settings.partition_keys, ", "));
+  } else {
+    fmt::print(out, "{}: {} file{} in {} mini-batch{} of {}{}\n", header, end.files,
+               end.files == 1 ? "" : "s", batches, batches == 1 ? "" : "es",
+               plan.tabular ? "about " : "", Unit(plan));
+  }
   for (const auto& line : shown) fmt::print(out, "{}\n", line);
   if (batches > shown.size()) fmt::print(out, "  … {} more mini-batches\n", batches - shown.size());
   for (const auto& w : end.warnings) fmt::print(out, "  warning: {}\n", w);

@@ -1,4 +1,4 @@
-// RunJob and ValidateSpec: the library's entry points (include/parallelrun/run.h).
+// RunJob, ValidateJob and ResumeJob: the library's entry points (include/parallelrun/run.h).
 // They wire the pipeline of DESIGN.md §3: JobPlan → Master (listing,
 // batching, BatchQueue, JobLog) ⇄ link ⇄ Agent (WorkerPool), all on one
 // io_context per node (node_loop.h). The role (role.h) decides what this
@@ -129,19 +129,103 @@ std::string QuotedArgv(const JobPlan& plan) {
   return argv;
 }
 
-// --dry-run: says what the job would do, and does nothing.
+// The spec asks for more nodes (resources.instance_count, node_count) than
+// this job has: one line saying how to start the others, or "". A warning,
+// not an error: a spec written for Azure ML often sets instance_count, and it
+// must run unmodified on one machine — where every mini-batch is still
+// processed, only on fewer workers. Asking for nodes on the command line
+// (--node-count) without a launcher is an error instead (ResolveRole).
+std::string NodeCountWarning(const Role& role, const RunSettings& rs) {
+  if (rs.node_count <= static_cast<int>(role.node_count)) return "";
+  int n = rs.node_count;
+  return fmt::format(
+      "warning: the spec asks for {} nodes (instance_count) but {}: running on {} node{}; to "
+      "run on {} nodes, start this same command on each node with a launcher, e.g. srun "
+      "--nodes={} --ntasks-per-node=1 parallelrun run … (mpirun and torchrun work too; see "
+      "\"Running on a cluster\" in the README)",
+      n, role.source == "single node" ? "no launcher was found" : "the launcher started " +
+                                                                       std::to_string(role.node_count),
+      role.node_count == 1 ? "this one" : std::to_string(role.node_count),
+      role.node_count == 1 ? "" : "s", n, n);
+}
+
+// Every problem of a `validate`, as one Status: the problem itself when
+// there is one, else a count and one problem per line.
+Status Problems(const std::vector<Status>& errors) {
+  if (errors.size() == 1) return errors.front();
+  std::string text = fmt::format("{} problems:", errors.size());
+  for (const auto& e : errors) text += "\n  " + e.message();
+  return Status::Usage(text);
+}
+
 }  // namespace
 
 Status ValidateSpec(const std::string& spec_path, const std::vector<std::string>& environment,
                     const std::string& python, FILE* out) {
-  auto spec = ParseSpecFile(spec_path);
-  if (!spec.ok()) return spec.status();
-  const Spec& s = spec.value();
-  auto choice = ChoosePython(python, environment);
-  if (!choice.ok()) return choice.status();
-  auto pf = CheckEntryScript(*choice, s.entry_script, environment);
-  if (!pf.ok()) return pf.status();
-  for (const auto& warning : s.warnings) fmt::print(out, "{}\n", warning);
+  RunRequest req;
+  req.spec_path = spec_path;
+  req.environment = environment;
+  req.python = python;
+  char cwd[4096];
+  req.cwd = getcwd(cwd, sizeof cwd) ? cwd : ".";
+  return ValidateJob(req, out);
+}
+
+Status ValidateJob(const RunRequest& request, FILE* out) {
+  // The checks of RunJob before any worker starts, in its order; each
+  // problem that does not stop the later checks is collected, so that one
+  // validate lists everything to fix. A spec that does not parse stops here.
+  PlanCheck check;
+  check.inputs_optional = true;
+  auto planned = MakeJobPlan(request, &check);
+  if (!planned.ok()) return planned.status();
+  const JobPlan& plan = planned.value();
+  const Spec& s = plan.spec;
+  std::vector<Status> errors = std::move(check.errors);
+  std::vector<std::string> notes = plan.notes;
+
+  // The role: the launcher's variables and the role flags, as a run reads them.
+  RunRequest req = request;
+  EnvironmentMap env = MakeEnvironmentMap(req.environment);
+  RoleFlags flags;
+  if (!req.node_rank.empty()) flags.node_rank = req.node_rank;
+  if (!req.node_count.empty()) flags.node_count = req.node_count;
+  else if (req.settings.count("node_count")) flags.node_count = req.settings.at("node_count");
+  if (!req.master_addr.empty()) flags.master_addr = req.master_addr;
+  if (!req.master_port.empty()) flags.master_port = req.master_port;
+  auto role = ResolveRole(env, flags);
+  if (!role.ok()) errors.push_back(role.status());
+  else if (std::string w = NodeCountWarning(*role, plan.settings); !w.empty()) notes.push_back(w);
+
+  // A job dir given must not hold a job (run refuses it).
+  if (!req.job_dir.empty()) {
+    Status fresh = CheckJobDirIsNew(plan.job_dir);
+    if (!fresh.ok()) errors.push_back(fresh);
+  }
+
+  // The interpreter and the entry script, whatever the plan's problems.
+  std::optional<Preflight> pf;
+  auto choice = ChoosePython(req.python, req.environment);
+  if (!choice.ok()) {
+    errors.push_back(choice.status());
+  } else {
+    auto checked = CheckEntryScript(*choice, s.entry_script, req.environment);
+    if (!checked.ok()) {
+      errors.push_back(checked.status());
+    } else {
+      pf = *checked;
+      if (plan.tabular) {
+        auto tab = CheckTabular(pf->executable, req.environment, plan.parquet_input);
+        if (!tab.ok()) errors.push_back(tab.status());
+      }
+    }
+  }
+  for (const auto& note : notes) fmt::print(out, "{}\n", note);
+  if (!errors.empty()) {
+    fflush(out);
+    return Problems(errors);
+  }
+  const std::string& spec_path = req.spec_path;
   fmt::print(out, "{}: valid {} spec '{}'\n", spec_path, SpecFormatName(s.format), s.name);
   for (const auto& p : s.inputs) {
     bool split = std::find(s.input_data.begin(), s.input_data.end(), p.name) != s.input_data.end();
@@ -152,6 +236,17 @@ Status ValidateSpec(const std::string& spec_path, const std::vector<std::string>
   for (const auto& p : s.outputs) fmt::print(out, "  output {} ({})\n", p.name, p.type);
   fmt::print(out, "  entry script {} (defines init: {}) with Python {} ({})\n", s.entry_script,
              pf->defines_init ? "yes" : "no", pf->version, pf->executable);
+  if (!req.inputs.empty() || !req.outputs.empty() || !req.settings.empty() ||
+      !req.overrides.empty()) {
+    // What the bindings made of it: what a run would split, and how.
+    for (size_t i = 0; i < plan.inputs.size(); i++) {
+      const InputPlan& in = plan.inputs[i];
+      fmt::print(out, "  bound  {} = {} ({})\n", in.name, plan.input_paths[i],
+                 in.kind == InputPlan::Kind::kTable      ? "a table: mini_batch_size in bytes"
+                 : in.kind == InputPlan::Kind::kFileList ? "an MLTable file list"
+                                                         : "files");
+    }
+  }
   return Status::Ok();
 }
 
@@ -181,6 +276,7 @@ Status RunJob(const RunRequest& request, FILE* out) {
   }
   Progress progress(mode, out);
   for (const auto& note : plan.notes) progress.Say(note);
+  if (std::string w = NodeCountWarning(role, rs); !w.empty()) progress.Say(w);
   std::string workers = fmt::format("{} worker{} of Python {} ({}, from {})",
                                     rs.process_count_per_node,
                                     rs.process_count_per_node == 1 ? "" : "s", pf.version,

@@ -18,6 +18,7 @@
 #include "base/job_dir.h"
 #include "base/spelling.h"
 #include "data/file_lister.h"
+#include "plan/folder_keys.h"
 #include "plan/mltable.h"
 
 namespace parallelrun {
@@ -80,23 +81,40 @@ bool IsMLTablePort(const Port& p) {
   return t == "mltable";
 }
 
-// Whether input `port` bound to `path` is read as tables. Decided before the
+// Whether input `port` bound to `path` is read as tables: the port says so
+// (an mltable in `direct` mode, a DataFrameDirectory) and, for an MLTable
+// folder, the MLTable reads its files (a read_* transformation). The mode
+// decides, as in Azure ML: an mltable input in ro_mount or download mode is
+// a file list even when its MLTable could read a table. Decided before the
 // input is checked (the unit of mini_batch_size depends on it), so a broken
 // MLTable counts as what the port declares; PlanInput reports its errors.
 bool ReadsTables(const Port& port, const std::string& path) {
-  if ((IsMLTablePort(port) || port.is_tabular) && IsMLTable(path)) {
+  if (port.is_tabular && IsMLTable(path)) {
     Result<MLTable> t = LoadMLTable(path);
     if (t.ok()) return t->tabular();
   }
   return port.is_tabular;
 }
 
+// The one line that says an mltable input runs as a file list because of its
+// mode, and how to have a table instead.
+std::string FileListNote(const Port& port) {
+  return fmt::format(
+      "input {} (mltable, mode {}) is read as a file list: run() gets file paths; for a table "
+      "(pandas DataFrames, mini_batch_size in bytes) give it mode: direct, or --set "
+      "inputs.{}.mode=direct",
+      port.name, port.mode.empty() ? "ro_mount" : port.mode, port.name);
+}
+
 // How input `port` bound to `path` (which exists) becomes mini-batches: an
-// MLTable folder given to an mltable input is a table (with a read_*
-// transformation) or a file list; any other path of a tabular input is a
-// folder of tables or one table; the rest are folders (or files) of files.
+// MLTable folder given to an mltable input is a table (in direct mode, with a
+// read_* transformation) or a file list; any other path of a tabular input
+// is a folder of tables or one table; the rest are folders (or files) of
+// files. `notes` gets the line of FileListNote when the mode made a file list
+// of what direct mode would read as a table.
 Result<InputPlan> PlanInput(const Port& port, const std::string& path,
-                            std::optional<PartitionFormat>* mltable_format) {
+                            std::optional<PartitionFormat>* mltable_format,
+                            std::vector<std::string>* notes) {
   InputPlan in;
   in.name = port.name;
   in.path = path;
@@ -106,15 +124,19 @@ Result<InputPlan> PlanInput(const Port& port, const std::string& path,
     if (!t.ok()) return t.status().WithContext("input " + port.name);
     in.root = t->folder;
     *mltable_format = t->partition_format;
-    if (t->tabular()) {
+    if (t->tabular() && port.is_tabular) {
       in.kind = InputPlan::Kind::kTable;
       in.table = t->ToTableInput(port.name);
     } else {
+      // An MLTable without read_* is a file list whatever the mode: it says
+      // so itself, and no note is needed.
+      if (t->tabular()) notes->push_back(FileListNote(port));
       in.kind = InputPlan::Kind::kFileList;
       in.paths = t->paths;
     }
     return in;
   }
+  if (IsMLTablePort(port) && !port.is_tabular) notes->push_back(FileListNote(port));
   if (port.is_tabular) {
     Result<TableInput> t = ResolveTableInput(port.name, path);
     if (!t.ok()) return t.status();
@@ -131,9 +153,18 @@ Result<InputPlan> PlanInput(const Port& port, const std::string& path,
 // one key per folder level. A table whose keys are not all in its paths is
 // partitioned by its columns (a shuffle, see InputSource).
 Status PlanPartitions(InputPlan* in, std::optional<PartitionFormat> format,
-                      const std::vector<std::string>& keys) {
+                      const std::vector<std::string>& keys, std::vector<std::string>* notes) {
   bool table = in->kind == InputPlan::Kind::kTable;
-  if (!format && !table) format = PartitionFormat::FolderLevels(keys);
+  if (!format && !table) {
+    // By position: checked on an example, and shown (plan/folder_keys.h).
+    if (in->kind == InputPlan::Kind::kFolder) {
+      std::string warning;
+      Status s = CheckFolderLevelKeys(in->name, in->root, keys, &warning);
+      if (!s.ok()) return s;
+      if (!warning.empty()) notes->push_back(warning);
+    }
+    format = PartitionFormat::FolderLevels(keys);
+  }
   bool in_paths = format.has_value();
   for (const auto& k : keys) {
     if (format && std::find(format->keys().begin(), format->keys().end(), k) == format->keys().end()) {
@@ -343,7 +374,7 @@ Result<std::string> DeploymentModel(const RunRequest& req, const Spec& s,
 
 }  // namespace
 
-Result<JobPlan> MakeJobPlan(const RunRequest& req) {
+Result<JobPlan> MakeJobPlan(const RunRequest& req, PlanCheck* check) {
   JobPlan plan;
   auto spec = ParseSpecFile(req.spec_path, req.overrides);
   if (!spec.ok()) return spec.status();
@@ -357,6 +388,18 @@ Result<JobPlan> MakeJobPlan(const RunRequest& req) {
         "inputs (-i NAME=PATH)",
         s.path, SpecFormatName(s.format)));
   }
+  // Problems that do not stop the checks after them, in the order found: a
+  // run reports the first, `validate` every one (PlanCheck).
+  std::vector<Status> errors;
+  const bool validating = check != nullptr;
+  auto finish = [&]() -> Result<JobPlan> {
+    if (!validating) {
+      if (!errors.empty()) return errors.front();
+    } else {
+      check->errors = std::move(errors);
+    }
+    return std::move(plan);
+  };
 
   // ---- ports ----
   std::set<std::string> given;
@@ -364,16 +407,19 @@ Result<JobPlan> MakeJobPlan(const RunRequest& req) {
     const Port* p = s.FindInput(name);
     if (!p) {
       std::string near = Closest(name, s.inputs);
-      return Status::Usage(fmt::format("-i {}: the spec has no input '{}'{}; its inputs are: {}",
-                                       name, name,
-                                       near.empty() ? "" : fmt::format(" (did you mean '{}'?)", near),
-                                       Names(s.inputs)));
+      errors.push_back(Status::Usage(fmt::format(
+          "-i {}: the spec has no input '{}'{}; its inputs are: {}", name, name,
+          near.empty() ? "" : fmt::format(" (did you mean '{}'?)", near), Names(s.inputs))));
+      continue;
     }
-    if (given.count(name)) return Status::Usage(fmt::format("input {} is given twice", name));
+    if (given.count(name)) {
+      errors.push_back(Status::Usage(fmt::format("input {} is given twice", name)));
+      continue;
+    }
     given.insert(name);
     if (IsParameterType(*p)) {
       Status st = CheckParameter(*p, value);
-      if (!st.ok()) return st;
+      if (!st.ok()) errors.push_back(st);
       plan.port_values[name] = value;
     } else {
       plan.port_values[name] = Absolute(value, req.cwd);
@@ -385,11 +431,14 @@ Result<JobPlan> MakeJobPlan(const RunRequest& req) {
       plan.port_values[p.name] = IsParameterType(p) ? *p.default_value : Absolute(*p.default_value, s.dir);
       continue;
     }
-    if (!p.optional) {
-      return Status::Usage(fmt::format("input {} has no value; give it with -i {}={}", p.name, p.name,
-                                       IsParameterType(p) ? "VALUE" : "PATH"));
+    // `validate` checks a spec before its inputs are known.
+    if (!p.optional && !(validating && check->inputs_optional)) {
+      errors.push_back(Status::Usage(fmt::format("input {} has no value; give it with -i {}={}",
+                                                 p.name, p.name,
+                                                 IsParameterType(p) ? "VALUE" : "PATH")));
     }
   }
+  const bool ports_ok = errors.empty();
 
   // ---- settings: flags > args/program_arguments > spec keys ----
   std::map<std::string, std::string> flags = req.settings;
@@ -403,18 +452,22 @@ Result<JobPlan> MakeJobPlan(const RunRequest& req) {
     const Port* p = s.FindOutput(name);
     if (!p) {
       std::string near = Closest(name, s.outputs);
-      return Status::Usage(fmt::format("-o {}: the spec has no output '{}'{}; its outputs are: {}",
-                                       name, name,
-                                       near.empty() ? "" : fmt::format(" (did you mean '{}'?)", near),
-                                       Names(s.outputs)));
+      errors.push_back(Status::Usage(fmt::format(
+          "-o {}: the spec has no output '{}'{}; its outputs are: {}", name, name,
+          near.empty() ? "" : fmt::format(" (did you mean '{}'?)", near), Names(s.outputs))));
+      continue;
     }
-    if (given.count(name)) return Status::Usage(fmt::format("output {} is given twice", name));
+    if (given.count(name)) {
+      errors.push_back(Status::Usage(fmt::format("output {} is given twice", name)));
+      continue;
+    }
     given.insert(name);
     plan.port_values[name] = Absolute(value, req.cwd);
   }
   for (const auto& p : s.outputs) {
     if (plan.port_values.count(p.name)) continue;
     plan.port_values[p.name] = DefaultOutputDir(plan.job_dir, p.name);
+    if (validating) continue;  // a job dir that no run made: no news
     plan.notes.push_back(fmt::format("output {} has no -o; writing it to {}", p.name,
                                      plan.port_values[p.name]));
   }
@@ -446,8 +499,15 @@ Result<JobPlan> MakeJobPlan(const RunRequest& req) {
 
   // ---- entry script arguments ----
   std::map<std::string, std::string> values = plan.port_values;
-  auto words = ResolveArgs(s, values);
-  if (!words.ok()) return words.status();
+  if (validating && check->inputs_optional) {
+    // An input without a value yet: its placeholder stands in, so that the
+    // rest of the args (and the settings in them) are still checked.
+    for (const auto& p : s.inputs) values.emplace(p.name, "{inputs." + p.name + "}");
+  }
+  auto resolved = ResolveArgs(s, values);
+  // A port that failed to bind above also fails here: said once.
+  if (!resolved.ok() && ports_ok) errors.push_back(resolved.status());
+  std::vector<std::string> words = resolved.ok() ? *resolved : std::vector<std::string>();
   // Where each setting's value came from, for the notes on a setting given
   // in two places with different values: the command line wins over the
   // spec's args, which win over its YAML keys (and, inside the args, the
@@ -486,7 +546,7 @@ Result<JobPlan> MakeJobPlan(const RunRequest& req) {
       set_here[c] = here;
     }
   };
-  take(SettingsInArgs(*words), ArgsPlace(s), WhatOfArgs(s));
+  take(SettingsInArgs(words), ArgsPlace(s), WhatOfArgs(s));
   take(SettingsInArgs(req.passthrough), "", "the arguments after --");
   for (const auto& [name, setting] : s.settings) {
     auto it = flags.find(name);
@@ -498,7 +558,7 @@ Result<JobPlan> MakeJobPlan(const RunRequest& req) {
   // A flag-like word in the spec's args that is close to a setting's name
   // is likelier a misspelling than an argument of the script's own (the
   // original passes it on silently: `--resource_monitor_interva 20`).
-  for (const auto& word : *words) {
+  for (const auto& word : words) {
     if (word.compare(0, 2, "--") != 0) continue;
     std::string name = word.substr(2, word.find('=') == std::string::npos ? std::string::npos
                                                                           : word.find('=') - 2);
@@ -520,15 +580,14 @@ Result<JobPlan> MakeJobPlan(const RunRequest& req) {
     list += (list.empty() ? "" : ", ") + name;
   }
   plan.tabular = !tables.empty();
-  auto settings = ResolveRunSettings(s, flags, req.cores, plan.tabular);
-  if (!settings.ok()) return settings.status();
-  plan.settings = std::move(settings.value());
+  auto settings = ResolveRunSettings(s, flags, req.cores, plan.tabular, &errors);
+  if (settings.ok()) plan.settings = std::move(settings.value());
   if (!s.append_row_to.empty()) plan.settings.output_action = OutputAction::kAppendRow;
   if (!tables.empty() && !files.empty()) {
-    return Status::Usage(fmt::format(
+    errors.push_back(Status::Usage(fmt::format(
         "input_data mixes tabular inputs ({}) and file inputs ({}); mini_batch_size cannot count "
         "bytes and files at once: run them as two jobs",
-        tables, files));
+        tables, files)));
   }
   if (!plan.settings.partition_keys.empty() && plan.settings.mini_batch_size_given) {
     plan.notes.push_back(
@@ -539,18 +598,33 @@ Result<JobPlan> MakeJobPlan(const RunRequest& req) {
   for (const auto& name : s.input_data) {
     auto it = plan.port_values.find(name);
     if (it == plan.port_values.end()) {
-      return Status::Usage(fmt::format("input {} has no value; give it with -i {}=PATH", name, name));
+      // input_data needs a value, even an optional input's (a run says so;
+      // `validate` checks a spec before its inputs are known).
+      if (!validating || !check->inputs_optional) {
+        errors.push_back(Status::Usage(
+            fmt::format("input {} has no value; give it with -i {}=PATH", name, name)));
+      }
+      continue;
     }
     Status st = CheckInputPath(it->second);
-    if (!st.ok()) return st.WithContext("input " + name);
+    if (!st.ok()) {
+      errors.push_back(st.WithContext("input " + name));
+      continue;
+    }
     plan.input_names.push_back(name);
     plan.input_paths.push_back(it->second);
     std::optional<PartitionFormat> mltable_format;
-    Result<InputPlan> in = PlanInput(*s.FindInput(name), it->second, &mltable_format);
-    if (!in.ok()) return in.status();
+    Result<InputPlan> in = PlanInput(*s.FindInput(name), it->second, &mltable_format, &plan.notes);
+    if (!in.ok()) {
+      errors.push_back(in.status());
+      continue;
+    }
     if (!plan.settings.partition_keys.empty()) {
-      st = PlanPartitions(&*in, std::move(mltable_format), plan.settings.partition_keys);
-      if (!st.ok()) return st;
+      st = PlanPartitions(&*in, std::move(mltable_format), plan.settings.partition_keys, &plan.notes);
+      if (!st.ok()) {
+        errors.push_back(st);
+        continue;
+      }
     }
     if (in->table && plan.parquet_input.empty()) {
       const TableInput& t = *in->table;
@@ -565,9 +639,10 @@ Result<JobPlan> MakeJobPlan(const RunRequest& req) {
   }
   if (plan.settings.output_action == OutputAction::kAppendRow) {
     if (plan.output_dir.empty()) {
-      return Status::Usage(
+      errors.push_back(Status::Usage(
           "output_action append_row writes its rows into the output, but the spec names no "
-          "output (output_data, or append_row_to in a v2 spec)");
+          "output (output_data, or append_row_to in a v2 spec)"));
+      return finish();
     }
     AppendRowTarget o;
     const Port* out = s.FindOutput(s.output_data);
@@ -594,10 +669,10 @@ Result<JobPlan> MakeJobPlan(const RunRequest& req) {
     for (const auto& [name, dir] : plan.output_dirs) {
       std::string out = ResolvedPath(dir);
       if (out == root && !req.allow_output_in_input) {
-        return Status::Usage(fmt::format(
+        errors.push_back(Status::Usage(fmt::format(
             "output {} ({}) is the folder of input {} ({}): the job would read what it writes; "
             "give -o {} another folder, or --allow-output-in-input if that is meant",
-            name, dir, in.name, in.root, name));
+            name, dir, in.name, in.root, name)));
       }
       if (Within(out, root)) in.exclude.push_back(out);
     }
@@ -626,7 +701,7 @@ Result<JobPlan> MakeJobPlan(const RunRequest& req) {
   // ---- the entry script's argv ----
   const RunSettings& rs = plan.settings;
   std::vector<std::string>& argv = plan.entry_argv;
-  argv = *words;
+  argv = words;
   argv.insert(argv.end(), req.passthrough.begin(), req.passthrough.end());
   auto add = [&argv](const std::string& flag, const std::string& value) {
     argv.push_back("--" + flag);
@@ -647,7 +722,7 @@ Result<JobPlan> MakeJobPlan(const RunRequest& req) {
   for (size_t i = 0; i < plan.input_paths.size(); i++) {
     add(fmt::format("input_fds_{}", i), plan.input_paths[i]);
   }
-  return plan;
+  return finish();
 }
 
 Status CreateJobFolders(const JobPlan& plan) {

@@ -53,11 +53,25 @@ struct JobPlan {
   std::vector<std::string> notes;
 };
 
+// What `parallelrun validate` asks of MakeJobPlan: every problem, not the
+// first, and optionally a spec whose inputs are not bound yet.
+struct PlanCheck {
+  // An input without a value (no -i, no default) is not a problem: the spec
+  // is checked before the data is known.
+  bool inputs_optional = false;
+  // Out: the problems found, in order; each a Status::Usage.
+  std::vector<Status> errors;
+};
+
 // Parses the spec, binds -i/-o values and defaults to its ports, validates the
 // run settings (flags, spec, and driver flags inside args), checks the inputs
 // exist and chooses the job dir. Creates nothing. Errors are Status::Usage
 // naming the input, setting or flag at fault.
-Result<JobPlan> MakeJobPlan(const RunRequest& request);
+// With `check`, a problem does not end the checks that do not depend on it
+// (ports, each setting, each input, the outputs): all of them go to
+// check->errors and the plan is returned as far as it could be made; only a
+// spec that does not parse is returned as the error.
+Result<JobPlan> MakeJobPlan(const RunRequest& request, PlanCheck* check = nullptr);
 
 // Creates the job dir and the output folders of `plan` (and the append_row
 // parts folder), after checking that every one of them can be created (a

@@ -178,7 +178,7 @@ std::optional<uint64_t> ParseMiniBatchSize(const std::string& text) {
 
 Result<RunSettings> ResolveRunSettings(const Spec& spec,
                                        const std::map<std::string, std::string>& flags, int cores,
-                                       bool tabular) {
+                                       bool tabular, std::vector<Status>* errors) {
   RunSettings rs;
   rs.mini_batch_size = tabular ? (1ull << 20) : 10;
   rs.process_count_per_node = std::max(1, cores);
@@ -203,123 +203,132 @@ Result<RunSettings> ResolveRunSettings(const Spec& spec,
   }
 
   for (const auto& [name, entry] : values) {
-    const std::string& text = entry.first;
-    const SourceLocation* where = entry.second;
-    const SettingInfo* info = FindSetting(name);
-    auto fail = [&](const std::string& allowed) -> Status {
-      std::string msg = fmt::format("{} '{}' is not valid: {}", name, text, allowed);
-      if (where && where->line > 0) {
-        msg = fmt::format("{}:{}:{}: {}", where->file, where->line, where->column, msg);
-      } else {
-        msg = fmt::format("setting --{}: {}", name, fmt::format("'{}' is not valid: {}", text, allowed));
+    // Each setting is checked on its own: with `errors`, a bad one is
+    // recorded and the others are still checked.
+    Status checked = [&]() -> Status {
+      const std::string& text = entry.first;
+      const SourceLocation* where = entry.second;
+      const SettingInfo* info = FindSetting(name);
+      auto fail = [&](const std::string& allowed) -> Status {
+        std::string msg = fmt::format("{} '{}' is not valid: {}", name, text, allowed);
+        if (where && where->line > 0) {
+          msg = fmt::format("{}:{}:{}: {}", where->file, where->line, where->column, msg);
+        } else {
+          msg = fmt::format("setting --{}: {}", name, fmt::format("'{}' is not valid: {}", text, allowed));
+        }
+        return Status::Usage(msg);
+      };
+      if (!info) return Status::Usage(fmt::format("unknown setting {}", name));
+      if (!is_default.count(name)) rs.given[info->name] = text;
+      std::string n = info->name;
+      int64_t i = 0;
+      double d = 0;
+      if (n == "mini_batch_size") {
+        auto v = ParseMiniBatchSize(text);
+        if (!v || *v < 1) {
+          return fail("give a whole number ≥ 1, optionally with a unit KB, MB or GB (e.g. 10, 100KB, 1MB)");
+        }
+        // For files it is a count: "10MB" would silently mean 10485760 files.
+        std::string stripped = Strip(text);
+        if (!tabular && !isdigit(static_cast<unsigned char>(stripped.back()))) {
+          return fail("for a file input it counts files: give a whole number ≥ 1 without a unit "
+                      "(KB, MB and GB are for tabular inputs)");
+        }
+        rs.mini_batch_size = *v;
+        rs.mini_batch_size_given = true;
+      } else if (n == "process_count_per_node") {
+        if (!ParseInt(text, &i) || i < 1 || i > 4096) return fail("give a whole number from 1 to 4096");
+        rs.process_count_per_node = static_cast<int>(i);
+      } else if (n == "node_count") {
+        if (!ParseInt(text, &i) || i < 1 || i > 65536) return fail("give a whole number from 1 to 65536");
+        rs.node_count = static_cast<int>(i);
+      } else if (n == "error_threshold") {
+        // The original's driver rounded a float up and read anything below -1
+        // as -1; here a count of items is a whole number ≥ -1, so that a typo
+        // ("1.5", "-2", "1e2") is an error rather than a different threshold.
+        // Python's ints have no top, so a number beyond int64 (which strtoll
+        // refuses) is the largest threshold.
+        std::string v = Strip(text);
+        if (ParseInt(text, &i) && i >= -1) {
+          rs.error_threshold = i;
+        } else if (IsWholeNumber(v) && v[0] != '-') {
+          rs.error_threshold = INT64_MAX;
+        } else {
+          return fail("give a whole number ≥ -1 (-1: any number of failed items)");
+        }
+      } else if (n == "allowed_failed_count") {
+        if (!ParseInt(text, &i) || i < -1) return fail("give a whole number ≥ -1 (-1: any number)");
+        rs.allowed_failed_count = i;
+      } else if (n == "allowed_failed_percent") {
+        if (!ParseDouble(text, &d) || d < 0 || d > 100) return fail("give a number from 0 to 100");
+        rs.allowed_failed_percent = d;
+      } else if (n == "run_invocation_timeout") {
+        if (!ParseDouble(text, &d) || d <= 0 || d > 259200) {
+          return fail("give seconds, more than 0 and at most 259200 (3 days)");
+        }
+        rs.run_invocation_timeout = d;
+      } else if (n == "run_max_try") {
+        // Reference §1: [1, int.max].
+        if (!ParseInt(text, &i) || i < 1 || i > INT32_MAX) {
+          return fail("give a whole number from 1 to 2147483647");
+        }
+        rs.run_max_try = static_cast<int>(i);
+      } else if (n == "logging_level") {
+        std::string v = Strip(text);
+        std::transform(v.begin(), v.end(), v.begin(), [](unsigned char c) { return toupper(c); });
+        if (v != "DEBUG" && v != "INFO" && v != "WARNING") return fail("give DEBUG, INFO or WARNING");
+        rs.logging_level = v;
+      } else if (n == "output_action") {
+        std::string v = Strip(text);
+        std::transform(v.begin(), v.end(), v.begin(), [](unsigned char c) { return tolower(c); });
+        if (v == "summary_only") rs.output_action = OutputAction::kSummaryOnly;
+        else if (v == "append_row") rs.output_action = OutputAction::kAppendRow;
+        else return fail("give summary_only or append_row");
+      } else if (n == "append_row_file_name") {
+        std::string v = Strip(text);
+        if (v.empty() || v.find_first_of("~\"#%&*:<>?/\\{|}") != std::string::npos) {
+          return fail("give a file name without any of ~ \" # % & * : < > ? / \\ { | }");
+        }
+        rs.append_row_file_name = v;
+      } else if (n == "partition_keys") {
+        auto j = nlohmann::json::parse(text, nullptr, false);
+        if (j.is_discarded() || !j.is_array()) return fail("give a JSON list of key names, e.g. [\"a\",\"b\"]");
+        rs.partition_keys.clear();
+        for (const auto& k : j) {
+          if (!k.is_string()) return fail("give a JSON list of key names, e.g. [\"a\",\"b\"]");
+          rs.partition_keys.push_back(k.get<std::string>());
+        }
+      } else if (n == "task_overhead_timeout" || n == "first_task_creation_timeout") {
+        if (!ParseDouble(text, &d) || d <= 0 || d > 259200) {
+          return fail("give seconds, more than 0 and at most 259200 (3 days)");
+        }
+        (n == "task_overhead_timeout" ? rs.task_overhead_timeout : rs.first_task_creation_timeout) = d;
+      } else if (n == "progress_update_timeout") {
+        // The original: unset or negative means "computed".
+        if (!ParseDouble(text, &d) || d > 259200) return fail("give seconds, at most 259200 (3 days)");
+        rs.progress_update_timeout = d > 0 ? d : 0;
+      } else if (n == "resource_monitor_interval") {
+        if (!ParseDouble(text, &d) || d < 0) return fail("give seconds ≥ 0 (0: off)");
+        rs.resource_monitor_interval = d;
+      } else if (n == "profiling_module") {
+        std::string v = Strip(text);
+        if (!v.empty() && v != "cProfile" && v != "profile") return fail("give cProfile or profile");
+        rs.profiling_module = v;
+      } else if (n == "nice") {
+        if (!ParseInt(text, &i) || i < 0 || i > 20) return fail("give a whole number from 0 to 20");
+        rs.nice = static_cast<int>(i);
+      } else if (info->ignored) {
+        bool b;
+        if ((n == "copy_logs_to_parent" || n == "push_metrics_to_parent" ||
+             n == "cleanup_leaked_queues") && !ParseBool(text, &b)) {
+          return fail("give True or False");
+        }
       }
-      return Status::Usage(msg);
-    };
-    if (!info) return Status::Usage(fmt::format("unknown setting {}", name));
-    if (!is_default.count(name)) rs.given[info->name] = text;
-    std::string n = info->name;
-    int64_t i = 0;
-    double d = 0;
-    if (n == "mini_batch_size") {
-      auto v = ParseMiniBatchSize(text);
-      if (!v || *v < 1) {
-        return fail("give a whole number ≥ 1, optionally with a unit KB, MB or GB (e.g. 10, 100KB, 1MB)");
-      }
-      // For files it is a count: "10MB" would silently mean 10485760 files.
-      std::string stripped = Strip(text);
-      if (!tabular && !isdigit(static_cast<unsigned char>(stripped.back()))) {
-        return fail("for a file input it counts files: give a whole number ≥ 1 without a unit "
-                    "(KB, MB and GB are for tabular inputs)");
-      }
-      rs.mini_batch_size = *v;
-      rs.mini_batch_size_given = true;
-    } else if (n == "process_count_per_node") {
-      if (!ParseInt(text, &i) || i < 1 || i > 4096) return fail("give a whole number from 1 to 4096");
-      rs.process_count_per_node = static_cast<int>(i);
-    } else if (n == "node_count") {
-      if (!ParseInt(text, &i) || i < 1 || i > 65536) return fail("give a whole number from 1 to 65536");
-      rs.node_count = static_cast<int>(i);
-    } else if (n == "error_threshold") {
-      // The original's driver rounded a float up and read anything below -1
-      // as -1; here a count of items is a whole number ≥ -1, so that a typo
-      // ("1.5", "-2", "1e2") is an error rather than a different threshold.
-      // Python's ints have no top, so a number beyond int64 (which strtoll
-      // refuses) is the largest threshold.
-      std::string v = Strip(text);
-      if (ParseInt(text, &i) && i >= -1) {
-        rs.error_threshold = i;
-      } else if (IsWholeNumber(v) && v[0] != '-') {
-        rs.error_threshold = INT64_MAX;
-      } else {
-        return fail("give a whole number ≥ -1 (-1: any number of failed items)");
-      }
-    } else if (n == "allowed_failed_count") {
-      if (!ParseInt(text, &i) || i < -1) return fail("give a whole number ≥ -1 (-1: any number)");
-      rs.allowed_failed_count = i;
-    } else if (n == "allowed_failed_percent") {
-      if (!ParseDouble(text, &d) || d < 0 || d > 100) return fail("give a number from 0 to 100");
-      rs.allowed_failed_percent = d;
-    } else if (n == "run_invocation_timeout") {
-      if (!ParseDouble(text, &d) || d <= 0 || d > 259200) {
-        return fail("give seconds, more than 0 and at most 259200 (3 days)");
-      }
-      rs.run_invocation_timeout = d;
-    } else if (n == "run_max_try") {
-      // Reference §1: [1, int.max].
-      if (!ParseInt(text, &i) || i < 1 || i > INT32_MAX) {
-        return fail("give a whole number from 1 to 2147483647");
-      }
-      rs.run_max_try = static_cast<int>(i);
-    } else if (n == "logging_level") {
-      std::string v = Strip(text);
-      std::transform(v.begin(), v.end(), v.begin(), [](unsigned char c) { return toupper(c); });
-      if (v != "DEBUG" && v != "INFO" && v != "WARNING") return fail("give DEBUG, INFO or WARNING");
-      rs.logging_level = v;
-    } else if (n == "output_action") {
-      std::string v = Strip(text);
-      std::transform(v.begin(), v.end(), v.begin(), [](unsigned char c) { return tolower(c); });
-      if (v == "summary_only") rs.output_action = OutputAction::kSummaryOnly;
-      else if (v == "append_row") rs.output_action = OutputAction::kAppendRow;
-      else return fail("give summary_only or append_row");
-    } else if (n == "append_row_file_name") {
-      std::string v = Strip(text);
-      if (v.empty() || v.find_first_of("~\"#%&*:<>?/\\{|}") != std::string::npos) {
-        return fail("give a file name without any of ~ \" # % & * : < > ? / \\ { | }");
-      }
-      rs.append_row_file_name = v;
-    } else if (n == "partition_keys") {
-      auto j = nlohmann::json::parse(text, nullptr, false);
-      if (j.is_discarded() || !j.is_array()) return fail("give a JSON list of key names, e.g. [\"a\",\"b\"]");
-      rs.partition_keys.clear();
-      for (const auto& k : j) {
-        if (!k.is_string()) return fail("give a JSON list of key names, e.g. [\"a\",\"b\"]");
-        rs.partition_keys.push_back(k.get<std::string>());
-      }
-    } else if (n == "task_overhead_timeout" || n == "first_task_creation_timeout") {
-      if (!ParseDouble(text, &d) || d <= 0 || d > 259200) {
-        return fail("give seconds, more than 0 and at most 259200 (3 days)");
-      }
-      (n == "task_overhead_timeout" ? rs.task_overhead_timeout : rs.first_task_creation_timeout) = d;
-    } else if (n == "progress_update_timeout") {
-      // The original: unset or negative means "computed".
-      if (!ParseDouble(text, &d) || d > 259200) return fail("give seconds, at most 259200 (3 days)");
-      rs.progress_update_timeout = d > 0 ? d : 0;
-    } else if (n == "resource_monitor_interval") {
-      if (!ParseDouble(text, &d) || d < 0) return fail("give seconds ≥ 0 (0: off)");
-      rs.resource_monitor_interval = d;
-    } else if (n == "profiling_module") {
-      std::string v = Strip(text);
-      if (!v.empty() && v != "cProfile" && v != "profile") return fail("give cProfile or profile");
-      rs.profiling_module = v;
-    } else if (n == "nice") {
-      if (!ParseInt(text, &i) || i < 0 || i > 20) return fail("give a whole number from 0 to 20");
-      rs.nice = static_cast<int>(i);
-    } else if (info->ignored) {
-      bool b;
-      if ((n == "copy_logs_to_parent" || n == "push_metrics_to_parent" ||
-           n == "cleanup_leaked_queues") && !ParseBool(text, &b)) {
-        return fail("give True or False");
-      }
+      return Status::Ok();
+    }();
+    if (!checked.ok()) {
+      if (errors == nullptr) return checked;
+      errors->push_back(checked);
     }
   }
   if (rs.progress_update_timeout <= 0) {

@@ -106,12 +106,17 @@ class CliTest(E2ETestCase):
     def test_subcommand_help_is_its_own(self):
         run = self.run_parallelrun("validate", "--help")
         self.assertExit(run, 0)
-        self.assertTrue(run.stdout.startswith("Check a component spec and its entry script.\n"
-                                              "Usage: parallelrun validate [OPTIONS] spec\n"),
+        self.assertTrue(run.stdout.startswith("Check a component spec and its entry script, "),
                         run.stdout)
+        self.assertIn("Usage: parallelrun validate [OPTIONS] spec", run.stdout)
         self.assertIn("Print this subcommand's help and exit", run.stdout)
         self.assertNotIn("all subcommands", run.stdout)
-        self.assertNotIn("--mini-batch-size", run.stdout)
+        # validate takes run's flags, so that a bound job can be checked;
+        # not what only a run does.
+        self.assertIn("--mini-batch-size", run.stdout)
+        self.assertIn("--set", run.stdout)
+        self.assertNotIn("--dry-run", run.stdout)
+        self.assertNotIn("--resume", run.stdout)
         # Usage lines name the command, never the path of the binary.
         for args in (["--help"], ["run", "--help"], ["jobs", "--help"]):
             with self.subTest(args=args):
@@ -177,8 +182,8 @@ class CliTest(E2ETestCase):
                          % re.escape(str(self.tmp)))
         self.assertEqual(lines[4:8], [
             "input data: %s: 4 files in 2 mini-batches of 2 files" % data,
-            "  mini-batch 0: a.txt, b.txt",
-            "  mini-batch 1: c.txt, sub/d.txt",
+            "  mini-batch 0 (2 files, 2 B): a.txt, b.txt",
+            "  mini-batch 1 (2 files, 2 B): c.txt, sub/d.txt",
             "output out: %s" % out,
         ])
         self.assertEqual(
@@ -203,9 +208,9 @@ class CliTest(E2ETestCase):
         lines = run.stdout.splitlines()
         start = lines.index("input data: %s: 95 files in 14 mini-batches of 7 files"
                             % (self.tmp / "many"))
-        self.assertEqual(lines[start + 1], "  mini-batch 0: f000.txt, f001.txt, f002.txt, "
+        self.assertEqual(lines[start + 1], "  mini-batch 0 (7 files, 7 B): f000.txt, f001.txt, f002.txt, "
                                            "f003.txt, f004.txt, … (7 in all)")
-        self.assertEqual(lines[start + 10][:15], "  mini-batch 9:")
+        self.assertEqual(lines[start + 10][:15], "  mini-batch 9 ")
         self.assertEqual(lines[start + 11], "  … 4 more mini-batches")
         # An output without -o goes to the job dir: the plan says where, and
         # stderr says it is a default.
