@@ -125,6 +125,14 @@ void AddJobFlags(CLI::App* sub, JobFlags* f) {
       ->group(kCluster);
   sub->add_option("--master-port,--master_port", req->master_port, "the master's TCP port")
       ->group(kCluster);
+  sub->add_option("--token-file,--token_file", req->token_file,
+                  "the job secret: a file (mode 0600) holding the same token on every node")
+      ->group(kCluster);
+  sub->add_flag("--insecure-derived-secret,--insecure_derived_secret",
+                req->insecure_derived_secret,
+                "derive the job secret from the launcher's job id, which others can guess "
+                "(only on a network you trust)")
+      ->group(kCluster);
   sub->add_flag("--agent-per-process,--agent_per_process", req->agent_per_process,
                 "one agent per launched process instead of one per node")
       ->group(kCluster);

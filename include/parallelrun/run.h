@@ -54,6 +54,10 @@ struct RunRequest {
   std::string master_addr;
   std::string master_port;
   bool agent_per_process = false;
+  // The job secret (link/secret.h): --token-file FILE, and
+  // --insecure-derived-secret to derive one from the launcher's job id.
+  std::string token_file;
+  bool insecure_derived_secret = false;
   // The process environment (NAME=value), which workers inherit.
   std::vector<std::string> environment;
   std::string cwd;                  // the invocation's working folder

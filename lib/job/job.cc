@@ -10,12 +10,15 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cctype>
 #include <cmath>
+#include <cstring>
 
 #include <fmt/format.h>
 
 #include "base/clock.h"
 #include "base/hmac.h"
+#include "base/job_dir.h"
 #include "base/text.h"
 #include "job/agent_node.h"
 #include "job/dry_run.h"
@@ -45,6 +48,34 @@ struct NodeIdentity {
   // processes a launcher started on a node, or a dry run without a secret.
   bool nothing_to_do = false;
 };
+
+// The default job dir's name for a job of several nodes: "job-" and the
+// launcher's job id ("SLURM_JOB_ID=812 SLURM_STEP_ID=0" → job-slurm-812.0),
+// else the master's address and port, in characters safe in a file name.
+std::string MultiNodeJobDirName(const std::string& identity, const Role& role) {
+  std::string text;
+  if (!identity.empty()) {
+    static const std::pair<const char*, const char*> kShort[] = {
+        {"SLURM_JOB_ID=", "slurm-"}, {" SLURM_STEP_ID=", "."},
+        {"TORCHELASTIC_RUN_ID=", "torchrun-"}, {"PMIX_NAMESPACE=", "pmix-"},
+        {"OMPI_MCA_ess_base_jobid=", "ompi-"}, {"OMPI_MCA_orte_ess_jobid=", "ompi-"},
+        {"AZUREML_RUN_ID=", "azureml-"}, {"AZ_BATCH_JOB_ID=", "batch-"}};
+    text = identity;
+    for (const auto& [long_name, short_name] : kShort) {
+      size_t at = text.find(long_name);
+      if (at != std::string::npos) text.replace(at, std::strlen(long_name), short_name);
+    }
+  } else {
+    text = fmt::format("{}-{}", role.master_host, role.master_port);
+  }
+  std::string name = "job-";
+  for (char c : text) {
+    bool safe = std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == '_';
+    name += safe ? c : '_';
+  }
+  if (name.size() > 80) name.resize(80);
+  return name;
+}
 
 // The role and the secret: this process's role from the launcher's
 // variables and the flags, and for a job of several nodes the job's secret —
@@ -85,7 +116,22 @@ Result<NodeIdentity> ResolveNodeIdentity(const EnvironmentMap& env, FILE* out, R
     return node;
   }
   if (role.multi_node()) {
-    auto secret_or = ResolveJobSecret(env, req->job_dir);
+    SecretOptions so;
+    so.job_dir = req->job_dir;
+    so.token_file = req->token_file;
+    so.insecure_derived = req->insecure_derived_secret;
+    so.is_master = role.node_rank == 0 && !req->dry_run;
+    so.wait_for_token = req->dry_run ? std::chrono::milliseconds(0)
+                                     : std::chrono::duration_cast<std::chrono::milliseconds>(
+                                           connect.retry_for);
+    if (role.node_rank != 0 && !req->dry_run && !req->job_dir.empty() &&
+        req->token_file.empty() && env.count("PARALLELRUN_TOKEN") == 0 &&
+        env.count("PARALLELRUN_TOKEN_FILE") == 0 && !req->insecure_derived_secret &&
+        access(TokenPath(req->job_dir).c_str(), F_OK) != 0) {
+      PutText(out, fmt::format("parallelrun: waiting for the master to write the job's token to "
+                               "{}\n", TokenPath(req->job_dir)));
+    }
+    auto secret_or = ResolveJobSecret(env, so);
     if (!secret_or.ok() && req->dry_run) {
       PutText(out, fmt::format("parallelrun: dry run: {}\nparallelrun: dry run: no job secret: {}\n",
                  role.explanation, secret_or.status().message()));
@@ -95,10 +141,11 @@ Result<NodeIdentity> ResolveNodeIdentity(const EnvironmentMap& env, FILE* out, R
     if (!secret_or.ok()) return secret_or.status();
     node.secret = secret_or.value();
     if (req->job_dir.empty()) {
-      // Every node must name the same job dir without talking first: derive
-      // it from the job's secret, which all nodes share and no other job has.
-      req->job_dir = fmt::format("{}/parallelrun-jobs/job-{}", req->cwd,
-                                 HexEncode(Sha256Digest(node.secret.key)).substr(0, 12));
+      // Every node must name the same job dir without talking first: from
+      // the launcher's job id, which is public anyway, or the master's
+      // address — never from the secret.
+      req->job_dir = fmt::format("{}/parallelrun-jobs/{}", req->cwd,
+                                 MultiNodeJobDirName(LauncherJobIdentity(env), role));
     }
   }
   return node;

@@ -159,6 +159,8 @@ std::string EncodeRunRequest(const RunRequest& r) {
   j["master_addr"] = r.master_addr;
   j["master_port"] = r.master_port;
   j["agent_per_process"] = r.agent_per_process;
+  j["token_file"] = r.token_file;
+  j["insecure_derived_secret"] = r.insecure_derived_secret;
   j["cwd"] = r.cwd;
   // Not UTF-8-safe in general (paths): keep bytes as they are.
   return j.dump(-1, ' ', false, json::error_handler_t::replace);
@@ -214,6 +216,11 @@ Result<RunRequest> DecodeRunRequest(const std::string& text) {
     r.agent_per_process = j.at("agent_per_process").get<bool>();
     field = "cwd";
     r.cwd = j.at("cwd").get<std::string>();
+    // Not in journals written before these flags existed.
+    field = "token_file";
+    if (j.contains(field)) r.token_file = j.at(field).get<std::string>();
+    field = "insecure_derived_secret";
+    if (j.contains(field)) r.insecure_derived_secret = j.at(field).get<bool>();
   } catch (const json::exception& e) {
     return Status::Infrastructure("the journal's request: field " + field + ": " + e.what());
   }

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <deque>
+#include <map>
 #include <optional>
 #include <random>
 #include <vector>
@@ -51,6 +52,9 @@ class TcpConnection : public std::enable_shared_from_this<TcpConnection> {
     std::function<void(const std::string& reason, bool final)> refused;
     // An open connection ended without this side closing it.
     std::function<void(const std::string& reason)> lost;
+    // Master side, after the agent proved the secret: "" admits it, else
+    // the reason it is refused (sent to the agent and logged).
+    std::function<std::string(const PeerInfo& peer)> admit;
   };
   Hooks hooks;
 
@@ -58,7 +62,7 @@ class TcpConnection : public std::enable_shared_from_this<TcpConnection> {
                 PeerInfo peer)
       : socket_(std::move(socket)), timer_(socket_.get_executor()), side_(side),
         secret_(std::move(secret)), options_(options), peer_(std::move(peer)),
-        decoder_(kMaxGreetingFrame) {
+        decoder_(kMaxGreetingFrame), rbuf_(kGreetingReadSize) {
     boost::system::error_code ec;
     socket_.set_option(tcp::no_delay(true), ec);  // small frames must not wait for Nagle
   }
@@ -101,8 +105,23 @@ class TcpConnection : public std::enable_shared_from_this<TcpConnection> {
     if (state_ == State::kOpen || state_ == State::kHandshake) BeginClose();
   }
 
+  // Drops a connection that has not finished its handshake at once: no
+  // GOODBYE, no lingering, what it received freed. For strangers making
+  // room for others: lingering would hold their buffers for seconds more.
+  void Abort() {
+    hooks = Hooks{};
+    handler_.reset();
+    early_.clear();
+    decoder_ = LinkDecoder(kMaxGreetingFrame);
+    out_.clear();
+    out_.shrink_to_fit();
+    CloseNow();
+  }
+
   const PeerInfo& peer() const { return peer_; }
   bool open() const { return state_ == State::kOpen; }
+  bool closed() const { return state_ == State::kClosed; }
+  SteadyClock::time_point started() const { return started_; }
 
  private:
   enum class State { kHandshake, kOpen, kClosing, kClosed };
@@ -110,7 +129,7 @@ class TcpConnection : public std::enable_shared_from_this<TcpConnection> {
   const char* PeerWord() const { return side_ == Side::kMaster ? "the agent" : "the master"; }
 
   void Begin() {
-    last_heard_ = last_sent_ = SteadyClock::now();
+    started_ = last_heard_ = last_sent_ = SteadyClock::now();
     deadline_ = last_heard_ + options_.handshake_timeout;
     ArmTimer(options_.handshake_timeout);
     Read();
@@ -294,6 +313,13 @@ class TcpConnection : public std::enable_shared_from_this<TcpConnection> {
     peer_.slots = hello->slots;
     peer_.host = hello->host;
     peer_.capabilities = hello->capabilities & kLinkCapabilities;
+    if (hooks.admit) {
+      std::string why = hooks.admit(peer_);
+      if (!why.empty()) {
+        Fail(why, why, true);
+        return;
+      }
+    }
     Queue(WelcomeFrame{peer_.capabilities, static_cast<uint32_t>(options_.heartbeat_interval.count()),
                        static_cast<uint32_t>(options_.heartbeat_timeout.count()),
                        MasterProof(secret_, hello->nonce, nonce_)});
@@ -342,6 +368,7 @@ class TcpConnection : public std::enable_shared_from_this<TcpConnection> {
     state_ = State::kOpen;
     opened_ = true;
     decoder_.set_limit(kMaxLinkFrame);
+    rbuf_.resize(64 * 1024);  // no read is in flight: this runs inside OnRead
     last_heard_ = SteadyClock::now();
     ArmTimer(Tick());
     auto open = std::move(hooks.open);
@@ -483,7 +510,11 @@ class TcpConnection : public std::enable_shared_from_this<TcpConnection> {
   std::string master_nonce_;  // agent side: the master's
 
   LinkDecoder decoder_;
-  std::array<char, 64 * 1024> rbuf_;
+  // Greeting-sized until the peer proves the secret, so that strangers hold
+  // little; 64 KiB after.
+  static constexpr size_t kGreetingReadSize = 4096;
+  std::vector<char> rbuf_;
+  SteadyClock::time_point started_;
   std::string out_;   // queued, not yet being written
   std::string wbuf_;  // being written
   bool writing_ = false;
@@ -555,7 +586,25 @@ struct TcpListener::State : std::enable_shared_from_this<TcpListener::State> {
     std::weak_ptr<State> weak = shared_from_this();
     std::string address = peer.address;
     conn->hooks.refused = [weak, address](const std::string& reason, bool) {
-      if (auto self = weak.lock()) self->Log(fmt::format("refused {}: {}", address, reason));
+      if (auto self = weak.lock()) self->LogRefused(fmt::format("refused {}: {}", address, reason));
+    };
+    conn->hooks.admit = [weak](const PeerInfo& p) -> std::string {
+      auto self = weak.lock();
+      if (!self) return "the master is stopping";
+      if (p.node == 0) {
+        return "node rank 0 is the master's; each agent needs a rank of its own (check the "
+               "launcher's rank variables or --node-rank)";
+      }
+      auto it = self->joined.find(p.node);
+      if (it != self->joined.end()) {
+        auto other = it->second.lock();
+        if (other && !other->closed()) {
+          return fmt::format("node rank {} has already joined from {} ({}); two nodes claim "
+                             "one rank (check the launcher's rank variables or --node-rank)",
+                             p.node, other->peer().address, other->peer().host);
+        }
+      }
+      return "";
     };
     conn->hooks.open = [weak](const std::shared_ptr<TcpConnection>& c) {
       auto self = weak.lock();
@@ -564,6 +613,7 @@ struct TcpListener::State : std::enable_shared_from_this<TcpListener::State> {
         return;
       }
       PeerInfo p = c->peer();
+      self->joined[p.node] = c;
       c->hooks.lost = [weak, p](const std::string& reason) {
         auto s = weak.lock();
         if (!s || !s->alive) return;
@@ -578,12 +628,56 @@ struct TcpListener::State : std::enable_shared_from_this<TcpListener::State> {
     handshaking.erase(std::remove_if(handshaking.begin(), handshaking.end(),
                                      [](const std::weak_ptr<TcpConnection>& w) {
                                        auto c = w.lock();
-                                       return !c || c->open();
+                                       return !c || c->open() || c->closed();
                                      }),
                       handshaking.end());
+    // Full: the oldest stranger makes room. A real agent finishes its
+    // handshake in a round trip, long before it would be the oldest.
+    while (options.max_handshaking > 0 && handshaking.size() >= options.max_handshaking) {
+      auto oldest = handshaking.front().lock();
+      handshaking.erase(handshaking.begin());
+      if (!oldest) continue;
+      evicted++;
+      LogRefused(fmt::format("closed {}: more than {} connections without a finished handshake; "
+                             "the oldest makes room",
+                             oldest->peer().address, options.max_handshaking));
+      oldest->Abort();
+    }
     handshaking.push_back(conn);
     conn->StartMaster();
   }
+
+  // Lines about refused connections: at most kRefusedLines per
+  // kRefusedWindow, then one line counting the rest, so that a stranger
+  // opening thousands of connections cannot fill the disk with the log.
+  void LogRefused(const std::string& line) {
+    auto now = SteadyClock::now();
+    if (now - window_start >= kRefusedWindow) {
+      if (suppressed > 0) {
+        Log(fmt::format("… and {} more connections refused in {} s (lines left out)", suppressed,
+                        std::chrono::duration_cast<std::chrono::seconds>(kRefusedWindow).count()));
+      }
+      window_start = now;
+      window_lines = 0;
+      suppressed = 0;
+    }
+    if (window_lines < kRefusedLines) {
+      window_lines++;
+      Log(line);
+    } else {
+      suppressed++;
+    }
+  }
+
+  static constexpr size_t kRefusedLines = 20;
+  static constexpr std::chrono::seconds kRefusedWindow{10};
+  SteadyClock::time_point window_start{};
+  size_t window_lines = 0;
+  uint64_t suppressed = 0;
+  uint64_t evicted = 0;
+  // Open connections by the node rank they proved, for refusing a second
+  // node with the same rank.
+  std::map<uint32_t, std::weak_ptr<TcpConnection>> joined;
 
   tcp::acceptor acceptor;
   asio::steady_timer retry;

@@ -23,6 +23,13 @@
 //     error): the `lost` callback runs once with a reason. For the master
 //     that means: requeue the agent's leases unless it already said Bye.
 // After a TcpLinkEnd is destroyed nothing calls its handler or `lost`.
+//
+// Strangers (DESIGN.md §5): before the HMAC proof a connection holds at most
+// a greeting-sized buffer, at most max_handshaking of them exist at once (the
+// oldest is closed for a new one), each has handshake_timeout to finish, and
+// the lines logged about refused connections are rate-limited. An agent that
+// proves the secret but claims a node rank that is the master's or already
+// joined is refused with a message on both sides.
 #ifndef PARALLELRUN_LINK_TCP_LINK_H_
 #define PARALLELRUN_LINK_TCP_LINK_H_
 
@@ -47,6 +54,11 @@ struct TcpLinkOptions {
   std::chrono::milliseconds heartbeat_interval{2000};
   std::chrono::milliseconds heartbeat_timeout{30000};
   std::chrono::milliseconds handshake_timeout{10000};
+  // Connections that have not yet proved the secret. One more closes the
+  // oldest of them: strangers cannot hold more than this many sockets (and
+  // their greeting-sized buffers), and a real agent, whose handshake takes a
+  // round trip, still gets in while they keep trying.
+  size_t max_handshaking = 128;
   // Bytes queued for a peer that does not read before it counts as lost.
   size_t max_queued_bytes = 256u << 20;
 };
