@@ -164,7 +164,12 @@ TEST_CASE("tune: node_count from the guide's formula", "[tune]") {
   m.nodes = 3;
   advice = AdviseNodeCount(m);
   REQUIRE(advice.size() == 1);
-  CHECK(advice[0].change == "3 → 1 (or longer mini-batches)");
+  CHECK(advice[0].change == "3 → 1");
+  m.nodes = 1;
+  advice = AdviseNodeCount(m);
+  REQUIRE(advice.size() == 1);
+  CHECK(advice[0].change == "keep 1");
+  CHECK(advice[0].reason.find("make them longer before adding nodes") != std::string::npos);
 }
 
 AttemptRow Row(uint64_t id, uint32_t attempt, const char* process, uint32_t node, double start,

@@ -34,6 +34,12 @@ int IntSetting(const JobReports& r, const char* name) {
 // (4 × 0.7 / 0.1 is 28.000000000000004).
 double Up(double v) { return std::ceil(v - 1e-9); }
 
+// Seconds with the digits that matter: "12.3 s", "0.45 s", "3.2 ms".
+std::string Secs(double s) {
+  if (s >= 0.01 || s == 0) return fmt::format("{:.2f} s", s);
+  return fmt::format("{:.2g} ms", s * 1000);
+}
+
 std::string Pct(double ratio) { return fmt::format("{:.0f} %", ratio * 100); }
 
 }  // namespace
@@ -145,10 +151,10 @@ std::vector<Advice> AdviseMiniBatchSize(const Measurements& m) {
   if (m.median_elapsed <= 0 || m.median_elapsed >= kAimMiniBatchSeconds) return {};
   double share = m.median_overhead / m.median_elapsed;
   std::string why = fmt::format(
-      "a mini-batch takes {:.2f} s (median), of which {:.2f} s is outside run() ({}); the "
+      "a mini-batch takes {} (median), of which {} is outside run() ({}); the "
       "tuning guide aims for at least {:g} s per mini-batch, so that the per-mini-batch overhead "
       "stays below 0.5 % — unless you want progress and retries in smaller steps",
-      m.median_elapsed, m.median_overhead, Pct(share), kAimMiniBatchSeconds);
+      Secs(m.median_elapsed), Secs(m.median_overhead), Pct(share), kAimMiniBatchSeconds);
   if (m.mini_batch_size <= 0) {
     return {{"mini_batch_size",
              fmt::format("about {:.0f}× larger", Up(kAimMiniBatchSeconds / m.median_elapsed)),
@@ -293,14 +299,17 @@ std::vector<Advice> AdviseNodeCount(const Measurements& m) {
   int useful = static_cast<int>(std::min<double>(max_nodes,
                                                  Up(static_cast<double>(m.mini_batches) / (2.0 * p))));
   std::string why = fmt::format(
-      "{} mini-batches of {:.2f} s on {} node(s) × {} processes took {:.1f} s; the guide's "
-      "node_count × process_count_per_node = wanted duration / duration per mini-batch, and one "
-      "scheduler creates ~{:g} mini-batches a second, enough for {:.0f} processes of {:.2f}-s "
-      "mini-batches ({} nodes of {})",
-      m.mini_batches, m.median_elapsed, m.nodes, p, m.wall_seconds, kTasksCreatedPerSecond, fed,
-      m.median_elapsed, max_nodes, p);
+      "{} mini-batches of {} on {} node(s) × {} processes took {:.1f} s; the guide's "
+      "node_count × process_count_per_node = wanted duration / duration per mini-batch, and the "
+      "original's scheduler creates ~{:g} mini-batches a second, enough for {:.0f} processes of "
+      "such mini-batches ({} node(s) of {})",
+      m.mini_batches, Secs(m.median_elapsed), m.nodes, p, m.wall_seconds, kTasksCreatedPerSecond,
+      fed, max_nodes, p);
   if (processes > fed) {
-    return {{"node_count", fmt::format("{} → {} (or longer mini-batches)", m.nodes, max_nodes), why}};
+    why += "; parallelrun's own scheduler leases far faster (README, Performance), but such short "
+           "mini-batches spend their time on overhead: make them longer before adding nodes";
+    if (max_nodes < m.nodes) return {{"node_count", fmt::format("{} → {}", m.nodes, max_nodes), why}};
+    return {{"node_count", fmt::format("keep {}", m.nodes), why}};
   }
   if (useful > m.nodes) {
     double wanted = m.wall_seconds * m.nodes / useful;
@@ -326,11 +335,11 @@ std::string FormatTune(const Measurements& m, const std::vector<Advice>& advice)
   std::string out = fmt::format(
       "Measured: {} attempts of {} mini-batches ({} items, {:.1f} per mini-batch) on {} node(s), "
       "{} processes, in {:.1f} s.\n"
-      "  mini-batch: {:.2f} s median ({:.2f} s in run(), {:.2f} s overhead); longest run() "
-      "{:.2f} s\n"
+      "  mini-batch: {} median ({} in run(), {} overhead); longest run() {}\n"
       "  busy (Process / Elapsed Seconds): {} ({} to {} per process)\n",
       m.attempts, m.mini_batches, m.items, m.items_per_mini_batch, m.nodes, m.processes,
-      m.wall_seconds, m.median_elapsed, m.median_run, m.median_overhead, m.max_run,
+      m.wall_seconds, Secs(m.median_elapsed), Secs(m.median_run), Secs(m.median_overhead),
+      Secs(m.max_run),
       Pct(m.busy_ratio), Pct(m.min_process_busy), Pct(m.max_process_busy));
   out += fmt::format("  settings: mini_batch_size {}, process_count_per_node {}, "
                      "run_invocation_timeout {}; this machine: {} cores, {} GPUs\n",
