@@ -23,7 +23,9 @@ const JobDirEntry kJobDirLayout[] = {
      "Process, Start Time, Total, Succeeded, Failed, Elapsed Seconds, Process Seconds, Run Method "
      "Seconds, Status (RUN_DONE, RUN_EXCEPTION, RUN_TIMEOUT, RUN_INVALID_RETURN, PROCESS_DIED, "
      "INTERRUPTED, LEASE_LOST), Error Category, Error Message, Mini-batch Detail, Node."},
-    {"logs/sys/job_report/process_summary.csv", "The same, summed per worker process."},
+    {"logs/sys/job_report/process_summary.csv",
+     "The same, summed per worker process; the item columns count each mini-batch once, on the "
+     "process of its last attempt, so that they add up to the job's items."},
     {"logs/sys/job_report/node_summary.csv", "The same, summed per node."},
     {"logs/sys/trace.json",
      "The job's timeline in the Chrome trace-event format, written at the end: one track per "
