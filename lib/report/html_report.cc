@@ -155,7 +155,7 @@ th{background:#f3f3f3}.num{text-align:right}
 svg.chart{display:block;margin:8px 0;background:#fcfcfc;border:1px solid #e5e5e5}
 .title{font-size:13px;font-weight:600}.tick{font-size:11px;fill:#444}
 .grid{stroke:#e3e3e3}.axis{stroke:#555}.ref{stroke:#d62728;stroke-dasharray:5,4}
-.none{color:#777;font-style:italic}pre{background:#f6f6f6;padding:8px;overflow:auto;font-size:12px}
+.none{color:#777;font-style:italic}pre{background:#f6f6f6;padding:8px;white-space:pre-wrap;font-size:12px}
 </style>
 )";
 
@@ -208,7 +208,16 @@ std::string HtmlReport(const JobReports& r) {
   html += "<h1>parallelrun job report</h1>\n<p>Job dir: <code>" + HtmlEscape(Printable(r.job_dir)) +
           "</code></p>\n";
   if (!r.result.empty()) {
-    html += "<pre id=\"result\">" + HtmlEscape(Printable(r.result).substr(0, 4000)) + "</pre>\n";
+    // Line by line: Printable() would show the newlines as "\n".
+    std::string text;
+    size_t start = 0;
+    while (start < r.result.size() && text.size() < 4000) {
+      size_t end = r.result.find('\n', start);
+      if (end == std::string::npos) end = r.result.size();
+      text += Printable(r.result.substr(start, end - start)) + "\n";
+      start = end + 1;
+    }
+    html += "<pre id=\"result\">" + HtmlEscape(text) + "</pre>\n";
   }
   html += "<h2 id=\"summary\">Summary</h2>\n<table>\n";
   html += Row({"", "mini-batches", "items"}, "th");
@@ -257,7 +266,7 @@ std::string HtmlReport(const JobReports& r) {
     }
     Series s{"items/s", {}};
     for (int b = 0; b < bins; b++) s.points.emplace_back((b + 0.5) * width, per[static_cast<size_t>(b)] / width);
-    html += Chart(fmt::format("Items succeeded per second (bins of {:.1f} s)", width),
+    html += Chart(fmt::format("Items succeeded per second (bins of {:.3g} s)", width),
                   "seconds since the first mini-batch started", "items/s", {s});
   }
 

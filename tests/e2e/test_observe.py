@@ -318,7 +318,7 @@ class ObserveTest(E2ETestCase):
         self.assertNotIn("not processed", table)
         self.assertEqual(table["failed"], (2, 40))
         self.assertEqual(table["total"], (5, 100))
-        self.assertRegex(lines[start + 6], r"^parallelrun:   attempts %d, elapsed \d:\d\d:\d\d, "
+        self.assertRegex(lines[start + 5], r"^parallelrun:   attempts %d, elapsed \d:\d\d:\d\d, "
                                            r"throughput \d+\.\d\d mini-batches/s, \d+\.\d\d "
                                            r"items/s$" % len(rows))
         # Failures by kind and message, one traceback each.
@@ -403,7 +403,8 @@ class ObserveTest(E2ETestCase):
         before = live_lines(out[:state["resized_at"]])
         after = live_lines(out[state["resized_at"]:])
         for line in before + after:
-            self.assertRegex(line, r"^(\[[#.]+\] )?\d:\d\d:\d\d \d+/8 mini-batches")
+            self.assertRegex(line, r"^(\[[#.]+\] )?\d:\d\d:\d\d \d+/(8|\d+\+ \(listing\)) "
+                                   r"mini-batches")
             self.assertLessEqual(len(line), 79, line)
         self.assertGreaterEqual(len(after), 3)
         for line in after[1:]:
@@ -411,8 +412,10 @@ class ObserveTest(E2ETestCase):
         self.assertTrue(any("workers: " in line for line in before), before)
         self.assertTrue(any(len(line) > 49 for line in before), before)
         # On the screen, nothing of the live line is left, and nothing wrapped.
-        screen = Screen(50)
-        screen.feed(out.replace("\r\n", "\n"))
+        screen = Screen(80)
+        screen.feed(out[:state["resized_at"]].replace("\r\n", "\n"))
+        screen.width = 50
+        screen.feed(out[state["resized_at"]:].replace("\r\n", "\n"))
         stale = [l for l in screen.lines if re.match(r"^(\[[#.]*\] )?\d:\d\d:\d\d \d+/", l)]
         self.assertEqual(stale, [], screen.lines)
         self.assertTrue(any(l.startswith("parallelrun: job succeeded; job dir") for l in
