@@ -160,7 +160,7 @@ TEST_CASE("tune: node_count from the guide's formula", "[tune]") {
   REQUIRE(advice.size() == 1);
   CHECK(advice[0].change == "1 → up to 13");
   // Tiny mini-batches: one scheduler cannot feed many processes.
-  m.median_elapsed = 0.01;  // 400 × 0.01 = 4 processes: 1 node of 4
+  m.median_elapsed = 0.005;  // 400 × 0.005 = 2 processes: not even 1 node of 4
   m.nodes = 3;
   advice = AdviseNodeCount(m);
   REQUIRE(advice.size() == 1);

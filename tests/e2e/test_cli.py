@@ -73,8 +73,8 @@ class CliTest(E2ETestCase):
 
     def test_no_subcommand_is_a_usage_error(self):
         run = self.run_parallelrun()
-        self.assertUsageError(run, "give a subcommand (run, resume, validate, jobs); 'parallelrun help' "
-                                   "says more")
+        self.assertUsageError(run, "give a subcommand (run, resume, validate, jobs, report, "
+                                   "tune); 'parallelrun help' says more")
 
     def test_misspelt_subcommand_gets_a_suggestion(self):
         self.assertUsageError(self.run_parallelrun("runn", "x.yaml"),
@@ -86,7 +86,7 @@ class CliTest(E2ETestCase):
                               "'parallelrun run x.yaml'")
         self.assertUsageError(self.run_parallelrun("frobnicate"),
                               "unknown subcommand 'frobnicate'; the subcommands are run, "
-                              "resume, validate, jobs")
+                              "resume, validate, jobs, report, tune")
 
     def test_help_and_version_as_words(self):
         for args in (["help"], ["--help"]):
