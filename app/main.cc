@@ -5,6 +5,8 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <dirent.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <exception>
@@ -18,7 +20,10 @@
 #include "parallelrun/jobs.h"
 #include "parallelrun/run.h"
 #include "parallelrun/run_settings.h"
+#include "base/job_dir.h"
 #include "base/spelling.h"
+#include "report/html_report.h"
+#include "report/tune.h"
 #include "plan/yaml_overrides.h"
 
 extern char** environ;
@@ -42,6 +47,22 @@ bool SplitBinding(const std::string& text, std::pair<std::string, std::string>* 
   if (eq == std::string::npos || eq == 0) return false;
   *out = {text.substr(0, eq), text.substr(eq + 1)};
   return true;
+}
+
+// The NVIDIA GPUs this machine has (/dev/nvidia0, /dev/nvidia1, …), for `tune`.
+int CountGpus() {
+  int n = 0;
+  if (DIR* d = opendir("/dev")) {
+    while (dirent* e = readdir(d)) {
+      std::string name = e->d_name;
+      if (name.size() > 6 && name.compare(0, 6, "nvidia") == 0 &&
+          name.find_first_not_of("0123456789", 6) == std::string::npos) {
+        n++;
+      }
+    }
+    closedir(d);
+  }
+  return n;
 }
 
 int Fail(const parallelrun::Status& s) {
@@ -270,6 +291,21 @@ int Main(int argc, char** argv) {
       ->capture_default_str()
       ->needs(jobs->get_option("--clean"));
 
+  std::string report_dir, report_out;
+  CLI::App* report = app.add_subcommand(
+      "report", "Write one self-contained HTML page of charts and tables about a job "
+                "(progress, throughput, busy ratio, durations, failures, CPU and memory).");
+  own_help(report);
+  report->add_option("job_dir", report_dir, "the job dir to report on")->required();
+  report->add_option("-o,--output", report_out, "where to write the page (default: JOB_DIR/report.html)");
+
+  std::string tune_dir;
+  CLI::App* tune = app.add_subcommand(
+      "tune", "Apply the Performance Tuning Guide to a finished job: suggested settings, each "
+              "with its reason and the measured numbers.");
+  own_help(tune);
+  tune->add_option("job_dir", tune_dir, "the job dir of the job to measure")->required();
+
   std::vector<std::string> args(argv + 1, argv + argc);
   std::vector<std::string> subcommands;
   for (const CLI::App* sub : app.get_subcommands({})) subcommands.push_back(sub->get_name());
@@ -302,6 +338,18 @@ int Main(int argc, char** argv) {
   if (jobs->parsed()) {
     jobs_req.cwd = CurrentDir();
     Status s = parallelrun::ListJobs(jobs_req, stdout);
+    return s.ok() ? parallelrun::kExitSucceeded : Fail(s);
+  }
+  if (report->parsed()) {
+    std::string path = report_out.empty() ? parallelrun::HtmlReportPath(report_dir) : report_out;
+    Status s = parallelrun::WriteHtmlReport(report_dir, path);
+    if (!s.ok()) return Fail(s);
+    std::printf("parallelrun: report written to %s\n", path.c_str());
+    return parallelrun::kExitSucceeded;
+  }
+  if (tune->parsed()) {
+    int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    Status s = parallelrun::TuneJob(tune_dir, cores, CountGpus(), stdout);
     return s.ok() ? parallelrun::kExitSucceeded : Fail(s);
   }
   std::vector<std::string> env = Environment();

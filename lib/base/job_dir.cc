@@ -23,8 +23,15 @@ const JobDirEntry kJobDirLayout[] = {
      "Process, Start Time, Total, Succeeded, Failed, Elapsed Seconds, Process Seconds, Run Method "
      "Seconds, Status (RUN_DONE, RUN_EXCEPTION, RUN_TIMEOUT, RUN_INVALID_RETURN, PROCESS_DIED, "
      "INTERRUPTED, LEASE_LOST), Error Category, Error Message, Mini-batch Detail, Node."},
-    {"logs/sys/job_report/process_summary.csv", "The same, summed per worker process."},
+    {"logs/sys/job_report/process_summary.csv",
+     "The same, summed per worker process; the item columns count each mini-batch once, on the "
+     "process of its last attempt, so that they add up to the job's items."},
     {"logs/sys/job_report/node_summary.csv", "The same, summed per node."},
+    {"logs/sys/trace.json",
+     "The job's timeline in the Chrome trace-event format, written at the end: one track per "
+     "worker process (pid = node, tid = worker), a slice per attempt with its status and item "
+     "count, the worker's start, init() and shutdown. Open it in https://ui.perfetto.dev or "
+     "chrome://tracing."},
     {"logs/sys/node/<node>/_main.txt",
      "The node's agent: who this process is and why, worker starts, init() results, timeouts, "
      "exits with their exit codes or signals, replacements."},
@@ -40,6 +47,9 @@ const JobDirEntry kJobDirLayout[] = {
     {"logs/user/error/<node>/processNNN.txt",
      "Full tracebacks of init(), run() and shutdown() exceptions."},
     {"logs/user/entry_script_log/<node>/processNNN.log.txt", "EntryScript().logger output."},
+    {"report.html",
+     "Written by `parallelrun report`: one page of charts and tables about the job, "
+     "self-contained (open it in any browser, offline)."},
     {"outputs/<output>/", "An output of the component that was not given with -o."},
     {"append_row/<mini-batch>.<attempt>.rows",
      "With output_action append_row: the rows of one attempt of a mini-batch, until the job "
@@ -115,6 +125,10 @@ std::string MasterLogPath(const std::string& job_dir, int n) {
 
 std::string ProcessedMiniBatchesCsv(const std::string& job_dir) {
   return Join(job_dir, "logs/sys/job_report/processed_mini-batches.csv");
+}
+std::string HtmlReportPath(const std::string& job_dir) { return Join(job_dir, "report.html"); }
+std::string TracePath(const std::string& job_dir) {
+  return Join(job_dir, "logs/sys/trace.json");
 }
 std::string ProcessSummaryCsv(const std::string& job_dir) {
   return Join(job_dir, "logs/sys/job_report/process_summary.csv");

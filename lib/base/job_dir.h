@@ -58,6 +58,8 @@ std::string MasterLogPath(const std::string& job_dir, int n);
 std::string ProcessedMiniBatchesCsv(const std::string& job_dir);
 std::string ProcessSummaryCsv(const std::string& job_dir);
 std::string NodeSummaryCsv(const std::string& job_dir);
+// logs/sys/trace.json: the job's timeline (report/trace.h).
+std::string TracePath(const std::string& job_dir);
 
 // logs/sys/node/<node>/_main.txt: the node's agent.
 std::string NodeLogPath(const std::string& job_dir, uint32_t node);
@@ -73,6 +75,8 @@ std::string UserLogPath(const std::string& job_dir, UserLog log, uint32_t node,
                         const std::string& process);
 
 // ---- next to logs/ -----------------------------------------------------
+// report.html: `parallelrun report`'s page (report/html_report.h).
+std::string HtmlReportPath(const std::string& job_dir);
 // outputs/<output>/: an output that was not given with -o.
 std::string DefaultOutputDir(const std::string& job_dir, const std::string& output);
 // append_row/: the parts of append_row output until they are joined.

@@ -16,6 +16,7 @@
 #include "link/tcp_link.h"
 #include "node/agent.h"
 #include "report/job_log.h"
+#include "report/summary_table.h"
 #include "report/user_output.h"
 
 namespace parallelrun {
@@ -67,6 +68,7 @@ Status RunMasterNode(NodeLoop& loop, const Role& role, const JobSecret& secret,
   Agent agent(io, std::move(agent_end), std::move(wc), Hostname(), nullptr);
   master.AddAgent(std::move(master_end));
   master.SetDescribeWorkers([&agent] { return agent.Describe(); });
+  master.SetCountWorkers([&agent] { return agent.CountWorkers(); });
 
   if (role.multi_node()) {
     TcpListener::Events events;
@@ -103,19 +105,38 @@ Status RunMasterNode(NodeLoop& loop, const Role& role, const JobSecret& secret,
   loop.Run();
 
   progress->Clear();
-  std::string errors = log->ErrorReport(master.Totals());
-  if (!errors.empty()) {
+  JobLog::Totals t = master.Totals();
+  // Failures grouped by kind and message, one traceback each; job_error.txt
+  // has every failing mini-batch. Without failed attempts (a node that
+  // could not start its workers), the error report is the explanation.
+  std::string groups = log->FailureGroups();
+  std::string errors = log->ErrorReport(t);
+  if (!groups.empty()) {
+    PutText(out, fmt::format("\n{}Each failing mini-batch: {}\n\n", groups,
+                             JobErrorPath(plan.job_dir)));
+  } else if (!errors.empty()) {
     PutText(out, fmt::format("\n{}\n", errors));
   }
-  progress->Say(master.Summary());
-  if (master.Totals().batches == 0 && outcome.ok()) {
+  for (const auto& line : SummaryTable(t, master.Elapsed())) progress->Say(line);
+  if (t.batches == 0 && outcome.ok()) {
     progress->Say("the input has no files: 0 mini-batches, nothing to do");
   }
   for (const auto& note : UserOutputNotes(LogsDir(plan.job_dir))) progress->Say(note);
-  progress->Say(outcome.ok() ? "job succeeded; job dir " + plan.job_dir
-                            : "job failed; see " + JobResultPath(plan.job_dir));
+  if (!outcome.ok()) {
+    progress->Say("job failed; see " + JobResultPath(plan.job_dir));
+  } else if (t.batches_failed > 0 || t.items_failed > 0) {
+    // Never a bare "succeeded" over failed items: say how many, and why
+    // that is still a success.
+    const BatchQueue::Limits& l = master.limits();
+    progress->Say(fmt::format(
+        "job succeeded with {} failed items ({} mini-batches failed after all tries; within "
+        "error_threshold {}, allowed_failed_count {}, allowed_failed_percent {:g}); job dir {}",
+        t.items_failed, t.batches_failed, l.error_threshold, l.allowed_failed_count,
+        l.allowed_failed_percent, plan.job_dir));
+  } else {
+    progress->Say("job succeeded; job dir " + plan.job_dir);
+  }
   // Every stop that leaves work undone says how to continue it.
-  JobLog::Totals t = master.Totals();
   uint64_t unprocessed = t.batches - t.batches_done - t.batches_failed;
   if (!outcome.ok() && outcome.code() != Status::Code::kUsage) {
     if (plan.append_row && t.batches_done > 0) {

@@ -66,6 +66,11 @@ BatchQueue::Verdict BatchQueue::Finish(const AttemptResult& r) {
   if (static_cast<int>(e.attempts - e.budget_base) < limits_.max_tries) {
     e.leased = false;
     counters_.retries++;
+    if (!e.retried) {
+      e.retried = true;
+      counters_.batches_retried++;
+      counters_.items_retried += total;
+    }
     pending_.push_front(r.id);
     return Verdict::kRetry;
   }

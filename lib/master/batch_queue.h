@@ -63,6 +63,8 @@ class BatchQueue {
     uint64_t items_failed = 0;        // live: total − succeeded of latest attempts
     uint64_t attempts = 0;            // results recorded (incl. failures)
     uint64_t retries = 0;             // failed attempts that were requeued
+    uint64_t batches_retried = 0;     // mini-batches requeued at least once
+    uint64_t items_retried = 0;       // their items (as their first failure counted them)
   };
 
   explicit BatchQueue(Limits limits) : limits_(limits) {}
@@ -129,6 +131,7 @@ class BatchQueue {
     AgentId agent = 0;
     bool latest_failed = false;   // latest attempt failed
     uint64_t latest_failed_items = 0;
+    bool retried = false;         // counted in batches_retried
   };
 
   void SetLatest(Entry* e, bool failed, uint64_t failed_items);

@@ -306,6 +306,7 @@ void Master::OnResult(size_t index, AttemptResult&& r) {
     }
   }
   if (verdict == BatchQueue::Verdict::kStale) return;
+  if (verdict != BatchQueue::Verdict::kRetry) log_->Finished(r);
   watch_.Progressed();
   if (verdict == BatchQueue::Verdict::kFailed) {
     log_->Master("WARNING", fmt::format("Mini-batch {} failed after {} tries: {}", r.id, r.attempt,
@@ -384,6 +385,8 @@ Progress::Snapshot Master::Snap() const {
   s.batches_known = c.batches_added;
   s.total_final = queue_.adding_closed();
   s.items_processed = c.items_succeeded;
+  s.items_known = c.items_added;
+  if (count_workers_) s.workers = count_workers_();
   s.items_failed = c.items_failed;
   s.batches_failed = c.batches_failed;
   return s;
@@ -434,6 +437,8 @@ JobLog::Totals Master::Totals() const {
   t.items_failed = c.items_failed;
   t.attempts = c.attempts;
   t.retries = c.retries;
+  t.batches_retried = c.batches_retried;
+  t.items_retried = c.items_retried;
   return t;
 }
 
@@ -441,9 +446,11 @@ std::string Master::Summary() const {
   JobLog::Totals t = Totals();
   return fmt::format(
       "There are {} mini-batches with {} items. Processed {} mini-batches: {} succeeded, {} failed "
-      "after all tries ({} attempts, {} retried). {} items succeeded, {} failed. Elapsed {}.",
+      "after all tries ({} attempts; {} mini-batches retried, {} retries). {} items succeeded, {} "
+      "failed. Elapsed {}.",
       t.batches, t.items, t.batches_done + t.batches_failed, t.batches_done, t.batches_failed,
-      t.attempts, t.retries, t.items_succeeded, t.items_failed, Progress::Duration(Elapsed()));
+      t.attempts, t.batches_retried, t.retries, t.items_succeeded, t.items_failed,
+      Progress::Duration(Elapsed()));
 }
 
 void Master::WriteAppendRowOutput(Status* outcome) {
@@ -633,6 +640,11 @@ Status Master::Replay() {
       if (AttemptFailed(r->status) && config_.resume->rerun_failed) copy = *batch;
       BatchQueue::Verdict verdict = queue_.Replay(*r);
       if (AttemptFailed(r->status)) log_->Failure(*r, shown, verdict == BatchQueue::Verdict::kFailed);
+      // A mini-batch run again (--rerun-failed) counts when it finishes again.
+      if (verdict == BatchQueue::Verdict::kDone ||
+          (verdict == BatchQueue::Verdict::kFailed && !copy)) {
+        log_->Finished(*r);
+      }
       if (verdict == BatchQueue::Verdict::kFailed && copy) {
         revive.emplace_back(std::move(*copy), r->attempt, r->total);
       }

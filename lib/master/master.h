@@ -92,6 +92,8 @@ class Master {
   // job's outcome is Interrupted.
   void Interrupt(bool immediate, const std::string& signal = "SIGINT");
   // What every worker is doing, for the no-progress message (in-process agents).
+  // What the progress line says the workers are doing (the master's node's).
+  void SetCountWorkers(std::function<Progress::Workers()> count) { count_workers_ = std::move(count); }
   void SetDescribeWorkers(std::function<std::vector<std::string>()> describe) {
     describe_workers_ = std::move(describe);
   }
@@ -100,6 +102,9 @@ class Master {
   JobLog::Totals Totals() const;
   // One paragraph: what ran, what failed, how long it took.
   std::string Summary() const;
+  // Seconds since Start().
+  double Elapsed() const;
+  const BatchQueue::Limits& limits() const { return queue_.limits(); }
 
  private:
   struct AgentState {
@@ -138,7 +143,6 @@ class Master {
   // `outcome` is a success; a failure to write makes it a failure.
   void WriteAppendRowOutput(Status* outcome);
   Progress::Snapshot Snap() const;
-  double Elapsed() const;
 
   boost::asio::io_context& io_;
   Config config_;
@@ -146,6 +150,7 @@ class Master {
   Progress* progress_;
   std::function<void(Status)> done_;
   std::function<std::vector<std::string>()> describe_workers_;
+  std::function<Progress::Workers()> count_workers_;
 
   BatchQueue queue_;
   MiniBatchId next_id_ = 0;

@@ -36,6 +36,7 @@ class Agent {
   // Writes one line to the node log (logs/sys/node/<node>/_main.txt).
   void Note(const std::string& line) { Log(line); }
   std::vector<std::string> Describe() const { return pool_->Describe(); }
+  Progress::Workers CountWorkers() const { return pool_->Count(); }
 
  private:
   void OnMessage(LinkMessage&& m);

@@ -143,6 +143,7 @@ struct WorkerPool::Worker {
   bool terminating = false;  // its group was signalled; its frames are ignored
   bool retiring = false;     // failed too often in a row; shutting down
   bool init_answered = false;
+  bool hello = false;        // Python started and greeted
   bool exited = false;       // reaped by waitpid
   bool eof = false;          // stdout pipe closed
   bool reaped = false;       // exited and done with: counted, replaced
@@ -478,6 +479,7 @@ void WorkerPool::OnFrame(Worker* w, Frame&& frame) {
         return ProtocolFailure(w, fmt::format("worker speaks protocol {}, agent {}",
                                               hello.version, kWorkerProtocolVersion));
       }
+      w->hello = true;
       return;
     }
     case kWorkerInitDone:
@@ -839,6 +841,19 @@ std::vector<std::string> WorkerPool::Describe() const {
     out.push_back(fmt::format("node {} {} (pid {}): {}", config_.node, w->name, w->report.pid, what));
   }
   return out;
+}
+
+Progress::Workers WorkerPool::Count() const {
+  Progress::Workers n;
+  for (const auto& w : workers_) {
+    if (w->reaped) continue;
+    if (w->exited || w->terminating || w->state == Worker::State::kShuttingDown) n.stopping++;
+    else if (!w->hello && !w->init_answered) n.starting++;
+    else if (!w->init_answered) n.init++;
+    else if (!w->queue.empty()) n.busy++;
+    else n.idle++;
+  }
+  return n;
 }
 
 }  // namespace parallelrun

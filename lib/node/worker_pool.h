@@ -50,6 +50,7 @@
 #include "node/cgroups.h"
 #include "node/worker_process.h"
 #include "node/worker_protocol.h"
+#include "report/progress.h"
 
 namespace parallelrun {
 
@@ -118,6 +119,9 @@ class WorkerPool {
   std::vector<ProcessReport> Reports() const;
   // One line per worker saying what it is doing, for "no progress" messages.
   std::vector<std::string> Describe() const;
+  // How many workers are starting, in init(), busy, idle or stopping, for
+  // the progress line.
+  Progress::Workers Count() const;
 
  private:
   struct Worker;

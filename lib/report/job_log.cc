@@ -7,16 +7,20 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "base/clock.h"
 #include "base/job_dir.h"
+#include "report/trace.h"
 
 namespace parallelrun {
 
 namespace {
 
 constexpr size_t kFailuresKept = 10;
+constexpr size_t kGroupsKept = 20;
 constexpr size_t kItemsShown = 5;
 // Rows wait in memory up to this size or the master's next journal commit.
 constexpr size_t kCsvBufferBytes = 256 << 10;
@@ -42,15 +46,23 @@ void JobLog::Counters::Add(const AttemptResult& r) {
   attempts++;
   if (r.status == AttemptStatus::kRunDone) done++;
   else failed_attempts++;
-  items += r.total;
-  succeeded += r.succeeded;
-  failed += r.total - r.succeeded;
   elapsed += r.elapsed_seconds;
   cpu += r.process_seconds;
   run += r.run_seconds;
   if (first_start == 0 || r.start_time < first_start) first_start = r.start_time;
   double end = r.start_time + r.elapsed_seconds;
   if (end > last_end) last_end = end;
+}
+
+void JobLog::Counters::AddItems(const AttemptResult& r) {
+  items += r.total;
+  succeeded += r.succeeded;
+  failed += r.total - r.succeeded;
+}
+
+void JobLog::Finished(const AttemptResult& r) {
+  processes_[{r.node, r.process}].AddItems(r);
+  nodes_[r.node].AddItems(r);
 }
 
 Result<std::unique_ptr<JobLog>> JobLog::Open(const std::string& job_dir, int nodes,
@@ -170,6 +182,23 @@ Status JobLog::Flush() {
 
 void JobLog::Failure(const AttemptResult& r, const MiniBatch& batch, bool final_try) {
   failures_by_kind_[AttemptStatusName(r.status)]++;
+  std::string message = Printable(r.error_message.substr(0, r.error_message.find('\n')));
+  auto key = std::make_pair(std::string(AttemptStatusName(r.status)), message);
+  auto group = failure_groups_.find(key);
+  if (group == failure_groups_.end() && failure_groups_.size() < kGroupsKept) {
+    group = failure_groups_.emplace(key, FailureGroup{}).first;
+    group->second.first = r;
+    group->second.item_count = batch.items.size();
+    for (size_t i = 0; i < batch.items.size() && i < kItemsShown; i++) {
+      group->second.items.push_back(batch.items[i]);
+    }
+  }
+  if (group == failure_groups_.end()) {
+    other_failed_attempts_++;
+  } else {
+    group->second.attempts++;
+    group->second.mini_batches.insert(r.id);
+  }
   for (auto& note : first_failures_) {
     if (note.result.id != r.id) continue;
     note.result = r;
@@ -284,6 +313,34 @@ std::string JobLog::ErrorReport(const Totals& t) const {
   return out;
 }
 
+std::string JobLog::FailureGroups() const {
+  if (failure_groups_.empty()) return "";
+  std::vector<const std::pair<const std::pair<std::string, std::string>, FailureGroup>*> order;
+  for (const auto& g : failure_groups_) order.push_back(&g);
+  std::stable_sort(order.begin(), order.end(), [](auto* a, auto* b) {
+    return a->second.mini_batches.size() > b->second.mini_batches.size();
+  });
+  std::string out = "Failures by kind and message:\n";
+  for (const auto* g : order) {
+    const FailureGroup& f = g->second;
+    const AttemptResult& r = f.first;
+    std::string items;
+    for (const auto& item : f.items) items += (items.empty() ? "" : ", ") + Printable(item);
+    if (f.item_count > f.items.size()) items += fmt::format(", … ({} items)", f.item_count);
+    out += fmt::format("- {} {} — {} mini-batch{} ({} attempt{}); first: mini-batch {}{} on node "
+                       "{} {}\n",
+                       g->first.first, g->first.second.empty() ? "(no message)" : g->first.second,
+                       f.mini_batches.size(), f.mini_batches.size() == 1 ? "" : "es", f.attempts,
+                       f.attempts == 1 ? "" : "s", r.id, items.empty() ? "" : " (" + items + ")",
+                       r.node, r.process);
+    if (!r.traceback.empty()) out += LastLines(r.traceback, 5);
+  }
+  if (other_failed_attempts_ > 0) {
+    out += fmt::format("- and {} failed attempts with other messages\n", other_failed_attempts_);
+  }
+  return out;
+}
+
 Status JobLog::Close(const Status& outcome, const Totals& t, const std::string& summary) {
   Status status = Flush();
   // Each file appears whole or not at all, even if the process is killed.
@@ -340,6 +397,13 @@ Status JobLog::Close(const Status& outcome, const Totals& t, const std::string& 
   }
   result += "See " + ReadmePath("") + " for the layout of these logs.\n";
   write(JobResultPath(job_dir_), result);
+  // The timeline is read back from the rows just flushed, so that the master
+  // keeps no list of attempts. It is a view, not the record: a failure to
+  // make it is logged, not the job's.
+  if (status.ok()) {
+    Status traced = WriteTrace(job_dir_, node_reports_);
+    if (!traced.ok()) Master("WARNING", "No timeline: " + traced.message());
+  }
   return status;
 }
 

@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -38,8 +39,14 @@ class JobLog {
   void Overview(const std::string& message);
 
   // Records one attempt: a row in processed_mini-batches.csv and the
-  // per-process/per-node counters. `batch` is the mini-batch it ran.
+  // per-process/per-node counters of attempts and seconds. `batch` is the
+  // mini-batch it ran.
   void Attempt(const AttemptResult& r, const MiniBatch& batch);
+  // The mini-batch finished with attempt `r` (done, or failed for good): its
+  // items count in the summaries' item columns, once, on the process that
+  // ran that attempt — so that the items of node_summary.csv add up to the
+  // job's, however often a mini-batch was tried.
+  void Finished(const AttemptResult& r);
   // Counts a failed attempt by kind and keeps the details of the first
   // failing mini-batches (those that failed for good first) for job_error.txt.
   void Failure(const AttemptResult& r, const MiniBatch& batch, bool final_try);
@@ -51,7 +58,7 @@ class JobLog {
 
   struct Totals {
     uint64_t batches = 0, batches_done = 0, batches_failed = 0, items = 0, items_succeeded = 0,
-             items_failed = 0, attempts = 0, retries = 0;
+             items_failed = 0, attempts = 0, retries = 0, batches_retried = 0, items_retried = 0;
   };
   // Writes process_summary.csv, node_summary.csv, job_result.txt,
   // job_error.txt (when anything failed) and flushes everything.
@@ -69,11 +76,19 @@ class JobLog {
   // nodes that could not run workers, workers whose init() did not succeed.
   std::string ErrorReport(const Totals& totals) const;
 
+  // The failed attempts grouped by kind and message, most mini-batches
+  // first, for the terminal: "RUN_EXCEPTION ValueError: bad item — 30
+  // mini-batches (90 attempts); first: mini-batch 4 (a.txt, …) on node 0
+  // process001", then the end of that attempt's traceback. "" when nothing
+  // failed.
+  std::string FailureGroups() const;
+
  private:
   struct Counters {
     uint64_t attempts = 0, done = 0, failed_attempts = 0, items = 0, succeeded = 0, failed = 0;
     double elapsed = 0, cpu = 0, run = 0, first_start = 0, last_end = 0;
     void Add(const AttemptResult& r);
+    void AddItems(const AttemptResult& r);
   };
   // One failing mini-batch: its latest failed attempt and what followed.
   struct FailureNote {
@@ -83,6 +98,15 @@ class JobLog {
     uint32_t failed_tries = 0;
     bool final_try = false;          // failed for good
     bool succeeded_later = false;    // a retry succeeded
+  };
+
+  // Failed attempts of one kind with one message.
+  struct FailureGroup {
+    uint64_t attempts = 0;
+    std::set<MiniBatchId> mini_batches;
+    AttemptResult first;  // its first attempt, with the traceback
+    std::vector<std::string> items;  // of that mini-batch, the first few
+    size_t item_count = 0;
   };
 
   JobLog() = default;
@@ -102,6 +126,9 @@ class JobLog {
   std::map<uint32_t, NodeReport> node_reports_;
   std::map<std::string, uint64_t> failures_by_kind_;
   std::vector<FailureNote> first_failures_;  // at most kFailuresKept, by first failure
+  // By (kind, message); at most kGroupsKept, the rest counted together.
+  std::map<std::pair<std::string, std::string>, FailureGroup> failure_groups_;
+  uint64_t other_failed_attempts_ = 0;
   std::vector<std::pair<uint32_t, std::string>> node_failures_;
 };
 

@@ -73,8 +73,8 @@ class CliTest(E2ETestCase):
 
     def test_no_subcommand_is_a_usage_error(self):
         run = self.run_parallelrun()
-        self.assertUsageError(run, "give a subcommand (run, resume, validate, jobs); 'parallelrun help' "
-                                   "says more")
+        self.assertUsageError(run, "give a subcommand (run, resume, validate, jobs, report, "
+                                   "tune); 'parallelrun help' says more")
 
     def test_misspelt_subcommand_gets_a_suggestion(self):
         self.assertUsageError(self.run_parallelrun("runn", "x.yaml"),
@@ -86,7 +86,7 @@ class CliTest(E2ETestCase):
                               "'parallelrun run x.yaml'")
         self.assertUsageError(self.run_parallelrun("frobnicate"),
                               "unknown subcommand 'frobnicate'; the subcommands are run, "
-                              "resume, validate, jobs")
+                              "resume, validate, jobs, report, tune")
 
     def test_help_and_version_as_words(self):
         for args in (["help"], ["--help"]):
@@ -249,7 +249,8 @@ class CliTest(E2ETestCase):
         stderr = "\n".join(seen) + "\n" + rest.decode(errors="replace")
         self.assertTrue(any(PROGRESS_LINE.match(l) for l in seen), stderr)
         progress = [l for l in seen if PROGRESS_LINE.match(l)][0]
-        self.assertRegex(progress, r"^parallelrun: 0:00:0\d 0/3 mini-batches, 0 items, 0 items/s$")
+        self.assertRegex(progress, r"^parallelrun: 0:00:0\d 0/3 mini-batches, 0/3 items ok, "
+                                   r"0\.0 items/s, workers: 1 (busy|in init\(\)|starting)$")
         self.assertEqual(proc.returncode, 0, stderr)
         self.assertEqual(stdout, b"")
         self.assertNotIn("\r", stderr)
@@ -280,10 +281,16 @@ class CliTest(E2ETestCase):
         self.assertRegex(lines[0], r"^parallelrun: running 2 workers of Python 3\.\d+\.\d+ "
                          r"\(%s, from PARALLELRUN_PYTHON\); job dir %s$"
                          % (re.escape(helpers.PYTHON), re.escape(str(self.job_dir))))
-        self.assertEqual(len(lines), 3, lines)  # what runs, the summary, the outcome
-        self.assertTrue(lines[1].startswith("parallelrun: There are 1 mini-batches with 3 items."),
-                        lines)
-        self.assertEqual(lines[2], "parallelrun: job succeeded; job dir %s" % self.job_dir)
+        # What runs, the summary table, the outcome.
+        self.assertEqual(lines[1:7], [
+            "parallelrun: summary            mini-batches       items",
+            "parallelrun:   succeeded                   1           3",
+            "parallelrun:   failed                      0           0",
+            "parallelrun:   total                       1           3",
+            "parallelrun:   retried                     0           0",
+            lines[6]], lines)
+        self.assertRegex(lines[6], r"^parallelrun:   attempts 1, elapsed 0:00:\d\d, throughput ")
+        self.assertEqual(lines[7:], ["parallelrun: job succeeded; job dir %s" % self.job_dir])
         # Cluster words stay on clusters; the node log still says why.
         self.assertNotIn("role", run.stderr)
         self.assertNotIn("rank", run.stderr)

@@ -120,7 +120,15 @@ class RunExceptionTest(FaultyCase):
                       "attempt 1 (node 0 %s): RUN_EXCEPTION: ValueError: bad item c (first time "
                       "only)\n" % (rows["c"][0]["Mini-batch Id"], self.input_dir,
                                    rows["c"][0]["Process"]), error)
-        self.assertIn("\n" + error, run.stderr)  # the terminal summary is the same text
+        # The terminal groups the failures by kind and message, one traceback
+        # each, and points to job_error.txt for the rest.
+        self.assertIn("\nFailures by kind and message:\n- RUN_EXCEPTION ValueError: bad item b — "
+                      "1 mini-batch (2 attempts); first: mini-batch %s (%s/b) on node 0 %s\n"
+                      % (b_id, self.input_dir, rows["b"][0]["Process"]), run.stderr)
+        self.assertIn("\nEach failing mini-batch: %s\n" % (self.logs() / "job_error.txt"),
+                      run.stderr)
+        self.assertIn("parallelrun: job succeeded with 1 failed items (1 mini-batches failed "
+                      "after all tries; within error_threshold -1", run.stderr)
         result = self.read("job_result.txt")
         self.assertEqual(result.splitlines()[0], "Job succeeded.")
         self.assertIn("\nThe failures are within the thresholds: error_threshold -1, "
@@ -336,8 +344,11 @@ class ReturnValueTest(FaultyCase):
         self.assertIn("run() returned None; it must return", self.read(
             "user/error/0/%s.txt" % rows["none"][0]["Process"]))
         self.assertIn("There are 6 mini-batches with 6 items. Processed 6 mini-batches: 4 succeeded, "
-                      "2 failed after all tries (8 attempts, 2 retried). 3 items succeeded, 3 failed.",
-                      run.stderr)
+                      "2 failed after all tries (8 attempts; 2 mini-batches retried, 2 retries). 3 items "
+                      "succeeded, 3 failed.",
+                      self.read("job_result.txt"))
+        self.assertIn("parallelrun:   succeeded                   4           3\n"
+                      "parallelrun:   failed                      2           3\n", run.stderr)
 
     def test_flooding_output_does_not_block_the_worker(self):
         run = self.run_faulty({"loud": "flood 4000000", "a": "ok"}, "--process_count_per_node", "1")
@@ -574,9 +585,14 @@ class ScaleTest(FaultyCase):
             for r in done:
                 self.assertEqual((r["Total"], r["Succeeded"], r["Failed"]), ("1", "1", "0"))
         self.assertEqual(sum(len(a) for a in rows.values()), 990 + 30 + 2)
-        self.assertIn("parallelrun: There are 1000 mini-batches with 1000 items. Processed 1000 "
-                      "mini-batches: 990 succeeded, 10 failed after all tries (1022 attempts, 22 "
-                      "retried). 990 items succeeded, 10 failed.", run.stderr)
+        self.assertIn("There are 1000 mini-batches with 1000 items. Processed 1000 "
+                      "mini-batches: 990 succeeded, 10 failed after all tries (1022 attempts; 12 "
+                      "mini-batches retried, 22 retries). 990 items succeeded, 10 failed.", self.read("job_result.txt"))
+        self.assertIn("parallelrun:   succeeded                 990         990\n"
+                      "parallelrun:   failed                     10          10\n"
+                      "parallelrun:   total                    1000        1000\n"
+                      "parallelrun:   retried                    12          12\n"
+                      "parallelrun:   attempts 1022, elapsed ", run.stderr)
         error = self.read("job_error.txt")
         self.assertTrue(error.startswith(
             "10 of 1000 mini-batches failed after all tries; 10 of 1000 items failed.\n"

@@ -119,7 +119,7 @@ class RunFilesTest(E2ETestCase):
         self.assertSucceededReport()
         result = (self.logs() / "job_result.txt").read_text()
         self.assertIn("There are 8 mini-batches with 50 items. Processed 8 mini-batches: "
-                      "8 succeeded, 0 failed after all tries (8 attempts, 0 retried). "
+                      "8 succeeded, 0 failed after all tries (8 attempts; 0 mini-batches retried, 0 retries). "
                       "50 items succeeded, 0 failed.", result)
         self.assertTrue((self.logs() / "sys" / "master_role.0.txt").is_file())
         self.assertTrue((self.logs() / "sys" / "node" / "0" / "_main.txt").is_file())

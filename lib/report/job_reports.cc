@@ -1,0 +1,287 @@
+#include "report/job_reports.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <time.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include <fmt/format.h>
+
+#include "base/disk.h"
+#include "base/job_dir.h"
+
+namespace parallelrun {
+
+namespace {
+
+bool ReadWhole(const std::string& path, std::string* text) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return false;
+  std::ostringstream s;
+  s << in.rdbuf();
+  *text = s.str();
+  return true;
+}
+
+// Column name → index, from a header record.
+std::map<std::string, size_t> Columns(const std::vector<std::string>& header) {
+  std::map<std::string, size_t> out;
+  for (size_t i = 0; i < header.size(); i++) out[header[i]] = i;
+  return out;
+}
+
+// Reads a CSV with a header; calls `row(get)` for each record, where
+// get(name) is that column's field ("" when absent). Stops at the first
+// false from `row`.
+template <typename RowFn>
+Status ForEachRow(const std::string& path, const std::string& text, RowFn row) {
+  size_t pos = 0;
+  std::vector<std::string> fields;
+  if (!NextCsvRecord(text, &pos, &fields)) return Status::Usage(path + ": empty file, no header");
+  std::map<std::string, size_t> cols = Columns(fields);
+  int line = 1;
+  while (NextCsvRecord(text, &pos, &fields)) {
+    line++;
+    if (fields.size() == 1 && fields[0].empty()) continue;
+    auto get = [&](const char* name) -> std::string {
+      auto it = cols.find(name);
+      return it != cols.end() && it->second < fields.size() ? fields[it->second] : "";
+    };
+    std::string error = row(get);
+    if (!error.empty()) return Status::Usage(fmt::format("{}:{}: {}", path, line, error));
+  }
+  return Status::Ok();
+}
+
+bool ToDouble(const std::string& s, double* out) {
+  if (s.empty()) return false;
+  char* end = nullptr;
+  *out = strtod(s.c_str(), &end);
+  return end && *end == '\0';
+}
+
+bool ToU64(const std::string& s, uint64_t* out) {
+  if (s.empty() || s[0] == '-') return false;
+  char* end = nullptr;
+  errno = 0;
+  *out = strtoull(s.c_str(), &end, 10);
+  return errno == 0 && end && *end == '\0';
+}
+
+// The settings the entry script was given: the master's log line
+// "Entry script X with arguments: --mini_batch_size 10 …" (master_node.cc).
+std::map<std::string, std::string> SettingsFromMasterLog(const std::string& text) {
+  std::map<std::string, std::string> out;
+  const std::string marker = "with arguments:";
+  size_t at = text.find(marker);
+  if (at == std::string::npos) return out;
+  size_t end = text.find('\n', at);
+  std::istringstream words(text.substr(at + marker.size(), end - at - marker.size()));
+  std::string word, pending;
+  while (words >> word) {
+    if (word.size() > 1 && word[0] == '\'' && word.back() == '\'') word = word.substr(1, word.size() - 2);
+    if (word.rfind("--", 0) == 0) {
+      pending = word.substr(2);
+      size_t eq = pending.find('=');
+      if (eq != std::string::npos) {
+        out[pending.substr(0, eq)] = pending.substr(eq + 1);
+        pending.clear();
+      }
+    } else if (!pending.empty()) {
+      out[pending] = word;
+      pending.clear();
+    }
+  }
+  return out;
+}
+
+bool EndsWith(const std::string& s, const std::string& tail) {
+  return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
+}
+
+// cProfile's files (profiling_module), wherever the job's logs put them.
+void FindProfiles(const std::string& dir, int depth, std::vector<std::string>* out) {
+  if (depth > 6) return;
+  DIR* d = opendir(dir.c_str());
+  if (!d) return;
+  while (dirent* e = readdir(d)) {
+    std::string name = e->d_name;
+    if (name == "." || name == "..") continue;
+    std::string path = dir + "/" + name;
+    if (e->d_type == DT_DIR) {
+      FindProfiles(path, depth + 1, out);
+    } else if (EndsWith(name, ".prof") || EndsWith(name, ".profile")) {
+      out->push_back(path);
+    }
+  }
+  closedir(d);
+}
+
+}  // namespace
+
+bool NextCsvRecord(const std::string& text, size_t* pos, std::vector<std::string>* fields) {
+  fields->clear();
+  size_t i = *pos;
+  if (i >= text.size()) return false;
+  std::string field;
+  bool quoted = false;
+  while (i < text.size()) {
+    char c = text[i];
+    if (quoted) {
+      if (c == '"') {
+        if (i + 1 < text.size() && text[i + 1] == '"') {
+          field.push_back('"');
+          i += 2;
+          continue;
+        }
+        quoted = false;
+      } else {
+        field.push_back(c);
+      }
+      i++;
+      continue;
+    }
+    if (c == '"') {
+      quoted = true;
+    } else if (c == ',') {
+      fields->push_back(std::move(field));
+      field.clear();
+    } else if (c == '\n' || c == '\r') {
+      i++;
+      if (c == '\r' && i < text.size() && text[i] == '\n') i++;
+      break;
+    } else {
+      field.push_back(c);
+    }
+    i++;
+  }
+  fields->push_back(std::move(field));
+  *pos = i;
+  return true;
+}
+
+bool ParseIsoTime(const std::string& text, double* epoch_seconds) {
+  struct tm tm = {};
+  const char* rest = strptime(text.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
+  if (!rest) rest = strptime(text.c_str(), "%Y-%m-%d %H:%M:%S", &tm);
+  if (!rest) return false;
+  double frac = 0;
+  if (*rest == '.' || *rest == ',') {
+    std::string digits = std::string("0.") + (rest + 1);
+    frac = strtod(digits.c_str(), nullptr);
+  }
+  *epoch_seconds = static_cast<double>(timegm(&tm)) + frac;
+  return true;
+}
+
+int ProcessNumber(const std::string& process) {
+  if (process.rfind("process", 0) != 0 || process.size() == 7) return -1;
+  uint64_t n = 0;
+  if (!ToU64(process.substr(7), &n) || n > 1000000) return -1;
+  return static_cast<int>(n);
+}
+
+Result<std::vector<AttemptRow>> ReadAttemptRows(const std::string& path) {
+  std::string text;
+  if (!ReadWhole(path, &text)) {
+    return Status::Usage(fmt::format("cannot read {}: {}", path, ErrnoText(errno)));
+  }
+  std::vector<AttemptRow> rows;
+  Status s = ForEachRow(path, text, [&rows](auto get) -> std::string {
+    AttemptRow r;
+    uint64_t attempt = 0, node = 0;
+    if (!ToU64(get("Mini-batch Id"), &r.id)) return "Mini-batch Id is not a number";
+    if (!ToU64(get("Picked Count"), &attempt)) return "Picked Count is not a number";
+    if (!ParseIsoTime(get("Start Time"), &r.start)) return "Start Time is not a time";
+    if (!ToU64(get("Total"), &r.total) || !ToU64(get("Succeeded"), &r.succeeded)) {
+      return "Total or Succeeded is not a number";
+    }
+    if (!ToDouble(get("Elapsed Seconds"), &r.elapsed)) return "Elapsed Seconds is not a number";
+    ToDouble(get("Process Seconds"), &r.cpu);
+    ToDouble(get("Run Method Seconds"), &r.run);
+    ToU64(get("Node"), &node);
+    r.attempt = static_cast<uint32_t>(attempt);
+    r.node = static_cast<uint32_t>(node);
+    r.process = get("Process");
+    r.status = get("Status");
+    r.category = get("Error Category");
+    r.message = get("Error Message");
+    rows.push_back(std::move(r));
+    return "";
+  });
+  if (!s.ok()) return s;
+  return rows;
+}
+
+Result<JobReports> ReadJobReports(const std::string& job_dir) {
+  JobReports out;
+  out.job_dir = job_dir;
+  auto rows = ReadAttemptRows(ProcessedMiniBatchesCsv(job_dir));
+  if (!rows.ok()) {
+    return Status::Usage(fmt::format("{} does not look like a parallelrun job dir: {}", job_dir,
+                                     rows.status().message()));
+  }
+  out.attempts = std::move(rows.value());
+
+  std::string text;
+  if (ReadWhole(ProcessSummaryCsv(job_dir), &text)) {
+    Status s = ForEachRow(ProcessSummaryCsv(job_dir), text, [&out](auto get) -> std::string {
+      ProcessRow p;
+      uint64_t node = 0, pid = 0;
+      ToU64(get("Node"), &node);
+      p.node = static_cast<uint32_t>(node);
+      p.process = get("Process");
+      ToU64(get("Attempts"), &p.attempts);
+      ToU64(get("Succeeded Mini-batches"), &p.done);
+      ToU64(get("Failed Attempts"), &p.failed_attempts);
+      ToU64(get("Total Items"), &p.items);
+      ToU64(get("Succeeded Items"), &p.succeeded);
+      ToDouble(get("Elapsed Seconds"), &p.elapsed);
+      ToDouble(get("Process Seconds"), &p.cpu);
+      ToDouble(get("Run Method Seconds"), &p.run);
+      ParseIsoTime(get("Start Time"), &p.start);
+      ParseIsoTime(get("End Time"), &p.end);
+      ToU64(get("Pid"), &pid);
+      p.pid = static_cast<uint32_t>(pid);
+      ToDouble(get("Init Seconds"), &p.init_seconds);
+      p.exit = get("Exit");
+      out.processes.push_back(std::move(p));
+      return "";
+    });
+    if (!s.ok()) return s;
+  }
+
+  // logs/sys/perf/<node>/node_resource_usage.csv, when a node measured it.
+  std::string perf_root = LogsDir(job_dir) + "/sys/perf";
+  if (DIR* d = opendir(perf_root.c_str())) {
+    while (dirent* e = readdir(d)) {
+      uint64_t node = 0;
+      if (!ToU64(e->d_name, &node)) continue;
+      std::string path = perf_root + "/" + e->d_name + "/node_resource_usage.csv";
+      if (!ReadWhole(path, &text)) continue;
+      std::vector<PerfSample> samples;
+      // A perf file is a help, not the job's record: a bad row is skipped.
+      ForEachRow(path, text, [&samples](auto get) -> std::string {
+        PerfSample p;
+        if (!ParseIsoTime(get("Utc Time"), &p.time)) return "";
+        ToDouble(get("Cpu Percent"), &p.cpu_percent);
+        ToDouble(get("Memory Used (MB)"), &p.memory_used_mb);
+        ToDouble(get("Memory Used Percent"), &p.memory_used_percent);
+        samples.push_back(p);
+        return "";
+      });
+      if (!samples.empty()) out.perf[static_cast<uint32_t>(node)] = std::move(samples);
+    }
+    closedir(d);
+  }
+
+  if (ReadWhole(MasterLogPath(job_dir, 0), &text)) out.settings = SettingsFromMasterLog(text);
+  ReadWhole(JobResultPath(job_dir), &out.result);
+  FindProfiles(LogsDir(job_dir), 0, &out.profiles);
+  return out;
+}
+
+}  // namespace parallelrun

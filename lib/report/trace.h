@@ -1,0 +1,36 @@
+// The job's timeline in the Chrome trace-event format (the JSON that
+// chrome://tracing, https://ui.perfetto.dev and speedscope open; as
+// `ray timeline` and ninja's .ninja_log converters write): one track per
+// worker process — pid = node, tid = the worker's number (process003 → 3) —
+// with a complete event ("ph":"X") per attempt of a mini-batch, its status,
+// attempt and item counts in "args", and the worker's own slices: its life
+// from start to exit, init() and shutdown (from the end of its last
+// mini-batch to its exit). Written by the master at the end of the job from
+// what it already has: the rows of processed_mini-batches.csv and the
+// nodes' process reports.
+#ifndef PARALLELRUN_REPORT_TRACE_H_
+#define PARALLELRUN_REPORT_TRACE_H_
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "link/link.h"
+#include "parallelrun/status.h"
+#include "report/job_reports.h"
+
+namespace parallelrun {
+
+// The trace as JSON text. `nodes` may be empty (the attempts alone are
+// drawn); times are microseconds since the earliest event.
+std::string TraceJson(const std::vector<AttemptRow>& attempts,
+                      const std::map<uint32_t, NodeReport>& nodes);
+
+// Reads processed_mini-batches.csv of `job_dir` and writes
+// logs/sys/trace.json (whole or not at all). Errors name the file.
+Status WriteTrace(const std::string& job_dir, const std::map<uint32_t, NodeReport>& nodes);
+
+}  // namespace parallelrun
+
+#endif  // PARALLELRUN_REPORT_TRACE_H_

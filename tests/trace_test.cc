@@ -1,0 +1,105 @@
+// The timeline (report/trace.h) and the reports it is made from
+// (report/job_reports.h): CSV records with quoted fields, times, and a trace
+// whose events are well-formed and one per attempt.
+#include "report/trace.h"
+
+#include <catch2/catch.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <string>
+#include <vector>
+
+namespace parallelrun {
+namespace {
+
+TEST_CASE("job reports: CSV records keep quoted commas, quotes and newlines", "[trace]") {
+  std::string text = "a,\"b,1\",\"say \"\"hi\"\"\"\r\n\"two\nlines\",,x\n";
+  size_t pos = 0;
+  std::vector<std::string> f;
+  REQUIRE(NextCsvRecord(text, &pos, &f));
+  CHECK(f == std::vector<std::string>{"a", "b,1", "say \"hi\""});
+  REQUIRE(NextCsvRecord(text, &pos, &f));
+  CHECK(f == std::vector<std::string>{"two\nlines", "", "x"});
+  CHECK_FALSE(NextCsvRecord(text, &pos, &f));
+}
+
+TEST_CASE("job reports: ISO times and process numbers", "[trace]") {
+  double t = 0;
+  REQUIRE(ParseIsoTime("1970-01-02T00:00:01.500000", &t));
+  CHECK(t == Approx(86401.5));
+  CHECK_FALSE(ParseIsoTime("yesterday", &t));
+  CHECK(ProcessNumber("process003") == 3);
+  CHECK(ProcessNumber("process") == -1);
+  CHECK(ProcessNumber("worker1") == -1);
+}
+
+TEST_CASE("trace: one complete event per attempt on its worker's track", "[trace]") {
+  std::vector<AttemptRow> rows(3);
+  rows[0].id = 0; rows[0].attempt = 1; rows[0].process = "process000"; rows[0].node = 0;
+  rows[0].start = 1000; rows[0].elapsed = 2; rows[0].status = "RUN_DONE"; rows[0].total = 5;
+  rows[0].succeeded = 5;
+  rows[1] = rows[0];
+  rows[1].id = 1; rows[1].process = "process001"; rows[1].start = 1001; rows[1].status = "RUN_EXCEPTION";
+  rows[1].succeeded = 0; rows[1].message = "ValueError: bad item";
+  rows[2] = rows[1];
+  rows[2].attempt = 2; rows[2].node = 1; rows[2].process = "process002"; rows[2].start = 1004;
+  rows[2].status = "RUN_DONE"; rows[2].succeeded = 5;
+  std::map<uint32_t, NodeReport> nodes;
+  nodes[0].node = 0;
+  nodes[0].host = "h0";
+  ProcessReport p;
+  p.process = "process000";
+  p.pid = 42;
+  p.start_time = 999;
+  p.end_time = 1010;
+  p.init_ok = true;
+  p.init_seconds = 0.5;
+  p.exit = "exit code 0";
+  nodes[0].processes.push_back(p);
+
+  auto trace = nlohmann::json::parse(TraceJson(rows, nodes));
+  int attempts = 0, worker = 0, init = 0, shutdown = 0;
+  for (const auto& e : trace.at("traceEvents")) {
+    REQUIRE(e.contains("ph"));
+    REQUIRE(e.contains("pid"));
+    REQUIRE(e.contains("tid"));
+    if (e["ph"] != "X") {
+      CHECK(e["ph"] == "M");
+      continue;
+    }
+    CHECK(e.at("ts").get<int64_t>() >= 0);
+    CHECK(e.at("dur").get<int64_t>() > 0);
+    if (e["cat"] == "mini-batch") {
+      attempts++;
+      const auto& args = e.at("args");
+      CHECK(args.at("items") == 5);
+      if (args.at("mini_batch") == 1 && args.at("attempt") == 1) {
+        CHECK(args.at("status") == "RUN_EXCEPTION");
+        CHECK(args.at("error_message") == "ValueError: bad item");
+        CHECK(e["tid"] == 1);
+        CHECK(e["ts"] == 2000000);  // the origin is the worker's start, 999
+      }
+      if (args.at("attempt") == 2) {
+        CHECK(e["pid"] == 1);
+        CHECK(e["tid"] == 2);
+      }
+    } else if (e["name"] == "worker process000") {
+      worker++;
+      CHECK(e["ts"] == 0);
+      CHECK(e["dur"] == 11000000);
+    } else if (e["name"] == "start and init()") {
+      init++;
+    } else if (e["name"] == "shutdown") {
+      shutdown++;
+      CHECK(e["ts"] == 3000000);  // after its last mini-batch, which ended at 1002
+    }
+  }
+  CHECK(attempts == 3);
+  CHECK(worker == 1);
+  CHECK(init == 1);
+  CHECK(shutdown == 1);
+}
+
+}  // namespace
+}  // namespace parallelrun
