@@ -129,6 +129,9 @@ int Main(int argc, char** argv) {
   run->add_flag("--allow-output-in-input,--allow_output_in_input", req.allow_output_in_input,
                 "let an output folder be an input folder (the job then lists what it writes)");
   run->add_option("--python", req.python, "the workers' Python interpreter");
+  run->add_option("--start-method,--start_method", req.start_method,
+                  "fork (default: one process imports the entry script once and forks the "
+                  "workers) or spawn (each worker starts its own Python)");
   run->add_option("--progress", req.progress, "auto, bar, plain or none")
       ->capture_default_str();
   const char* kCluster = "Cluster (default: from the launcher's variables; see README)";
@@ -176,6 +179,8 @@ int Main(int argc, char** argv) {
                    "continue although the spec, the entry script or the inputs changed");
   resume->add_option("--progress", resume_options.progress, "auto, bar, plain or none")
       ->capture_default_str();
+  resume->add_option("--start-method,--start_method", resume_options.start_method,
+                     "fork (default) or spawn, as for run");
 
   std::string validate_spec, validate_python;
   CLI::App* validate = app.add_subcommand("validate", "Check a component spec and its entry script.");
