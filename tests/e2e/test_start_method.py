@@ -1,0 +1,92 @@
+"""The start methods (issue 13): `--start-method fork` (a zygote imports the
+entry script once and forks the workers) and `spawn` (each worker starts its
+own Python) run the same jobs alike; a replaced worker is forked again; a
+module that starts a thread at import falls back to spawn with a line saying
+so; a zygote killed with SIGKILL makes the job spawn its workers, saying so,
+with nothing left behind."""
+
+import os
+import re
+import signal
+import subprocess
+
+from helpers import PYTHON, process_gone
+from test_failures import FaultyCase
+
+
+class StartMethodTest(FaultyCase):
+
+    def run_with(self, method, items, *flags, **kwargs):
+        return self.run_faulty(items, "--start-method", method, *flags, **kwargs)
+
+    def check_same_job(self, method, verb):
+        run = self.run_with(method, {"a": "ok", "b": "raise_once", "c": "ok"})
+        self.assertExit(run, 0)
+        statuses = {k: [r["Status"] for r in v] for k, v in self.rows_by_item().items()}
+        self.assertEqual(statuses["a"], ["RUN_DONE"])
+        self.assertEqual(statuses["c"], ["RUN_DONE"])
+        self.assertEqual(statuses["b"], ["RUN_EXCEPTION", "RUN_DONE"])
+        self.assertRegex(self.main_log(), r"\|process000 %s \(pid \d+\)\n" % verb)
+
+    def test_fork_runs_the_job(self):
+        self.check_same_job("fork", "forked")
+
+    def test_spawn_runs_the_job(self):
+        self.check_same_job("spawn", "started")
+
+    def test_a_worker_replaced_after_a_crash_is_forked_again(self):
+        run = self.run_with("fork", {"a": "ok", "x": "exit_once 4", "b": "ok"},
+                            "--process_count_per_node", "1")
+        self.assertExit(run, 0)
+        self.assertAttempts(self.rows_by_item()["x"], ["PROCESS_DIED", "RUN_DONE"])
+        self.assertRegex(self.main_log(), r"\|process001 forked \(pid \d+\)\n")
+
+    def test_a_worker_replaced_after_a_timeout_is_forked_again(self):
+        run = self.run_with("fork", {"x": "hang_once", "b": "ok"},
+                            "--process_count_per_node", "1", "--run_invocation_timeout", "1")
+        self.assertExit(run, 0)
+        self.assertAttempts(self.rows_by_item()["x"], ["RUN_TIMEOUT", "RUN_DONE"])
+        self.assertRegex(self.main_log(), r"\|process001 forked \(pid \d+\)\n")
+
+    def test_a_thread_started_at_import_falls_back_to_spawn(self):
+        script = self.tmp / "threaded.py"
+        script.write_text(
+            "import threading, time\n"
+            "threading.Thread(target=time.sleep, args=(600,), daemon=True, name='bg').start()\n"
+            "def run(mini_batch):\n"
+            "    return mini_batch\n")
+        spec = self.component_spec(entry="threaded.py")
+        self.make_files(self.tmp / "in", ["a", "b"])
+        run = self.run_job(spec, "-i", "data=%s" % (self.tmp / "in"), "--start-method", "fork",
+                           progress="plain")
+        self.assertExit(run, 0)
+        self.assertIn("start method fork: importing the entry script started 1 thread ('bg'), "
+                      "which a forked worker would not have; workers start with spawn instead",
+                      run.stderr)
+        self.assertRegex(self.main_log(), r"\|process000 started \(pid \d+\)\n")
+
+    def test_a_killed_zygote_makes_the_job_spawn_its_workers(self):
+        spec = self.faulty_job({"a": "touch started\nwait_for go", "x": "exit_once 4",
+                                "b": "ok"})
+        env = dict(os.environ, PARALLELRUN_PYTHON=PYTHON, FAULTY_STATE=str(self.state))
+        self.job_dir = self.tmp / "job"
+        proc = subprocess.Popen(
+            [self.parallelrun, "run", str(spec), "-i", "data=%s" % self.input_dir,
+             "-o", "out=%s" % (self.tmp / "out"), "--job-dir", str(self.job_dir),
+             "--progress", "plain", "--mini_batch_size", "1", "--process_count_per_node", "1",
+             "--start-method", "fork"],
+            cwd=str(self.tmp), env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE)
+        self.addCleanup(lambda: proc.poll() is not None or (proc.kill(), proc.wait()))
+        self.wait_until(lambda: (self.state / "started").exists(), "the first mini-batch",
+                        alive=[proc])
+        zygote = int(re.search(r"\|zygote \(pid (\d+)\)", self.main_log()).group(1))
+        os.kill(zygote, signal.SIGKILL)
+        (self.state / "go").write_text("")
+        _, err = proc.communicate(timeout=60)
+        self.assertEqual(proc.returncode, 0, err)
+        self.assertRegex(err.decode(), r"start method fork: the zygote \(pid %d\) is gone "
+                                       r"\(killed by SIGKILL\); workers start with spawn "
+                                       r"instead" % zygote)
+        self.assertRegex(self.main_log(), r"\|process001 started \(pid \d+\)\n")
+        self.assertTrue(process_gone(zygote))
