@@ -28,18 +28,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 PY = "/usr/bin/python3"
 
 PANDAS_ENTRY = "import pandas\n\ndef run(mini_batch):\n    return mini_batch\n"
-SPEC = """$schema: https://azuremlschemas.azureedge.net/latest/parallelComponent.schema.json
-type: parallel
-name: startup
-inputs:
-  data: {type: uri_folder}
-input_data: ${{inputs.data}}
-mini_batch_size: "10"
-task:
-  type: run_function
-  code: .
-  entry_script: %s
-"""
+def spec_for(entry):
+    """bench/noop_spec.yaml with another entry script."""
+    with open(os.path.join(HERE, "noop_spec.yaml")) as f:
+        return f.read().replace("entry: noop_entry.py", "entry: " + entry)
 
 POOL = """
 import multiprocessing, sys, time
@@ -60,7 +52,8 @@ def job(binary, tmp, entry, workers, method, files):
     shutil.rmtree(job_dir, ignore_errors=True)
     t0 = time.time()
     subprocess.run([binary, "run", os.path.join(tmp, "spec_%s.yaml" % entry), "-i",
-                    "data=" + files, "--job-dir", job_dir, "--progress", "none",
+                    "data=" + files, "-o", "out=" + os.path.join(tmp, "out"), "--job-dir",
+                    job_dir, "--progress", "none", "--mini_batch_size", "10",
                     "--process_count_per_node", str(workers), "--start-method", method],
                    cwd=tmp, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                    env=dict(os.environ, PARALLELRUN_PYTHON=PY))
@@ -87,7 +80,7 @@ def main():
         f.write(PANDAS_ENTRY)
     for entry in ("noop_entry.py", "pandas_entry.py"):
         with open(os.path.join(tmp, "spec_%s.yaml" % entry), "w") as f:
-            f.write(SPEC % entry)
+            f.write(spec_for(entry))
     files = os.path.join(tmp, "files")
     os.mkdir(files)
     for i in range(10):
