@@ -450,7 +450,7 @@ class Worker:
                     sys.path.insert(0, p)
             sys.argv = [script] + _CONFIG.get("argv", [])
             if _CONFIG["tabular"] or _CONFIG["partitioned"]:
-                self.tabular = _load_tabular_module()
+                self.tabular = _PRELOADED.get("tabular") or _load_tabular_module()
             if _CONFIG["tabular"]:
                 import pandas  # noqa: F401 - here, not in the first run(): init pays for it
             module = _PRELOADED.get("module")

@@ -195,8 +195,12 @@ std::string WorkerPool::StderrTail(Worker* w) const {
 void WorkerPool::Start() {
   // Orphans of the workers (double forks, setsid) come to us, not to init,
   // so that OnExit can kill them: nothing a worker started outlives it.
-  if (!BecomeSubreaper()) Log("cannot become a child subreaper; processes that leave a worker's "
-                              "process group may outlive it");
+  if (!BecomeSubreaper()) {
+    Log("cannot become a child subreaper; processes that leave a worker's "
+        "process group may outlive it");
+    // A forked worker becomes our child only by being re-parented to us.
+    DropZygote("this process cannot be a child subreaper, which a forked worker's parent must be");
+  }
   // And each worker in a cgroup of its own where one can be made: what it
   // starts cannot leave that, however it detaches.
   std::string why;
@@ -336,8 +340,9 @@ void WorkerPool::StartWorker() {
   if (cgroups_ && !cgroups_->Add(raw->name, raw->proc->pid())) {
     Log(fmt::format("{}: could not be put in its cgroup", raw->name));
   }
-  Log(fmt::format("{} {} (pid {})", raw->name, config_.zygote ? "forked" : "started",
-                  raw->proc->pid()));
+  Log(fmt::format("{} started (pid {})", raw->name, raw->proc->pid()));
+  if (config_.zygote) Log(fmt::format("{} is a fork of the zygote (pid {})", raw->name,
+                                      config_.zygote->pid()));
 
   WorkerStart start = config_.start;
   start.process_name = raw->name;

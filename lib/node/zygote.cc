@@ -194,6 +194,7 @@ Status Zygote::SendMessage(uint8_t type, const std::string& payload, const std::
   ssize_t n;
   do n = ::sendmsg(socket_, &msg, MSG_NOSIGNAL);
   while (n < 0 && errno == EINTR);
+  if (n < 0 && (errno == EPIPE || errno == ECONNRESET)) return Gone();
   if (n < 0) return Status::Infrastructure(fmt::format("zygote: {}", strerror(errno)));
   return Status::Ok();
 }
@@ -222,10 +223,7 @@ void Zygote::AwaitReady(boost::asio::io_context& io,
         if (!msg.ok()) {
           why = msg.status().message();
         } else if (msg->empty()) {
-          // Give a zygote that just closed its end a moment to be reaped.
-          int status;
-          for (int i = 0; i < 50 && !Reaped(&status); i++) ::usleep(2000);
-          why = fmt::format("the zygote (pid {}) ended ({})", pid_, Describe());
+          why = Gone().message();
         } else if ((*msg)[0] == static_cast<char>(kFallback)) {
           why = msg->substr(1);
         } else if ((*msg)[0] != static_cast<char>(kReady)) {
@@ -234,6 +232,14 @@ void Zygote::AwaitReady(boost::asio::io_context& io,
         }
         done(why);
       });
+}
+
+Status Zygote::Gone() {
+  // Its end of the socket closed as it died: give it a moment to be reaped,
+  // so that how it ended can be said.
+  int status;
+  for (int i = 0; i < 50 && !Reaped(&status); i++) ::usleep(2000);
+  return Status::Infrastructure(fmt::format("the zygote (pid {}) is gone ({})", pid_, Describe()));
 }
 
 Result<pid_t> Zygote::Fork(int stdin_fd, int stdout_fd, int stderr_fd) {
@@ -246,11 +252,7 @@ Result<pid_t> Zygote::Fork(int stdin_fd, int stdout_fd, int stderr_fd) {
   }
   auto msg = Receive(socket_);
   if (!msg.ok()) return msg.status();
-  if (msg->empty()) {
-    int status;
-    for (int i = 0; i < 50 && !Reaped(&status); i++) ::usleep(2000);
-    return Status::Infrastructure(fmt::format("the zygote (pid {}) is gone ({})", pid_, Describe()));
-  }
+  if (msg->empty()) return Gone();
   if ((*msg)[0] == static_cast<char>(kForked) && msg->size() == 5) {
     uint32_t pid;
     memcpy(&pid, msg->data() + 1, 4);  // little-endian, as every x86/ARM Linux

@@ -79,11 +79,20 @@ class Zygote {
 
   // Forks a worker with these descriptors (not taken) on its fds 0–2 and
   // returns its pid, now the caller's child. Blocks until the zygote
-  // answers, which a READY zygote does in milliseconds (it only forks);
-  // bounded by kForkWait, after which the zygote counts as broken.
+  // answers, bounded by kForkWait, after which the zygote counts as broken.
   // REQUIRES: AwaitReady reported READY.
+  //
+  // Why a handler may block here (STYLE.md: handlers never block): the
+  // zygote does nothing but wait for FORK, and answers after two fork()s
+  // and the reaping of the middle process — about a millisecond with a
+  // pandas import behind it (bench/RESULTS.md, issue 13). Workers are
+  // forked at the start and to replace one that ended; meanwhile other
+  // workers' frames wait in their pipes and timers fire that much later.
+  // An asynchronous FORK would need a worker that exists without a process
+  // in every state of WorkerPool; the bound keeps the worst case — a
+  // stopped or wedged zygote — to one stall, after which workers spawn.
   Result<pid_t> Fork(int stdin_fd, int stdout_fd, int stderr_fd);
-  static constexpr auto kForkWait = std::chrono::seconds(5);
+  static constexpr auto kForkWait = std::chrono::seconds(2);
 
   pid_t pid() const { return pid_; }
   // "exit code 3", "killed by SIGKILL" once it ended, else "running".
@@ -93,6 +102,8 @@ class Zygote {
   Zygote() = default;
   Status SendMessage(uint8_t type, const std::string& payload, const std::vector<int>& fds);
   bool Reaped(int* status);
+  // "the zygote (pid N) is gone (how it ended)", once it closed its end.
+  Status Gone();
 
   pid_t pid_ = -1;
   int socket_ = -1;

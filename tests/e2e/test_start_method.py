@@ -19,34 +19,37 @@ class StartMethodTest(FaultyCase):
     def run_with(self, method, items, *flags, **kwargs):
         return self.run_faulty(items, "--start-method", method, *flags, **kwargs)
 
-    def check_same_job(self, method, verb):
+    def check_same_job(self, method, forked):
         run = self.run_with(method, {"a": "ok", "b": "raise_once", "c": "ok"})
         self.assertExit(run, 0)
         statuses = {k: [r["Status"] for r in v] for k, v in self.rows_by_item().items()}
         self.assertEqual(statuses["a"], ["RUN_DONE"])
         self.assertEqual(statuses["c"], ["RUN_DONE"])
         self.assertEqual(statuses["b"], ["RUN_EXCEPTION", "RUN_DONE"])
-        self.assertRegex(self.main_log(), r"\|process000 %s \(pid \d+\)\n" % verb)
+        main = self.main_log()
+        self.assertRegex(main, r"\|process000 started \(pid \d+\)\n")
+        self.assertEqual(bool(re.search(r"\|process000 is a fork of the zygote \(pid \d+\)\n",
+                                        main)), forked, main)
 
     def test_fork_runs_the_job(self):
-        self.check_same_job("fork", "forked")
+        self.check_same_job("fork", True)
 
     def test_spawn_runs_the_job(self):
-        self.check_same_job("spawn", "started")
+        self.check_same_job("spawn", False)
 
     def test_a_worker_replaced_after_a_crash_is_forked_again(self):
         run = self.run_with("fork", {"a": "ok", "x": "exit_once 4", "b": "ok"},
                             "--process_count_per_node", "1")
         self.assertExit(run, 0)
         self.assertAttempts(self.rows_by_item()["x"], ["PROCESS_DIED", "RUN_DONE"])
-        self.assertRegex(self.main_log(), r"\|process001 forked \(pid \d+\)\n")
+        self.assertRegex(self.main_log(), r"\|process001 is a fork of the zygote \(pid \d+\)\n")
 
     def test_a_worker_replaced_after_a_timeout_is_forked_again(self):
         run = self.run_with("fork", {"x": "hang_once", "b": "ok"},
                             "--process_count_per_node", "1", "--run_invocation_timeout", "1")
         self.assertExit(run, 0)
         self.assertAttempts(self.rows_by_item()["x"], ["RUN_TIMEOUT", "RUN_DONE"])
-        self.assertRegex(self.main_log(), r"\|process001 forked \(pid \d+\)\n")
+        self.assertRegex(self.main_log(), r"\|process001 is a fork of the zygote \(pid \d+\)\n")
 
     def test_a_thread_started_at_import_falls_back_to_spawn(self):
         script = self.tmp / "threaded.py"
@@ -64,6 +67,7 @@ class StartMethodTest(FaultyCase):
                       "which a forked worker would not have; workers start with spawn instead",
                       run.stderr)
         self.assertRegex(self.main_log(), r"\|process000 started \(pid \d+\)\n")
+        self.assertNotIn(" is a fork of the zygote", self.main_log())
 
     def test_a_killed_zygote_makes_the_job_spawn_its_workers(self):
         spec = self.faulty_job({"a": "touch started\nwait_for go", "x": "exit_once 4",
@@ -89,4 +93,5 @@ class StartMethodTest(FaultyCase):
                                        r"\(killed by SIGKILL\); workers start with spawn "
                                        r"instead" % zygote)
         self.assertRegex(self.main_log(), r"\|process001 started \(pid \d+\)\n")
+        self.assertNotIn("process001 is a fork of the zygote", self.main_log())
         self.assertTrue(process_gone(zygote))
