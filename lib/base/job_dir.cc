@@ -40,6 +40,14 @@ const JobDirEntry kJobDirLayout[] = {
     {"logs/user/error/<node>/processNNN.txt",
      "Full tracebacks of init(), run() and shutdown() exceptions."},
     {"logs/user/entry_script_log/<node>/processNNN.log.txt", "EntryScript().logger output."},
+    {"logs/user/stdout/<node>/zygote.stdout.txt",
+     "With the start method fork: what the entry script printed while the node's zygote "
+     "imported it, once for all its workers (README: start methods)."},
+    {"logs/user/stderr/<node>/zygote.stderr.txt",
+     "The same for stderr: warnings of that import, and why the workers were spawned instead "
+     "when forking was not safe."},
+    {"logs/user/entry_script_log/<node>/zygote.log.txt",
+     "EntryScript().logger output of that import."},
     {"outputs/<output>/", "An output of the component that was not given with -o."},
     {"append_row/<mini-batch>.<attempt>.rows",
      "With output_action append_row: the rows of one attempt of a mini-batch, until the job "

@@ -869,14 +869,6 @@ void WorkerPool::Drain() {
   draining_ = true;
   for (const auto& w : workers_) {
     if (w->exited || w->terminating) continue;
-    if (!w->init_answered && w->queue.empty()) {
-      // No work is left for it: waiting for its init() (a model load of
-      // minutes) would only delay the end. Not a failure (Reap counts none
-      // while draining), and shutdown() is owed only after init().
-      Log(fmt::format("{} is still in init() and no work is left; stopping it", w->name));
-      Terminate(w.get(), Ending::kStopped, true);
-      continue;
-    }
     if (w->state != Worker::State::kShuttingDown) {
       w->state = Worker::State::kShuttingDown;
       w->times.ShutdownAsked();

@@ -153,7 +153,10 @@ std::string Zygote::Describe() {
 Result<Zygote::Check> Zygote::ReadCheck(std::chrono::milliseconds deadline,
                                         const std::string& deadline_name) {
   if (!WaitReadable(socket_, static_cast<int>(deadline.count()))) {
-    return Status::Infrastructure(fmt::format("the check did not answer within {}", deadline_name));
+    // As a spawned check says it (node/supervised_process.h); the caller's
+    // end of the zygote kills it.
+    return Status::JobFailed(fmt::format("ran past {} ({:g} seconds) and was killed",
+                                         deadline_name, deadline.count() / 1000.0));
   }
   auto msg = Receive(socket_);
   if (!msg.ok()) return msg.status();

@@ -95,3 +95,47 @@ class StartMethodTest(FaultyCase):
         self.assertRegex(self.main_log(), r"\|process001 started \(pid \d+\)\n")
         self.assertNotIn("process001 is a fork of the zygote", self.main_log())
         self.assertTrue(process_gone(zygote))
+
+    def start_busy_job(self, extra=""):
+        """parallelrun with fork in the background, its 2 workers inside run()
+        (each hangs); returns the Popen, the zygote's pid and the workers'."""
+        items = {"s%d" % i: "%stouch started_s%d\nhang" % (extra, i) for i in range(2)}
+        spec = self.faulty_job(items)
+        env = dict(os.environ, PARALLELRUN_PYTHON=PYTHON, FAULTY_STATE=str(self.state))
+        self.job_dir = self.tmp / "job"
+        proc = subprocess.Popen(
+            [self.parallelrun, "run", str(spec), "-i", "data=%s" % self.input_dir,
+             "-o", "out=%s" % (self.tmp / "out"), "--job-dir", str(self.job_dir),
+             "--progress", "plain", "--mini_batch_size", "1", "--process_count_per_node", "2",
+             "--run_invocation_timeout", "600", "--start-method", "fork"],
+            cwd=str(self.tmp), env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE)
+        self.addCleanup(lambda: proc.poll() is not None or (proc.kill(), proc.wait()))
+        self.wait_until(lambda: all((self.state / ("started_s%d" % i)).exists() for i in range(2)),
+                        "both workers inside run()", alive=[proc])
+        main = self.main_log()
+        zygote = int(re.search(r"\|zygote \(pid (\d+)\)", main).group(1))
+        self.assertEqual(len(re.findall(r"\|process00\d is a fork of the zygote", main)), 2, main)
+        pids = [int(line.split()[1]) for line in (self.state / "pids.txt").read_text().splitlines()]
+        for pid in [zygote] + pids:
+            self.addCleanup(lambda pid=pid: process_gone(pid) or os.kill(pid, signal.SIGKILL))
+        return proc, zygote, pids
+
+    def assertAllGone(self, pids):
+        left = lambda: [p for p in pids if not process_gone(p)]  # noqa: E731
+        self.wait_until(lambda: not left(), "the end of the zygote and the workers", timeout=10,
+                        describe=lambda: "still running: %s" % left())
+
+    def test_ctrl_c_leaves_neither_the_zygote_nor_a_forked_worker(self):
+        proc, zygote, pids = self.start_busy_job(extra="child\n")
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+        self.assertEqual(proc.returncode, 130, err)
+        self.assertAllGone([zygote] + pids)
+
+    def test_kill_9_of_parallelrun_leaves_neither_the_zygote_nor_a_forked_worker(self):
+        # PR_SET_PDEATHSIG: the zygote's from its start, a forked worker's from START.
+        proc, zygote, pids = self.start_busy_job()
+        proc.kill()
+        proc.communicate(timeout=60)
+        self.assertAllGone([zygote] + pids)
