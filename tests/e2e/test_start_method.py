@@ -97,9 +97,10 @@ class StartMethodTest(FaultyCase):
         self.assertTrue(process_gone(zygote))
 
     def start_busy_job(self, extra=""):
-        """parallelrun with fork in the background, its 2 workers inside run()
-        (each hangs); returns the Popen, the zygote's pid and the workers'."""
-        items = {"s%d" % i: "%stouch started_s%d\nhang" % (extra, i) for i in range(2)}
+        """parallelrun with fork and 2 workers in the background, once a worker
+        is inside run() (each item hangs); returns the Popen, the zygote's pid
+        and the pids of the workers (both forked) and of what they started."""
+        items = {"s%d" % i: "%stouch started_s%d\nhang" % (extra, i) for i in range(4)}
         spec = self.faulty_job(items)
         env = dict(os.environ, PARALLELRUN_PYTHON=PYTHON, FAULTY_STATE=str(self.state))
         self.job_dir = self.tmp / "job"
@@ -111,12 +112,16 @@ class StartMethodTest(FaultyCase):
             cwd=str(self.tmp), env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE)
         self.addCleanup(lambda: proc.poll() is not None or (proc.kill(), proc.wait()))
-        self.wait_until(lambda: all((self.state / ("started_s%d" % i)).exists() for i in range(2)),
-                        "both workers inside run()", alive=[proc])
+        self.wait_until(lambda: list(self.state.glob("started_s*")) and
+                        len(re.findall(r"\|process00\d is a fork of the zygote",
+                                       self.main_log())) == 2,
+                        "a worker inside run() and both forked", alive=[proc])
         main = self.main_log()
         zygote = int(re.search(r"\|zygote \(pid (\d+)\)", main).group(1))
-        self.assertEqual(len(re.findall(r"\|process00\d is a fork of the zygote", main)), 2, main)
-        pids = [int(line.split()[1]) for line in (self.state / "pids.txt").read_text().splitlines()]
+        pids = [int(p) for p in re.findall(r"\|process00\d started \(pid (\d+)\)", main)]
+        recorded = self.state / "pids.txt"  # what `child` started
+        if recorded.exists():
+            pids += [int(line.split()[1]) for line in recorded.read_text().splitlines()]
         for pid in [zygote] + pids:
             self.addCleanup(lambda pid=pid: process_gone(pid) or os.kill(pid, signal.SIGKILL))
         return proc, zygote, pids
