@@ -82,15 +82,17 @@ class Zygote {
   // answers, bounded by kForkWait, after which the zygote counts as broken.
   // REQUIRES: AwaitReady reported READY.
   //
-  // Why a handler may block here (STYLE.md: handlers never block): the
-  // zygote does nothing but wait for FORK, and answers after two fork()s
-  // and the reaping of the middle process — about a millisecond with a
-  // pandas import behind it (bench/RESULTS.md, issue 13). Workers are
-  // forked at the start and to replace one that ended; meanwhile other
-  // workers' frames wait in their pipes and timers fire that much later.
-  // An asynchronous FORK would need a worker that exists without a process
-  // in every state of WorkerPool; the bound keeps the worst case — a
-  // stopped or wedged zygote — to one stall, after which workers spawn.
+  // Why a handler may block here (STYLE.md: handlers never block), and
+  // what it costs: the zygote does nothing but wait for FORK, and answers
+  // after two fork()s and the reaping of the middle process, i.e. after
+  // three of its processes got a core. At load average 30 on 2 cores that
+  // took 180–380 ms per worker (8 workers after a pandas import, node log
+  // timestamps; bench/RESULTS.md §7), during which other workers' frames
+  // wait in their pipes and timers fire late. Workers are forked only at
+  // the start and to replace one that ended. The bound keeps the worst
+  // case — a stopped or wedged zygote — to one stall, after which workers
+  // spawn. Making FORK asynchronous (a worker without a process yet, in
+  // every state of WorkerPool) is the way to remove the stall.
   Result<pid_t> Fork(int stdin_fd, int stdout_fd, int stderr_fd);
   static constexpr auto kForkWait = std::chrono::seconds(2);
 
