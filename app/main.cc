@@ -243,6 +243,9 @@ int Main(int argc, char** argv) {
   CLI::App* run = app.add_subcommand("run", "Run a component spec over its input data.");
   own_help(run);
   AddJobFlags(run, &run_flags);
+  run->add_option("--start-method,--start_method", req.start_method,
+                  "fork (default: one process imports the entry script once and forks the "
+                  "workers) or spawn (each worker starts its own Python)");
   run->add_option("--progress", req.progress, "auto, bar, plain or none")
       ->capture_default_str();
   run->add_flag("--dry-run,--dry_run", req.dry_run,
@@ -267,6 +270,8 @@ int Main(int argc, char** argv) {
                    "continue although the spec, the entry script or the inputs changed");
   resume->add_option("--progress", resume_options.progress, "auto, bar, plain or none")
       ->capture_default_str();
+  resume->add_option("--start-method,--start_method", resume_options.start_method,
+                     "fork (default) or spawn, as for run");
 
   parallelrun::RunRequest validate_req;
   JobFlags validate_flags{&validate_req, {}, {}, {}};

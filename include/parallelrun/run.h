@@ -36,6 +36,10 @@ struct RunRequest {
   // otherwise that is a usage error, as the job would read what it writes.
   bool allow_output_in_input = false;
   std::string python;               // --python, "" = choose (DESIGN.md §4)
+  // --start-method: "fork" (a zygote imports once and forks the workers) or
+  // "spawn" (each worker starts its own Python); "" = $PARALLELRUN_START_METHOD,
+  // else fork (README: start methods).
+  std::string start_method;
   std::string progress = "auto";    // auto | bar | plain | none
   bool dry_run = false;
   FILE* plan_out = nullptr;         // where --dry-run prints the plan; nullptr = RunJob's `out`

@@ -47,6 +47,14 @@ const JobDirEntry kJobDirLayout[] = {
     {"logs/user/error/<node>/processNNN.txt",
      "Full tracebacks of init(), run() and shutdown() exceptions."},
     {"logs/user/entry_script_log/<node>/processNNN.log.txt", "EntryScript().logger output."},
+    {"logs/user/stdout/<node>/zygote.stdout.txt",
+     "With the start method fork: what the entry script printed while the node's zygote "
+     "imported it, once for all its workers (README: start methods)."},
+    {"logs/user/stderr/<node>/zygote.stderr.txt",
+     "The same for stderr: warnings of that import, and why the workers were spawned instead "
+     "when forking was not safe."},
+    {"logs/user/entry_script_log/<node>/zygote.log.txt",
+     "EntryScript().logger output of that import."},
     {"report.html",
      "Written by `parallelrun report`: one page of charts and tables about the job, "
      "self-contained (open it in any browser, offline)."},

@@ -31,6 +31,7 @@
 #include "link/secret.h"
 #include "link/tcp_link.h"
 #include "node/python_locator.h"
+#include "node/zygote.h"
 #include "parallelrun/run.h"
 #include "plan/job_plan.h"
 #include "report/progress.h"
@@ -151,13 +152,45 @@ Result<NodeIdentity> ResolveNodeIdentity(const EnvironmentMap& env, FILE* out, R
   return node;
 }
 
+// --start-method, or $PARALLELRUN_START_METHOD; fork when neither says.
+Result<bool> UseFork(const RunRequest& req, const EnvironmentMap& env) {
+  std::string method = req.start_method, where = "--start-method";
+  if (method.empty()) {
+    auto it = env.find("PARALLELRUN_START_METHOD");
+    if (it != env.end() && !it->second.empty()) {
+      method = it->second;
+      where = "PARALLELRUN_START_METHOD";
+    }
+  }
+  if (method.empty() || method == "fork") return true;
+  if (method == "spawn") return false;
+  return Status::Usage(fmt::format("{} '{}' is not valid: give fork or spawn", where, method));
+}
+
 // The workers' interpreter and its pre-flight checks: the entry script
 // compiles and defines run(), and tabular input finds pandas (and pyarrow).
-Status ChooseInterpreter(const JobPlan& plan, const RunRequest& req, PythonChoice* choice,
-                         Preflight* preflight) {
+// With the start method fork the zygote makes the check, as the first thing
+// it does: the same Python start then serves it and the workers, and the
+// entry script's imports run while the job sets itself up.
+Status ChooseInterpreter(const JobPlan& plan, const RunRequest& req, const Role& role,
+                         bool fork, PythonChoice* choice, Preflight* preflight,
+                         std::shared_ptr<Zygote>* zygote) {
   auto chosen = ChoosePython(req.python, req.environment);
   if (!chosen.ok()) return chosen.status();
-  auto pf = CheckEntryScript(*chosen, plan.spec.entry_script, req.environment);
+  Result<Preflight> pf = Status::Infrastructure("no check");
+  if (fork && !req.dry_run) {
+    Preflight as_chosen;
+    as_chosen.executable = chosen->path;
+    WorkerPool::Config wc = MakeWorkerConfig(plan, req, role, as_chosen);
+    auto started = Zygote::Start(chosen->path, DriverArgs({"zygote", plan.spec.entry_script}),
+                                 wc.env, wc.cwd);
+    if (!started.ok()) return started.status();
+    *zygote = std::move(*started);
+    pf = CheckEntryScriptInZygote(*chosen, plan.spec.entry_script, zygote->get(),
+                                  req.environment);
+  } else {
+    pf = CheckEntryScript(*chosen, plan.spec.entry_script, req.environment);
+  }
   if (!pf.ok()) return pf.status();
   if (plan.tabular) {
     auto tab = CheckTabular(pf->executable, req.environment, plan.parquet_input);
@@ -311,9 +344,12 @@ Status RunJob(const RunRequest& request, FILE* out) {
   JobPlan plan = std::move(planned.value());
   const RunSettings& rs = plan.settings;
 
+  auto fork = UseFork(req, env);
+  if (!fork.ok()) return fork.status();
   PythonChoice choice;
   Preflight pf;
-  Status python = ChooseInterpreter(plan, req, &choice, &pf);
+  std::shared_ptr<Zygote> zygote;
+  Status python = ChooseInterpreter(plan, req, role, *fork, &choice, &pf, &zygote);
   if (!python.ok()) return python;
 
   Progress::Mode mode;
@@ -416,6 +452,8 @@ Status RunJob(const RunRequest& request, FILE* out) {
     mc.resume = Master::Config::Resume{JournalPath(plan.job_dir), req.rerun_failed, req.force};
   }
   WorkerPool::Config wc = MakeWorkerConfig(plan, req, role, pf);
+  wc.zygote = std::move(zygote);
+  wc.say = [&progress](const std::string& line) { progress.Say(line); };
   ShuffleProcesses shuffle(wc.python, wc.env, mc.partitions_dir);
   mc.shuffle = &shuffle;
 
@@ -443,6 +481,7 @@ Status ResumeJob(const std::string& job_dir, const RunRequest& options, FILE* ou
   req.cores = options.cores;
   req.stderr_is_tty = options.stderr_is_tty;
   req.progress = options.progress;
+  req.start_method = options.start_method;
   req.resume = true;
   req.rerun_failed = options.rerun_failed;
   req.force = options.force;

@@ -12,6 +12,7 @@
 
 #include "base/hmac.h"
 #include "node/supervised_process.h"
+#include "node/zygote.h"
 
 namespace parallelrun {
 
@@ -236,7 +237,26 @@ Result<Preflight> CheckEntryScript(const PythonChoice& python, const std::string
                   "or reading the script hung (PARALLELRUN_PREFLIGHT_TIMEOUT)",
                   entry_script));
   if (!out.ok()) return out.status().WithContext(fmt::format("Python from {}", python.source));
-  auto j = nlohmann::json::parse(*out, nullptr, false);
+  return ReadEntryScriptCheck(python, entry_script, code, *out, err);
+}
+
+Result<Preflight> CheckEntryScriptInZygote(const PythonChoice& python,
+                                           const std::string& entry_script, Zygote* zygote,
+                                           const std::vector<std::string>& env) {
+  auto check = zygote->ReadCheck(
+      PreflightDeadline(env),
+      fmt::format("the deadline of the pre-flight check, which starts Python and reads and "
+                  "parses entry script {} without running it: the interpreter's start or "
+                  "reading the script hung (PARALLELRUN_PREFLIGHT_TIMEOUT)",
+                  entry_script));
+  if (!check.ok()) return check.status().WithContext(fmt::format("Python from {}", python.source));
+  return ReadEntryScriptCheck(python, entry_script, check->json.empty() ? check->exit_code : 0,
+                              check->json, check->stderr_tail);
+}
+
+Result<Preflight> ReadEntryScriptCheck(const PythonChoice& python, const std::string& entry_script,
+                                       int code, const std::string& out, const std::string& err) {
+  auto j = nlohmann::json::parse(out, nullptr, false);
   if (code != 0 || j.is_discarded() || !j.is_object()) {
     std::string tail = err.size() > 600 ? err.substr(err.size() - 600) : err;
     return Status::Infrastructure(fmt::format(

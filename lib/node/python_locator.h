@@ -35,6 +35,17 @@ struct Preflight {
 Result<Preflight> CheckEntryScript(const PythonChoice& python, const std::string& entry_script,
                                    const std::vector<std::string>& env);
 
+class Zygote;
+// The same check, made by the zygote of the start method fork (node/zygote.h)
+// as the first thing it does, so that its Python start serves both.
+Result<Preflight> CheckEntryScriptInZygote(const PythonChoice& python,
+                                           const std::string& entry_script, Zygote* zygote,
+                                           const std::vector<std::string>& env);
+// Reads the check's JSON `out` (from a process that exited with `code` and
+// wrote `err` to stderr) into a Preflight or the error it reports.
+Result<Preflight> ReadEntryScriptCheck(const PythonChoice& python, const std::string& entry_script,
+                                       int code, const std::string& out, const std::string& err);
+
 // What the interpreter offers for tabular input (the driver's check-tabular).
 struct TabularSupport {
   std::string pandas_version;

@@ -72,6 +72,9 @@ _U32 = struct.Struct("<I")
 _U64 = struct.Struct("<Q")
 _RUN_HEAD = struct.Struct("<QIIB")
 _RUN_ROWS_ITEMS = struct.Struct("<QI")  # known_rows, then the item count
+_RESULT_HEAD = struct.Struct("<QIBQQdddd")
+# os.fsdecode, without its Python-level checks, for every path of a mini-batch.
+_FS_ENCODING, _FS_ERRORS = sys.getfilesystemencoding(), sys.getfilesystemencodeerrors()
 _ROWS_PER_WRITE = 4096  # list elements encoded per write() of an append_row part
 
 
@@ -194,6 +197,11 @@ def _read_bytes(payload, offset):
 # ---- what the entry script sees ---------------------------------------------
 
 _CONFIG = {}
+# The start method fork (zygote_main): what the zygote imported once, which
+# every worker it forks uses instead of importing it again.
+_PRELOADED = {}
+# In a forked worker: {"agent": the agent's pid}; empty in a spawned one.
+_FORKED = {}
 
 
 class EntryScript:
@@ -397,6 +405,7 @@ class Worker:
         self.append_row_dir = None
         self.shuffled = False  # the last table mini-batch came from a shuffle's spill files
         self.rows_held = None  # rows of a table mini-batch that could not be read
+        self.cpu_mark = None   # process_time() at the end of the last mini-batch
 
     def log_error(self, heading, text):
         path = _CONFIG.get("error_log")
@@ -441,14 +450,12 @@ class Worker:
                     sys.path.insert(0, p)
             sys.argv = [script] + _CONFIG.get("argv", [])
             if _CONFIG["tabular"] or _CONFIG["partitioned"]:
-                self.tabular = _load_tabular_module()
+                self.tabular = _PRELOADED.get("tabular") or _load_tabular_module()
             if _CONFIG["tabular"]:
                 import pandas  # noqa: F401 - here, not in the first run(): init pays for it
-            name = os.path.splitext(os.path.basename(script))[0]
-            spec = importlib.util.spec_from_file_location(name, script)
-            module = importlib.util.module_from_spec(spec)
-            sys.modules[name] = module
-            spec.loader.exec_module(module)
+            module = _PRELOADED.get("module")
+            if module is None:
+                module = _import_entry_script(script)
             if not callable(getattr(module, "run", None)):
                 raise AttributeError("the entry script %s does not define run(mini_batch)" % script)
             self.module = module
@@ -485,16 +492,23 @@ class Worker:
             _known_rows, count = _RUN_ROWS_ITEMS.unpack_from(payload, offset)
             offset += 12
             raw_items = []
-            for _ in range(count):
-                raw, offset = _read_bytes(payload, offset)
-                raw_items.append(raw)
+            append, u32 = raw_items.append, _U32.unpack_from
+            for _ in range(count):  # _read_bytes, inlined: this runs for every item
+                (n,) = u32(payload, offset)
+                offset += 4
+                append(payload[offset:offset + n])
+                offset += n
         except struct.error:
             offset = -1
         if offset != len(payload) or kind > TABLE_PARTITION:
             _run_malformed(payload)
         start = time.time()
         t0 = time.perf_counter()
-        c0 = time.process_time()
+        # The CPU clock is a system call (~5-10 µs on a VM), the others are
+        # not: the end of the previous mini-batch's reading is this one's
+        # start, so that there is one per mini-batch. What the driver spends
+        # reading the next RUN is counted with it (µs; waiting is no CPU).
+        c0 = self.cpu_mark if self.cpu_mark is not None else time.process_time()
         status, returned, category, message, tb = RUN_DONE, 0, "", "", ""
         total = len(raw_items)
         run_s = 0.0
@@ -513,7 +527,7 @@ class Worker:
                             partition[key] = value.item() if hasattr(value, "item") else value
                 self.pipe.send(LOADED, struct.pack("<QIQ", batch_id, attempt, total))
             else:
-                mini_batch = [os.fsdecode(raw) for raw in raw_items]
+                mini_batch = [raw.decode(_FS_ENCODING, _FS_ERRORS) for raw in raw_items]
             args = (mini_batch,)
             if self.context_always or (kind in PARTITION_KINDS and self.context_partitions):
                 context_type = self.tabular.MiniBatchContext if self.tabular else _Context
@@ -550,8 +564,9 @@ class Worker:
                 # if run() had raised on them (error_threshold counts them).
                 total = self.rows_held
         _flush()
-        head = struct.pack("<QIBQQdddd", batch_id, attempt, status, total, returned, start,
-                           time.perf_counter() - t0, time.process_time() - c0, run_s)
+        self.cpu_mark = c1 = time.process_time()
+        head = _RESULT_HEAD.pack(batch_id, attempt, status, total, returned, start,
+                                 time.perf_counter() - t0, c1 - c0, run_s)
         self.pipe.send(RESULT, head + _field(category) + _field(message) + _field(tb))
 
     def load(self, raw_items):
@@ -634,6 +649,15 @@ def _flush():
             stream.flush()
         except Exception:
             pass
+
+
+def _import_entry_script(script):
+    name = os.path.splitext(os.path.basename(script))[0]
+    spec = importlib.util.spec_from_file_location(name, script)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
 
 
 def _run_malformed(payload):
@@ -735,6 +759,8 @@ def _serve(pipe):
         if kind != START:
             raise ProtocolError("expected START, got message type 0x%02x" % kind)
         worker.start(_decode_start(payload))
+        if _FORKED:
+            _adopted()
         if not worker.init():
             return 72  # the original's exit code for a failed init
         while True:
@@ -762,8 +788,13 @@ def _serve(pipe):
 
 def check_main(script):
     """Pre-flight: compile the entry script and look for a top-level run."""
-    import ast  # the pre-flight alone needs these; workers start faster without
     import json
+    print(json.dumps(_check(script)))
+    return 0
+
+
+def _check(script):
+    import ast  # the pre-flight alone needs it; workers start faster without
 
     out = {"python_version": sys.version.split()[0], "executable": sys.executable,
            "version_ok": sys.version_info >= (3, 8)}
@@ -775,12 +806,10 @@ def check_main(script):
         out.update(ok=False, kind="syntax", file=exc.filename or script, line=exc.lineno or 0,
                    col=exc.offset or 0, message=exc.msg,
                    text=(exc.text or "").rstrip("\n"))
-        print(json.dumps(out))
-        return 0
+        return out
     except OSError as exc:
         out.update(ok=False, kind="io", message=str(exc))
-        print(json.dumps(out))
-        return 0
+        return out
     names, star = set(), False
     for node in tree.body:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
@@ -798,8 +827,202 @@ def check_main(script):
         elif isinstance(node, (ast.If, ast.Try)):
             star = True  # conditional definitions: do not second-guess them
     out.update(ok=True, defines_run=("run" in names) or star, defines_init="init" in names)
-    print(json.dumps(out))
-    return 0
+    return out
+
+
+# The zygote's control messages (lib/node/zygote.h): one SOCK_SEQPACKET
+# message each, u8 type then the payload; descriptors travel as SCM_RIGHTS.
+Z_CHECK, Z_PREPARE, Z_READY, Z_FALLBACK = 0x40, 0x41, 0x42, 0x43
+Z_FORK, Z_FORKED, Z_FORK_FAILED = 0x44, 0x45, 0x46
+Z_MAX_MESSAGE = 1 << 20
+
+
+def zygote_main(script):
+    """The start method fork: one process pays the driver's and the entry
+    script's imports once, then forks the workers (lib/node/zygote.h).
+
+    fd 0 is the control socket, fd 2 a scratch file until PREPARE gives the
+    zygote its logs. It first sends the pre-flight check's JSON (Z_CHECK),
+    then, on PREPARE (the job's START fields), imports what a worker would
+    import before init() and answers READY — or FALLBACK with the reason
+    when forking would not be safe (threads running, CUDA initialised),
+    and exits. Then each FORK (stdin, stdout, stderr attached) makes one
+    worker, answered with its pid (FORKED) or why not (FORK_FAILED)."""
+    import array
+    import json
+    import socket
+
+    ctl = socket.socket(fileno=os.dup(0))
+    null = os.open(os.devnull, os.O_RDWR)
+    os.dup2(null, 0)
+    os.close(null)
+    check = _check(script)
+    ctl.send(bytes([Z_CHECK]) + json.dumps(check).encode())
+    if not (check.get("ok") and check.get("version_ok") and check.get("defines_run")):
+        return 0
+
+    def receive():
+        fds = array.array("i")
+        msg, anc, _flags, _addr = ctl.recvmsg(Z_MAX_MESSAGE, socket.CMSG_SPACE(4 * fds.itemsize))
+        for level, kind, data in anc:
+            if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+                fds.frombytes(data[:len(data) - len(data) % fds.itemsize])
+        return msg, list(fds)
+
+    msg, fds = receive()
+    if not msg or msg[0] != Z_PREPARE or len(fds) != 2:
+        return 0
+    os.dup2(fds[0], 1)
+    os.dup2(fds[1], 2)
+    for fd in fds:
+        os.close(fd)
+    try:
+        reason = _zygote_prepare(_decode_start(msg[1:]))
+    except Exception as exc:  # a bad PREPARE: the workers say what is wrong
+        reason = "the zygote could not read its configuration: %s" % _one_line(exc)
+    _flush()
+    if reason:
+        ctl.send(bytes([Z_FALLBACK]) + reason.encode("utf-8", "backslashreplace"))
+        return 0
+    import ctypes  # for the workers' PR_SET_PDEATHSIG (_adopted): imported once, here
+    _PRELOADED["libc"] = ctypes.CDLL(None, use_errno=True)
+    agent = os.getppid()
+    ctl.send(bytes([Z_READY]))
+    while True:
+        msg, fds = receive()
+        if not msg:
+            return 0  # the agent is done with us
+        if msg[0] != Z_FORK or len(fds) != 3:
+            for fd in fds:
+                os.close(fd)
+            ctl.send(bytes([Z_FORK_FAILED]) + b"not a FORK with three descriptors")
+            continue
+        try:
+            pid = _zygote_fork(ctl, fds, agent)
+            ctl.send(bytes([Z_FORKED]) + _U32.pack(pid))
+        except OSError as exc:
+            ctl.send(bytes([Z_FORK_FAILED]) + str(exc).encode("utf-8", "backslashreplace"))
+        finally:
+            for fd in fds:
+                os.close(fd)
+
+
+def _zygote_prepare(config):
+    """Imports what a worker imports before init(), as a worker would (same
+    sys.path, sys.argv, environment). Returns None when workers may be forked
+    from this process, else why not."""
+    _CONFIG.update(config)
+    if config.get("output_dir"):
+        os.environ["AZUREML_BI_OUTPUT_PATH"] = config["output_dir"]
+    _install_helper_modules()
+    script = config["entry_script"]
+    for p in (config.get("code_dir"), os.path.dirname(script)):
+        if p and p not in sys.path:
+            sys.path.insert(0, p)
+    sys.argv = [script] + config.get("argv", [])
+    try:
+        if config["tabular"] or config["partitioned"]:
+            _PRELOADED["tabular"] = _load_tabular_module()
+        if config["tabular"]:
+            import pandas  # noqa: F401
+        module = _import_entry_script(script)
+    except BaseException as exc:  # noqa: B902 - each worker reports it as its init() failure
+        return "importing the entry script failed in the zygote (%s: %s)" % (
+            type(exc).__name__, _one_line(exc))
+    threading = sys.modules.get("threading")
+    if threading is not None and threading.active_count() > 1:
+        names = [t.name for t in threading.enumerate() if t is not threading.main_thread()]
+        return ("importing the entry script started %d thread%s (%s), which a forked worker "
+                "would not have" % (len(names), "" if len(names) == 1 else "s",
+                                    ", ".join(repr(n) for n in names[:5])))
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        try:
+            if torch.cuda.is_initialized():
+                return "importing the entry script initialised CUDA, which a forked worker cannot use"
+        except Exception:
+            pass
+    _PRELOADED["module"] = module
+    return None
+
+
+def _zygote_fork(ctl, fds, agent):
+    """Forks one worker with `fds` as its stdin, stdout and stderr and returns
+    its pid. Twice: the middle process exits at once, so that the worker is
+    re-parented to the agent (a child subreaper) and becomes its child, which
+    the agent waits for, signals and contains like a spawned worker."""
+    _flush()
+    r, w = os.pipe()
+    middle = os.fork()
+    if middle == 0:
+        code = 1
+        try:
+            os.close(r)
+            pid = os.fork()
+            if pid == 0:
+                os.close(w)
+                _become_worker(ctl, fds, agent)  # does not return
+            try:
+                # Its own group before the middle exits, so that the agent
+                # never sees it as an orphan to kill (process_tree.h KillOrphans).
+                os.setpgid(pid, pid)
+            except OSError:
+                pass
+            os.write(w, _U32.pack(pid))
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(w)
+    try:
+        data = os.read(r, 4)
+    finally:
+        os.close(r)
+        os.waitpid(middle, 0)
+    if len(data) != 4:
+        raise OSError("the forked worker's pid did not arrive")
+    return _U32.unpack(data)[0]
+
+
+def _become_worker(ctl, fds, agent):
+    code = 1
+    try:
+        try:
+            os.setpgid(0, 0)
+        except OSError:
+            pass
+        ctl.close()
+        for target, fd in enumerate(fds):
+            os.dup2(fd, target)
+        for fd in fds:
+            os.close(fd)
+        _FORKED["agent"] = agent
+        # The zygote's logger handlers write to the zygote's logs.
+        logging.getLogger("parallelrun.entry_script").handlers.clear()
+        if EntryScript._instance is not None:
+            EntryScript._instance._logger = None
+        code = worker_main()
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    except BaseException:  # noqa: B902 - as Python would print it, then exit
+        traceback.print_exc()
+    finally:
+        try:
+            import atexit
+            atexit._run_exitfuncs()
+        finally:
+            _flush()
+            os._exit(code)
+
+
+def _adopted():
+    """In a forked worker, once START came (the agent sends it only after the
+    middle process was reaped, so the agent is our parent now): die with the
+    agent, as a spawned worker does (process_group.h NewProcessGroup)."""
+    libc = _PRELOADED.get("libc")
+    if libc is not None:
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    if os.getppid() != _FORKED["agent"]:
+        os._exit(1)  # the agent died before we could tie us to it
 
 
 def check_tabular_main():
@@ -857,6 +1080,8 @@ def shuffle_main(ranges_path, spill_dir, keys_json, tabular_path):
 def main(argv):
     if len(argv) >= 2 and argv[1] == "check":
         return check_main(argv[2])
+    if len(argv) == 3 and argv[1] == "zygote":
+        return zygote_main(argv[2])
     if len(argv) == 2 and argv[1] == "check-tabular":
         return check_tabular_main()
     if len(argv) == 6 and argv[1] == "shuffle":

@@ -1,7 +1,10 @@
 #include "node/worker_pool.h"
 
+#include <fcntl.h>
 #include <signal.h>
+#include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
@@ -193,8 +196,12 @@ std::string WorkerPool::StderrTail(Worker* w) const {
 void WorkerPool::Start() {
   // Orphans of the workers (double forks, setsid) come to us, not to init,
   // so that OnExit can kill them: nothing a worker started outlives it.
-  if (!BecomeSubreaper()) Log("cannot become a child subreaper; processes that leave a worker's "
-                              "process group may outlive it");
+  if (!BecomeSubreaper()) {
+    Log("cannot become a child subreaper; processes that leave a worker's "
+        "process group may outlive it");
+    // A forked worker becomes our child only by being re-parented to us.
+    DropZygote("this process cannot be a child subreaper, which a forked worker's parent must be");
+  }
   // And each worker in a cgroup of its own where one can be made: what it
   // starts cannot leave that, however it detaches.
   std::string why;
@@ -202,7 +209,83 @@ void WorkerPool::Start() {
   Log(cgroups_ ? "each worker runs in a cgroup of its own under " + cgroups_->path()
                : "no cgroup per worker (" + why + "); the process groups and the child subreaper "
                  "keep what workers start from outliving them");
+  if (!config_.zygote) return StartSlots();
+  // The zygote imports the entry script once (its logs beside the workers'),
+  // then the workers are forked from it.
+  const std::string& job = config_.job_dir;
+  int out = ::open(UserLogPath(job, UserLog::kStdout, config_.node, "zygote").c_str(),
+                   O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  int err = ::open(UserLogPath(job, UserLog::kStderr, config_.node, "zygote").c_str(),
+                   O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  WorkerStart start = config_.start;
+  start.process_name = "zygote";
+  start.node_id = std::to_string(config_.node);
+  start.stdout_log = UserLogPath(job, UserLog::kStdout, config_.node, "zygote");
+  start.error_log = UserLogPath(job, UserLog::kError, config_.node, "zygote");
+  start.entry_log = UserLogPath(job, UserLog::kEntryScript, config_.node, "zygote");
+  start.log_dir = UserLogDir(job, UserLog::kEntryScript, config_.node);
+  Status sent = out < 0 || err < 0 ? Status::Infrastructure(fmt::format(
+                                         "cannot open the zygote's logs: {}", strerror(errno)))
+                                   : config_.zygote->Prepare(start, out, err);
+  if (out >= 0) ::close(out);
+  if (err >= 0) ::close(err);
+  if (!sent.ok()) {
+    DropZygote(sent.message());
+    return StartSlots();
+  }
+  Log(fmt::format("zygote (pid {}) imports the entry script; workers are forked from it",
+                  config_.zygote->pid()));
+  config_.zygote->AwaitReady(io_, [this](const std::string& why) {
+    if (why.empty()) {
+      Log("zygote ready");
+    } else {
+      DropZygote(why);
+    }
+    StartSlots();
+  });
+}
+
+void WorkerPool::StartSlots() {
+  // Nothing to start for a pool that was stopped or drained meanwhile.
+  if (stopping_ || draining_) return MaybeStopped();
   for (int i = 0; i < config_.slots; i++) StartWorker();
+}
+
+void WorkerPool::DropZygote(const std::string& why) {
+  if (!config_.zygote) return;
+  std::string line = fmt::format("start method fork: {}; workers start with spawn instead", why);
+  Log(line);
+  if (config_.say) config_.say(line);
+  config_.zygote.reset();
+}
+
+Result<std::unique_ptr<WorkerProcess>> WorkerPool::ForkWorker(Worker* w) {
+  // Our ends close-on-exec; the worker's ends go to the zygote and are
+  // closed here once sent.
+  int in[2], out[2];
+  if (::pipe2(in, O_CLOEXEC) != 0) {
+    return Status::Infrastructure(fmt::format("pipe: {}", strerror(errno)));
+  }
+  if (::pipe2(out, O_CLOEXEC) != 0) {
+    ::close(in[0]);
+    ::close(in[1]);
+    return Status::Infrastructure(fmt::format("pipe: {}", strerror(errno)));
+  }
+  int err = ::open(w->stderr_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  Result<pid_t> pid = err < 0 ? Result<pid_t>(Status::Infrastructure(fmt::format(
+                                    "cannot open {}: {}", w->stderr_path, strerror(errno))))
+                              : config_.zygote->Fork(in[0], out[1], err);
+  ::close(in[0]);
+  ::close(out[1]);
+  if (err >= 0) ::close(err);
+  if (!pid.ok()) {
+    ::close(in[1]);
+    ::close(out[0]);
+    return pid.status();
+  }
+  return WorkerProcess::Adopt(
+      io_, *pid, in[1], out[0], [this, w](const char* d, size_t n) { OnData(w, d, n); },
+      [this, w] { OnEof(w); }, [this, w](WorkerProcess::Exit e) { OnExit(w, e); });
 }
 
 void WorkerPool::StartWorker() {
@@ -222,15 +305,22 @@ void WorkerPool::StartWorker() {
   w->report.start_time = WallSeconds();
   workers_.push_back(std::move(w));
 
-  WorkerProcess::Options opts;
-  opts.executable = config_.python;
-  opts.args = config_.python_args;
-  opts.env = config_.env;
-  opts.stderr_path = raw->stderr_path;
-  opts.cwd = config_.cwd;
-  auto proc = WorkerProcess::Start(
-      io_, opts, [this, raw](const char* d, size_t n) { OnData(raw, d, n); },
-      [this, raw] { OnEof(raw); }, [this, raw](WorkerProcess::Exit e) { OnExit(raw, e); });
+  Result<std::unique_ptr<WorkerProcess>> proc = Status::Infrastructure("not started");
+  if (config_.zygote) {
+    proc = ForkWorker(raw);
+    if (!proc.ok()) DropZygote(proc.status().message());
+  }
+  if (!config_.zygote) {
+    WorkerProcess::Options opts;
+    opts.executable = config_.python;
+    opts.args = config_.python_args;
+    opts.env = config_.env;
+    opts.stderr_path = raw->stderr_path;
+    opts.cwd = config_.cwd;
+    proc = WorkerProcess::Start(
+        io_, opts, [this, raw](const char* d, size_t n) { OnData(raw, d, n); },
+        [this, raw] { OnEof(raw); }, [this, raw](WorkerProcess::Exit e) { OnExit(raw, e); });
+  }
   if (!proc.ok()) {
     raw->state = Worker::State::kDead;
     raw->exited = raw->eof = raw->reaped = true;
@@ -252,6 +342,8 @@ void WorkerPool::StartWorker() {
     Log(fmt::format("{}: could not be put in its cgroup", raw->name));
   }
   Log(fmt::format("{} started (pid {})", raw->name, raw->proc->pid()));
+  if (config_.zygote) Log(fmt::format("{} is a fork of the zygote (pid {})", raw->name,
+                                      config_.zygote->pid()));
 
   WorkerStart start = config_.start;
   start.process_name = raw->name;
@@ -768,6 +860,7 @@ void WorkerPool::MaybeStopped() {
   }
   if ((stopping_ || draining_ || failed_reported_) && !stopped_reported_) {
     stopped_reported_ = true;
+    config_.zygote.reset();  // it has no more workers to fork
     KillOrphans();  // the last ones, re-parented since the last worker exited
     if (events_.stopped) events_.stopped();
   }

@@ -51,6 +51,7 @@
 #include "node/worker_process.h"
 #include "node/worker_protocol.h"
 #include "report/progress.h"
+#include "node/zygote.h"
 
 namespace parallelrun {
 
@@ -82,6 +83,13 @@ class WorkerPool {
     // Deadlines and elapsed times read this (not owned); tests pass a
     // ManualClock.
     const Clock* clock = &SystemClock();
+    // The start method fork: workers are forked by this zygote (node/zygote.h),
+    // which has sent its check; null = spawn (`python` and `python_args`
+    // start each worker). When it cannot fork, workers are spawned.
+    std::shared_ptr<Zygote> zygote;
+    // A line for the person running the job (the progress output), for what
+    // changes how the job runs; null = the node log only.
+    std::function<void(const std::string&)> say;
   };
 
   struct Events {
@@ -136,6 +144,11 @@ class WorkerPool {
   enum class Ending;
 
   void StartWorker();
+  // Starts the workers once the zygote is READY, or at once without one.
+  void StartSlots();
+  // The zygote cannot be used (any more): says why, once; spawn from now on.
+  void DropZygote(const std::string& why);
+  Result<std::unique_ptr<WorkerProcess>> ForkWorker(Worker* w);
   void StartFailed();
   void OnData(Worker* w, const char* data, size_t n);
   void OnFrame(Worker* w, Frame&& frame);

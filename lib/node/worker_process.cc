@@ -151,7 +151,31 @@ Result<std::unique_ptr<WorkerProcess>> WorkerProcess::Start(asio::io_context& io
   }
   impl->pid = proc->id();
   impl->proc = std::move(proc);
+  return Watch(std::move(impl));
+}
 
+Result<std::unique_ptr<WorkerProcess>> WorkerProcess::Adopt(asio::io_context& io, pid_t pid,
+                                                            int stdin_fd, int stdout_fd,
+                                                            DataHandler on_data, EndHandler on_eof,
+                                                            ExitHandler on_exit) {
+  auto impl = std::make_unique<Impl>(io);
+  impl->on_data = std::move(on_data);
+  impl->on_eof = std::move(on_eof);
+  impl->on_exit = std::move(on_exit);
+  bp::error_code ec;
+  impl->in.assign(stdin_fd, ec);
+  if (ec) ::close(stdin_fd);
+  if (!ec) impl->out.assign(stdout_fd, ec);
+  if (ec) {
+    ::close(stdout_fd);
+    return Status::Infrastructure(fmt::format("cannot watch worker pid {}: {}", pid, ec.message()));
+  }
+  impl->pid = pid;
+  impl->proc = std::make_unique<bp::process>(io.get_executor(), pid);
+  return Watch(std::move(impl));
+}
+
+Result<std::unique_ptr<WorkerProcess>> WorkerProcess::Watch(std::unique_ptr<Impl> impl) {
   Impl* raw = impl.get();
   auto alive_now = raw->alive;
   raw->proc->async_wait([raw, alive_now](bp::error_code wait_ec, int) {

@@ -52,6 +52,13 @@ class WorkerProcess {
   static Result<std::unique_ptr<WorkerProcess>> Start(boost::asio::io_context& io,
                                                       const Options& options, DataHandler on_data,
                                                       EndHandler on_eof, ExitHandler on_exit);
+  // Takes over `pid`, a child of this process already running (a worker
+  // forked by the zygote, node/zygote.h, and re-parented to us), with
+  // `stdin_fd` and `stdout_fd` our ends of its pipes (taken). Then as Start.
+  static Result<std::unique_ptr<WorkerProcess>> Adopt(boost::asio::io_context& io, pid_t pid,
+                                                      int stdin_fd, int stdout_fd,
+                                                      DataHandler on_data, EndHandler on_eof,
+                                                      ExitHandler on_exit);
   ~WorkerProcess();
 
   pid_t pid() const;
@@ -70,6 +77,8 @@ class WorkerProcess {
  private:
   struct Impl;
   explicit WorkerProcess(std::unique_ptr<Impl> impl);
+  // Waits for the child's exit and reads its stdout (Start, Adopt).
+  static Result<std::unique_ptr<WorkerProcess>> Watch(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
 

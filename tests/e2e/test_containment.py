@@ -305,8 +305,10 @@ class PreflightDeadlineTest(E2ETestCase):
                            env={"PARALLELRUN_PREFLIGHT_TIMEOUT": "1"}, timeout=20)
         self.assertLess(time.monotonic() - started, 15)
         self.assertNotEqual(run.returncode, 0)
-        self.assertIn("ran past the deadline of the pre-flight check, which only starts Python "
-                      "(-I -S) and reads and parses entry script ", run.stderr)
+        # Spawned (-I -S), or the zygote of the start method fork, which then imports.
+        self.assertRegex(run.stderr, r"ran past the deadline of the pre-flight check, which (only "
+                                     r"starts Python \(-I -S\)|starts Python) and reads and "
+                                     r"parses entry script ")
         self.assertIn("the interpreter's start or reading the script hung", run.stderr)
 
 

@@ -35,6 +35,7 @@ Commands:
   child               start `sleep 600` in the worker's process group
   child_once          the same, the first time this item is seen
   touch NAME          create FAULTY_STATE/NAME (a readiness signal for a test)
+  wait_for NAME       wait (at most 120 s) until FAULTY_STATE/NAME exists (the test's go)
   cgroup              copy /proc/self/cgroup to FAULTY_STATE/cgroup_<pid>
   fds NAME            write the worker's open descriptors ("fd target" lines,
                       from /proc/self/fd) to FAULTY_STATE/NAME
@@ -217,6 +218,10 @@ def _do(command, key, results, item):
     elif verb == "touch":
         with open(_state(args[0]), "w"):
             pass
+    elif verb == "wait_for":
+        deadline = time.monotonic() + 120
+        while not os.path.exists(_state(args[0])) and time.monotonic() < deadline:
+            time.sleep(0.02)
     elif verb == "cgroup":
         with open("/proc/self/cgroup") as f, open(_state("cgroup_%d" % os.getpid()), "w") as out:
             out.write(f.read())

@@ -1,0 +1,146 @@
+"""The start methods (issue 13): `--start-method fork` (a zygote imports the
+entry script once and forks the workers) and `spawn` (each worker starts its
+own Python) run the same jobs alike; a replaced worker is forked again; a
+module that starts a thread at import falls back to spawn with a line saying
+so; a zygote killed with SIGKILL makes the job spawn its workers, saying so,
+with nothing left behind."""
+
+import os
+import re
+import signal
+import subprocess
+
+from helpers import PYTHON, process_gone
+from test_failures import FaultyCase
+
+
+class StartMethodTest(FaultyCase):
+
+    def run_with(self, method, items, *flags, **kwargs):
+        return self.run_faulty(items, "--start-method", method, *flags, **kwargs)
+
+    def check_same_job(self, method, forked):
+        run = self.run_with(method, {"a": "ok", "b": "raise_once", "c": "ok"})
+        self.assertExit(run, 0)
+        statuses = {k: [r["Status"] for r in v] for k, v in self.rows_by_item().items()}
+        self.assertEqual(statuses["a"], ["RUN_DONE"])
+        self.assertEqual(statuses["c"], ["RUN_DONE"])
+        self.assertEqual(statuses["b"], ["RUN_EXCEPTION", "RUN_DONE"])
+        main = self.main_log()
+        self.assertRegex(main, r"\|process000 started \(pid \d+\)\n")
+        self.assertEqual(bool(re.search(r"\|process000 is a fork of the zygote \(pid \d+\)\n",
+                                        main)), forked, main)
+
+    def test_fork_runs_the_job(self):
+        self.check_same_job("fork", True)
+
+    def test_spawn_runs_the_job(self):
+        self.check_same_job("spawn", False)
+
+    def test_a_worker_replaced_after_a_crash_is_forked_again(self):
+        run = self.run_with("fork", {"a": "ok", "x": "exit_once 4", "b": "ok"},
+                            "--process_count_per_node", "1")
+        self.assertExit(run, 0)
+        self.assertAttempts(self.rows_by_item()["x"], ["PROCESS_DIED", "RUN_DONE"])
+        self.assertRegex(self.main_log(), r"\|process001 is a fork of the zygote \(pid \d+\)\n")
+
+    def test_a_worker_replaced_after_a_timeout_is_forked_again(self):
+        run = self.run_with("fork", {"x": "hang_once", "b": "ok"},
+                            "--process_count_per_node", "1", "--run_invocation_timeout", "1")
+        self.assertExit(run, 0)
+        self.assertAttempts(self.rows_by_item()["x"], ["RUN_TIMEOUT", "RUN_DONE"])
+        self.assertRegex(self.main_log(), r"\|process001 is a fork of the zygote \(pid \d+\)\n")
+
+    def test_a_thread_started_at_import_falls_back_to_spawn(self):
+        script = self.tmp / "threaded.py"
+        script.write_text(
+            "import threading, time\n"
+            "threading.Thread(target=time.sleep, args=(600,), daemon=True, name='bg').start()\n"
+            "def run(mini_batch):\n"
+            "    return mini_batch\n")
+        spec = self.component_spec(entry="threaded.py")
+        self.make_files(self.tmp / "in", ["a", "b"])
+        run = self.run_job(spec, "-i", "data=%s" % (self.tmp / "in"), "--start-method", "fork",
+                           progress="plain")
+        self.assertExit(run, 0)
+        self.assertIn("start method fork: importing the entry script started 1 thread ('bg'), "
+                      "which a forked worker would not have; workers start with spawn instead",
+                      run.stderr)
+        self.assertRegex(self.main_log(), r"\|process000 started \(pid \d+\)\n")
+        self.assertNotIn(" is a fork of the zygote", self.main_log())
+
+    def test_a_killed_zygote_makes_the_job_spawn_its_workers(self):
+        spec = self.faulty_job({"a": "touch started\nwait_for go", "x": "exit_once 4",
+                                "b": "ok"})
+        env = dict(os.environ, PARALLELRUN_PYTHON=PYTHON, FAULTY_STATE=str(self.state))
+        self.job_dir = self.tmp / "job"
+        proc = subprocess.Popen(
+            [self.parallelrun, "run", str(spec), "-i", "data=%s" % self.input_dir,
+             "-o", "out=%s" % (self.tmp / "out"), "--job-dir", str(self.job_dir),
+             "--progress", "plain", "--mini_batch_size", "1", "--process_count_per_node", "1",
+             "--start-method", "fork"],
+            cwd=str(self.tmp), env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE)
+        self.addCleanup(lambda: proc.poll() is not None or (proc.kill(), proc.wait()))
+        self.wait_until(lambda: (self.state / "started").exists(), "the first mini-batch",
+                        alive=[proc])
+        zygote = int(re.search(r"\|zygote \(pid (\d+)\)", self.main_log()).group(1))
+        os.kill(zygote, signal.SIGKILL)
+        (self.state / "go").write_text("")
+        _, err = proc.communicate(timeout=60)
+        self.assertEqual(proc.returncode, 0, err)
+        self.assertRegex(err.decode(), r"start method fork: the zygote \(pid %d\) is gone "
+                                       r"\(killed by SIGKILL\); workers start with spawn "
+                                       r"instead" % zygote)
+        self.assertRegex(self.main_log(), r"\|process001 started \(pid \d+\)\n")
+        self.assertNotIn("process001 is a fork of the zygote", self.main_log())
+        self.assertTrue(process_gone(zygote))
+
+    def start_busy_job(self, extra=""):
+        """parallelrun with fork and 2 workers in the background, once a worker
+        is inside run() (each item hangs); returns the Popen, the zygote's pid
+        and the pids of the workers (both forked) and of what they started."""
+        items = {"s%d" % i: "%stouch started_s%d\nhang" % (extra, i) for i in range(4)}
+        spec = self.faulty_job(items)
+        env = dict(os.environ, PARALLELRUN_PYTHON=PYTHON, FAULTY_STATE=str(self.state))
+        self.job_dir = self.tmp / "job"
+        proc = subprocess.Popen(
+            [self.parallelrun, "run", str(spec), "-i", "data=%s" % self.input_dir,
+             "-o", "out=%s" % (self.tmp / "out"), "--job-dir", str(self.job_dir),
+             "--progress", "plain", "--mini_batch_size", "1", "--process_count_per_node", "2",
+             "--run_invocation_timeout", "600", "--start-method", "fork"],
+            cwd=str(self.tmp), env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE)
+        self.addCleanup(lambda: proc.poll() is not None or (proc.kill(), proc.wait()))
+        self.wait_until(lambda: list(self.state.glob("started_s*")) and
+                        len(re.findall(r"\|process00\d is a fork of the zygote",
+                                       self.main_log())) == 2,
+                        "a worker inside run() and both forked", alive=[proc])
+        main = self.main_log()
+        zygote = int(re.search(r"\|zygote \(pid (\d+)\)", main).group(1))
+        pids = [int(p) for p in re.findall(r"\|process00\d started \(pid (\d+)\)", main)]
+        recorded = self.state / "pids.txt"  # what `child` started
+        if recorded.exists():
+            pids += [int(line.split()[1]) for line in recorded.read_text().splitlines()]
+        for pid in [zygote] + pids:
+            self.addCleanup(lambda pid=pid: process_gone(pid) or os.kill(pid, signal.SIGKILL))
+        return proc, zygote, pids
+
+    def assertAllGone(self, pids):
+        left = lambda: [p for p in pids if not process_gone(p)]  # noqa: E731
+        self.wait_until(lambda: not left(), "the end of the zygote and the workers", timeout=10,
+                        describe=lambda: "still running: %s" % left())
+
+    def test_ctrl_c_leaves_neither_the_zygote_nor_a_forked_worker(self):
+        proc, zygote, pids = self.start_busy_job(extra="child\n")
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+        self.assertEqual(proc.returncode, 130, err)
+        self.assertAllGone([zygote] + pids)
+
+    def test_kill_9_of_parallelrun_leaves_neither_the_zygote_nor_a_forked_worker(self):
+        # PR_SET_PDEATHSIG: the zygote's from its start, a forked worker's from START.
+        proc, zygote, pids = self.start_busy_job()
+        proc.kill()
+        proc.communicate(timeout=60)
+        self.assertAllGone([zygote] + pids)
