@@ -16,6 +16,7 @@
 
 #include "parallelrun/exit_codes.h"
 #include "parallelrun/jobs.h"
+#include "parallelrun/pipeline.h"
 #include "parallelrun/run.h"
 #include "parallelrun/run_settings.h"
 #include "base/spelling.h"
@@ -112,8 +113,14 @@ int Main(int argc, char** argv) {
   };
   CLI::App* run = app.add_subcommand("run", "Run a component spec over its input data.");
   own_help(run);
-  run->add_option("spec", req.spec_path, "component YAML (ParallelComponent or v2 parallel)")
+  run->add_option("spec", req.spec_path,
+                  "component YAML (ParallelComponent or v2 parallel), or a v2 pipeline YAML "
+                  "(type: pipeline)")
       ->required();
+  std::string only_job;
+  run->add_option("--job", only_job,
+                  "with a pipeline: run only this job (the jobs it reads from ran before, in "
+                  "the same --job-dir)");
   run->add_option("-i,--input", inputs, "bind an input: NAME=PATH (or NAME=VALUE); repeatable")
       ->allow_extra_args(false);
   run->add_option("-o,--output", outputs, "bind an output: NAME=PATH; repeatable")
@@ -240,6 +247,11 @@ int Main(int argc, char** argv) {
     return s.ok() ? parallelrun::kExitSucceeded : Fail(s);
   }
   if (validate->parsed()) {
+    if (parallelrun::IsPipeline(validate_spec)) {
+      Status s = parallelrun::ValidatePipeline(validate_spec, env, validate_python, CurrentDir(),
+                                               stdout);
+      return s.ok() ? parallelrun::kExitSucceeded : Fail(s);
+    }
     Status s = parallelrun::ValidateSpec(validate_spec, env, validate_python, stdout);
     return s.ok() ? parallelrun::kExitSucceeded : Fail(s);
   }
@@ -278,6 +290,14 @@ int Main(int argc, char** argv) {
   req.cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   req.stderr_is_tty = isatty(STDERR_FILENO) != 0;
   req.plan_out = stdout;  // so that `--dry-run > plan.txt` keeps the plan
+  if (parallelrun::IsPipeline(req.spec_path)) {
+    Status s = parallelrun::RunPipeline(req, only_job, stderr);
+    return s.ok() ? parallelrun::kExitSucceeded : Fail(s);
+  }
+  if (!only_job.empty()) {
+    return Fail(Status::Usage("--job " + only_job + " names a job of a pipeline, but " +
+                              req.spec_path + " is not a pipeline (type: pipeline)"));
+  }
   Status s = parallelrun::RunJob(req, stderr);
   return s.ok() ? parallelrun::kExitSucceeded : Fail(s);
 }

@@ -19,6 +19,7 @@
 #include "base/text.h"
 #include "job/agent_node.h"
 #include "job/dry_run.h"
+#include "job/job_for_spec.h"
 #include "job/job_dir_state.h"
 #include "job/master_node.h"
 #include "job/node_configs.h"
@@ -157,7 +158,9 @@ Status ValidateSpec(const std::string& spec_path, const std::vector<std::string>
   return Status::Ok();
 }
 
-Status RunJob(const RunRequest& request, FILE* out) {
+Status RunJob(const RunRequest& request, FILE* out) { return RunJobForSpec(request, nullptr, out); }
+
+Status RunJobForSpec(const RunRequest& request, const Spec* spec, FILE* out) {
   RunRequest req = request;
   EnvironmentMap env = MakeEnvironmentMap(req.environment);
   auto node_or = ResolveNodeIdentity(env, out, &req);
@@ -166,7 +169,7 @@ Status RunJob(const RunRequest& request, FILE* out) {
   if (node.nothing_to_do) return Status::Ok();
   const Role& role = node.role;
 
-  auto planned = MakeJobPlan(req);
+  auto planned = spec ? MakeJobPlanForSpec(req, *spec) : MakeJobPlan(req);
   if (!planned.ok()) return planned.status();
   JobPlan plan = std::move(planned.value());
   const RunSettings& rs = plan.settings;

@@ -285,10 +285,14 @@ std::map<std::string, std::string> SettingsInArgs(const std::vector<std::string>
 }  // namespace
 
 Result<JobPlan> MakeJobPlan(const RunRequest& req) {
-  JobPlan plan;
   auto spec = ParseSpecFile(req.spec_path, req.overrides);
   if (!spec.ok()) return spec.status();
-  plan.spec = std::move(spec.value());
+  return MakeJobPlanForSpec(req, std::move(spec.value()));
+}
+
+Result<JobPlan> MakeJobPlanForSpec(const RunRequest& req, Spec spec) {
+  JobPlan plan;
+  plan.spec = std::move(spec);
   const Spec& s = plan.spec;
   plan.notes = s.warnings;
 

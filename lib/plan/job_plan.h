@@ -54,6 +54,10 @@ struct JobPlan {
 // naming the input, setting or flag at fault.
 Result<JobPlan> MakeJobPlan(const RunRequest& request);
 
+// Same, for a spec already parsed (a pipeline's job): `request.spec_path`
+// and `request.overrides` are not read.
+Result<JobPlan> MakeJobPlanForSpec(const RunRequest& request, Spec spec);
+
 // Creates the job dir and the output folders of `plan` (and the append_row
 // parts folder), after checking that every one of them can be created (a
 // usage error leaves nothing behind).
