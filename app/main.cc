@@ -187,7 +187,8 @@ int Main(int argc, char** argv) {
   std::string validate_spec, validate_python;
   CLI::App* validate = app.add_subcommand("validate", "Check a component spec and its entry script.");
   own_help(validate);
-  validate->add_option("spec", validate_spec, "component YAML")->required();
+  validate->add_option("spec", validate_spec, "component YAML, or a pipeline YAML (type: pipeline)")
+      ->required();
   validate->add_option("--python", validate_python, "the Python interpreter to check with");
 
   parallelrun::JobsRequest jobs_req;
@@ -248,8 +249,7 @@ int Main(int argc, char** argv) {
   }
   if (validate->parsed()) {
     if (parallelrun::IsPipeline(validate_spec)) {
-      Status s = parallelrun::ValidatePipeline(validate_spec, env, validate_python, CurrentDir(),
-                                               stdout);
+      Status s = parallelrun::ValidatePipeline(validate_spec, env, validate_python, stdout);
       return s.ok() ? parallelrun::kExitSucceeded : Fail(s);
     }
     Status s = parallelrun::ValidateSpec(validate_spec, env, validate_python, stdout);

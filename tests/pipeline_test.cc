@@ -78,6 +78,9 @@ jobs:
     command: python split.py --in ${{inputs.data}} --out ${{outputs.parts}} $[[--opt ${{inputs.missing}}]]
     inputs:
       data: ${{parent.inputs.sales}}
+      missing:
+        type: string
+        optional: true
     outputs:
       parts:
         type: uri_folder
@@ -155,7 +158,9 @@ TEST_CASE("pipeline: a remote input path says how to give a local one", "[pipeli
   REQUIRE_FALSE(r.ok());
   CHECK(r.status().message() ==
         d.path() + ":6:11: pipeline input sales is azureml:sales:1, a remote path, which job "
-                   "partition reads; a local run needs a local path: give one with -i sales=PATH");
+                   "partition reads; a local run needs a local path: give one with -i sales=PATH\n"
+                   "    path: azureml:sales:1\n"
+                   "          ^");
   // Given on the command line, it binds.
   CHECK(BindPipeline(p, {{"sales", "local.csv"}}, {}, "/w", "/j").ok());
 }
@@ -305,6 +310,48 @@ jobs:
   CHECK(*command == "python p.py " + d.dir().path() + "/sales.csv Store /j/partition/outputs/out");
   CHECK((*bound)[1].inputs.at("data") == "/j/partition/outputs/out");
   CHECK((*bound)[1].outputs.at("result") == "/j/score/outputs/result");
+}
+
+TEST_CASE("pipeline: remote paths of jobs", "[pipeline]") {
+  PipelineDir d;
+  Pipeline p = d.Parsed(R"(type: pipeline
+jobs:
+  c:
+    type: command
+    command: cp ${{inputs.data}} ${{outputs.x}}
+    inputs:
+      data:
+        type: uri_file
+        path: https://example.com/data.csv
+    outputs:
+      x:
+        type: uri_file
+        path: azureml://datastores/${{default_datastore}}/paths/${{name}}/x.csv
+)");
+  auto r = BindPipeline(p, {}, {}, "/w", "/j");
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.status().message() ==
+        d.path() + ":9:15: input data of job c is https://example.com/data.csv, a remote path; a "
+                   "local run needs a local path: give one with --set jobs.c.inputs.data.path=PATH, "
+                   "or bind the input to a pipeline input and give it with -i NAME=PATH\n"
+                   "        path: https://example.com/data.csv\n"
+                   "              ^");
+  p = d.Parsed(R"(type: pipeline
+jobs:
+  c:
+    type: command
+    command: echo > ${{outputs.x}}
+    outputs:
+      x:
+        type: uri_file
+        path: azureml://datastores/${{default_datastore}}/paths/${{name}}/x.csv
+)");
+  r = BindPipeline(p, {}, {}, "/w", "/j");
+  REQUIRE(r.ok());
+  CHECK((*r)[0].outputs.at("x") == "/j/c/outputs/x");
+  REQUIRE((*r)[0].notes.size() == 1);
+  CHECK((*r)[0].notes[0] == "output x of job c is azureml://datastores/${{default_datastore}}/"
+                            "paths/${{name}}/x.csv, which is remote; writing it to /j/c/outputs/x");
 }
 
 }  // namespace

@@ -28,7 +28,7 @@ Status RunPipeline(const RunRequest& request, const std::string& only_job, FILE*
 // Parses and checks the whole pipeline (every job's spec and entry script,
 // every binding) without running it; prints a description to `out`.
 Status ValidatePipeline(const std::string& path, const std::vector<std::string>& environment,
-                        const std::string& python, const std::string& cwd, FILE* out);
+                        const std::string& python, FILE* out);
 
 }  // namespace parallelrun
 

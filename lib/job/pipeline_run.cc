@@ -248,7 +248,8 @@ Status RunPipeline(const RunRequest& request, const std::string& only_job, FILE*
   const std::string job_dir = request.job_dir.empty()
                                   ? NewPipelineDir(request.cwd, pipeline.name)
                                   : Absolute(request.job_dir, request.cwd);
-  if (only_job.empty() && !request.dry_run && Exists(job_dir) && !fs::is_empty(job_dir)) {
+  std::error_code ec;
+  if (only_job.empty() && !request.dry_run && Exists(job_dir) && !fs::is_empty(job_dir, ec)) {
     return Status::Usage("job dir " + job_dir + " is not empty; give a new --job-dir for the "
                          "pipeline (or run one of its jobs there with --job JOB)");
   }
@@ -384,16 +385,21 @@ Status RunPipeline(const RunRequest& request, const std::string& only_job, FILE*
 }
 
 Status ValidatePipeline(const std::string& path, const std::vector<std::string>& environment,
-                        const std::string& python, const std::string& cwd, FILE* out) {
+                        const std::string& python, FILE* out) {
   auto parsed = ParsePipelineFile(path);
   if (!parsed.ok()) return parsed.status();
   const Pipeline& pipeline = *parsed;
-  auto bound = BindPipeline(pipeline, {}, {}, cwd, cwd + "/parallelrun-jobs/" + pipeline.name);
-  if (!bound.ok()) return bound.status();
   auto choice = ChoosePython(python, environment);
   if (!choice.ok()) return choice.status();
   fmt::print(out, "{}: valid pipeline '{}' of {} job{}\n", path, pipeline.name,
              pipeline.jobs.size(), pipeline.jobs.size() == 1 ? "" : "s");
+  // Remote paths are fine in the file; a run says how to give local ones.
+  for (const auto& p : pipeline.inputs) {
+    if (p.value.kind == PipelineBinding::Kind::kRemote) {
+      fmt::print(out, "  input {} is {}, a remote path: a run needs -i {}=PATH\n", p.name,
+                 p.value.text, p.name);
+    }
+  }
   for (const auto& job : pipeline.jobs) {
     std::string after;
     for (const auto& u : job.upstream) after += (after.empty() ? " after " : ", ") + u;
@@ -407,6 +413,12 @@ Status ValidatePipeline(const std::string& path, const std::vector<std::string>&
                  pf->version, pf->executable);
     } else {
       fmt::print(out, "    command in {}\n", job.code_dir);
+    }
+    for (const auto& p : job.inputs) {
+      if (p.value.kind == PipelineBinding::Kind::kRemote) {
+        fmt::print(out, "    input {} is {}, a remote path: a run needs --set jobs.{}.inputs.{}.path=PATH\n",
+                   p.name, p.value.text, job.name, p.name);
+      }
     }
   }
   return Status::Ok();

@@ -194,6 +194,7 @@ class PipelineParser {
       : doc_(path, text), overrides_(overrides) {
     pipeline_.path = path;
     pipeline_.dir = FolderOf(path);
+    pipeline_.text = text;
   }
 
   Result<Pipeline> Parse() {
@@ -305,7 +306,9 @@ class PipelineParser {
     PipelineBinding b = ParentBinding(text);
     b.where = LocationOf(doc, e.value.IsNull() ? e.key_node.Mark() : e.value.Mark());
     if (b.kind == PipelineBinding::Kind::kNone) {
-      if (text.find("${{") != std::string::npos) {
+      // A remote path may hold the service's own expressions
+      // (azureml://datastores/${{default_datastore}}/paths/${{name}}/…).
+      if (text.find("${{") != std::string::npos && !(is_path && IsRemote(text))) {
         return ErrorAtValue(doc, e, e.path + " is '" + text +
                                         "'; a local run binds a whole value to "
                                         "${{parent.inputs.NAME}}, ${{parent.outputs.NAME}} or "
@@ -416,8 +419,10 @@ class PipelineParser {
           PIPE_RETURN_IF_ERROR(ReadText(doc_, *d, &ignored));
         }
         if (const Entry* o = m.Find("optional")) {
-          std::string ignored;
-          PIPE_RETURN_IF_ERROR(ReadText(doc_, *o, &ignored));
+          std::string text;
+          PIPE_RETURN_IF_ERROR(ReadText(doc_, *o, &text));
+          if (text != "true" && text != "false") return WrongKind(doc_, *o, "true or false");
+          port.optional = text == "true";
         }
         const Entry* path = m.Find("path");
         const Entry* def = m.Find("default");
@@ -760,7 +765,8 @@ class PipelineParser {
             PIPE_RETURN_IF_ERROR(ReadText(doc, *d, &job->input_defaults[p.key]));
           }
           if (const Entry* o = pm.Find("optional")) {
-            if (o->value.IsScalar() && o->value.Scalar() == "true") job->optional_inputs.push_back(p.key);
+            std::string ignored;  // an optional input goes in a $[[ … ]] group
+            PIPE_RETURN_IF_ERROR(ReadText(doc, *o, &ignored));
           }
           (side == 0 ? in_names : out_names).push_back(p.key);
           (side == 0 ? declared_in : declared_out).push_back(port);
@@ -963,6 +969,11 @@ Result<std::vector<BoundJob>> BindPipeline(
     const Pipeline& pipeline, const std::vector<std::pair<std::string, std::string>>& inputs,
     const std::vector<std::pair<std::string, std::string>>& outputs, const std::string& cwd,
     const std::string& job_dir) {
+  // An error at a place in the pipeline file, with its line and a caret.
+  auto error_at = [&pipeline](const SourceLocation& w, const std::string& message) {
+    if (w.file != pipeline.path || w.line == 0) return Status::Usage(Where(w) + message);
+    return SourceText(pipeline.path, pipeline.text).ErrorAt(w.line - 1, w.column - 1, message);
+  };
   // The pipeline's own ports: -i/-o, then what the file says.
   std::map<std::string, std::string> in_values, out_values;
   for (int side = 0; side < 2; side++) {
@@ -1040,7 +1051,7 @@ Result<std::vector<BoundJob>> BindPipeline(
           b.inputs[port.name] = v.text;
           break;
         case PipelineBinding::Kind::kRemote:
-          return Status::Usage(Where(v.where) + "input " + port.name + " of job " + job.name +
+          return error_at(v.where, "input " + port.name + " of job " + job.name +
                                " is " + v.text + ", a remote path; a local run needs a local "
                                "path: give one with --set " + set_path + ".path=PATH, or bind "
                                "the input to a pipeline input and give it with -i NAME=PATH");
@@ -1052,11 +1063,12 @@ Result<std::vector<BoundJob>> BindPipeline(
               if (q.name == v.name) p = &q;
             }
             if (p != nullptr && p->value.kind == PipelineBinding::Kind::kRemote) {
-              return Status::Usage(Where(p->value.where) + "pipeline input " + v.name + " is " +
+              return error_at(p->value.where, "pipeline input " + v.name + " is " +
                                    p->value.text + ", a remote path, which job " + job.name +
                                    " reads; a local run needs a local path: give one with -i " +
                                    v.name + "=PATH");
             }
+            if (p != nullptr && p->optional) break;  // the job's input has no value either
             return Status::Usage("pipeline input " + v.name + " (read by job " + job.name +
                                  ") has no value; give it with -i " + v.name + "=" +
                                  (p != nullptr && !p->is_data ? "VALUE" : "PATH"));

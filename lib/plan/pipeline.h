@@ -44,6 +44,7 @@ struct PipelinePort {
   std::string name;
   std::string type;  // uri_folder, uri_file, mltable, string, integer, …; "" unknown
   bool is_data = true;
+  bool optional = false;  // a pipeline input that may have no value
   std::string mode;
   PipelineBinding value;
   SourceLocation where;
@@ -73,9 +74,8 @@ struct PipelineJob {
   SourceLocation command_where;
   std::string code_dir;
   std::map<std::string, std::string> environment_variables;
-  // Defaults of a command component's inputs, by name, and which are optional.
+  // Defaults of a command component's inputs, by name.
   std::map<std::string, std::string> input_defaults;
-  std::vector<std::string> optional_inputs;
   // One line on the environment the job names, which is not provisioned.
   std::string environment_summary;
 
@@ -86,6 +86,7 @@ struct PipelineJob {
 struct Pipeline {
   std::string path;  // as given
   std::string dir;   // absolute folder of the file
+  std::string text;  // the file's text, for errors found after parsing
   std::string name;  // name, or display_name, or the file's stem
   std::string display_name;
   std::vector<PipelinePort> inputs;
