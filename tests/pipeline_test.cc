@@ -159,8 +159,8 @@ TEST_CASE("pipeline: a remote input path says how to give a local one", "[pipeli
   CHECK(r.status().message() ==
         d.path() + ":6:11: pipeline input sales is azureml:sales:1, a remote path, which job "
                    "partition reads; a local run needs a local path: give one with -i sales=PATH\n"
-                   "    path: azureml:sales:1\n"
-                   "          ^");
+                   "      path: azureml:sales:1\n"
+                   "            ^");
   // Given on the command line, it binds.
   CHECK(BindPipeline(p, {{"sales", "local.csv"}}, {}, "/w", "/j").ok());
 }
@@ -334,8 +334,8 @@ jobs:
         d.path() + ":9:15: input data of job c is https://example.com/data.csv, a remote path; a "
                    "local run needs a local path: give one with --set jobs.c.inputs.data.path=PATH, "
                    "or bind the input to a pipeline input and give it with -i NAME=PATH\n"
-                   "        path: https://example.com/data.csv\n"
-                   "              ^");
+                   "          path: https://example.com/data.csv\n"
+                   "                ^");
   p = d.Parsed(R"(type: pipeline
 jobs:
   c:

@@ -407,8 +407,8 @@ class PipelineTest(E2ETestCase):
         self.assertUsageError(
             run, "%s:8:11: pipeline input sales is azureml:sales:1, a remote path, which job "
                  "partition reads; a local run needs a local path: give one with -i sales=PATH\n"
-                 "    path: azureml:sales:1\n"
-                 "          ^" % pipeline)
+                 "      path: azureml:sales:1\n"
+                 "            ^" % pipeline)
         self.assertFalse(self.job_dir.exists())
         run = self.run_pipeline(pipeline, "-i", "sales=data/sales.csv", "-o", "models=m")
         self.assertExit(run, 0)
