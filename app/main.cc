@@ -18,6 +18,7 @@
 
 #include "parallelrun/exit_codes.h"
 #include "parallelrun/jobs.h"
+#include "parallelrun/pipeline.h"
 #include "parallelrun/run.h"
 #include "parallelrun/run_settings.h"
 #include "base/job_dir.h"
@@ -122,7 +123,9 @@ struct JobFlags {
 // dir, the interpreter, the cluster's role flags, every run setting) on `sub`.
 void AddJobFlags(CLI::App* sub, JobFlags* f) {
   parallelrun::RunRequest* req = f->req;
-  sub->add_option("spec", req->spec_path, "component YAML (ParallelComponent or v2 parallel)")
+  sub->add_option("spec", req->spec_path,
+                  "component YAML (ParallelComponent, v2 parallel or batch deployment), or a v2 "
+                  "pipeline YAML (type: pipeline)")
       ->required();
   sub->add_option("-i,--input", f->inputs, "bind an input: NAME=PATH (or NAME=VALUE); repeatable")
       ->allow_extra_args(false);
@@ -246,6 +249,10 @@ int Main(int argc, char** argv) {
   run->add_option("--start-method,--start_method", req.start_method,
                   "fork (default: one process imports the entry script once and forks the "
                   "workers) or spawn (each worker starts its own Python)");
+  std::string only_job;
+  run->add_option("--job", only_job,
+                  "with a pipeline: run only this job (the jobs it reads from ran before, in "
+                  "the same --job-dir)");
   run->add_option("--progress", req.progress, "auto, bar, plain or none")
       ->capture_default_str();
   run->add_flag("--dry-run,--dry_run", req.dry_run,
@@ -368,7 +375,11 @@ int Main(int argc, char** argv) {
   }
   if (validate->parsed()) {
     Status s = FinishJobFlags(validate, &validate_flags, env);
-    if (s.ok()) s = parallelrun::ValidateJob(validate_req, stdout);
+    if (s.ok() && parallelrun::IsPipeline(validate_req.spec_path)) {
+      s = parallelrun::ValidatePipeline(validate_req.spec_path, env, validate_req.python, stdout);
+    } else if (s.ok()) {
+      s = parallelrun::ValidateJob(validate_req, stdout);
+    }
     return s.ok() ? parallelrun::kExitSucceeded : Fail(s);
   }
 
@@ -382,6 +393,14 @@ int Main(int argc, char** argv) {
   }
   req.stderr_is_tty = isatty(STDERR_FILENO) != 0;
   req.plan_out = stdout;  // so that `--dry-run > plan.txt` keeps the plan
+  if (parallelrun::IsPipeline(req.spec_path)) {
+    Status s = parallelrun::RunPipeline(req, only_job, stderr);
+    return s.ok() ? parallelrun::kExitSucceeded : Fail(s);
+  }
+  if (!only_job.empty()) {
+    return Fail(Status::Usage("--job " + only_job + " names a job of a pipeline, but " +
+                              req.spec_path + " is not a pipeline (type: pipeline)"));
+  }
   Status s = parallelrun::RunJob(req, stderr);
   return s.ok() ? parallelrun::kExitSucceeded : Fail(s);
 }

@@ -22,6 +22,7 @@
 #include "base/text.h"
 #include "job/agent_node.h"
 #include "job/dry_run.h"
+#include "job/job_for_spec.h"
 #include "job/job_dir_state.h"
 #include "job/master_node.h"
 #include "job/node_configs.h"
@@ -330,7 +331,9 @@ Status ValidateJob(const RunRequest& request, FILE* out) {
   return Status::Ok();
 }
 
-Status RunJob(const RunRequest& request, FILE* out) {
+Status RunJob(const RunRequest& request, FILE* out) { return RunJobForSpec(request, nullptr, out); }
+
+Status RunJobForSpec(const RunRequest& request, const Spec* spec, FILE* out) {
   RunRequest req = request;
   EnvironmentMap env = MakeEnvironmentMap(req.environment);
   auto node_or = ResolveNodeIdentity(env, out, &req);
@@ -339,7 +342,7 @@ Status RunJob(const RunRequest& request, FILE* out) {
   if (node.nothing_to_do) return Status::Ok();
   const Role& role = node.role;
 
-  auto planned = MakeJobPlan(req);
+  auto planned = spec ? MakeJobPlanForSpec(req, *spec) : MakeJobPlan(req);
   if (!planned.ok()) return planned.status();
   JobPlan plan = std::move(planned.value());
   const RunSettings& rs = plan.settings;

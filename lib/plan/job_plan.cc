@@ -375,10 +375,14 @@ Result<std::string> DeploymentModel(const RunRequest& req, const Spec& s,
 }  // namespace
 
 Result<JobPlan> MakeJobPlan(const RunRequest& req, PlanCheck* check) {
-  JobPlan plan;
   auto spec = ParseSpecFile(req.spec_path, req.overrides);
   if (!spec.ok()) return spec.status();
-  plan.spec = std::move(spec.value());
+  return MakeJobPlanForSpec(req, std::move(spec.value()), check);
+}
+
+Result<JobPlan> MakeJobPlanForSpec(const RunRequest& req, Spec spec, PlanCheck* check) {
+  JobPlan plan;
+  plan.spec = std::move(spec);
   if (plan.spec.format == SpecFormat::kBatchDeployment) NameDeploymentPorts(req, &plan.spec);
   const Spec& s = plan.spec;
   plan.notes = s.warnings;

@@ -73,6 +73,11 @@ struct PlanCheck {
 // spec that does not parse is returned as the error.
 Result<JobPlan> MakeJobPlan(const RunRequest& request, PlanCheck* check = nullptr);
 
+// Same, for a spec already parsed (a pipeline's job): `request.spec_path`
+// and `request.overrides` are not read.
+Result<JobPlan> MakeJobPlanForSpec(const RunRequest& request, Spec spec,
+                                   PlanCheck* check = nullptr);
+
 // Creates the job dir and the output folders of `plan` (and the append_row
 // parts folder), after checking that every one of them can be created (a
 // usage error leaves nothing behind).

@@ -19,6 +19,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <regex>
 #include <sstream>
 #include <string>
@@ -32,6 +33,7 @@
 #include "parallelrun/spec.h"
 
 #include "base/spelling.h"
+#include "plan/spec_node.h"
 #include "plan/yaml_errors.h"
 #include "plan/yaml_overrides.h"
 
@@ -300,7 +302,6 @@ std::string ChildPath(const std::string& parent, const std::string& key) {
   return parent.empty() ? key : parent + "." + key;
 }
 
-std::string WhereIn(const std::string& path) { return path.empty() ? "the spec" : path; }
 
 // A scalar child of a mapping whose shape parallelrun does not check.
 std::string ScalarChild(const YAML::Node& map, const char* key) {
@@ -363,6 +364,19 @@ class SpecParser {
   SpecParser(const std::string& text, const std::string& path,
              const std::vector<YamlOverride>& overrides)
       : text_(text), overrides_(overrides), source_(path, text) {
+    Init(path);
+  }
+
+  // A spec that is a node of a larger document (a pipeline's inline job):
+  // `text` and `path` are that document's, so that errors point into it;
+  // `what` names the node in messages ("job score").
+  SpecParser(const YAML::Node& root, const std::string& text, const std::string& path,
+             const std::string& what, bool overridden)
+      : text_(text), source_(path, text), given_root_(root), what_(what), overridden_(overridden) {
+    Init(path);
+  }
+
+  void Init(const std::string& path) {
     spec_.path = path;
     std::error_code ec;
     fs::path abs = fs::absolute(fs::path(path), ec);
@@ -373,6 +387,11 @@ class SpecParser {
 
   Result<Spec> Parse() {
     try {
+      if (given_root_) {
+        Status s = ParseRoot(*given_root_);
+        if (!s.ok()) return s;
+        return std::move(spec_);
+      }
       Status s = ParseDocument();
       if (!s.ok()) return s;
       return std::move(spec_);
@@ -386,9 +405,11 @@ class SpecParser {
  private:
   // ---- errors ----
 
+  std::string WhereIn(const std::string& path) const { return path.empty() ? what_ : path; }
+
   Status ErrorAt(const YAML::Mark& mark, const std::string& message) const {
     // Nodes put in by --set have no place in the file.
-    if (mark.is_null() && !overrides_.empty()) {
+    if (mark.is_null() && (!overrides_.empty() || overridden_)) {
       return Status::Usage(spec_.path + ": " + message + " (a value given with --set)");
     }
     return mark.is_null() ? source_.ErrorAt(0, 0, message)
@@ -761,7 +782,10 @@ class SpecParser {
     if (docs.size() > 1) {
       return ErrorAt(docs[1].Mark(), "the spec holds more than one YAML document");
     }
-    const YAML::Node& root = docs[0];
+    return ParseRoot(docs[0]);
+  }
+
+  Status ParseRoot(const YAML::Node& root) {
     if (!root.IsMap()) {
       return ErrorAt(root.Mark(), "the spec must be a mapping of keys to values, not " +
                                       Describe(root));
@@ -791,6 +815,12 @@ class SpecParser {
                      "missing required key 'type' in the spec; allowed values: " + Join(kTypes));
     }
     std::string type_name;
+    if (type->value.IsScalar() && type->value.Scalar() == "pipeline" && !given_root_) {
+      // A pipeline's job reaches here when its job dir is resumed on its own.
+      return ErrorAtValue(*type, "this is a pipeline file: run it with 'parallelrun run " +
+                                     spec_.path + "'; a job of a pipeline is not resumed on its "
+                                     "own (run the pipeline again, or that job with --job NAME)");
+    }
     SPEC_RETURN_IF_ERROR(ReadChoice(*type, kTypes, &type_name));
     if (type_name == kComponentType) {
       spec_.format = SpecFormat::kParallelComponent;
@@ -1287,6 +1317,9 @@ class SpecParser {
   const std::string& text_;
   std::vector<YamlOverride> overrides_;  // --set, applied before reading
   SourceText source_;  // for errors that point into the file
+  std::optional<YAML::Node> given_root_;  // a node of a larger document
+  std::string what_ = "the spec";         // the whole spec, in messages
+  bool overridden_ = false;  // the larger document had --set applied
   Spec spec_;
 };
 
@@ -1297,6 +1330,11 @@ class SpecParser {
 Result<Spec> ParseSpecText(const std::string& text, const std::string& path,
                            const std::vector<YamlOverride>& overrides) {
   return SpecParser(text, path, overrides).Parse();
+}
+
+Result<Spec> ParseSpecNode(const YAML::Node& node, const std::string& text, const std::string& path,
+                           const std::string& what, bool overridden) {
+  return SpecParser(node, text, path, what, overridden).Parse();
 }
 
 Result<Spec> ParseSpecFile(const std::string& path, const std::vector<YamlOverride>& overrides) {
