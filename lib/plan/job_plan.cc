@@ -133,6 +133,13 @@ Result<InputPlan> PlanInput(const Port& port, const std::string& path,
 Status PlanPartitions(InputPlan* in, std::optional<PartitionFormat> format,
                       const std::vector<std::string>& keys) {
   bool table = in->kind == InputPlan::Kind::kTable;
+  if (table && in->table && in->table->limits_rows()) {
+    // Each partition is read whole by one worker; the rows a skip or take
+    // keeps would have to be known per file before grouping them.
+    return Status::Usage("input " + in->name + ": the MLTable's skip/take cannot be used with "
+                         "partition_keys (parallelrun groups whole files into partitions); "
+                         "remove skip/take, or partition_keys");
+  }
   if (!format && !table) format = PartitionFormat::FolderLevels(keys);
   bool in_paths = format.has_value();
   for (const auto& k : keys) {

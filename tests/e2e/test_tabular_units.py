@@ -103,8 +103,8 @@ class DescriptorTest(unittest.TestCase):
             wt.decode_descriptor(data + b"x")
         self.assertEqual(str(cm.exception), "table range descriptor: 1 bytes left over")
         with self.assertRaises(ValueError) as cm:
-            wt.decode_descriptor(b"\x02" + data[1:])
-        self.assertEqual(str(cm.exception), "table range descriptor version 2; this worker reads 1")
+            wt.decode_descriptor(b"\x03" + data[1:])
+        self.assertEqual(str(cm.exception), "table range descriptor version 3; this worker reads 2")
         for n in range(1, len(data), 7):
             with self.assertRaises((ValueError, Exception)):
                 wt.decode_descriptor(data[:n])
