@@ -257,7 +257,8 @@ class AgainstMltableTest(MLTableCase):
               - read_delimited:
                   delimiter: ','
                   include_path_column: true
-              - extract_columns_from_partition_format: '{Day:yyyy-MM-dd}/{file_name}.csv'
+              - extract_columns_from_partition_format:
+                  partition_format: '{Day:yyyy-MM-dd}/{file_name}.csv'
               - drop_columns: [Path, file_name]
               - convert_column_types:
                   - columns: f
