@@ -210,9 +210,11 @@ class RowStepsTest(MLTableCase):
         for mb in recorded:
             self.assertEqual(mb["columns"], ["id", "score", "kind"])
             if mb["rows"]:
-                # "n.5" does not convert to int: missing, so float64 as mltable gives.
                 self.assertEqual(mb["dtypes"]["id"], "object")
-                self.assertEqual(mb["dtypes"]["score"], "float64")
+                # mltable's int of "3.5" is 3 (checked against mltable 1.7.0).
+                self.assertEqual(mb["dtypes"]["score"], "int64")
+            for r in mb["rows"]:
+                self.assertEqual(int(r["score"]), int(eval(r["id"])) % 7)
             ids += [int(eval(r["id"])) for r in mb["rows"]]
         self.assertEqual(sorted(ids), [n for n in range(25, 95) if n % 2 == 0])
         self.assertLess(95, total)
@@ -245,10 +247,10 @@ class AgainstMltableTest(MLTableCase):
         path = self.tmp / "table" / "2024-03-04" / "d.csv"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(textwrap.dedent("""\
-            i,ie,f,b01,tf,be,d1,d2,dmy,s,yn,when
-            1,1,1.5,1,True,True,2024-01-02,2024-01-02 10:20:30,13/01/2024,foo,yes,2024-01-02T10:20:30Z
-            2,,2.5,0,false,,2024-01-03,2024-01-03 11:00:00,01/02/2024,,no,2024-01-03T10:20:30Z
-            3,3,,1,TRUE,False,2024-01-04,2024-01-04 00:00:00,02/03/2024,bar,yes,2024-01-04T10:20:30Z
+            i,ie,f,b01,tf,be,d1,d2,dmy,s,yn,when,q,w,gone
+            1,1,1.5,1,True,True,2024-01-02,2024-01-02 10:20:30,13/01/2024,foo,yes,2024-01-02T10:20:30Z,3.5,02.01.2024,x
+            2,,2.5,0,false,,2024-01-03,2024-01-03 11:00:00,01/02/2024,,no,2024-01-03T10:20:30Z,4,bad,y
+            3,3,,1,TRUE,False,2024-01-04,2024-01-04 00:00:00,02/03/2024,bar,yes,2024-01-04T10:20:30Z,x,05.01.2024,z
             """))
         self.write("table/MLTable", """\
             paths:
@@ -268,6 +270,15 @@ class AgainstMltableTest(MLTableCase):
                       boolean:
                         true_values: ["yes"]
                         false_values: ["no"]
+                  - columns: [q]
+                    column_type: int
+                  - columns: w
+                    column_type:
+                      datetime:
+                        formats: ["%d.%m.%Y"]
+                  - columns: b01
+                    column_type: string
+              - keep_columns: [when, Day, i, ie, f, b01, tf, be, d1, d2, dmy, s, yn, q, w]
               - filter: 'col("i") >= 2'
             """)
         run = self.run_table(v2_spec())
