@@ -276,6 +276,17 @@ type: mltable
   CHECK(!t.ToTableInput("x").limits_rows());
 }
 
+TEST_CASE("mltable: read_delimited alone is typed as mltable types it; Parquet is not", "[mltable]") {
+  MLTable csv = Parse(kRead);
+  CHECK(Transforms(csv) == nlohmann::json({{"infer", true}, {"steps", nlohmann::json::array()}}));
+  MLTable parquet = Parse("paths:\n  - file: a.parquet\ntransformations:\n  - read_parquet\n");
+  REQUIRE(parquet.read);
+  CHECK(parquet.read->transforms.empty());
+  MLTable dropped = Parse("paths:\n  - file: a.parquet\ntransformations:\n  - read_parquet\n"
+                          "  - drop_columns: x\n");
+  CHECK(Transforms(dropped)["steps"].size() == 1);
+}
+
 TEST_CASE("mltable: column steps in the order written", "[mltable]") {
   MLTable t = Parse(kRead + R"(      infer_column_types: false
   - keep_columns: [a, b, c]

@@ -291,7 +291,11 @@ class MLTableParser {
       }
       if (!s.ok()) return s;
     }
-    if (!steps_.empty() || !infer_) {
+    // read_delimited is typed as mltable types it even without further steps
+    // (TableReadOptions::transforms non-empty); JSON Lines and Parquet carry
+    // their own types and need transforms only for steps.
+    const bool delimited = table_.read && table_.read->format == TableFormat::kDelimited;
+    if (!steps_.empty() || delimited) {
       if (!table_.read) {
         return ErrorAt(first_step_mark_, "transformation '" + first_step_ +
                                              "' needs a table: add a read_delimited, "
