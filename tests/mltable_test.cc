@@ -377,6 +377,14 @@ TEST_CASE("mltable: skip and take become the input's row limits", "[mltable]") {
   CHECK(e.rfind(kFile + ":7:5: transformation 'take' (line 7) comes after the filter at line 6: "
                         "parallelrun cuts skip and take into mini-batches before reading the rows",
                 0) == 0);
+  CHECK(Error("paths:\n  - file: a.jsonl\ntransformations:\n  - read_json_lines:\n"
+              "      invalid_lines: drop\n  - take: 5\n")
+            .rfind(kFile + ":6:5: transformation 'take' (line 6) cannot be cut into mini-batches "
+                           "here: invalid_lines: drop leaves out lines only a JSON parser finds",
+                   0) == 0);
+  CHECK(Error(kRead + "      encoding: utf16\n  - skip: 1\n")
+            .find("transformation 'skip' (line 7) cannot be cut into mini-batches here: a file "
+                  "in utf16 is read whole") != std::string::npos);
   CHECK(Error(kRead + "  - take: -1\n").rfind(
             kFile + ":6:11: transformation 'take' (line 6) must be a whole number of rows, not '-1'", 0) == 0);
   CHECK(Error(kRead + "  - skip: many\n").rfind(

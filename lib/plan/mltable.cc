@@ -291,6 +291,21 @@ class MLTableParser {
       }
       if (!s.ok()) return s;
     }
+    if (!limit_.empty() && table_.read) {
+      // The batcher counts each range's rows before a worker reads it; these
+      // ranges' rows are only known once parsed.
+      const TableReadOptions& o = *table_.read;
+      std::string why;
+      if (o.format == TableFormat::kJsonLines && o.invalid_lines == "drop") {
+        why = "invalid_lines: drop leaves out lines only a JSON parser finds";
+      } else if (o.encoding == "utf16" || o.encoding == "utf32") {
+        why = "a file in " + o.encoding + " is read whole, its rows uncounted";
+      }
+      if (!why.empty()) {
+        return ErrorAt(limit_key_.Mark(), StepWhat(limit_, limit_key_) +
+                                              " cannot be cut into mini-batches here: " + why);
+      }
+    }
     // read_delimited is typed as mltable types it even without further steps
     // (TableReadOptions::transforms non-empty); JSON Lines and Parquet carry
     // their own types and need transforms only for steps.
@@ -515,6 +530,10 @@ class MLTableParser {
                                      ": parallelrun cuts skip and take into mini-batches before "
                                      "reading the rows, so it cannot count the rows a filter "
                                      "keeps; put skip/take before the filter");
+    }
+    if (limit_.empty()) {
+      limit_ = name;
+      limit_key_ = key;
     }
     if (name == "skip") {
       if (table_.take_rows) {
@@ -755,6 +774,8 @@ class MLTableParser {
   std::string first_step_;        // the first worker step, for "needs a table"
   YAML::Mark first_step_mark_;
   std::string filter_;            // the line of the first filter, "" = none
+  std::string limit_;             // the first skip or take, "" = none
+  YAML::Node limit_key_;
 };
 
 }  // namespace
