@@ -272,7 +272,7 @@ type: mltable
   REQUIRE(j["steps"].size() == 1);
   CHECK(j["steps"][0]["op"] == "drop_columns");
   CHECK(j["steps"][0]["columns"] == nlohmann::json({"Path", "file_name", "extension"}));
-  CHECK(j["steps"][0]["line"] == 11);
+  CHECK(j["steps"][0]["line"] == 12);
   CHECK(!t.ToTableInput("x").limits_rows());
 }
 
@@ -393,7 +393,7 @@ TEST_CASE("mltable: skip and take become the input's row limits", "[mltable]") {
 
 TEST_CASE("mltable: errors of the column steps name the step and its line", "[mltable]") {
   CHECK(Error(kRead + "  - drop_columns: [a, a]\n").rfind(
-            kFile + ":6:25: transformation 'drop_columns' (line 6): column 'a' is named twice", 0) == 0);
+            kFile + ":6:23: transformation 'drop_columns' (line 6): column 'a' is named twice", 0) == 0);
   CHECK(Error(kRead + "  - keep_columns: {a: 1}\n").rfind(
             kFile + ":6:19: transformation 'keep_columns' (line 6) must be a column name or a list", 0) == 0);
   CHECK(Error(kRead + "  - convert_column_types:\n      - columns: a\n        column_type: integer\n")
