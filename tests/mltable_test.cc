@@ -276,7 +276,7 @@ type: mltable
   CHECK(!t.ToTableInput("x").limits_rows());
 }
 
-TEST_CASE("mltable: read_delimited alone is typed as mltable types it; Parquet is not", "[mltable]") {
+TEST_CASE("mltable: read_delimited alone is typed as mltable types it, Parquet is not", "[mltable]") {
   MLTable csv = Parse(kRead);
   CHECK(Transforms(csv) == nlohmann::json({{"infer", true}, {"steps", nlohmann::json::array()}}));
   MLTable parquet = Parse("paths:\n  - file: a.parquet\ntransformations:\n  - read_parquet\n");
