@@ -80,17 +80,37 @@ TEST_CASE("table_range: the descriptor encoding is pinned", "[table_range]") {
   r.has_header = true;
   r.header = "a;\"b c\"";
   r.path_columns = {{"day", "2024/01/02", "%Y/%m/%d"}};
+  r.options.transforms = "{}";
+  r.keep_begin = 6;
+  r.keep_end = 7;
   std::string hex;
   for (unsigned char c : EncodeTableRange(r)) {
     const char* digits = "0123456789abcdef";
     hex += digits[c >> 4];
     hex += digits[c & 15];
   }
-  CHECK(hex ==
-        "01000e0000002f642f636166c3a920ff2e637376020100000000000001000100000000000100000002000000"
-        "030000000000000004000000000000000500000000000000090107000000613b2262206322010000003b0600"
-        "00006c6174696e31050000006572726f720300000073726301000000030000006461790a000000323032342f"
-        "30312f30320800000025592f256d2f2564");
+  // Version 1's fields, then (version 2) transforms, keep_begin, keep_end.
+  const std::string v1_fields =
+      "000e0000002f642f636166c3a920ff2e637376020100000000000001000100000000000100000002000000"
+      "030000000000000004000000000000000500000000000000090107000000613b2262206322010000003b0600"
+      "00006c6174696e31050000006572726f720300000073726301000000030000006461790a000000323032342f"
+      "30312f30320800000025592f256d2f2564";
+  CHECK(hex == "02" + v1_fields + "020000007b7d" "0600000000000000" "0700000000000000");
+
+  // A version 1 descriptor (a journal written before) still decodes: no
+  // transforms, every row kept.
+  std::string v1;
+  const std::string v1_hex = "01" + v1_fields;
+  for (size_t i = 0; i < v1_hex.size(); i += 2) {
+    v1.push_back(static_cast<char>(std::stoi(v1_hex.substr(i, 2), nullptr, 16)));
+  }
+  TableRange d;
+  REQUIRE(DecodeTableRange(v1, &d));
+  CHECK(d.path == r.path);
+  CHECK(d.options.transforms.empty());
+  CHECK(d.keep_begin == 0);
+  CHECK(d.keep_end == TableRange::kAllRows);
+  CHECK(!DecodeTableRange("\x03" + v1.substr(1), &d));
 }
 
 }  // namespace

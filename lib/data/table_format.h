@@ -45,6 +45,11 @@ struct TableReadOptions {
   bool empty_as_string = false;      // keep empty fields as "" rather than NaN
   bool support_multi_line = false;   // accepted; splitting is quote-aware regardless
   std::string invalid_lines = "error";  // JSON Lines: error | drop
+  // What the worker does to each mini-batch's rows after reading them, as the
+  // mltable library would (plan/mltable.h writes it, worker_tabular.py
+  // apply_transforms reads it): JSON {"infer": bool, "steps": [...]}.
+  // "" for a plain file or folder: pandas' own reading, nothing more.
+  std::string transforms;
 };
 
 // Options for a file of a plain folder, by its extension: .csv → ",",

@@ -15,6 +15,7 @@ namespace parallelrun {
 //             16 empty_as_string, 32 support_multi_line
 //   u8 header mode, bytes header, bytes delimiter, bytes encoding, bytes invalid_lines,
 //   bytes path_column, u32 n, n × (bytes name, bytes value, bytes datetime_format)
+//   version 2: bytes transforms, u64 keep_begin, u64 keep_end
 
 std::string EncodeTableRange(const TableRange& r) {
   WireWriter w;
@@ -44,6 +45,9 @@ std::string EncodeTableRange(const TableRange& r) {
     w.Bytes(c.value);
     w.Bytes(c.datetime_format);
   }
+  w.Bytes(r.options.transforms);
+  w.U64(r.keep_begin);
+  w.U64(r.keep_end);
   return w.Take();
 }
 
@@ -51,7 +55,8 @@ bool DecodeTableRange(const std::string& data, TableRange* out) {
   // The smallest path column: three empty bytes fields.
   constexpr size_t kMinPathColumnBytes = 3 * 4;
   WireFields f(data);
-  if (f.U8("version") != kTableRangeVersion) return false;
+  const uint8_t version = f.U8("version");
+  if (version != 1 && version != kTableRangeVersion) return false;
   TableRange r;
   r.options.format = static_cast<TableFormat>(
       f.Enum("format", static_cast<uint8_t>(TableFormat::kPickle), "a table format"));
@@ -85,6 +90,11 @@ bool DecodeTableRange(const std::string& data, TableRange* out) {
     c.value = f.Bytes("path column value");
     c.datetime_format = f.Bytes("path column datetime_format");
     r.path_columns.push_back(std::move(c));
+  }
+  if (version >= 2) {
+    r.options.transforms = f.Bytes("transforms");
+    r.keep_begin = f.U64("keep_begin");
+    r.keep_end = f.U64("keep_end");
   }
   std::string why;  // the caller only needs to know that it does not decode
   if (!f.Done(&why)) return false;

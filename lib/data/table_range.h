@@ -46,6 +46,12 @@ struct TableRange {
   };
   std::vector<PathColumn> path_columns;
 
+  // MLTable skip/take: only rows [keep_begin, keep_end) of the range's rows
+  // (0-based, counted after reading it) are kept; the defaults keep all.
+  static constexpr uint64_t kAllRows = ~uint64_t{0};
+  uint64_t keep_begin = 0;
+  uint64_t keep_end = kAllRows;
+
   // Rows in the range when known before reading it (Parquet), else 0.
   uint64_t known_rows() const { return row_end - row_begin; }
 };
@@ -56,7 +62,9 @@ struct TableRange {
 // decode_descriptor in step. Paths survive as raw bytes.
 std::string EncodeTableRange(const TableRange& range);
 bool DecodeTableRange(const std::string& data, TableRange* out);
-constexpr uint8_t kTableRangeVersion = 1;
+// Version 2 added transforms, keep_begin and keep_end; version 1 still
+// decodes (a journal written before), as if they were empty / all rows.
+constexpr uint8_t kTableRangeVersion = 2;
 
 // Receives the ranges of one file in order; returns false to stop (the
 // splitter then returns without reading further).

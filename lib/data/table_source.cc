@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "data/parquet_footer.h"
+#include "data/table_rows.h"
 #include "data/text_splitter.h"
 
 namespace parallelrun {
@@ -47,6 +48,48 @@ bool TableSource::Publish(TableRange&& range) {
   return true;
 }
 
+bool TableSource::PublishLimited(TableRange&& range) {
+  if (rows_done_) return false;
+  Result<uint64_t> rows = CountRangeRows(range);
+  if (!rows.ok()) {
+    // The rows after this range could not be placed: stop here rather than
+    // keep rows the MLTable would not.
+    AddMessage(&errors_, rows.status().message() + "; the input stops before it");
+    rows_done_ = true;
+    return false;
+  }
+  const uint64_t begin = rows_before_, end = rows_before_ + *rows;
+  rows_before_ = end;
+  const uint64_t keep_from = input_.skip_rows;
+  const uint64_t keep_to = input_.take_rows ? input_.skip_rows + *input_.take_rows
+                                            : TableRange::kAllRows;
+  if (begin >= keep_to) {
+    rows_done_ = true;
+    return false;
+  }
+  if (end <= keep_from || begin == end) {
+    limited_out_++;
+    return true;
+  }
+  if (keep_from > begin) range.keep_begin = keep_from - begin;
+  if (keep_to < end) range.keep_end = keep_to - begin;
+  // Parquet knows its rows: narrow the range itself, so labels and counts agree.
+  if (range.options.format == TableFormat::kParquet && !range.whole_file &&
+      (range.keep_begin > 0 || range.keep_end != TableRange::kAllRows)) {
+    uint64_t first = range.row_begin;
+    range.row_end = range.keep_end == TableRange::kAllRows ? range.row_end : first + range.keep_end;
+    range.row_begin = first + range.keep_begin;
+    range.keep_begin = 0;
+    range.keep_end = TableRange::kAllRows;
+  }
+  if (!Publish(std::move(range))) return false;
+  if (end >= keep_to) {
+    rows_done_ = true;
+    return false;
+  }
+  return true;
+}
+
 void TableSource::Run() {
   std::mutex listed_mutex;
   std::condition_variable listed_cv;
@@ -60,7 +103,7 @@ void TableSource::Run() {
       listed_cv.notify_all();
     }, options_.exclude);
     std::vector<std::string> batch;
-    while (!stopping()) {
+    while (!stopping() && !rows_done_) {
       {
         std::lock_guard<std::mutex> lock(listed_mutex);
         listed = false;
@@ -74,13 +117,15 @@ void TableSource::Run() {
         continue;
       }
       for (const auto& path : batch) {
-        if (stopping()) break;
-        uint64_t before = published_;
+        if (stopping() || rows_done_) break;
+        uint64_t before = published_ + limited_out_;
         bool read = SplitOne(path);
         std::lock_guard<std::mutex> lock(mutex_);
         files_done_++;
         // Read, but not a range of it: empty, a header only, no Parquet rows.
-        if (read && published_ == before && !stopping()) no_rows_.Add(input_.root, path);
+        if (read && published_ + limited_out_ == before && !stopping() && !rows_done_) {
+          no_rows_.Add(input_.root, path);
+        }
       }
     }
     for (const auto& e : lister.errors()) AddMessage(&errors_, e);
@@ -125,7 +170,9 @@ bool TableSource::SplitOne(const std::string& path) {
     }
   }
 
-  RangeSink sink = [&](TableRange&& r) { return Publish(std::move(r)); };
+  RangeSink sink = [&](TableRange&& r) {
+    return input_.limits_rows() ? PublishLimited(std::move(r)) : Publish(std::move(r));
+  };
   if (options.format == TableFormat::kParquet) {
     Result<ParquetLayout> layout = ReadParquetLayout(path);
     if (!layout.ok()) {

@@ -38,6 +38,13 @@ struct TableInput {
   std::optional<TableReadOptions> read;
   // extract_columns_from_partition_format, if any.
   std::optional<PartitionFormat> partition_format;
+  // MLTable skip/take: the rows kept are [skip_rows, skip_rows + take_rows)
+  // of the whole table in file order (take_rows nullopt: to the end).
+  // TableSource counts the rows of each range it cuts and trims the ranges
+  // (TableRange::keep_begin/keep_end); ranges without a kept row are dropped.
+  uint64_t skip_rows = 0;
+  std::optional<uint64_t> take_rows;
+  bool limits_rows() const { return skip_rows > 0 || take_rows.has_value(); }
 };
 
 // The mini-batches of one tabular input, made on a helper thread: it lists the
@@ -91,6 +98,9 @@ class TableSource {
   // read (counted, or recorded in errors_).
   bool SplitOne(const std::string& path);
   bool Publish(TableRange&& range);  // false when stopping
+  // skip/take: trims `range` to the kept rows and publishes it, drops it when
+  // it keeps none; false when stopping or when every kept row was published.
+  bool PublishLimited(TableRange&& range);
   void AddMessage(std::vector<std::string>* list, std::string message);
   bool stopping() const { return stop_.load(std::memory_order_relaxed); }
 
@@ -102,6 +112,9 @@ class TableSource {
   std::vector<std::string> ancestors_;
   std::optional<std::string> first_header_;  // kFromFirstFile
   uint64_t published_ = 0;                   // ranges handed to Publish
+  uint64_t rows_before_ = 0;                 // skip/take: the table's rows before the next range
+  bool rows_done_ = false;                   // skip/take: every kept row was published
+  uint64_t limited_out_ = 0;                 // skip/take: ranges dropped
 
   mutable std::mutex mutex_;
   std::condition_variable space_cv_;

@@ -25,7 +25,8 @@ import pickle
 import struct
 import sys
 
-DESCRIPTOR_VERSION = 1
+DESCRIPTOR_VERSION = 2  # 1 still decodes: no transforms, every row kept
+ALL_ROWS = (1 << 64) - 1
 DELIMITED, JSON_LINES, PARQUET, PICKLE = 0, 1, 2, 3
 FORMAT_NAMES = {DELIMITED: "delimited", JSON_LINES: "json_lines", PARQUET: "parquet", PICKLE: "pickle"}
 HEADER_MODES = ["all_files_same_headers", "from_first_file", "no_header", "all_files_different_headers"]
@@ -70,7 +71,7 @@ def decode_descriptor(data):
     under "path_bytes" and are decoded with os.fsdecode under "path"."""
     r = _Reader(data)
     version = r.take("<B")
-    if version != DESCRIPTOR_VERSION:
+    if version not in (1, DESCRIPTOR_VERSION):
         raise ValueError("table range descriptor version %d; this worker reads %d"
                          % (version, DESCRIPTOR_VERSION))
     d = {"format": r.take("<B")}
@@ -98,6 +99,10 @@ def decode_descriptor(data):
         fmt = r.bytes().decode("utf-8", "surrogateescape")
         columns.append((name, value, fmt))
     d["path_columns"] = columns
+    d["transforms"], d["keep_begin"], d["keep_end"] = "", 0, ALL_ROWS
+    if version >= 2:
+        d["transforms"] = r.bytes().decode("utf-8", "surrogateescape")
+        d["keep_begin"], d["keep_end"] = r.take("<QQ")
     if r.pos != len(data):
         raise ValueError("table range descriptor: %d bytes left over" % (len(data) - r.pos))
     return d
@@ -112,7 +117,7 @@ def descriptor(path, format=DELIMITED, **fields):
          "file_header": False, "include_path_column": False, "empty_as_string": False,
          "support_multi_line": False, "header_mode": "all_files_same_headers", "header": b"",
          "delimiter": ",", "encoding": "utf8", "invalid_lines": "error", "path_column": "Path",
-         "path_columns": []}
+         "path_columns": [], "transforms": "", "keep_begin": 0, "keep_end": ALL_ROWS}
     unknown = set(fields) - set(d)
     if unknown:
         raise TypeError("unknown descriptor fields: %s" % ", ".join(sorted(unknown)))
@@ -163,6 +168,10 @@ def _load_delimited(d):
     sep = d["delimiter"] or ","
     options = {"sep": sep, "encoding": codec, "engine": "c" if len(sep) == 1 else "python"}
     options.update(_na_options(d))
+    if d["transforms"]:
+        # An MLTable: the text as written, typed afterwards as mltable types
+        # it (infer_column_types), not by pandas' guesses.
+        options["dtype"] = str
     if d["whole_file"] and d["file_header"]:
         header = 0
     elif d["has_header"]:
@@ -270,11 +279,254 @@ def load_table(desc):
     if loader is None:
         raise ValueError("unknown table format %r" % (d["format"],))
     frame = loader(d)
+    if d["keep_begin"] or d["keep_end"] != ALL_ROWS:
+        frame = frame.iloc[d["keep_begin"]:min(d["keep_end"], len(frame))]
     frame.reset_index(drop=True, inplace=True)
+    transforms = json.loads(d["transforms"]) if d["transforms"] else None
+    if transforms is not None and d["format"] == DELIMITED:
+        frame = infer_column_types(frame, transforms.get("infer", True))
     if d["include_path_column"]:
         frame[d["path_column"] or "Path"] = d["path"]
     for name, value, fmt in d["path_columns"]:
         frame[name] = pd.to_datetime(value, format=fmt) if fmt else value
+    if transforms is not None:
+        frame = apply_steps(frame, transforms.get("steps", []))
+    return frame
+
+
+# ---- MLTable column types and transformations ---------------------------------------
+#
+# An MLTable is read by the mltable library (its Rust reader), not by pandas:
+# run() on Azure gets its types. read_delimited with infer_column_types (the
+# default) types a column by all of its values: every value one of
+# true/false/t/f/1/0 (any case) → bool; whole numbers → int64 (float64 when
+# some are missing); numbers → float64; dates and date-times in the ISO forms
+# (and dd/MM/yyyy or MM/dd/yyyy where the values tell which) → datetime64;
+# anything else a string, a missing value None. A mini-batch is typed by its
+# own rows, as pandas would type them.
+
+_BOOL_TRUE = {"true", "t", "1"}
+_BOOL_FALSE = {"false", "f", "0"}
+_INT_RE = r"[+-]?[0-9]+"
+_FLOAT_RE = r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?|[+-]?(inf|Infinity|nan|NaN)"
+# (regex, strptime format) in the order tried.
+_DATETIME_FORMATS = [
+    (r"[0-9]{4}-[0-9]{2}-[0-9]{2}", "%Y-%m-%d"),
+    (r"[0-9]{4}/[0-9]{2}/[0-9]{2}", "%Y/%m/%d"),
+    (r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?Z?", None),
+]
+_DAY_MONTH = [(r"[0-9]{1,2}/[0-9]{1,2}/[0-9]{4}", "%d/%m/%Y"),
+              (r"[0-9]{1,2}/[0-9]{1,2}/[0-9]{4}", "%m/%d/%Y")]
+
+
+def _as_text(series):
+    """The column's values as text, None where missing."""
+    import pandas as pd
+    return series.map(lambda v: None if v is None or (not isinstance(v, str) and pd.isna(v))
+                      else str(v))
+
+
+def _parse_datetimes(text, fmt):
+    """`text` (non-missing strings) as datetime64 by `fmt` (None: ISO), or
+    None when a value does not parse."""
+    import pandas as pd
+    try:
+        if fmt is None:
+            values = text.str.replace(r"Z$", "", regex=True)
+            return pd.to_datetime(values, format="ISO8601") if _PANDAS_2 else pd.to_datetime(values)
+        return pd.to_datetime(text, format=fmt)
+    except (ValueError, TypeError, OverflowError):
+        return None
+
+
+def _pandas_major():
+    try:
+        import pandas as pd
+        return int(pd.__version__.split(".")[0])
+    except Exception:
+        return 1
+
+
+_PANDAS_2 = _pandas_major() >= 2
+
+
+def infer_column(series):
+    """One column typed as mltable's read_delimited types it (see above)."""
+    import pandas as pd
+    text = _as_text(series)
+    present = text.dropna()
+    missing = len(present) != len(text)
+    if len(present) == 0:
+        return pd.Series([None] * len(text), dtype=object, index=series.index)
+    stripped = present.str.strip()
+    lower = stripped.str.lower()
+    if lower.isin(_BOOL_TRUE | _BOOL_FALSE).all():
+        values = [None if v is None else v.strip().lower() in _BOOL_TRUE for v in text]
+        out = pd.Series(values, dtype=object if missing else bool)
+    elif stripped.str.fullmatch(_INT_RE).all():
+        numbers = pd.to_numeric(text.where(text.notna(), None), errors="coerce")
+        out = numbers.astype("float64") if missing else numbers.astype("int64")
+    elif stripped.str.fullmatch(_FLOAT_RE).all():
+        out = pd.to_numeric(text, errors="coerce").astype("float64")
+    else:
+        out = None
+        for regex, fmt in _DATETIME_FORMATS:
+            if stripped.str.fullmatch(regex).all():
+                parsed = _parse_datetimes(stripped, fmt)
+                if parsed is not None:
+                    out = pd.Series(pd.NaT, index=text.index, dtype="datetime64[ns]")
+                    out[present.index] = parsed.values
+                break
+        if out is None and stripped.str.fullmatch(_DAY_MONTH[0][0]).all():
+            # Both orders parse when every field is 12 or less: then the
+            # values do not tell which, and the column stays text.
+            parses = [(fmt, _parse_datetimes(stripped, fmt)) for _, fmt in _DAY_MONTH]
+            good = [(fmt, p) for fmt, p in parses if p is not None]
+            if len(good) == 1:
+                out = pd.Series(pd.NaT, index=text.index, dtype="datetime64[ns]")
+                out[present.index] = good[0][1].values
+        if out is None:
+            out = text.astype(object)
+    out.index = series.index
+    return out
+
+
+def infer_column_types(frame, infer=True):
+    """The columns of a delimited mini-batch typed as mltable types them
+    (infer) or all text (infer_column_types: false), a missing value None."""
+    import pandas as pd
+    if len(frame.columns) == 0:
+        return frame
+    columns = {}
+    for i, name in enumerate(frame.columns):
+        col = frame.iloc[:, i]
+        columns[i] = infer_column(col) if infer else _as_text(col).astype(object)
+    out = pd.DataFrame(columns, index=frame.index)
+    out.columns = frame.columns
+    return out
+
+
+def _missing_columns(frame, names, what):
+    missing = [n for n in names if n not in frame.columns]
+    if missing:
+        raise KeyError("%s: column%s %s not in the table (its columns: %s)"
+                       % (what, "s" if len(missing) > 1 else "", ", ".join(map(repr, missing)),
+                          ", ".join(map(str, frame.columns))))
+
+
+def _to_bool(series, c):
+    import pandas as pd
+    trues = set(c.get("true_values") or ["true", "t", "1", "True", "TRUE", "T"])
+    falses = set(c.get("false_values") or ["false", "f", "0", "False", "FALSE", "F"])
+    mismatch = c.get("mismatch_as", "error")
+    default = {"true": True, "false": False}.get(mismatch)
+    values = []
+    for v in series:
+        if isinstance(v, (bool,)) or type(v).__name__ == "bool_":
+            values.append(bool(v))
+            continue
+        if v is None or (not isinstance(v, str) and pd.isna(v)):
+            values.append(None)
+            continue
+        t = str(v)
+        if isinstance(v, float) and v.is_integer():
+            t = str(int(v))
+        values.append(True if t in trues else False if t in falses else default)
+    missing = any(v is None for v in values)
+    return pd.Series(values, index=series.index, dtype=object if missing else bool)
+
+
+def _to_datetime(series, formats):
+    import datetime
+    import pandas as pd
+    if str(series.dtype).startswith("datetime64"):
+        return series
+    out = []
+    for v in series:
+        value = pd.NaT
+        if v is not None and not (not isinstance(v, str) and pd.isna(v)):
+            for fmt in formats:
+                try:
+                    value = datetime.datetime.strptime(str(v).strip(), fmt)
+                    break
+                except ValueError:
+                    continue
+        out.append(value)
+    return pd.Series(pd.to_datetime(out), index=series.index)
+
+
+def convert_column(series, c):
+    """convert_column_types for one column: int, float, string, boolean,
+    datetime. A value that does not convert becomes missing (None, NaN or
+    NaT), as mltable gives an error value that pandas shows as missing."""
+    import pandas as pd
+    kind = c["type"]
+    if kind in ("int", "float"):
+        if series.dtype == bool:
+            series = series.astype("int64")
+        numbers = pd.to_numeric(series.map(lambda v: v.strip() if isinstance(v, str) else v),
+                                errors="coerce")
+        if kind == "float" or numbers.isna().any():
+            return numbers.astype("float64")
+        return numbers.astype("int64")
+    if kind == "string":
+        return _as_text(series).astype(object)
+    if kind == "boolean":
+        return _to_bool(series, c)
+    if kind == "datetime":
+        return _to_datetime(series, c["formats"])
+    raise ValueError("convert_column_types: unknown column type %r" % (kind,))
+
+
+def _filter_mask(frame, step):
+    import pandas as pd
+    what = "filter (line %s) %s" % (step.get("line"), step.get("expression", ""))
+    _missing_columns(frame, [step["column"]], what)
+    col = frame[step["column"]]
+    kind, value = step["kind"], step["value"]
+    if kind == "number":
+        left = pd.to_numeric(col, errors="coerce") if col.dtype == object else col
+    elif kind == "string":
+        left = _as_text(col)
+    elif kind == "bool":
+        left = col.map(lambda v: v if isinstance(v, bool) or type(v).__name__ == "bool_" else None)
+    else:
+        left = pd.to_datetime(col, errors="coerce")
+        value = pd.Timestamp(*value)
+    present = left.notna()
+    ops = {"==": lambda a: a == value, "!=": lambda a: a != value, "<": lambda a: a < value,
+           "<=": lambda a: a <= value, ">": lambda a: a > value, ">=": lambda a: a >= value}
+    mask = pd.Series(False, index=frame.index)
+    if present.any():
+        mask[present] = ops[step["cmp"]](left[present]).astype(bool)
+    return mask
+
+
+def apply_steps(frame, steps):
+    """The MLTable's transformations after its read (plan/mltable.cc writes
+    them): drop_columns, keep_columns, convert_column_types and filter, in
+    the order written. skip and take were cut by the batcher (keep_begin,
+    keep_end)."""
+    for step in steps:
+        op = step["op"]
+        what = "%s (line %s)" % (op, step.get("line"))
+        if op == "drop_columns":
+            _missing_columns(frame, step["columns"], what)
+            frame = frame.drop(columns=step["columns"])
+        elif op == "keep_columns":
+            _missing_columns(frame, step["columns"], what)
+            keep = set(step["columns"])
+            frame = frame[[c for c in frame.columns if c in keep]]
+        elif op == "convert_column_types":
+            frame = frame.copy()
+            for c in step["conversions"]:
+                _missing_columns(frame, c["columns"], what)
+                for name in c["columns"]:
+                    frame[name] = convert_column(frame[name], c)
+        elif op == "filter":
+            frame = frame[_filter_mask(frame, step).values].reset_index(drop=True)
+        else:
+            raise ValueError("unknown MLTable transformation %r" % (op,))
     return frame
 
 
@@ -321,6 +573,13 @@ def count_records(desc):
     range (from the footer for a whole file). None when it cannot tell (a
     pickle of a shuffle, whose rows the master knows already)."""
     d = decode_descriptor(desc) if isinstance(desc, (bytes, bytearray, memoryview)) else desc
+    n = _count_records(d)
+    if n is not None and (d["keep_begin"] or d["keep_end"] != ALL_ROWS):
+        n = max(min(n, d["keep_end"]) - d["keep_begin"], 0)
+    return n
+
+
+def _count_records(d):
     if d["format"] == PARQUET:
         if not d["whole_file"]:
             return d["row_end"] - d["row_begin"]

@@ -155,6 +155,13 @@ Result<InputPlan> PlanInput(const Port& port, const std::string& path,
 Status PlanPartitions(InputPlan* in, std::optional<PartitionFormat> format,
                       const std::vector<std::string>& keys, std::vector<std::string>* notes) {
   bool table = in->kind == InputPlan::Kind::kTable;
+  if (table && in->table && in->table->limits_rows()) {
+    // Each partition is read whole by one worker; the rows a skip or take
+    // keeps would have to be known per file before grouping them.
+    return Status::Usage("input " + in->name + ": the MLTable's skip/take cannot be used with "
+                         "partition_keys (parallelrun groups whole files into partitions); "
+                         "remove skip/take, or partition_keys");
+  }
   if (!format && !table) {
     // By position: checked on an example, and shown (plan/folder_keys.h).
     if (in->kind == InputPlan::Kind::kFolder) {

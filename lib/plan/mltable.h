@@ -19,10 +19,24 @@
 //       (the schema's documented form `{column_name:yyyy/MM/dd}` without
 //       quotes is a YAML flow mapping; it is read back as the format it
 //       was meant to be).
-// Everything else — take, filter, drop_columns, convert_column_types,
-// read_delta_lake, an unknown option — is an error naming the key and its
-// place: "<MLTable file>:<line>:<col>: transformation 'filter' is not
-// supported …", followed by the line and a caret, as spec errors are.
+//     drop_columns: NAME | [NAMES]      keep_columns: NAME | [NAMES]
+//     convert_column_types: [{columns: NAME | [NAMES], column_type: T}], T one
+//       of int, float, string, boolean, {boolean: {true_values, false_values,
+//       mismatch_as}}, {datetime: {formats: [...]}}
+//     filter: 'col("name") OP VALUE' (one comparison; OP == != < <= > >=;
+//       VALUE a number, a quoted string, True/False, datetime(y, m, d[, H, M, S]))
+//     skip: N, take: N (rows of the whole table, in file order)
+//   The column steps and filter are done by the worker on each mini-batch's
+//   rows, after its read and the partition columns, in the order written
+//   (TableReadOptions::transforms; lib/node/worker_tabular.py apply_steps);
+//   read_delimited types the columns as mltable does (infer_column_types).
+//   skip/take are cut by the batcher (TableInput::skip_rows, take_rows), so
+//   one after a filter is refused, as is skip/take with partition_keys.
+// Everything else — take_random_sample, read_delta_lake, a filter beyond one
+// comparison, stream_info, an unknown option — is an error naming the key
+// and its place: "<MLTable file>:<line>:<col>: transformation
+// 'take_random_sample' is not supported …", followed by the line and a
+// caret, as spec errors are.
 //
 // An MLTable with a read_* transformation is tabular; without one it is a
 // file list (its files are items, as a uri_folder's are).
@@ -45,6 +59,9 @@ struct MLTable {
   std::vector<TablePath> paths;  // absolute, in file order
   std::optional<TableReadOptions> read;  // set for a tabular MLTable
   std::optional<PartitionFormat> partition_format;
+  // skip/take on the whole table, in file order (TableInput::skip_rows).
+  uint64_t skip_rows = 0;
+  std::optional<uint64_t> take_rows;
 
   bool tabular() const { return read.has_value(); }
   // The TableSource input for a tabular MLTable.

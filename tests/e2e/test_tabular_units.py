@@ -97,14 +97,25 @@ class DescriptorTest(unittest.TestCase):
         self.assertEqual(d["path_column"], "src")
         self.assertEqual(d["path_columns"], [("day", "2024/01/02", "%Y/%m/%d")])
 
+    def test_version_2_adds_transforms_and_kept_rows(self):
+        # table_range_test.cc pins the same bytes: version 1's fields, then
+        # transforms "{}", keep_begin 6, keep_end 7.
+        data = (bytes.fromhex("02" + GOLDEN_HEX[2:]) + bytes.fromhex("020000007b7d")
+                + (6).to_bytes(8, "little") + (7).to_bytes(8, "little"))
+        d = wt.decode_descriptor(data)
+        self.assertEqual((d["transforms"], d["keep_begin"], d["keep_end"]), ("{}", 6, 7))
+        self.assertEqual(d["path_columns"], [("day", "2024/01/02", "%Y/%m/%d")])
+        v1 = wt.decode_descriptor(bytes.fromhex(GOLDEN_HEX))
+        self.assertEqual((v1["transforms"], v1["keep_begin"], v1["keep_end"]), ("", 0, wt.ALL_ROWS))
+
     def test_malformed_descriptors_are_refused(self):
         data = bytes.fromhex(GOLDEN_HEX)
         with self.assertRaises(ValueError) as cm:
             wt.decode_descriptor(data + b"x")
         self.assertEqual(str(cm.exception), "table range descriptor: 1 bytes left over")
         with self.assertRaises(ValueError) as cm:
-            wt.decode_descriptor(b"\x02" + data[1:])
-        self.assertEqual(str(cm.exception), "table range descriptor version 2; this worker reads 1")
+            wt.decode_descriptor(b"\x03" + data[1:])
+        self.assertEqual(str(cm.exception), "table range descriptor version 3; this worker reads 2")
         for n in range(1, len(data), 7):
             with self.assertRaises((ValueError, Exception)):
                 wt.decode_descriptor(data[:n])
