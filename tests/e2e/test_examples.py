@@ -99,8 +99,9 @@ class ExamplesTest(E2ETestCase):
             self.assertAlmostEqual(sum(r for r, _ in weeks), weeks[0][1], places=1)
 
     def test_every_example_has_a_run_sh_and_a_test(self):
-        # batch_score is run by test_run_files (its scores checked there).
-        tested = {"batch_score", "table_score", "sales_by_store"}
+        # batch_score is run by test_run_files (its scores checked there),
+        # pipeline by test_pipeline.
+        tested = {"batch_score", "table_score", "sales_by_store", "pipeline"}
         folders = {p.name for p in EXAMPLES.iterdir() if p.is_dir()}
         self.assertEqual(folders, tested)
         for name in folders:
