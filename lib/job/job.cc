@@ -27,6 +27,7 @@
 #include "link/role.h"
 #include "link/secret.h"
 #include "link/tcp_link.h"
+#include "node/gpu_slots.h"
 #include "node/python_locator.h"
 #include "parallelrun/run.h"
 #include "plan/job_plan.h"
@@ -182,6 +183,18 @@ Status RunJob(const RunRequest& request, FILE* out) {
                                      req.progress));
   }
   Progress progress(mode, out);
+  // The original's default on a machine with GPUs is one worker (reference
+  // §1.2, current docs), not one per core.
+  GpuList gpus = FindGpus(req.environment);
+  if (!gpus.note.empty()) plan.notes.push_back("warning: " + gpus.note);
+  if (!gpus.devices.empty() && !rs.given.count("process_count_per_node")) {
+    plan.settings.process_count_per_node = 1;
+    plan.notes.push_back(fmt::format(
+        "{} GPU{} (from {}): process_count_per_node defaults to 1 as the original's does on a "
+        "GPU machine; give --process_count_per_node {} for one worker per GPU",
+        gpus.devices.size(), gpus.devices.size() == 1 ? "" : "s", gpus.source,
+        gpus.devices.size()));
+  }
   for (const auto& note : plan.notes) progress.Say(note);
   std::string workers = fmt::format("{} worker{} of Python {} ({}, from {})",
                                     rs.process_count_per_node,
@@ -275,6 +288,8 @@ Status RunJob(const RunRequest& request, FILE* out) {
     mc.resume = Master::Config::Resume{JournalPath(plan.job_dir), req.rerun_failed, req.force};
   }
   WorkerPool::Config wc = MakeWorkerConfig(plan, req, role, pf);
+  wc.gpus = gpus.devices;
+  wc.gpu_source = gpus.source;
   ShuffleProcesses shuffle(wc.python, wc.env, mc.partitions_dir);
   mc.shuffle = &shuffle;
 

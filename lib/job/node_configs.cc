@@ -86,6 +86,9 @@ WorkerPool::Config MakeWorkerConfig(const JobPlan& plan, const RunRequest& req, 
   if (plan.append_row) wc.start.append_row_dir = plan.append_row->parts_dir;
   wc.start.tabular = plan.tabular;
   wc.start.partitioned = !rs.partition_keys.empty();
+  wc.start.nice = rs.nice;
+  wc.start.profiling_module = rs.profiling_module;
+  wc.resource_monitor_interval = rs.resource_monitor_interval;
   return wc;
 }
 

@@ -160,7 +160,7 @@ struct WorkerPool::Worker {
 };
 
 WorkerPool::WorkerPool(boost::asio::io_context& io, Config config, Events events)
-    : io_(io), config_(std::move(config)), events_(std::move(events)) {}
+    : io_(io), config_(std::move(config)), events_(std::move(events)), gpus_(config_.gpus) {}
 
 WorkerPool::~WorkerPool() = default;
 
@@ -201,6 +201,22 @@ void WorkerPool::Start() {
   Log(cgroups_ ? "each worker runs in a cgroup of its own under " + cgroups_->path()
                : "no cgroup per worker (" + why + "); the process groups and the child subreaper "
                  "keep what workers start from outliving them");
+  if (gpus_.size() > 0) {
+    Log(fmt::format("{} GPU{} (from {}): {}; each worker gets one as its CUDA_VISIBLE_DEVICES "
+                    "while they last, workers beyond them none (the variable is left as "
+                    "inherited)",
+                    gpus_.size(), gpus_.size() == 1 ? "" : "s", config_.gpu_source,
+                    fmt::join(config_.gpus, ", ")));
+  } else if (!config_.gpu_source.empty()) {
+    Log(fmt::format("no GPU (from {}); CUDA_VISIBLE_DEVICES is left as inherited",
+                    config_.gpu_source));
+  }
+  if (!config_.start.profiling_module.empty()) {
+    Log(fmt::format("profiling_module {}: each worker writes its profile to {} when it ends "
+                    "normally; a worker that is killed (a timeout, an interrupt) loses its profile",
+                    config_.start.profiling_module,
+                    Relative(ProfilePath(config_.job_dir, config_.node, "processNNN"))));
+  }
   for (int i = 0; i < config_.slots; i++) StartWorker();
 }
 
@@ -230,7 +246,9 @@ void WorkerPool::StartWorker() {
   auto proc = WorkerProcess::Start(
       io_, opts, [this, raw](const char* d, size_t n) { OnData(raw, d, n); },
       [this, raw] { OnEof(raw); }, [this, raw](WorkerProcess::Exit e) { OnExit(raw, e); });
+  std::optional<std::string> gpu = gpus_.Acquire(raw->name);
   if (!proc.ok()) {
+    gpus_.Release(raw->name);
     raw->state = Worker::State::kDead;
     raw->exited = raw->eof = raw->reaped = true;
     raw->init_failed = true;
@@ -250,7 +268,11 @@ void WorkerPool::StartWorker() {
   if (cgroups_ && !cgroups_->Add(raw->name, raw->proc->pid())) {
     Log(fmt::format("{}: could not be put in its cgroup", raw->name));
   }
-  Log(fmt::format("{} started (pid {})", raw->name, raw->proc->pid()));
+  if (events_.started) events_.started(raw->proc->pid(), raw->name);
+  std::string gpu_note;
+  if (gpu) gpu_note = "; CUDA_VISIBLE_DEVICES=" + *gpu;
+  else if (gpus_.size() > 0) gpu_note = "; no GPU left for it";
+  Log(fmt::format("{} started (pid {}){}", raw->name, raw->proc->pid(), gpu_note));
 
   WorkerStart start = config_.start;
   start.process_name = raw->name;
@@ -259,6 +281,8 @@ void WorkerPool::StartWorker() {
   start.error_log = raw->error_path;
   start.entry_log = UserLogPath(job, UserLog::kEntryScript, config_.node, raw->name);
   start.log_dir = UserLogDir(job, UserLog::kEntryScript, config_.node);
+  if (!start.profiling_module.empty()) start.profile_path = ProfilePath(job, config_.node, raw->name);
+  start.cuda_visible_devices = gpu;
   std::string frame;
   EncodeStart(start, &frame);
   raw->proc->Write(std::move(frame));
@@ -673,6 +697,13 @@ void WorkerPool::Reap(Worker* w) {
   // the signal named.
   Log(exit.signaled ? fmt::format("{} exits with returncode {} ({})", w->name, -exit.code, how)
                     : fmt::format("{} exits with returncode {}", w->name, exit.code));
+  gpus_.Release(w->name);  // to the next worker started
+  if (!config_.start.profiling_module.empty()) {
+    struct stat st;
+    if (stat(ProfilePath(config_.job_dir, config_.node, w->name).c_str(), &st) != 0) {
+      Log(fmt::format("{} ended without writing its profile (it was killed or died)", w->name));
+    }
+  }
   std::string stderr_log = Relative(w->stderr_path);
   switch (w->ending) {
     case Ending::kRunTimeout:
