@@ -62,10 +62,13 @@ TEST_CASE("NetDev: every interface, loopback included", "[proc_stats]") {
   CHECK(io.sent == 4194304);
 }
 
-TEST_CASE("CountSockets: every line after the header, whatever its state", "[proc_stats]") {
-  CHECK(CountSockets(Canned("net_tcp")) == 2);
-  CHECK(CountSockets("") == 0);
-  CHECK(CountSockets("  sl  local_address\n") == 0);
+TEST_CASE("Sockstat: TCP in use and in TIME_WAIT, UDP in use, v4 and v6", "[proc_stats]") {
+  SocketCounts c = ParseSockstat(Canned("sockstat"), Canned("sockstat6"));
+  CHECK(c.tcp == 7 + 3 + 4);
+  CHECK(c.udp == 2 + 1);  // UDPLITE is not UDP
+  c = ParseSockstat("", "");
+  CHECK(c.tcp == 0);
+  CHECK(c.udp == 0);
 }
 
 TEST_CASE("PidStat: a name with spaces and parentheses, the fields after it", "[proc_stats]") {

@@ -36,7 +36,7 @@ void Put(const std::string& path, const std::string& text) {
   std::ofstream(path, std::ios::binary) << text;
 }
 
-// A /proc of three processes: 100 (the job), 200 (its worker process000),
+// A /proc (without children files: every process is read) of four processes: 100 (the job), 200 (its worker process000),
 // 300 (a child of the worker), and 400 (not the job's).
 void MakeProc(const std::string& root) {
   std::string data = std::string(PARALLELRUN_TEST_DATA) + "/proc/";
@@ -46,7 +46,8 @@ void MakeProc(const std::string& root) {
   fs::copy_file(data + "meminfo", root + "/meminfo");
   fs::copy_file(data + "diskstats", root + "/diskstats");
   fs::copy_file(data + "net_dev", root + "/net/dev");
-  fs::copy_file(data + "net_tcp", root + "/net/tcp");
+  fs::copy_file(data + "sockstat", root + "/net/sockstat");
+  fs::copy_file(data + "sockstat6", root + "/net/sockstat6");
   fs::copy_file(data + "filesystems", root + "/filesystems");
   Put(root + "/self/mounts", "/dev/root / ext4 rw 0 0\n");
   Put(root + "/uptime", "2000.00 1000.00\n");
@@ -82,9 +83,9 @@ TEST_CASE("ResourceMonitor: a sample at the start and at the end, in the four re
         "Disk Io Write (MB),Network Sent (MB),Network Recv (MB),# of TCP Connections,"
         "# of UDP Connections");
   // Memory 7812.50 MB in all, 4882.81 available, 3906.25 used, 37.5 %; net
-  // 4 MB sent and 3 MB received; 2 TCP sockets, no UDP file.
+  // 4 MB sent and 3 MB received; 14 TCP sockets, 3 UDP.
   CHECK(node[1].find(",7812.50,4882.81,3906.25,37.5,") != std::string::npos);
-  const std::string tail = ",4.00,3.00,2,0";
+  const std::string tail = ",4.00,3.00,14,3";
   CHECK(node[1].compare(node[1].size() - tail.size(), tail.size(), tail) == 0);
   auto disks = Lines(Read(NodeDiskUsageCsv(job, 2)));
   REQUIRE(disks.size() == 3);
@@ -109,6 +110,30 @@ TEST_CASE("ResourceMonitor: a sample at the start and at the end, in the four re
   auto every = Lines(Read(PerfDir(job, 2) + "/processes_cpu_memory_usage/" + hours[0]));
   CHECK(every[0] == "Utc Time,Pid,Name,Cpu Percent,Memory Used (MB),Memory Percent");
   CHECK(every.size() == 9);  // 4 processes × 2 samples
+}
+
+TEST_CASE("ResourceMonitor: with children files, the start and the end read the job's processes "
+          "only", "[resource_monitor]") {
+  TempDir dir("resource_monitor_test");
+  const std::string job = dir.path() + "/job";
+  REQUIRE(CreateNodeFolders(job, 0).ok());
+  const std::string proc = dir.path() + "/proc";
+  MakeProc(proc);
+  Put(proc + "/100/task/100/children", "200 ");
+  Put(proc + "/100/task/101/children", "");
+  Put(proc + "/200/task/200/children", "300 ");
+  Put(proc + "/300/task/300/children", "");
+  {
+    ResourceMonitor m({job, 0, 3600, proc, 100});
+    m.Name(200, "process000");
+    m.Finish();
+  }
+  std::string all = Read(ProcessesResourceUsageCsv(job, 0));
+  CHECK(Lines(all).size() == 7);
+  CHECK(all.find(",process000,300,200,sh,S,") != std::string::npos);
+  CHECK(all.find("sshd") == std::string::npos);
+  // The machine's processes are written on the periodic samples only.
+  CHECK(fs::is_empty(PerfDir(job, 0) + "/processes_cpu_memory_usage"));
 }
 
 TEST_CASE("ResourceMonitor: a folder it cannot write in is its error, not a crash",

@@ -145,17 +145,26 @@ NetIo ParseNetDev(const std::string& text) {
   return io;
 }
 
-size_t CountSockets(const std::string& text) {
-  size_t n = 0;
-  bool header = true;
-  ForEachLine(text, [&](const std::string& line) {
-    if (header) {
-      header = false;
-      return;
-    }
-    if (line.find(':') != std::string::npos) n++;
-  });
-  return n;
+SocketCounts ParseSockstat(const std::string& sockstat, const std::string& sockstat6) {
+  SocketCounts c;
+  auto read = [&c](const std::string& text) {
+    ForEachLine(text, [&c](const std::string& line) {
+      std::vector<std::string> w = Words(line);
+      if (w.empty()) return;
+      bool tcp = w[0] == "TCP:" || w[0] == "TCP6:";
+      bool udp = w[0] == "UDP:" || w[0] == "UDP6:";
+      if (!tcp && !udp) return;
+      for (size_t i = 1; i + 1 < w.size(); i += 2) {
+        uint64_t v;
+        if (!ToU64(w[i + 1], &v)) continue;
+        if (w[i] == "inuse") (tcp ? c.tcp : c.udp) += v;
+        if (tcp && w[i] == "tw") c.tcp += v;
+      }
+    });
+  };
+  read(sockstat);
+  read(sockstat6);
+  return c;
 }
 
 std::optional<ProcessStat> ParsePidStat(const std::string& text) {

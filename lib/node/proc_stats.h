@@ -59,10 +59,16 @@ struct NetIo {
 };
 NetIo ParseNetDev(const std::string& text);
 
-// The sockets listed in /proc/net/tcp, tcp6, udp or udp6 (the lines after
-// the header): len(psutil.net_connections("tcp")) is tcp's + tcp6's, in
-// every state (LISTEN included). Like psutil, only this network namespace.
-size_t CountSockets(const std::string& text);
+// /proc/net/sockstat and sockstat6: the TCP sockets (inuse + tw, v4 and v6)
+// and UDP sockets (inuse, v4 and v6) of this network namespace. psutil
+// counts the lines of /proc/net/tcp{,6} and udp{,6} instead: the same
+// sockets, but reading those tables walks the kernel's whole hash (tens of
+// ms even with no socket), too slow for a sample at a job's start and end.
+struct SocketCounts {
+  uint64_t tcp = 0;
+  uint64_t udp = 0;
+};
+SocketCounts ParseSockstat(const std::string& sockstat, const std::string& sockstat6);
 
 // /proc/<pid>/stat.
 struct ProcessStat {

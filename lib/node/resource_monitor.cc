@@ -13,6 +13,7 @@
 #include <map>
 #include <optional>
 #include <set>
+#include <sstream>
 #include <unordered_map>
 #include <vector>
 
@@ -57,6 +58,31 @@ std::string UtcHour(double now) {
 
 std::string Mb(uint64_t bytes) { return fmt::format("{:.2f}", static_cast<double>(bytes) / kMB); }
 std::string Pct(double p) { return fmt::format("{:.1f}", p); }
+
+// The stat of `self` and of its descendants, found by reading each one's
+// /proc/<pid>/task/<tid>/children. False when the kernel has no children
+// files (CONFIG_PROC_CHILDREN): then only a scan of every process finds them.
+bool JobProcesses(const std::string& proc, pid_t self, std::vector<ProcessStat>* out) {
+  std::vector<pid_t> todo = {self};
+  bool have_children_files = false;
+  for (size_t i = 0; i < todo.size() && i < 100000; i++) {
+    std::string dir = proc + "/" + std::to_string(todo[i]);
+    auto s = ParsePidStat(ReadProcFile(dir + "/stat"));
+    if (!s) continue;
+    out->push_back(std::move(*s));
+    DIR* tasks = opendir((dir + "/task").c_str());
+    if (!tasks) continue;
+    while (dirent* e = readdir(tasks)) {
+      if (e->d_name[0] < '1' || e->d_name[0] > '9') continue;
+      std::string path = dir + "/task/" + e->d_name + "/children";
+      if (access(path.c_str(), F_OK) == 0) have_children_files = true;
+      std::istringstream children(ReadProcFile(path));
+      for (long pid; children >> pid;) todo.push_back(static_cast<pid_t>(pid));
+    }
+    closedir(tasks);
+  }
+  return have_children_files;
+}
 
 }  // namespace
 
@@ -156,10 +182,8 @@ void ResourceMonitor::Run() {
       return access(name.c_str(), F_OK) == 0;
     });
     NetIo net = ParseNetDev(ReadProcFile(proc + "/net/dev"));
-    size_t tcp = CountSockets(ReadProcFile(proc + "/net/tcp")) +
-                 CountSockets(ReadProcFile(proc + "/net/tcp6"));
-    size_t udp = CountSockets(ReadProcFile(proc + "/net/udp")) +
-                 CountSockets(ReadProcFile(proc + "/net/udp6"));
+    SocketCounts sockets = ParseSockstat(ReadProcFile(proc + "/net/sockstat"),
+                                         ReadProcFile(proc + "/net/sockstat6"));
     append(NodeResourceUsageCsv(config_.job_dir, config_.node),
            "Utc Time,Cpu Percent,Memory Total (MB),Memory Available (MB),Memory Used (MB),"
            "Memory Used Percent,Disk Io Read Count,Disk Io Write Count,Disk Io Read (MB),"
@@ -168,7 +192,8 @@ void ResourceMonitor::Run() {
            fmt::format("{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n", time, Pct(cpu_percent),
                        Mb(mem.total), Mb(mem.available), Mb(mem.used), Pct(mem.percent),
                        disk.read_count, disk.write_count, Mb(disk.read_bytes),
-                       Mb(disk.write_bytes), Mb(net.sent), Mb(net.recv), tcp, udp));
+                       Mb(disk.write_bytes), Mb(net.sent), Mb(net.recv), sockets.tcp,
+                       sockets.udp));
 
     // ---- its disks ----
     std::string disks;
@@ -186,14 +211,26 @@ void ResourceMonitor::Run() {
 
     // ---- its processes ----
     double uptime = strtod(ReadProcFile(proc + "/uptime").c_str(), nullptr);
+    // Every process of the machine on the periodic samples; at the start
+    // and the end only the job's, found down the children files: reading
+    // every /proc/<pid>/stat takes tens of ms on a busy machine, and those
+    // two samples are on the job's own time.
+    bool machine_wide = samples() > 0 && !last;
     std::vector<ProcessStat> all;
-    if (DIR* dir = opendir(proc.c_str())) {
-      while (dirent* e = readdir(dir)) {
-        if (e->d_name[0] < '1' || e->d_name[0] > '9') continue;
-        auto s = ParsePidStat(ReadProcFile(proc + "/" + e->d_name + "/stat"));
-        if (s) all.push_back(std::move(*s));
+    auto add = [&](const std::string& pid) {
+      auto s = ParsePidStat(ReadProcFile(proc + "/" + pid + "/stat"));
+      if (s) all.push_back(std::move(*s));
+    };
+    bool found = !machine_wide && JobProcesses(proc, config_.self, &all);
+    if (!found) {
+      all.clear();
+      machine_wide = true;  // read anyway: written too
+      if (DIR* dir = opendir(proc.c_str())) {
+        while (dirent* e = readdir(dir)) {
+          if (e->d_name[0] >= '1' && e->d_name[0] <= '9') add(e->d_name);
+        }
+        closedir(dir);
       }
-      closedir(dir);
     }
     std::unordered_map<pid_t, pid_t> parent;
     for (const auto& s : all) parent[s.pid] = s.ppid;
@@ -226,7 +263,7 @@ void ResourceMonitor::Run() {
       uint64_t rss = s.rss_pages * page;
       double mem_pct = mem.total ? static_cast<double>(rss) / static_cast<double>(mem.total) * 100 : 0;
       std::string common = fmt::format("{},{},{},{}", CsvField(s.name), Pct(pct), Mb(rss), Pct(mem_pct));
-      all_rows += fmt::format("{},{},{}\n", time, s.pid, common);
+      if (machine_wide) all_rows += fmt::format("{},{},{}\n", time, s.pid, common);
       std::string who = label(s.pid);
       if (!who.empty()) {
         job_rows += fmt::format("{},{},{},{},{},{},{},{},{},{}\n", time, who, s.pid, s.ppid,
@@ -240,8 +277,10 @@ void ResourceMonitor::Run() {
            "Utc Time,Process,Pid,Parent Pid,Name,Status,Cpu Percent,Memory Used (MB),"
            "Memory Percent,Threads\n",
            job_rows);
-    append(ProcessesCpuMemoryCsv(config_.job_dir, config_.node, UtcHour(now)),
-           "Utc Time,Pid,Name,Cpu Percent,Memory Used (MB),Memory Percent\n", all_rows);
+    if (machine_wide) {
+      append(ProcessesCpuMemoryCsv(config_.job_dir, config_.node, UtcHour(now)),
+             "Utc Time,Pid,Name,Cpu Percent,Memory Used (MB),Memory Percent\n", all_rows);
+    }
 
     std::unique_lock<std::mutex> lock(mutex_);
     samples_++;

@@ -16,11 +16,14 @@
 //       Time, Process (processNNN, or parallelrun), Pid, Parent Pid, Name,
 //       Status, Cpu Percent, Memory Used (MB), Memory Percent, Threads
 //   processes_cpu_memory_usage/<yyyymmddhh>.csv  every process of the
-//       machine, one row each per sample, a file per UTC hour: Utc Time,
-//       Pid, Name, Cpu Percent, Memory Used (MB), Memory Percent
+//       machine, one row each per periodic sample (not the start's and the
+//       end's, which read only the job's processes: they are on the job's
+//       time), a file per UTC hour: Utc Time, Pid, Name, Cpu Percent,
+//       Memory Used (MB), Memory Percent
 //
 // The values are psutil's (node/proc_stats.h says how each is read): the
-// disk and network counters count since boot, as psutil's do; CPU percent
+// disk and network counters count since boot, as psutil's do; the socket
+// counts come from /proc/net/sockstat (see ParseSockstat); CPU percent
 // is over the time since the previous sample. Where psutil's first call says
 // 0.0 (it has no previous sample), the first sample here gives the average
 // since boot (the node) or since the process started. The original's column
