@@ -44,6 +44,7 @@ Master::Config MakeMasterConfig(const JobPlan& plan, const Role& role) {
   mc.limits.allowed_failed_count = rs.allowed_failed_count;
   mc.limits.allowed_failed_percent = rs.allowed_failed_percent;
   mc.progress_update_timeout = rs.progress_update_timeout;
+  mc.first_task_creation_timeout = rs.first_task_creation_timeout;
   mc.inputs = plan.inputs;
   mc.partition_keys = rs.partition_keys;
   mc.partitions_dir = PartitionsDir(plan.job_dir);
