@@ -195,6 +195,18 @@ Status RunJob(const RunRequest& request, FILE* out) {
         gpus.devices.size(), gpus.devices.size() == 1 ? "" : "s", gpus.source,
         gpus.devices.size()));
   }
+  // node_count on the command line is a role flag (ResolveNodeIdentity); in
+  // a spec it can only describe the job, which has the nodes that were
+  // started: a count it does not have is said, not ignored.
+  if (rs.given.count("node_count") && rs.node_count != static_cast<int>(role.node_count)) {
+    plan.notes.push_back(fmt::format(
+        "warning: setting node_count ({}, from the spec) has no effect here: this run is {}; the "
+        "launcher's processes (or --node_count with PARALLELRUN_NODE_RANK on each) make a job's "
+        "nodes",
+        rs.node_count,
+        role.node_count == 1 ? std::string("a single node")
+                             : fmt::format("node {} of {}", role.node_rank, role.node_count)));
+  }
   for (const auto& note : plan.notes) progress.Say(note);
   std::string workers = fmt::format("{} worker{} of Python {} ({}, from {})",
                                     rs.process_count_per_node,
