@@ -53,7 +53,7 @@ TEST_CASE("ApplyYamlOverrides refuses paths through scalars and bad indexes") {
   CHECK(s.message().find("not an index") != std::string::npos);
 }
 
-TEST_CASE("--set values are read as if written in the spec") {
+TEST_CASE("run --set: values are read as if written in the spec") {
   TempDir dir("yaml_overrides_test");
   dir.Write("score.py", "def run(mini_batch):\n    return mini_batch\n");
   const std::string spec_path = dir.Write(
