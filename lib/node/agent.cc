@@ -67,7 +67,8 @@ void Agent::StopMonitor() {
 
 void Agent::Log(const std::string& line) {
   if (!log_) return;
-  fmt::print(log_.get(), "{}|{}\n", IsoTime(WallSeconds()), line);
+  // fputs, not fmt::print, which throws on a short write (a full disk).
+  fputs(fmt::format("{}|{}\n", IsoTime(WallSeconds()), line).c_str(), log_.get());
   fflush(log_.get());
 }
 

@@ -585,11 +585,15 @@ void WorkerPool::Finish(Worker* w, InFlight&& f, AttemptResult&& r) {
   }
   if (r.start_time == 0) r.start_time = WallSeconds();
   if (w->sys_log) {
-    fmt::print(w->sys_log.get(), "{}|mini-batch {} attempt {}|{}|total {} succeeded {} "
-               "elapsed {:.6f} process {:.6f} run {:.6f}{}{}\n",
-               IsoTime(r.start_time), r.id, r.attempt, AttemptStatusName(r.status), r.total,
-               r.succeeded, r.elapsed_seconds, r.process_seconds, r.run_seconds,
-               r.error_message.empty() ? "" : "|", r.error_message);
+    // fputs, not fmt::print, which throws on a short write: a full disk
+    // fails the job through its journal and reports, not through this log.
+    fputs(fmt::format("{}|mini-batch {} attempt {}|{}|total {} succeeded {} "
+                      "elapsed {:.6f} process {:.6f} run {:.6f}{}{}\n",
+                      IsoTime(r.start_time), r.id, r.attempt, AttemptStatusName(r.status),
+                      r.total, r.succeeded, r.elapsed_seconds, r.process_seconds, r.run_seconds,
+                      r.error_message.empty() ? "" : "|", r.error_message)
+              .c_str(),
+          w->sys_log.get());
     // Failures are written at once; successes ride the buffer (flushed when
     // the worker's log closes) — a write per mini-batch was a third of the
     // loop's system calls.
