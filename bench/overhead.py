@@ -94,14 +94,16 @@ def figures(rows, workers):
     }
 
 
-def run_job(exe, data, mb, workers, job_root):
-    """Runs one job; returns (wall seconds, CPU seconds of the parallelrun
-    process itself (all its threads), CPU seconds of the children it reaped:
-    the workers and the pre-flight check of the entry script)."""
+def run_job(exe, data, mb, workers, job_root, extra=()):
+    """Runs one job (`extra`: more `run` arguments); returns (wall seconds,
+    CPU seconds of the parallelrun process itself (all its threads), CPU
+    seconds of the children it reaped: the workers and the pre-flight check
+    of the entry script)."""
     job = os.path.join(job_root, "job")
     cmd = [exe, "run", os.path.join(HERE, "noop_spec.yaml"), "-i", "data=" + data,
            "-o", "out=" + os.path.join(job_root, "out"), "--mini-batch-size", str(mb),
            "--process-count-per-node", str(workers), "--job-dir", job, "--progress", "none"]
+    cmd += list(extra)
     env = dict(os.environ, PARALLELRUN_PYTHON=PY)
     t0 = time.perf_counter()
     p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)

@@ -66,6 +66,12 @@ TEST_CASE("JobDir: the paths of a node and a process are the original's", "[job_
   CHECK(NodeSummaryCsv(j) == "/jobs/a/logs/sys/job_report/node_summary.csv");
   CHECK(NodeLogPath(j, 3) == "/jobs/a/logs/sys/node/3/_main.txt");
   CHECK(ProcessLogPath(j, 3, "process007") == "/jobs/a/logs/sys/node/3/process007.txt");
+  CHECK(ProfilePath(j, 3, "process007") == "/jobs/a/logs/sys/node/3/process007.profile");
+  CHECK(NodeResourceUsageCsv(j, 3) == "/jobs/a/logs/sys/perf/3/node_resource_usage.csv");
+  CHECK(NodeDiskUsageCsv(j, 3) == "/jobs/a/logs/sys/perf/3/node_disk_usage.csv");
+  CHECK(ProcessesResourceUsageCsv(j, 3) == "/jobs/a/logs/sys/perf/3/processes_resource_usage.csv");
+  CHECK(ProcessesCpuMemoryCsv(j, 3, "2026120100") ==
+        "/jobs/a/logs/sys/perf/3/processes_cpu_memory_usage/2026120100.csv");
   CHECK(UserLogPath(j, UserLog::kStdout, 3, "process007") ==
         "/jobs/a/logs/user/stdout/3/process007.stdout.txt");
   CHECK(UserLogPath(j, UserLog::kStderr, 3, "process007") ==
@@ -146,6 +152,7 @@ TEST_CASE("JobDir: the folders made are those the table lists, on every node", "
                             "logs/user/entry_script_log/"}) {
       expected.insert(std::string(sub) + node);
     }
+    expected.insert(std::string("logs/sys/perf/") + node + "/processes_cpu_memory_usage");
   }
   CHECK(made == expected);
 
@@ -171,7 +178,9 @@ TEST_CASE("JobDir: the folders made are those the table lists, on every node", "
         UserLogPath(j, UserLog::kStdout, 5, "process000"),
         UserLogPath(j, UserLog::kStderr, 5, "process000"),
         UserLogPath(j, UserLog::kError, 5, "process000"),
-        UserLogPath(j, UserLog::kEntryScript, 5, "process000")}) {
+        UserLogPath(j, UserLog::kEntryScript, 5, "process000"), ProfilePath(j, 5, "process000"),
+        NodeResourceUsageCsv(j, 5), NodeDiskUsageCsv(j, 5), ProcessesResourceUsageCsv(j, 5),
+        ProcessesCpuMemoryCsv(j, 5, "2026120100")}) {
     INFO(path);
     FILE* f = fopen(path.c_str(), "w");
     CHECK(f != nullptr);

@@ -1,5 +1,6 @@
-// The master's clocked decisions (progress_update_timeout, the overview
-// cadence), with a ManualClock: time moves by hand, nothing sleeps.
+// The master's clocked decisions (progress_update_timeout,
+// first_task_creation_timeout, the overview cadence), with a ManualClock:
+// time moves by hand, nothing sleeps.
 #include "master/progress_watch.h"
 
 #include <catch2/catch.hpp>
@@ -46,6 +47,21 @@ TEST_CASE("ProgressWatch: a timeout of 0 never stalls", "[progress_watch]") {
   watch.Start();
   clock.Advance(std::chrono::hours(24 * 365));
   CHECK_FALSE(watch.Stalled());
+}
+
+TEST_CASE("ProgressWatch: first_task_creation_timeout counts from the start, not from progress",
+          "[progress_watch]") {
+  ManualClock clock;
+  ProgressWatch watch(clock, 270, 10);
+  watch.Start();
+  clock.Advance(seconds(400));
+  watch.Progressed();  // a shuffle at work: progress, but no mini-batch yet
+  clock.Advance(seconds(200));
+  CHECK_FALSE(watch.OlderThan(600));  // "more than": exactly the timeout is not yet
+  clock.Advance(milliseconds(1));
+  REQUIRE(watch.OlderThan(600));
+  CHECK(*watch.OlderThan(600) == Approx(600.001));
+  CHECK_FALSE(watch.OlderThan(0));  // 0: no limit
 }
 
 TEST_CASE("ProgressWatch: an overview line at the start, then every 10 s", "[progress_watch]") {

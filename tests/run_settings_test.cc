@@ -149,7 +149,7 @@ const std::vector<Default> kDefaults = {
     {"first_task_creation_timeout", "600"},
     {"resource_monitor_interval", "600"},
     {"profiling_module", ""},
-    {"nice", "0"},
+    {"nice", "5"},
     {"copy_logs_to_parent", "(not given)"},
     {"push_metrics_to_parent", "(not given)"},
     {"metrics_name_prefix", "(not given)"},

@@ -184,6 +184,10 @@ TEST_CASE("EncodeStart: version then every field in the documented order",
   s.error_log = "/logs/err.txt";
   s.entry_log = "/logs/entry.txt";
   s.log_dir = "/logs";
+  s.nice = 7;
+  s.profiling_module = "cProfile";
+  s.profile_path = "/logs/process003.profile";
+  s.cuda_visible_devices = "1";
   std::string out;
   EncodeStart(s, &out);
   Frame f = OnlyFrame(out);
@@ -206,6 +210,11 @@ TEST_CASE("EncodeStart: version then every field in the documented order",
   CHECK(r.Bytes("error_log") == "/logs/err.txt");
   CHECK(r.Bytes("entry_log") == "/logs/entry.txt");
   CHECK(r.Bytes("log_dir") == "/logs");
+  CHECK(r.U8("nice") == 7);
+  CHECK(r.Bytes("profiling_module") == "cProfile");
+  CHECK(r.Bytes("profile_path") == "/logs/process003.profile");
+  CHECK(r.U8("gpu") == 1);
+  CHECK(r.Bytes("cuda_visible_devices") == "1");
   std::string why;
   CHECK(r.Done(&why));
 }
@@ -215,9 +224,9 @@ TEST_CASE("EncodeStart: without append_row its folder is not sent", "[worker_pro
   std::string out;
   EncodeStart(s, &out);
   // version, 4 empty texts, no argv, append_row 0, tabular 0, partitioned 0,
-  // 6 empty texts.
-  CHECK(out == "\x34\0\0\0\x03"s + "\x03\0\0\0"s + std::string(4 * 4 + 4, '\0') +
-                   std::string(3, '\0') + std::string(6 * 4, '\0'));
+  // 6 empty texts, nice 0, 2 empty texts, gpu 0.
+  CHECK(out == "\x3e\0\0\0\x03"s + "\x04\0\0\0"s + std::string(4 * 4 + 4, '\0') +
+                   std::string(3, '\0') + std::string(6 * 4, '\0') + std::string(1 + 2 * 4 + 1, '\0'));
 }
 
 TEST_CASE("EncodeShutdown: an empty SHUTDOWN frame", "[worker_protocol]") {

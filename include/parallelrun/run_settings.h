@@ -86,7 +86,7 @@ struct RunSettings {
   double first_task_creation_timeout = 600;
   double resource_monitor_interval = 600;
   std::string profiling_module;
-  int nice = 0;
+  int nice = 5;  // the original's default (reference §1.2)
 
   // Raw text of every setting that was given (flag or spec), canonical name →
   // value, for the arguments passed to the entry script and the log.

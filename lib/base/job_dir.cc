@@ -36,9 +36,21 @@ const JobDirEntry kJobDirLayout[] = {
      "The node's agent: who this process is and why, worker starts, init() results, timeouts, "
      "exits with their exit codes or signals, replacements."},
     {"logs/sys/node/<node>/processNNN.txt", "One line per mini-batch a worker process completed."},
-    {"logs/sys/perf/<node>/",
-     "Where the original puts the node's resource usage (node_resource_usage.csv and the like); "
-     "empty until parallelrun measures it."},
+    {"logs/sys/node/<node>/processNNN.profile",
+     "With profiling_module cProfile or profile: the worker process's profile, written when it "
+     "ends normally (a worker that was killed leaves none); read it with pstats.Stats(path) or "
+     "snakeviz."},
+    {"logs/sys/perf/<node>/node_resource_usage.csv",
+     "With resource_monitor_interval > 0: the node's CPU, memory, disk I/O, network and socket "
+     "counts, one row per sample (at the start, every interval, at the end), in psutil's terms."},
+    {"logs/sys/perf/<node>/node_disk_usage.csv",
+     "Each mounted disk's size, use and free space, one row per disk per sample."},
+    {"logs/sys/perf/<node>/processes_resource_usage.csv",
+     "parallelrun's and its workers' processes (and what they started): CPU, memory, threads, "
+     "one row per process per sample."},
+    {"logs/sys/perf/<node>/processes_cpu_memory_usage/<yyyymmddhh>.csv",
+     "Every process on the machine, CPU and memory, one row per process per sample; a file per "
+     "hour (UTC)."},
     {"logs/user/stdout/<node>/processNNN.stdout.txt",
      "What the entry script printed (and the root logger)."},
     {"logs/user/stderr/<node>/processNNN.stderr.txt",
@@ -151,6 +163,27 @@ std::string NodeLogPath(const std::string& job_dir, uint32_t node) {
 
 std::string ProcessLogPath(const std::string& job_dir, uint32_t node, const std::string& process) {
   return Join(job_dir, "logs/sys/node/" + Node(node) + "/" + process + ".txt");
+}
+
+std::string ProfilePath(const std::string& job_dir, uint32_t node, const std::string& process) {
+  return Join(job_dir, "logs/sys/node/" + Node(node) + "/" + process + ".profile");
+}
+
+std::string PerfDir(const std::string& job_dir, uint32_t node) {
+  return Join(job_dir, "logs/sys/perf/" + Node(node));
+}
+std::string NodeResourceUsageCsv(const std::string& job_dir, uint32_t node) {
+  return PerfDir(job_dir, node) + "/node_resource_usage.csv";
+}
+std::string NodeDiskUsageCsv(const std::string& job_dir, uint32_t node) {
+  return PerfDir(job_dir, node) + "/node_disk_usage.csv";
+}
+std::string ProcessesResourceUsageCsv(const std::string& job_dir, uint32_t node) {
+  return PerfDir(job_dir, node) + "/processes_resource_usage.csv";
+}
+std::string ProcessesCpuMemoryCsv(const std::string& job_dir, uint32_t node,
+                                  const std::string& yyyymmddhh) {
+  return PerfDir(job_dir, node) + "/processes_cpu_memory_usage/" + yyyymmddhh + ".csv";
 }
 
 std::string UserLogDir(const std::string& job_dir, UserLog log, uint32_t node) {

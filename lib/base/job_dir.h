@@ -6,7 +6,8 @@
 //   logs/readme.txt, job_result.txt, job_error.txt,
 //   logs/job_progress_overview.<yyyymmddhh>.txt
 //   logs/sys/master_role.<n>.txt, logs/sys/job_report/*.csv
-//   logs/sys/node/<node>/{_main.txt, processNNN.txt}, logs/sys/perf/<node>/
+//   logs/sys/node/<node>/{_main.txt, processNNN.txt, processNNN.profile},
+//   logs/sys/perf/<node>/{node_resource_usage.csv, …, processes_cpu_memory_usage/}
 //   logs/user/{stdout,stderr,error,entry_script_log}/<node>/processNNN.*
 //   outputs/<output>/, append_row/, partitions/, .parallelrun/token
 //
@@ -65,6 +66,17 @@ std::string TracePath(const std::string& job_dir);
 std::string NodeLogPath(const std::string& job_dir, uint32_t node);
 // logs/sys/node/<node>/<process>.txt: one worker process's mini-batches.
 std::string ProcessLogPath(const std::string& job_dir, uint32_t node, const std::string& process);
+// logs/sys/node/<node>/<process>.profile: a worker's profile (profiling_module).
+std::string ProfilePath(const std::string& job_dir, uint32_t node, const std::string& process);
+
+// logs/sys/perf/<node>/ and the resource monitor's files in it
+// (node/resource_monitor.h); `yyyymmddhh` is the UTC hour.
+std::string PerfDir(const std::string& job_dir, uint32_t node);
+std::string NodeResourceUsageCsv(const std::string& job_dir, uint32_t node);
+std::string NodeDiskUsageCsv(const std::string& job_dir, uint32_t node);
+std::string ProcessesResourceUsageCsv(const std::string& job_dir, uint32_t node);
+std::string ProcessesCpuMemoryCsv(const std::string& job_dir, uint32_t node,
+                                  const std::string& yyyymmddhh);
 
 // The four logs of a worker process under logs/user/.
 enum class UserLog { kStdout, kStderr, kError, kEntryScript };

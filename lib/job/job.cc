@@ -31,6 +31,7 @@
 #include "link/role.h"
 #include "link/secret.h"
 #include "link/tcp_link.h"
+#include "node/gpu_slots.h"
 #include "node/python_locator.h"
 #include "node/zygote.h"
 #include "parallelrun/run.h"
@@ -361,6 +362,30 @@ Status RunJobForSpec(const RunRequest& request, const Spec* spec, FILE* out) {
                                      req.progress));
   }
   Progress progress(mode, out);
+  // The original's default on a machine with GPUs is one worker (reference
+  // §1.2, current docs), not one per core.
+  GpuList gpus = FindGpus(req.environment);
+  if (!gpus.note.empty()) plan.notes.push_back("warning: " + gpus.note);
+  if (!gpus.devices.empty() && !rs.given.count("process_count_per_node")) {
+    plan.settings.process_count_per_node = 1;
+    plan.notes.push_back(fmt::format(
+        "{} GPU{} (from {}): process_count_per_node defaults to 1 as the original's does on a "
+        "GPU machine; give --process_count_per_node {} for one worker per GPU",
+        gpus.devices.size(), gpus.devices.size() == 1 ? "" : "s", gpus.source,
+        gpus.devices.size()));
+  }
+  // node_count on the command line is a role flag (ResolveNodeIdentity); in
+  // a spec it can only describe the job, which has the nodes that were
+  // started: a count it does not have is said, not ignored.
+  if (rs.given.count("node_count") && rs.node_count != static_cast<int>(role.node_count)) {
+    plan.notes.push_back(fmt::format(
+        "warning: setting node_count ({}, from the spec) has no effect here: this run is {}; the "
+        "launcher's processes (or --node_count with PARALLELRUN_NODE_RANK on each) make a job's "
+        "nodes",
+        rs.node_count,
+        role.node_count == 1 ? std::string("a single node")
+                             : fmt::format("node {} of {}", role.node_rank, role.node_count)));
+  }
   for (const auto& note : plan.notes) progress.Say(note);
   if (std::string w = NodeCountWarning(role, rs); !w.empty()) progress.Say(w);
   std::string workers = fmt::format("{} worker{} of Python {} ({}, from {})",
@@ -457,6 +482,8 @@ Status RunJobForSpec(const RunRequest& request, const Spec* spec, FILE* out) {
   WorkerPool::Config wc = MakeWorkerConfig(plan, req, role, pf);
   wc.zygote = std::move(zygote);
   wc.say = [&progress](const std::string& line) { progress.Say(line); };
+  wc.gpus = gpus.devices;
+  wc.gpu_source = gpus.source;
   ShuffleProcesses shuffle(wc.python, wc.env, mc.partitions_dir);
   mc.shuffle = &shuffle;
 

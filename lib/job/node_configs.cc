@@ -44,6 +44,7 @@ Master::Config MakeMasterConfig(const JobPlan& plan, const Role& role) {
   mc.limits.allowed_failed_count = rs.allowed_failed_count;
   mc.limits.allowed_failed_percent = rs.allowed_failed_percent;
   mc.progress_update_timeout = rs.progress_update_timeout;
+  mc.first_task_creation_timeout = rs.first_task_creation_timeout;
   mc.inputs = plan.inputs;
   mc.partition_keys = rs.partition_keys;
   mc.partitions_dir = PartitionsDir(plan.job_dir);
@@ -86,6 +87,9 @@ WorkerPool::Config MakeWorkerConfig(const JobPlan& plan, const RunRequest& req, 
   if (plan.append_row) wc.start.append_row_dir = plan.append_row->parts_dir;
   wc.start.tabular = plan.tabular;
   wc.start.partitioned = !rs.partition_keys.empty();
+  wc.start.nice = rs.nice;
+  wc.start.profiling_module = rs.profiling_module;
+  wc.resource_monitor_interval = rs.resource_monitor_interval;
   return wc;
 }
 

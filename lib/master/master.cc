@@ -420,6 +420,27 @@ void Master::Tick() {
     StopWorkers(false, fmt::format("the job was stopped: no progress update in {:.0f} seconds",
                                    idle));
   }
+  // The original bounds the wait for the first mini-batch (reference §5):
+  // a data source that takes that long to give one is stopped rather than
+  // waited for. A shuffle counts as progress above, so only this rule ends
+  // one that never finishes. Resumed or empty inputs have nothing to wait for.
+  if (queue_.counters().batches_added == 0 && !queue_.adding_closed() && stop_reason_.empty() &&
+      !interrupted_ && !drained_) {
+    if (auto waited = watch_.OlderThan(config_.first_task_creation_timeout)) {
+      std::string what = fmt::format(
+          "First task creation is taking longer than {:g} seconds "
+          "(first_task_creation_timeout): no mini-batch was formed from input {} ({}) in {:.1f} "
+          "seconds. This is usually caused by slow data source initialization; give a larger "
+          "--first_task_creation_timeout if the input needs more time",
+          config_.first_task_creation_timeout, input_index_,
+          input_index_ < config_.input_names.size() ? config_.input_names[input_index_] : "?",
+          *waited);
+      BeginStop(what);
+      // The listing or shuffle that holds the first mini-batch is not waited for.
+      if (config_.shuffle) config_.shuffle->Stop();
+      StopWorkers(false, "the job was stopped: " + what.substr(0, what.find(':')));
+    }
+  }
   tick_.expires_after(kTick);
   tick_.async_wait([this](const boost::system::error_code& ec) {
     if (!ec) Tick();

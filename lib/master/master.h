@@ -48,6 +48,10 @@ class Master {
     std::optional<AppendRowTarget> append_row;
     BatchQueue::Limits limits;
     double progress_update_timeout = 270;  // seconds without a finished attempt
+    // Seconds from the start until the first mini-batch must exist (the
+    // original's first_task_creation_timeout; 0: no limit). A shuffle or a
+    // listing that takes longer stops the job, naming the setting.
+    double first_task_creation_timeout = 600;
     int expected_nodes = 1;                // node_count: for the log of who never joined
     // Elapsed times and the no-progress rule read this (not owned); tests
     // pass a ManualClock.

@@ -20,6 +20,12 @@ std::optional<double> ProgressWatch::Stalled() const {
   return std::nullopt;
 }
 
+std::optional<double> ProgressWatch::OlderThan(double timeout_seconds) const {
+  double elapsed = Elapsed();
+  if (timeout_seconds > 0 && elapsed > timeout_seconds) return elapsed;
+  return std::nullopt;
+}
+
 bool ProgressWatch::OverviewDue(double elapsed_seconds) {
   if (last_overview_ >= 0 && elapsed_seconds - last_overview_ < overview_every_) return false;
   last_overview_ = elapsed_seconds;

@@ -1,7 +1,8 @@
 // ProgressWatch: what the master decides from the clock on each tick — how
 // long the job has run, whether progress_update_timeout has passed since
 // the last progress (a finished attempt, a worker that became ready, a
-// shuffle at work), and whether the overview log's next line is due. It
+// shuffle at work), whether first_task_creation_timeout has passed since the
+// start, and whether the overview log's next line is due. It
 // reads an injected Clock and is told the events, so that tests move time by
 // hand; the steady_timer that ticks stays in the Master.
 #ifndef PARALLELRUN_MASTER_PROGRESS_WATCH_H_
@@ -29,6 +30,9 @@ class ProgressWatch {
   double Elapsed() const;
   // Seconds since the last progress, when they exceed the timeout.
   std::optional<double> Stalled() const;
+  // Seconds since Start, when they exceed `timeout_seconds`
+  // (first_task_creation_timeout; 0 or less: never).
+  std::optional<double> OlderThan(double timeout_seconds) const;
   // Whether an overview line is due at `elapsed_seconds` (Elapsed(), as
   // shown with the line): the first always is, then one every
   // overview_every_seconds. When it says yes, the line counts as written.

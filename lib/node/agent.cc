@@ -11,7 +11,8 @@ namespace parallelrun {
 Agent::Agent(boost::asio::io_context& io, std::unique_ptr<LinkEnd> link, WorkerPool::Config config,
              std::string host, std::function<void()> done)
     : io_(io), link_(std::move(link)), node_(config.node), host_(std::move(host)),
-      done_(std::move(done)) {
+      done_(std::move(done)), monitor_interval_(config.resource_monitor_interval),
+      job_dir_(config.job_dir) {
   log_.reset(fopen(NodeLogPath(config.job_dir, node_).c_str(), "ae"));
   WorkerPool::Events events;
   events.result = [this](AttemptResult&& r) { link_->Send(ResultMsg{std::move(r)}); };
@@ -32,18 +33,42 @@ Agent::Agent(boost::asio::io_context& io, std::unique_ptr<LinkEnd> link, WorkerP
     report.host = host_;
     report.processes = pool_->Reports();
     Log("all workers have exited");
+    StopMonitor();
     link_->Send(ByeMsg{std::move(report)});
     if (done_) done_();
   };
   events.log = [this](const std::string& line) { Log(line); };
+  events.started = [this](pid_t pid, const std::string& name) {
+    if (monitor_) monitor_->Name(pid, name);
+  };
   pool_ = std::make_unique<WorkerPool>(io_, std::move(config), std::move(events));
 }
 
-Agent::~Agent() = default;
+Agent::~Agent() {
+  StopMonitor();
+  if (monitor_) {
+    // The job is over: waiting for the last sample holds up nothing.
+    monitor_->Finish();
+    if (!monitor_->error().empty()) Log("resource monitor: cannot write: " + monitor_->error());
+  }
+}
+
+void Agent::StopMonitor() {
+  if (!monitor_) return;
+  // The last sample is taken on the monitor's thread; only the destructor
+  // waits for it.
+  monitor_->Stop();
+  if (!monitor_stopped_) {
+    monitor_stopped_ = true;
+    Log(fmt::format("resource monitor: last sample asked for; {} sample{} taken before it",
+                    monitor_->samples(), monitor_->samples() == 1 ? "" : "s"));
+  }
+}
 
 void Agent::Log(const std::string& line) {
   if (!log_) return;
-  fmt::print(log_.get(), "{}|{}\n", IsoTime(WallSeconds()), line);
+  // fputs, not fmt::print, which throws on a short write (a full disk).
+  fputs(fmt::format("{}|{}\n", IsoTime(WallSeconds()), line).c_str(), log_.get());
   fflush(log_.get());
 }
 
@@ -51,6 +76,14 @@ void Agent::Start() {
   link_->SetHandler([this](LinkMessage&& m) { OnMessage(std::move(m)); });
   Log(fmt::format("agent of node {} on {} starting", node_, host_));
   link_->Send(HelloMsg{node_, 0, host_});
+  if (monitor_interval_ > 0) {
+    monitor_ = std::make_unique<ResourceMonitor>(
+        ResourceMonitor::Config{job_dir_, node_, monitor_interval_, "/proc", 0});
+    Log(fmt::format("resource monitor: a sample now, every {:g} s and at the end, in {}",
+                    monitor_interval_, PerfDir("", node_) + "/"));
+  } else {
+    Log("resource monitor: off (resource_monitor_interval 0)");
+  }
   pool_->Start();
 }
 

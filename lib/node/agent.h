@@ -13,6 +13,7 @@
 #include <boost/asio/io_context.hpp>
 
 #include "link/link.h"
+#include "node/resource_monitor.h"
 #include "node/worker_pool.h"
 
 namespace parallelrun {
@@ -42,6 +43,7 @@ class Agent {
   void OnMessage(LinkMessage&& m);
   void PullMore();
   void Log(const std::string& line);
+  void StopMonitor();
 
   boost::asio::io_context& io_;
   std::unique_ptr<LinkEnd> link_;
@@ -50,6 +52,12 @@ class Agent {
   std::function<void()> done_;
   std::function<void(Status)> ended_;
   std::unique_ptr<WorkerPool> pool_;
+  // The node's resource reports (resource_monitor_interval > 0): from
+  // Start until every worker has exited.
+  double monitor_interval_ = 0;
+  std::string job_dir_;
+  std::unique_ptr<ResourceMonitor> monitor_;
+  bool monitor_stopped_ = false;
   std::unique_ptr<FILE, int (*)(FILE*)> log_{nullptr, fclose};
   size_t requested_ = 0;  // pulled but not yet leased
   size_t held_ = 0;       // leased and not yet given to the pool

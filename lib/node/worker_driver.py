@@ -42,7 +42,7 @@ import time
 import traceback
 import types
 
-PROTOCOL_VERSION = 3
+PROTOCOL_VERSION = 4
 MAX_FRAME = 256 << 20
 
 HELLO, INIT_DONE, START = 0x01, 0x02, 0x03
@@ -701,8 +701,45 @@ def _decode_start(payload):
     }
     for key in ("process_name", "node_id", "stdout_log", "error_log", "entry_log", "log_dir"):
         config[key] = text(f.bytes(key))
+    config["nice"] = f.u8("nice")
+    config["profiling_module"] = text(f.bytes("profiling_module"))
+    config["profile_path"] = text(f.bytes("profile_path"))
+    config["cuda_visible_devices"] = text(f.bytes("cuda_visible_devices")) if f.bool("gpu") else None
     f.done()
     return config
+
+
+def _apply_process_settings(config):
+    """What START says of this process itself, applied before any user code:
+    the niceness (raised to `nice`, never lowered: the original calls
+    os.nice and a process may not lower its own) and the GPU."""
+    target = config.get("nice", 0)
+    current = os.nice(0)
+    if target > current:
+        os.nice(target - current)
+    if config.get("cuda_visible_devices") is not None:
+        os.environ["CUDA_VISIBLE_DEVICES"] = config["cuda_visible_devices"]
+
+
+def _profiler(name):
+    if name == "cProfile":
+        import cProfile
+        return cProfile.Profile()
+    if name == "profile":
+        import profile
+        return profile.Profile()
+    return None
+
+
+def _dump_profile(profiler, path):
+    """Writes the profile where pstats.Stats(path) (and snakeviz) read it;
+    under a temporary name first, so that a reader never sees half a file."""
+    tmp = path + ".tmp"
+    try:
+        profiler.dump_stats(tmp)
+        os.replace(tmp, path)
+    except Exception as exc:  # noqa: B902 - a profile must not fail the worker
+        sys.stderr.write("parallelrun worker: cannot write the profile %s: %s\n" % (path, exc))
 
 
 def worker_main():
@@ -758,9 +795,36 @@ def _serve(pipe):
         kind, payload = frame
         if kind != START:
             raise ProtocolError("expected START, got message type 0x%02x" % kind)
-        worker.start(_decode_start(payload))
+        config = _decode_start(payload)
+        _apply_process_settings(config)
+        worker.start(config)
         if _FORKED:
             _adopted()
+        profiler = _profiler(config["profiling_module"])
+        if profiler is None:
+            return _serve_started(pipe, worker)
+        # init(), every run() and shutdown(): a worker killed (SIGTERM after a
+        # timeout, SIGKILL) never gets here and leaves no profile.
+        try:
+            return profiler.runcall(_serve_started, pipe, worker)
+        finally:
+            _dump_profile(profiler, config["profile_path"])
+    except (ProtocolError, struct.error) as exc:
+        return _protocol_failed(pipe, exc)
+
+
+def _protocol_failed(pipe, exc):
+    try:
+        pipe.send(ERROR, _field(str(exc)))
+    except OSError:
+        pass
+    sys.stderr.write("parallelrun worker: protocol error: %s\n" % exc)
+    return 3
+
+
+def _serve_started(pipe, worker):
+    """After START: init(), then RUNs until SHUTDOWN; the exit code."""
+    try:
         if not worker.init():
             return 72  # the original's exit code for a failed init
         while True:
@@ -778,12 +842,7 @@ def _serve(pipe):
             else:
                 raise ProtocolError("unexpected message type 0x%02x" % kind)
     except (ProtocolError, struct.error) as exc:
-        try:
-            pipe.send(ERROR, _field(str(exc)))
-        except OSError:
-            pass
-        sys.stderr.write("parallelrun worker: protocol error: %s\n" % exc)
-        return 3
+        return _protocol_failed(pipe, exc)
 
 
 def check_main(script):

@@ -164,7 +164,7 @@ struct WorkerPool::Worker {
 };
 
 WorkerPool::WorkerPool(boost::asio::io_context& io, Config config, Events events)
-    : io_(io), config_(std::move(config)), events_(std::move(events)) {}
+    : io_(io), config_(std::move(config)), events_(std::move(events)), gpus_(config_.gpus) {}
 
 WorkerPool::~WorkerPool() = default;
 
@@ -209,6 +209,22 @@ void WorkerPool::Start() {
   Log(cgroups_ ? "each worker runs in a cgroup of its own under " + cgroups_->path()
                : "no cgroup per worker (" + why + "); the process groups and the child subreaper "
                  "keep what workers start from outliving them");
+  if (gpus_.size() > 0) {
+    Log(fmt::format("{} GPU{} (from {}): {}; each worker gets one as its CUDA_VISIBLE_DEVICES "
+                    "while they last, workers beyond them none (the variable is left as "
+                    "inherited)",
+                    gpus_.size(), gpus_.size() == 1 ? "" : "s", config_.gpu_source,
+                    fmt::join(config_.gpus, ", ")));
+  } else if (!config_.gpu_source.empty()) {
+    Log(fmt::format("no GPU (from {}); CUDA_VISIBLE_DEVICES is left as inherited",
+                    config_.gpu_source));
+  }
+  if (!config_.start.profiling_module.empty()) {
+    Log(fmt::format("profiling_module {}: each worker writes its profile to {} when it ends "
+                    "normally; a worker that is killed (a timeout, an interrupt) loses its profile",
+                    config_.start.profiling_module,
+                    Relative(ProfilePath(config_.job_dir, config_.node, "processNNN"))));
+  }
   if (!config_.zygote) return StartSlots();
   // The zygote imports the entry script once (its logs beside the workers'),
   // then the workers are forked from it.
@@ -321,7 +337,9 @@ void WorkerPool::StartWorker() {
         io_, opts, [this, raw](const char* d, size_t n) { OnData(raw, d, n); },
         [this, raw] { OnEof(raw); }, [this, raw](WorkerProcess::Exit e) { OnExit(raw, e); });
   }
+  std::optional<std::string> gpu = gpus_.Acquire(raw->name);
   if (!proc.ok()) {
+    gpus_.Release(raw->name);
     raw->state = Worker::State::kDead;
     raw->exited = raw->eof = raw->reaped = true;
     raw->init_failed = true;
@@ -341,7 +359,11 @@ void WorkerPool::StartWorker() {
   if (cgroups_ && !cgroups_->Add(raw->name, raw->proc->pid())) {
     Log(fmt::format("{}: could not be put in its cgroup", raw->name));
   }
-  Log(fmt::format("{} started (pid {})", raw->name, raw->proc->pid()));
+  if (events_.started) events_.started(raw->proc->pid(), raw->name);
+  std::string gpu_note;
+  if (gpu) gpu_note = "; CUDA_VISIBLE_DEVICES=" + *gpu;
+  else if (gpus_.size() > 0) gpu_note = "; no GPU left for it";
+  Log(fmt::format("{} started (pid {}){}", raw->name, raw->proc->pid(), gpu_note));
   if (config_.zygote) Log(fmt::format("{} is a fork of the zygote (pid {})", raw->name,
                                       config_.zygote->pid()));
 
@@ -352,6 +374,8 @@ void WorkerPool::StartWorker() {
   start.error_log = raw->error_path;
   start.entry_log = UserLogPath(job, UserLog::kEntryScript, config_.node, raw->name);
   start.log_dir = UserLogDir(job, UserLog::kEntryScript, config_.node);
+  if (!start.profiling_module.empty()) start.profile_path = ProfilePath(job, config_.node, raw->name);
+  start.cuda_visible_devices = gpu;
   std::string frame;
   EncodeStart(start, &frame);
   raw->proc->Write(std::move(frame));
@@ -655,11 +679,15 @@ void WorkerPool::Finish(Worker* w, InFlight&& f, AttemptResult&& r) {
   }
   if (r.start_time == 0) r.start_time = WallSeconds();
   if (w->sys_log) {
-    fmt::print(w->sys_log.get(), "{}|mini-batch {} attempt {}|{}|total {} succeeded {} "
-               "elapsed {:.6f} process {:.6f} run {:.6f}{}{}\n",
-               IsoTime(r.start_time), r.id, r.attempt, AttemptStatusName(r.status), r.total,
-               r.succeeded, r.elapsed_seconds, r.process_seconds, r.run_seconds,
-               r.error_message.empty() ? "" : "|", r.error_message);
+    // fputs, not fmt::print, which throws on a short write: a full disk
+    // fails the job through its journal and reports, not through this log.
+    fputs(fmt::format("{}|mini-batch {} attempt {}|{}|total {} succeeded {} "
+                      "elapsed {:.6f} process {:.6f} run {:.6f}{}{}\n",
+                      IsoTime(r.start_time), r.id, r.attempt, AttemptStatusName(r.status),
+                      r.total, r.succeeded, r.elapsed_seconds, r.process_seconds, r.run_seconds,
+                      r.error_message.empty() ? "" : "|", r.error_message)
+              .c_str(),
+          w->sys_log.get());
     // Failures are written at once; successes ride the buffer (flushed when
     // the worker's log closes) — a write per mini-batch was a third of the
     // loop's system calls.
@@ -767,6 +795,13 @@ void WorkerPool::Reap(Worker* w) {
   // the signal named.
   Log(exit.signaled ? fmt::format("{} exits with returncode {} ({})", w->name, -exit.code, how)
                     : fmt::format("{} exits with returncode {}", w->name, exit.code));
+  gpus_.Release(w->name);  // to the next worker started
+  if (!config_.start.profiling_module.empty()) {
+    struct stat st;
+    if (stat(ProfilePath(config_.job_dir, config_.node, w->name).c_str(), &st) != 0) {
+      Log(fmt::format("{} ended without writing its profile (it was killed or died)", w->name));
+    }
+  }
   std::string stderr_log = Relative(w->stderr_path);
   switch (w->ending) {
     case Ending::kRunTimeout:

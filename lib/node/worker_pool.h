@@ -30,6 +30,8 @@
 #ifndef PARALLELRUN_NODE_WORKER_POOL_H_
 #define PARALLELRUN_NODE_WORKER_POOL_H_
 
+#include <sys/types.h>
+
 #include <chrono>
 #include <cstdio>
 #include <deque>
@@ -48,6 +50,7 @@
 #include "base/wire.h"
 #include "link/link.h"
 #include "node/cgroups.h"
+#include "node/gpu_slots.h"
 #include "node/worker_process.h"
 #include "node/worker_protocol.h"
 #include "report/progress.h"
@@ -90,6 +93,13 @@ class WorkerPool {
     // A line for the person running the job (the progress output), for what
     // changes how the job runs; null = the node log only.
     std::function<void(const std::string&)> say;
+    // The node's GPUs (node/gpu_slots.h FindGpus): one to each worker while
+    // they last, as its START's cuda_visible_devices.
+    std::vector<std::string> gpus;
+    std::string gpu_source;  // where they were found, for the log
+    // Seconds between the node's resource samples (node/resource_monitor.h);
+    // 0: none. The Agent runs the monitor; the pool names its workers to it.
+    double resource_monitor_interval = 0;
   };
 
   struct Events {
@@ -101,6 +111,7 @@ class WorkerPool {
     std::function<void(const std::string&)> failed;
     std::function<void()> stopped;                          // every worker has exited
     std::function<void(const std::string&)> log;            // a line for the node log
+    std::function<void(pid_t, const std::string&)> started;  // worker `name` has pid
   };
 
   WorkerPool(boost::asio::io_context& io, Config config, Events events);
@@ -186,6 +197,7 @@ class WorkerPool {
   bool stopping_ = false;
   bool stopped_reported_ = false;
   std::unique_ptr<WorkerCgroups> cgroups_;  // null: no writable cgroup2 here
+  GpuSlots gpus_;
   bool failed_reported_ = false;
   double avg_batch_seconds_ = 0.01;  // moving average of elapsed per mini-batch
 };

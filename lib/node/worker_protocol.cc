@@ -23,6 +23,11 @@ void EncodeStart(const WorkerStart& start, std::string* out) {
   w.Bytes(start.error_log);
   w.Bytes(start.entry_log);
   w.Bytes(start.log_dir);
+  w.U8(static_cast<uint8_t>(start.nice));
+  w.Bytes(start.profiling_module);
+  w.Bytes(start.profile_path);
+  w.U8(start.cuda_visible_devices ? 1 : 0);
+  if (start.cuda_visible_devices) w.Bytes(*start.cuda_visible_devices);
   AppendFrame(kWorkerStart, w.data(), out);
 }
 

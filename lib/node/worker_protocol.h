@@ -38,12 +38,21 @@
 //                     bytes logging_level, u32 n, n × bytes argv, u8 append_row (0|1),
 //                     bytes append_row_dir (only when append_row is 1), u8 tabular
 //                     (0|1), u8 partitioned (0|1), bytes process_name, bytes node_id,
-//                     bytes stdout_log, bytes error_log, bytes entry_log, bytes log_dir.
+//                     bytes stdout_log, bytes error_log, bytes entry_log, bytes log_dir,
+//                     u8 nice (0–20), bytes profiling_module ("", "cProfile",
+//                     "profile"), bytes profile_path, u8 gpu (0|1), bytes
+//                     cuda_visible_devices (only when gpu is 1).
 //                     The layout is fixed by the version: the driver refuses a START
 //                     that ends early (a field missing) or has bytes left over (a
 //                     field it does not know), naming the field and the offset. The
 //                     worker then imports the entry script, runs init() and answers
-//                     INIT_DONE
+//                     INIT_DONE. Before that it applies what START says of the
+//                     process itself, so that it holds however the worker was
+//                     started: the niceness (raised to `nice`, never lowered, as
+//                     the original's os.nice), CUDA_VISIBLE_DEVICES (set when gpu
+//                     is 1, left as inherited otherwise), and, with a profiling
+//                     module, a profiler around init(), every run() and shutdown()
+//                     whose stats go to profile_path when the worker ends normally
 //   RUN 0x10          the mini-batch and its attempt, as base/mini_batch_codec.h
 //                     encodes them (u64 mini_batch_id, u32 attempt, u32 input_index,
 //                     u8 kind, partition, u64 known_rows, items) — queued by the
@@ -90,7 +99,8 @@ namespace parallelrun {
 // 3: RUN is the link's mini-batch encoding (known_rows added); START is a
 // fixed layout (WorkerStart) instead of key/value pairs; worker_tabular.py is
 // no longer sent in it.
-constexpr uint32_t kWorkerProtocolVersion = 3;
+// 4: START ends with nice, profiling_module, profile_path and the GPU.
+constexpr uint32_t kWorkerProtocolVersion = 4;
 constexpr uint32_t kMaxWorkerFrame = 256u << 20;
 
 enum WorkerMessage : uint8_t {
@@ -123,6 +133,12 @@ struct WorkerStart {
   std::string error_log;     // run()/init() failures with their tracebacks
   std::string entry_log;     // EntryScript().logger's file
   std::string log_dir;       // EntryScript().log_dir
+  int nice = 0;              // run_settings nice: the niceness the worker raises itself to
+  std::string profiling_module;  // "", "cProfile" or "profile" (job-wide)
+  std::string profile_path;      // where the profile goes; "" without profiling_module
+  // The worker's GPU (node/gpu_slots.h): its CUDA_VISIBLE_DEVICES, or none
+  // (the variable is left as the worker inherited it).
+  std::optional<std::string> cuda_visible_devices;
 };
 
 struct WorkerHello {

@@ -138,6 +138,8 @@ class E2ETestCase(unittest.TestCase):
         environment["PARALLELRUN_PYTHON"] = PYTHON
         if env:
             environment.update(env)
+            # A variable given as None is removed.
+            environment = {k: v for k, v in environment.items() if v is not None}
         argv = [self.parallelrun] + [os.fsdecode(a) if isinstance(a, bytes) else str(a)
                                      for a in args]
         try:

@@ -254,8 +254,10 @@ class HugeMessageTest(Leftovers):
 
     def test_a_300_mb_exception_message_fails_the_mini_batch_with_a_cut_message(self):
         n = 300 * 1000 * 1000
+        # Building and sending 300 MB takes its time on a loaded machine: the
+        # test is about the cut, not run_invocation_timeout.
         run = self.run_faulty({"big": "raise_big %d" % n, "z": "ok"}, "--run_max_try", "1",
-                              timeout=120)
+                              "--run_invocation_timeout", "600", timeout=300)
         self.assertExit(run, 0)  # one failed item is within the default error_threshold
         row = self.rows_by_item()["big"][0]
         self.assertEqual((row["Status"], row["Error Category"]), ("RUN_EXCEPTION", "ValueError"))

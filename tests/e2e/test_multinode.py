@@ -510,5 +510,49 @@ def pid_alive(pid):
         return False
 
 
+class NodeCountTest(MultiNodeBase):
+    """The node_count setting: on the command line it sets the job's node
+    count (with PARALLELRUN_NODE_RANK per process); in a spec, where the
+    launcher decides, a count this run does not have is said to have no effect."""
+
+    def test_the_node_count_setting_with_explicit_ranks_forms_a_job(self):
+        # node_count as the original's run setting (--node_count) with
+        # PARALLELRUN_NODE_RANK on each process, no launcher: two nodes form
+        # one job (the settings walk, test_settings_walk.py, points here).
+        port = free_port()
+        env = self.env(mode="all", nodes=2, PARALLELRUN_TOKEN="multinode-e2e-token",
+                       PARALLELRUN_MASTER_ADDR="127.0.0.1", PARALLELRUN_MASTER_PORT=port)
+        args = self.run_args() + ["--node_count", "2"]
+        nodes = [self.start("node%d" % rank, [self.parallelrun] + args,
+                            dict(env, PARALLELRUN_NODE_RANK=str(rank))) for rank in range(2)]
+        for node in nodes:
+            self.assertExits(node, 0)
+        self.check_job(nodes=(0, 1), working=(0, 1))
+        for rank, node in enumerate(nodes):
+            role = self.first_log_line(self.job_dir, rank)
+            self.assertTrue(role.startswith("role: node %d of 2 (%s) from explicit settings "
+                                            % (rank, "master, listening on 127.0.0.1:%d" % port
+                                               if rank == 0 else
+                                               "agent of master 127.0.0.1:%d" % port)), role)
+            self.assertIn("--node-count=2", role)
+
+    def test_node_count_in_a_spec_without_a_launcher_says_it_has_no_effect(self):
+        # In a spec node_count (resources.instance_count) describes the job;
+        # a single parallelrun is one node, and says so rather than ignore it.
+        spec = self.tmp / "v2.yaml"
+        spec.write_text("type: parallel\nname: e2e_nodes\nversion: 1\ninputs:\n  data:\n"
+                        "    type: uri_folder\ninput_data: ${{inputs.data}}\n"
+                        "resources:\n  instance_count: 3\n"
+                        "task:\n  type: run_function\n  code: .\n"
+                        "  entry_script: plain_entry.py\n")
+        self.write("plain_entry.py", "def run(mini_batch):\n    return mini_batch\n")
+        run = self.run_job(spec, "-i", "data=%s" % self.data, "--mini-batch-size", "24",
+                           progress="plain", env=self.env(mode="free", nodes=1))
+        self.assertExit(run, 0)
+        self.assertIn("warning: setting node_count (3, from the spec) has no effect here: this "
+                      "run is a single node; the launcher's processes (or --node_count with "
+                      "PARALLELRUN_NODE_RANK on each) make a job's nodes\n", run.stderr)
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -28,7 +28,7 @@ def field(data):
     return struct.pack("<I", len(data)) + data
 
 
-def start_payload(append_row=b"/job/parts", tabular=1, partitioned=0, version=None):
+def start_payload(append_row=b"/job/parts", tabular=1, partitioned=0, version=None, gpu=b"1"):
     out = struct.pack("<I", wd.PROTOCOL_VERSION if version is None else version)
     out += field(b"/src/score.py") + field(b"/src") + field(b"/out\xff") + field(b"DEBUG")
     argv = [b"--model", b"x y\n\0z", b""]
@@ -37,6 +37,8 @@ def start_payload(append_row=b"/job/parts", tabular=1, partitioned=0, version=No
     out += bytes([tabular, partitioned])
     for value in (b"process003", b"1", b"/logs/o", b"/logs/e", b"/logs/x", b"/logs"):
         out += field(value)
+    out += bytes([7]) + field(b"cProfile") + field(b"/logs/p.profile")
+    out += bytes([1]) + field(gpu) if gpu is not None else bytes([0])
     return out
 
 
@@ -58,8 +60,10 @@ class DecodeStartTest(unittest.TestCase):
             "argv": ["--model", "x y\n\0z", ""], "append_row_dir": "/job/parts",
             "tabular": True, "partitioned": False, "process_name": "process003",
             "node_id": "1", "stdout_log": "/logs/o", "error_log": "/logs/e",
-            "entry_log": "/logs/x", "log_dir": "/logs"})
+            "entry_log": "/logs/x", "log_dir": "/logs", "nice": 7, "profiling_module": "cProfile",
+            "profile_path": "/logs/p.profile", "cuda_visible_devices": "1"})
         self.assertIsNone(wd._decode_start(start_payload(append_row=None))["append_row_dir"])
+        self.assertIsNone(wd._decode_start(start_payload(gpu=None))["cuda_visible_devices"])
 
     def test_another_version_is_refused(self):
         with self.assertRaises(wd.ProtocolError) as cm:
@@ -74,10 +78,10 @@ class DecodeStartTest(unittest.TestCase):
                 wd._decode_start(payload[:n])
             self.assertRegex(str(cm.exception), r"^START: \w+ at byte \d+: ")
         with self.assertRaises(wd.ProtocolError) as cm:
-            wd._decode_start(payload[:-3])
+            wd._decode_start(payload[:-1])
         self.assertEqual(str(cm.exception),
-                         "START: log_dir at byte %d: length 5, but 2 bytes follow"
-                         % (len(payload) - 9))
+                         "START: cuda_visible_devices at byte %d: length 1, but 0 bytes follow"
+                         % (len(payload) - 5))
 
     def test_an_unknown_field_is_refused(self):
         payload = start_payload()
