@@ -395,7 +395,7 @@ std::string HtmlReport(const JobReports& r) {
 
   html += "<h2 id=\"profile\">Profile</h2>\n";
   if (r.profiles.empty()) {
-    html += "<p class=\"none\">No profiles: the job dir has no *.prof files under logs/.</p>\n";
+    html += "<p class=\"none\">No profiles: the job dir has no *.prof or *.profile files under logs/ (profiling_module).</p>\n";
   } else {
     html += "<p>This page does not read profiles (their format is Python's own); see the top "
             "functions with <code>python3 -m pstats FILE</code> (then <code>sort cumtime</code>, "

@@ -71,7 +71,9 @@ class SettingsWalkTest(E2ETestCase):
         for line in group.splitlines():
             m = re.match(r"\s+(--[\w-]+(?:,--[\w-]+)*)", line)
             if m:
-                names.append(m.group(1).split(",")[-1][2:])
+                # The first spelling is the canonical name, dashed; the
+                # other formats' names (aliases) follow it.
+                names.append(m.group(1).split(",")[0][2:].replace("-", "_"))
         self.assertGreater(len(names), 20, run.stdout)
         return names, run.stdout
 
