@@ -166,11 +166,18 @@ def run(mini_batch):
                         pass
                 with open(os.path.join(GATE, "daemon_fds"), "w") as f:
                     f.write("\n".join(held))
-                with open(os.path.join(GATE, "daemon_pid"), "w") as f:
+                # Written whole, then renamed: the test reads it as soon as it exists.
+                with open(os.path.join(GATE, ".daemon_pid"), "w") as f:
                     f.write(str(os.getpid()))
+                os.rename(os.path.join(GATE, ".daemon_pid"), os.path.join(GATE, "daemon_pid"))
                 time.sleep(60)
             os._exit(0)
         os.wait()
+        # The job (and with it the worker's cgroup or process tree) must not
+        # end before the daemon has said what it holds.
+        deadline = time.monotonic() + 30
+        while not os.path.exists(os.path.join(GATE, "daemon_pid")) and time.monotonic() < deadline:
+            time.sleep(0.01)
     return list(mini_batch)
 '''
 
