@@ -33,6 +33,7 @@
 #include "link/role.h"
 #include "node/python_locator.h"
 #include "parallelrun/pipeline.h"
+#include "plan/job_plan.h"
 #include "plan/pipeline.h"
 
 namespace parallelrun {
@@ -40,23 +41,6 @@ namespace parallelrun {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::string NewPipelineDir(const std::string& cwd, const std::string& name) {
-  std::string safe;
-  for (char c : name.empty() ? std::string("pipeline") : name) {
-    safe += (isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.') ? c : '_';
-  }
-  time_t now = time(nullptr);
-  struct tm tm;
-  localtime_r(&now, &tm);
-  char stamp[32];
-  strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
-  std::string base = fmt::format("{}/parallelrun-jobs/{}-{}", cwd, safe, stamp);
-  std::string dir = base;
-  struct stat st;
-  for (int n = 2; stat(dir.c_str(), &st) == 0; n++) dir = fmt::format("{}-{}", base, n);
-  return dir;
-}
 
 std::string Absolute(const std::string& path, const std::string& cwd) {
   if (!path.empty() && path[0] == '/') return fs::path(path).lexically_normal().string();
@@ -246,7 +230,7 @@ Status RunPipeline(const RunRequest& request, const std::string& only_job, FILE*
                                        : "; did you mean '" + near + "'?"));
   }
   const std::string job_dir = request.job_dir.empty()
-                                  ? NewPipelineDir(request.cwd, pipeline.name)
+                                  ? DefaultJobDir(request.cwd, pipeline.name, "pipeline")
                                   : Absolute(request.job_dir, request.cwd);
   std::error_code ec;
   if (only_job.empty() && !request.dry_run && Exists(job_dir) && !fs::is_empty(job_dir, ec)) {

@@ -282,22 +282,23 @@ std::string WhatOfArgs(const Spec& s) {
   return s.format == SpecFormat::kV2Parallel ? "program_arguments" : "args";
 }
 
-std::string DefaultJobDir(const std::string& cwd, const std::string& name) {
-  std::string safe;
-  for (char c : name.empty() ? std::string("job") : name) {
-    safe += (isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.') ? c : '_';
+// Flag-like words in `words` close to a setting's name: (the word's name,
+// the setting it is likely meant as). The original passes such a word on
+// silently (`--resource_monitor_interva 20`); here it is warned about.
+std::vector<std::pair<std::string, std::string>> MisspeltSettings(
+    const std::vector<std::string>& words) {
+  std::vector<std::pair<std::string, std::string>> found;
+  for (const auto& word : words) {
+    if (word.compare(0, 2, "--") != 0) continue;
+    size_t eq = word.find('=');
+    std::string name = word.substr(2, eq == std::string::npos ? std::string::npos : eq - 2);
+    if (FindSetting(name)) continue;
+    std::string near = ClosestSettingName(name);
+    if (!near.empty()) found.emplace_back(name, near);
   }
-  time_t now = time(nullptr);
-  struct tm tm;
-  localtime_r(&now, &tm);
-  char stamp[32];
-  strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
-  std::string base = fmt::format("{}/parallelrun-jobs/{}-{}", cwd, safe, stamp);
-  std::string dir = base;
-  struct stat st;
-  for (int n = 2; stat(dir.c_str(), &st) == 0; n++) dir = fmt::format("{}-{}", base, n);
-  return dir;
+  return found;
 }
+
 
 // One setting written as a driver flag inside args/program_arguments.
 struct ArgSetting {
@@ -569,18 +570,11 @@ Result<JobPlan> MakeJobPlanForSpec(const RunRequest& req, Spec spec, PlanCheck* 
   // A flag-like word in the spec's args that is close to a setting's name
   // is likelier a misspelling than an argument of the script's own (the
   // original passes it on silently: `--resource_monitor_interva 20`).
-  for (const auto& word : words) {
-    if (word.compare(0, 2, "--") != 0) continue;
-    std::string name = word.substr(2, word.find('=') == std::string::npos ? std::string::npos
-                                                                          : word.find('=') - 2);
-    if (FindSetting(name)) continue;
-    std::string near = ClosestSettingName(name);
-    if (!near.empty()) {
-      plan.notes.push_back(fmt::format(
-          "{}warning: {} has --{}, which is not a setting (did you mean --{}?); it is passed to "
-          "the entry script unchanged",
-          ArgsPlace(s), WhatOfArgs(s), name, near));
-    }
+  for (const auto& [name, near] : MisspeltSettings(words)) {
+    plan.notes.push_back(fmt::format(
+        "{}warning: {} has --{}, which is not a setting (did you mean --{}?); it is passed to "
+        "the entry script unchanged",
+        ArgsPlace(s), WhatOfArgs(s), name, near));
   }
   std::string tables, files;  // input names, for the mixed-inputs message
   for (const auto& name : s.input_data) {
@@ -689,18 +683,11 @@ Result<JobPlan> MakeJobPlanForSpec(const RunRequest& req, Spec spec, PlanCheck* 
     }
     if (Within(job_dir, root)) in.exclude.push_back(job_dir);
   }
-  for (const auto& word : req.passthrough) {
-    if (word.compare(0, 2, "--") != 0) continue;
-    std::string name = word.substr(2, word.find('=') == std::string::npos ? std::string::npos
-                                                                          : word.find('=') - 2);
-    if (FindSetting(name)) continue;
-    std::string near = ClosestSettingName(name);
-    if (!near.empty()) {
-      plan.notes.push_back(fmt::format(
-          "warning: --{} is not a parallelrun setting (did you mean --{}?); it is passed to the "
-          "entry script unchanged",
-          name, near));
-    }
+  for (const auto& [name, near] : MisspeltSettings(req.passthrough)) {
+    plan.notes.push_back(fmt::format(
+        "warning: --{} is not a parallelrun setting (did you mean --{}?); it is passed to the "
+        "entry script unchanged",
+        name, near));
   }
   for (const auto& [name, value] : plan.settings.given) {
     const SettingInfo* info = FindSetting(name);
@@ -787,6 +774,24 @@ Status CreateJobFolders(const JobPlan& plan) {
     }
   }
   return Status::Ok();
+}
+
+std::string DefaultJobDir(const std::string& cwd, const std::string& name,
+                          const char* fallback) {
+  std::string safe;
+  for (char c : name.empty() ? std::string(fallback) : name) {
+    safe += (isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.') ? c : '_';
+  }
+  time_t now = time(nullptr);
+  struct tm tm;
+  localtime_r(&now, &tm);
+  char stamp[32];
+  strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
+  std::string base = fmt::format("{}/parallelrun-jobs/{}-{}", cwd, safe, stamp);
+  std::string dir = base;
+  struct stat st;
+  for (int n = 2; stat(dir.c_str(), &st) == 0; n++) dir = fmt::format("{}-{}", base, n);
+  return dir;
 }
 
 }  // namespace parallelrun

@@ -84,6 +84,12 @@ Result<JobPlan> MakeJobPlanForSpec(const RunRequest& request, Spec spec,
 Status CreateJobFolders(const JobPlan& plan);
 
 
+// A new folder <cwd>/parallelrun-jobs/<name>-<yyyymmdd-hhmmss>[-n] (the name
+// in characters safe in a file name; `fallback` when it is empty), not yet
+// made: the default job dir of a run, and of a pipeline.
+std::string DefaultJobDir(const std::string& cwd, const std::string& name,
+                          const char* fallback = "job");
+
 }  // namespace parallelrun
 
 #endif  // PARALLELRUN_PLAN_JOB_PLAN_H_
