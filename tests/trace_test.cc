@@ -3,6 +3,8 @@
 // whose events are well-formed and one per attempt.
 #include "report/trace.h"
 
+#include "base/text.h"
+
 #include <catch2/catch.hpp>
 
 #include <nlohmann/json.hpp>
@@ -99,6 +101,49 @@ TEST_CASE("trace: one complete event per attempt on its worker's track", "[trace
   CHECK(worker == 1);
   CHECK(init == 1);
   CHECK(shutdown == 1);
+}
+
+TEST_CASE("trace: hostile strings stay valid JSON and keep their text", "[trace]") {
+  // The trace is written by hand (not through a JSON library): quotes,
+  // backslashes, newlines, control bytes and invalid UTF-8 in what a worker
+  // reported must neither break the document nor be lost.
+  std::vector<AttemptRow> rows(1);
+  rows[0].id = 7; rows[0].attempt = 1; rows[0].process = "proc\"ess\\1"; rows[0].node = 0;
+  rows[0].start = 1000; rows[0].elapsed = 0.5; rows[0].status = "RUN_EXCEPTION";
+  rows[0].total = 2; rows[0].succeeded = 0; rows[0].run = 1e-7; rows[0].cpu = 0;
+  rows[0].category = "Value\"Error";
+  rows[0].message = "line one\nline \"two\"\t\x01\xff end\\";
+  std::map<uint32_t, NodeReport> nodes;
+  nodes[0].host = "h\"0";
+  ProcessReport p;
+  p.process = rows[0].process;
+  p.start_time = 999;
+  p.end_time = 1002;
+  p.exit = "killed by \"SIGKILL\"";
+  nodes[0].processes.push_back(p);
+
+  std::string text = TraceJson(rows, nodes);
+  auto trace = nlohmann::json::parse(text);  // throws when the text is not JSON
+  bool seen = false;
+  for (const auto& e : trace.at("traceEvents")) {
+    if (e.value("cat", "") != "mini-batch") continue;
+    seen = true;
+    const auto& args = e.at("args");
+    CHECK(args.at("error_category") == "Value\"Error");
+    // Printable(): newline and tab as \n and \t, other bytes \xNN.
+    CHECK(args.at("error_message") == "line one\\nline \"two\"\\t\\x01\\xff end\\\\");
+    CHECK(args.at("failed") == 2);
+    CHECK(args.at("run_seconds").get<double>() == Approx(1e-7));
+  }
+  CHECK(seen);
+  CHECK(trace.at("otherData").at("tool") == "parallelrun");
+}
+
+TEST_CASE("AppendJsonString escapes quotes, backslashes and control bytes", "[trace]") {
+  std::string out;
+  AppendJsonString(std::string("a\"b\\c\x01\x1f", 7), &out);
+  CHECK(out == "\"a\\\"b\\\\c\\u0001\\u001f\"");
+  CHECK(nlohmann::json::parse(out) == std::string("a\"b\\c\x01\x1f", 7));
 }
 
 }  // namespace

@@ -2,6 +2,8 @@
 
 #include <time.h>
 
+#include <iterator>
+
 #include <fmt/format.h>
 
 namespace parallelrun {
@@ -40,6 +42,22 @@ std::string PrintableShort(const std::string& bytes, size_t max_chars) {
     out += "...";
   }
   return out;
+}
+
+void AppendJsonString(const std::string& text, std::string* out) {
+  out->push_back('"');
+  for (char c : text) {
+    unsigned char u = static_cast<unsigned char>(c);
+    if (c == '"' || c == '\\') {
+      out->push_back('\\');
+      out->push_back(c);
+    } else if (u < 0x20) {
+      fmt::format_to(std::back_inserter(*out), "\\u{:04x}", u);
+    } else {
+      out->push_back(c);
+    }
+  }
+  out->push_back('"');
 }
 
 std::string CsvField(const std::string& s) {

@@ -17,6 +17,12 @@ std::string Printable(const std::string& bytes);
 // Printable(bytes), cut to at most `max_chars` bytes with "..." after.
 std::string PrintableShort(const std::string& bytes, size_t max_chars);
 
+// Appends `text` to `out` as a JSON string ("…" with '"' and '\\' escaped,
+// control bytes as \u00NN). Meant for Printable() text, which is valid UTF-8
+// already: the reports write their JSON by hand with it, as a JSON library's
+// document of every row was most of their cost.
+void AppendJsonString(const std::string& text, std::string* out);
+
 // CSV field: quoted (quotes doubled) when it holds a comma, quote, CR or LF.
 std::string CsvField(const std::string& s);
 

@@ -123,23 +123,13 @@ void JobLog::Overview(const std::string& message) {
 
 std::string JobLog::Detail(const MiniBatch& batch) const {
   // Written by hand, not with a JSON library: this runs for every attempt and
-  // was most of the master's cost per mini-batch. Printable() leaves only
-  // valid UTF-8 without control characters, so escaping '"' and '\\' is all
-  // JSON needs.
-  auto append_string = [](const std::string& text, std::string* out) {
-    out->push_back('"');
-    for (char c : text) {
-      if (c == '"' || c == '\\') out->push_back('\\');
-      out->push_back(c);
-    }
-    out->push_back('"');
-  };
+  // was most of the master's cost per mini-batch.
   std::string out = "{\"input\":";
-  append_string(batch.input < input_names_.size() ? input_names_[batch.input] : "", &out);
+  AppendJsonString(batch.input < input_names_.size() ? input_names_[batch.input] : "", &out);
   out += ",\"items\":[";
   for (size_t i = 0; i < batch.items.size(); i++) {
     if (i > 0) out.push_back(',');
-    append_string(Printable(batch.items[i]), &out);
+    AppendJsonString(Printable(batch.items[i]), &out);
   }
   out += "],\"mini_batch_id\":" + std::to_string(batch.id) + "}";
   return out;

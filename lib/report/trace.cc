@@ -1,9 +1,11 @@
 #include "report/trace.h"
 
 #include <algorithm>
+#include <cmath>
+#include <iterator>
 #include <limits>
 
-#include <nlohmann/json.hpp>
+#include <fmt/format.h>
 
 #include "base/disk.h"
 #include "base/job_dir.h"
@@ -12,8 +14,6 @@
 namespace parallelrun {
 
 namespace {
-
-using nlohmann::json;
 
 // Workers without a number (not "processNNN") get tids after the others.
 int Tid(const std::string& process, std::map<std::string, int>* extra) {
@@ -39,8 +39,45 @@ std::string TraceJson(const std::vector<AttemptRow>& attempts,
   }
   if (origin == std::numeric_limits<double>::max()) origin = 0;
   auto us = [origin](double t) { return static_cast<int64_t>((t - origin) * 1e6); };
+  auto dur = [](double seconds) { return std::max<int64_t>(1, static_cast<int64_t>(seconds * 1e6)); };
 
-  json events = json::array();
+  // Written by hand, not through a JSON library's document: one event per
+  // attempt made the document most of the master's CPU time for a job of
+  // small mini-batches. Strings go through Printable() and AppendJsonString;
+  // numbers are integers or finite doubles.
+  std::string out = "{\"traceEvents\":[";
+  bool first = true;
+  auto begin_event = [&]() {
+    if (!first) out += ",\n";
+    first = false;
+  };
+  auto str = [&out](const std::string& text) { AppendJsonString(Printable(text), &out); };
+  auto num = [&out](double v) {
+    if (!std::isfinite(v)) v = 0;
+    fmt::format_to(std::back_inserter(out), "{}", v);
+  };
+  auto meta = [&](const char* name, uint32_t pid, int tid, const char* key,
+                  const std::string* text, int64_t value) {
+    begin_event();
+    fmt::format_to(std::back_inserter(out), "{{\"ph\":\"M\",\"name\":\"{}\",\"pid\":{},\"tid\":{},\"args\":{{\"{}\":",
+                   name, pid, tid, key);
+    if (text != nullptr) {
+      str(*text);
+    } else {
+      fmt::format_to(std::back_inserter(out), "{}", value);
+    }
+    out += "}}";
+  };
+  // A complete event up to the start of its "args" object, left open.
+  auto complete = [&](const char* cat, const std::string& name, uint32_t pid, int tid, int64_t ts,
+                      int64_t duration) {
+    begin_event();
+    fmt::format_to(std::back_inserter(out), "{{\"ph\":\"X\",\"cat\":\"{}\",\"name\":", cat);
+    str(name);
+    fmt::format_to(std::back_inserter(out), ",\"pid\":{},\"tid\":{},\"ts\":{},\"dur\":{},\"args\":{{",
+                   pid, tid, ts, duration);
+  };
+
   std::map<std::string, int> extra;
   std::map<uint32_t, bool> named_nodes;
   std::map<std::pair<uint32_t, int>, bool> named_workers;
@@ -48,18 +85,14 @@ std::string TraceJson(const std::vector<AttemptRow>& attempts,
     if (!named_nodes[node]) {
       named_nodes[node] = true;
       auto rep = nodes.find(node);
-      std::string host = rep != nodes.end() && !rep->second.host.empty()
-                             ? " (" + Printable(rep->second.host) + ")"
-                             : "";
-      events.push_back({{"ph", "M"}, {"name", "process_name"}, {"pid", node}, {"tid", 0},
-                        {"args", {{"name", "node " + std::to_string(node) + host}}}});
-      events.push_back({{"ph", "M"}, {"name", "process_sort_index"}, {"pid", node}, {"tid", 0},
-                        {"args", {{"sort_index", node}}}});
+      std::string name = "node " + std::to_string(node);
+      if (rep != nodes.end() && !rep->second.host.empty()) name += " (" + rep->second.host + ")";
+      meta("process_name", node, 0, "name", &name, 0);
+      meta("process_sort_index", node, 0, "sort_index", nullptr, node);
     }
     if (!named_workers[{node, tid}]) {
       named_workers[{node, tid}] = true;
-      events.push_back({{"ph", "M"}, {"name", "thread_name"}, {"pid", node}, {"tid", tid},
-                        {"args", {{"name", process}}}});
+      meta("thread_name", node, tid, "name", &process, 0);
     }
   };
 
@@ -70,24 +103,26 @@ std::string TraceJson(const std::vector<AttemptRow>& attempts,
     name_track(a.node, tid, a.process);
     double& end = last_end[{a.node, a.process}];
     end = std::max(end, a.end());
-    json args = {{"mini_batch", a.id},   {"attempt", a.attempt},     {"status", a.status},
-                 {"items", a.total},     {"succeeded", a.succeeded}, {"failed", a.total - a.succeeded},
-                 {"run_seconds", a.run}, {"process_seconds", a.cpu}};
+    std::string name = "mini-batch " + std::to_string(a.id);
+    if (a.attempt > 1) name += " (attempt " + std::to_string(a.attempt) + ")";
+    if (!a.ok()) name += " " + a.status;
+    complete("mini-batch", name, a.node, tid, us(a.start), dur(a.elapsed));
+    fmt::format_to(std::back_inserter(out), "\"mini_batch\":{},\"attempt\":{},\"status\":", a.id,
+                   a.attempt);
+    str(a.status);
+    fmt::format_to(std::back_inserter(out), ",\"items\":{},\"succeeded\":{},\"failed\":{},",
+                   a.total, a.succeeded, static_cast<int64_t>(a.total) - static_cast<int64_t>(a.succeeded));
+    out += "\"run_seconds\":";
+    num(a.run);
+    out += ",\"process_seconds\":";
+    num(a.cpu);
     if (!a.ok()) {
-      args["error_category"] = Printable(a.category);
-      args["error_message"] = Printable(a.message);
+      out += ",\"error_category\":";
+      str(a.category);
+      out += ",\"error_message\":";
+      str(a.message);
     }
-    events.push_back({{"ph", "X"},
-                      {"cat", "mini-batch"},
-                      {"name", "mini-batch " + std::to_string(a.id) +
-                                   (a.attempt > 1 ? " (attempt " + std::to_string(a.attempt) + ")"
-                                                  : "") +
-                                   (a.ok() ? "" : " " + a.status)},
-                      {"pid", a.node},
-                      {"tid", tid},
-                      {"ts", us(a.start)},
-                      {"dur", std::max<int64_t>(1, static_cast<int64_t>(a.elapsed * 1e6))},
-                      {"args", args}});
+    out += "}}";
   }
   for (const auto& [node, rep] : nodes) {
     for (const auto& p : rep.processes) {
@@ -95,31 +130,31 @@ std::string TraceJson(const std::vector<AttemptRow>& attempts,
       int tid = Tid(p.process, &extra);
       name_track(node, tid, p.process);
       double end = p.end_time > 0 ? p.end_time : p.start_time;
-      events.push_back({{"ph", "X"}, {"cat", "worker"}, {"name", "worker " + p.process},
-                        {"pid", node}, {"tid", tid}, {"ts", us(p.start_time)},
-                        {"dur", std::max<int64_t>(1, us(end) - us(p.start_time))},
-                        {"args", {{"pid", p.pid}, {"exit", Printable(p.exit)},
-                                  {"init_ok", p.init_ok}, {"init_seconds", p.init_seconds}}}});
+      complete("worker", "worker " + p.process, node, tid, us(p.start_time),
+               std::max<int64_t>(1, us(end) - us(p.start_time)));
+      fmt::format_to(std::back_inserter(out), "\"pid\":{},\"exit\":", p.pid);
+      str(p.exit);
+      fmt::format_to(std::back_inserter(out), ",\"init_ok\":{},\"init_seconds\":", p.init_ok);
+      num(p.init_seconds);
+      out += "}}";
       if (p.init_seconds > 0) {
-        events.push_back({{"ph", "X"}, {"cat", "worker"}, {"name", "start and init()"},
-                          {"pid", node}, {"tid", tid}, {"ts", us(p.start_time)},
-                          {"dur", std::max<int64_t>(1, static_cast<int64_t>(p.init_seconds * 1e6))},
-                          {"args", {{"init_ok", p.init_ok}}}});
+        complete("worker", "start and init()", node, tid, us(p.start_time), dur(p.init_seconds));
+        fmt::format_to(std::back_inserter(out), "\"init_ok\":{}}}}}", p.init_ok);
       }
       auto last = last_end.find({node, p.process});
       if (last != last_end.end() && p.end_time > last->second) {
-        events.push_back({{"ph", "X"}, {"cat", "worker"}, {"name", "shutdown"}, {"pid", node},
-                          {"tid", tid}, {"ts", us(last->second)},
-                          {"dur", std::max<int64_t>(1, us(p.end_time) - us(last->second))},
-                          {"args", {{"exit", Printable(p.exit)}}}});
+        complete("worker", "shutdown", node, tid, us(last->second),
+                 std::max<int64_t>(1, us(p.end_time) - us(last->second)));
+        out += "\"exit\":";
+        str(p.exit);
+        out += "}}";
       }
     }
   }
-  json trace = {{"traceEvents", events},
-                {"displayTimeUnit", "ms"},
-                {"otherData", {{"origin_utc", IsoTime(origin)}, {"tool", "parallelrun"}}}};
-  // replace: a stray invalid byte must not throw out of the report.
-  return trace.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
+  out += "],\n\"displayTimeUnit\":\"ms\",\"otherData\":{\"origin_utc\":";
+  str(IsoTime(origin));
+  out += ",\"tool\":\"parallelrun\"}}\n";
+  return out;
 }
 
 Status WriteTrace(const std::string& job_dir, const std::map<uint32_t, NodeReport>& nodes) {
