@@ -139,6 +139,27 @@ TEST_CASE("trace: hostile strings stay valid JSON and keep their text", "[trace]
   CHECK(trace.at("otherData").at("tool") == "parallelrun");
 }
 
+TEST_CASE("job reports: profile top lists are summed per function, most own time first",
+          "[trace]") {
+  std::string header = "function\tfile\tline\tcalls\town_seconds\tcumulative_seconds\n";
+  std::string a = header + "burn\t/s/score.py\t10\t4\t0.500000\t0.600000\n" +
+                  "<built-in method builtins.sum>\t~\t0\t8\t0.100000\t0.100000\n";
+  std::string b = header + "burn\t/s/score.py\t10\t1\t0.250000\t0.300000\n" +
+                  "init\t/s/score.py\t3\t1\t0.400000\t0.400000\n" +
+                  "ragged\tline\n" + "bad\tnumbers\tx\t1\t1\t1\n";
+  auto top = SumProfileTops({a, b});
+  REQUIRE(top.size() == 3);
+  CHECK(top[0].function == "burn");
+  CHECK(top[0].calls == 5);
+  CHECK(top[0].own_seconds == Approx(0.75));
+  CHECK(top[0].cumulative_seconds == Approx(0.9));
+  CHECK(top[0].workers == 2);
+  CHECK(top[1].function == "init");
+  CHECK(top[2].function == "<built-in method builtins.sum>");
+  CHECK(top[2].workers == 1);
+  CHECK(SumProfileTops({}).empty());
+}
+
 TEST_CASE("AppendJsonString escapes quotes, backslashes and control bytes", "[trace]") {
   std::string out;
   AppendJsonString(std::string("a\"b\\c\x01\x1f", 7), &out);

@@ -40,6 +40,9 @@ const JobDirEntry kJobDirLayout[] = {
      "With profiling_module cProfile or profile: the worker process's profile, written when it "
      "ends normally (a worker that was killed leaves none); read it with pstats.Stats(path) or "
      "snakeviz."},
+    {"logs/sys/node/<node>/processNNN.profile.top.tsv",
+     "Beside each profile: its 40 functions with the most own time (function, file, line, "
+     "calls, own and cumulative seconds), tab-separated; `parallelrun report` sums them."},
     {"logs/sys/perf/<node>/node_resource_usage.csv",
      "With resource_monitor_interval > 0: the node's CPU, memory, disk I/O, network and socket "
      "counts, one row per sample (at the start, every interval, at the end), in psutil's terms."},

@@ -397,9 +397,29 @@ std::string HtmlReport(const JobReports& r) {
   if (r.profiles.empty()) {
     html += "<p class=\"none\">No profiles: the job dir has no *.prof or *.profile files under logs/ (profiling_module).</p>\n";
   } else {
-    html += "<p>This page does not read profiles (their format is Python's own); see the top "
-            "functions with <code>python3 -m pstats FILE</code> (then <code>sort cumtime</code>, "
-            "<code>stats 20</code>):</p>\n<ul>\n";
+    if (r.profile_top.empty()) {
+      html += "<p>The profiles have no top lists (*.profile.top.tsv) beside them; see the top "
+              "functions with <code>python3 -m pstats FILE</code> (then <code>sort tottime</code>, "
+              "<code>stats 20</code>).</p>\n";
+    } else {
+      double total = 0;
+      for (const auto& f : r.profile_top) total += f.own_seconds;
+      html += "<p>Functions with the most own time (pstats' <code>tottime</code>), summed over "
+              "the workers' profiles; each worker lists its 40 first. Load one in pstats or "
+              "snakeviz for the callers.</p>\n<table>\n" +
+              Row({"function", "file:line", "calls", "own s", "share", "cumulative s", "workers"},
+                  "th");
+      size_t shown = 0;
+      for (const auto& f : r.profile_top) {
+        if (shown++ == 20) break;
+        html += Row({Printable(f.function), Printable(f.file) + ":" + std::to_string(f.line),
+                     std::to_string(f.calls), Num(f.own_seconds),
+                     total > 0 ? fmt::format("{:.1f} %", 100 * f.own_seconds / total) : "",
+                     Num(f.cumulative_seconds), std::to_string(f.workers)});
+      }
+      html += "</table>\n";
+    }
+    html += "<p>The profiles (cProfile's format: <code>python3 -m pstats FILE</code>):</p>\n<ul>\n";
     for (const auto& p : r.profiles) html += "<li><code>" + HtmlEscape(Printable(p)) + "</code></li>\n";
     html += "</ul>\n";
   }

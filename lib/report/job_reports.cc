@@ -4,7 +4,10 @@
 #include <errno.h>
 #include <time.h>
 
+#include <algorithm>
 #include <cstdlib>
+#include <map>
+#include <tuple>
 #include <fstream>
 #include <sstream>
 
@@ -113,7 +116,8 @@ void FindProfiles(const std::string& dir, int depth, std::vector<std::string>* o
     std::string path = dir + "/" + name;
     if (e->d_type == DT_DIR) {
       FindProfiles(path, depth + 1, out);
-    } else if (EndsWith(name, ".prof") || EndsWith(name, ".profile")) {
+    } else if (EndsWith(name, ".prof") || EndsWith(name, ".profile") ||
+               EndsWith(name, ".profile.top.tsv")) {
       out->push_back(path);
     }
   }
@@ -280,7 +284,57 @@ Result<JobReports> ReadJobReports(const std::string& job_dir) {
 
   if (ReadWhole(MasterLogPath(job_dir, 0), &text)) out.settings = SettingsFromMasterLog(text);
   ReadWhole(JobResultPath(job_dir), &out.result);
-  FindProfiles(LogsDir(job_dir), 0, &out.profiles);
+  std::vector<std::string> found, tops;
+  FindProfiles(LogsDir(job_dir), 0, &found);
+  std::sort(found.begin(), found.end());
+  for (auto& path : found) {
+    if (EndsWith(path, ".top.tsv")) {
+      if (ReadWhole(path, &text)) tops.push_back(text);
+    } else {
+      out.profiles.push_back(std::move(path));
+    }
+  }
+  out.profile_top = SumProfileTops(tops);
+  return out;
+}
+
+std::vector<ProfileFunction> SumProfileTops(const std::vector<std::string>& tsv_texts) {
+  std::map<std::tuple<std::string, std::string, uint64_t>, ProfileFunction> sum;
+  for (const auto& text : tsv_texts) {
+    size_t pos = 0;
+    while (pos < text.size()) {
+      size_t end = text.find('\n', pos);
+      if (end == std::string::npos) end = text.size();
+      std::string line = text.substr(pos, end - pos);
+      pos = end + 1;
+      std::vector<std::string> f;
+      size_t start = 0;
+      for (;;) {
+        size_t tab = line.find('\t', start);
+        f.push_back(line.substr(start, tab == std::string::npos ? std::string::npos : tab - start));
+        if (tab == std::string::npos) break;
+        start = tab + 1;
+      }
+      ProfileFunction p;
+      if (f.size() != 6 || !ToU64(f[2], &p.line) || !ToU64(f[3], &p.calls) ||
+          !ToDouble(f[4], &p.own_seconds) || !ToDouble(f[5], &p.cumulative_seconds)) {
+        continue;  // the header, or a line that is not ours
+      }
+      ProfileFunction& into = sum[{f[0], f[1], p.line}];
+      into.function = f[0];
+      into.file = f[1];
+      into.line = p.line;
+      into.calls += p.calls;
+      into.own_seconds += p.own_seconds;
+      into.cumulative_seconds += p.cumulative_seconds;
+      into.workers++;
+    }
+  }
+  std::vector<ProfileFunction> out;
+  for (auto& [key, p] : sum) out.push_back(std::move(p));
+  std::stable_sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
+    return a.own_seconds > b.own_seconds;
+  });
   return out;
 }
 

@@ -52,6 +52,15 @@ struct PerfSample {
   double cpu_percent = 0, memory_used_mb = 0, memory_used_percent = 0;
 };
 
+// A function of the workers' profiles (the <profile>.top.tsv files the
+// driver writes beside each one), summed over the workers that list it.
+struct ProfileFunction {
+  std::string function, file;
+  uint64_t line = 0, calls = 0;
+  double own_seconds = 0, cumulative_seconds = 0;
+  uint32_t workers = 0;  // how many workers' top lists hold it
+};
+
 struct JobReports {
   std::string job_dir;
   std::vector<AttemptRow> attempts;   // in the order they finished
@@ -62,7 +71,14 @@ struct JobReports {
   std::map<std::string, std::string> settings;
   std::string result;                 // logs/job_result.txt, "" when missing
   std::vector<std::string> profiles;  // *.prof files under logs/, full paths
+  // The functions with the most own time over all workers, most first.
+  std::vector<ProfileFunction> profile_top;
 };
+
+// Sums the top lists (<profile>.top.tsv text) of several workers: one entry
+// per function (name, file, line), most own time first. Lines that are not
+// six tab-separated fields with numbers where numbers go are skipped.
+std::vector<ProfileFunction> SumProfileTops(const std::vector<std::string>& tsv_texts);
 
 // Reads the reports of `job_dir`. Errors: no processed_mini-batches.csv
 // (not a job dir, or a job that has not started), a row that cannot be

@@ -59,6 +59,8 @@ RECORDER = """
                     except OSError:
                         pass
                     time.sleep(0.05)
+            if base == "burn":
+                busy(2000000)
             busy(1000)
         return mini_batch
     """
@@ -203,6 +205,33 @@ class ProfileTest(WorkerSettingsCase):
 
     def test_cprofile(self):
         self.check_profiles("cProfile")
+
+    def test_report_shows_the_functions_with_the_most_own_time(self):
+        # Each worker writes its top list beside its profile; `parallelrun
+        # report` sums them: the function that burns the time leads.
+        run = self.run_recorder(["a", "burn"], "--process_count_per_node", "1",
+                                "--profiling_module", "cProfile")
+        self.assertExit(run, 0)
+        node = self.logs() / "sys" / "node" / "0"
+        with open(node / "process000.profile.top.tsv") as f:
+            rows = [line.rstrip("\n").split("\t") for line in f]
+        self.assertEqual(rows[0], ["function", "file", "line", "calls", "own_seconds",
+                                   "cumulative_seconds"])
+        self.assertTrue(all(len(r) == 6 for r in rows))
+        self.assertLessEqual(len(rows) - 1, 40)
+        own = [float(r[4]) for r in rows[1:]]
+        self.assertEqual(own, sorted(own, reverse=True))
+        self.assertEqual(os.path.basename(rows[1][1]), "score.py", rows[:4])
+        html = self.tmp / "report.html"
+        rep = self.run_parallelrun("report", str(self.job_dir), "-o", str(html))
+        self.assertExit(rep, 0)
+        text = html.read_text()
+        profile = text[text.index('id="profile"'):]
+        self.assertIn("<th>own s</th>", profile)
+        first_row = profile[profile.index("<td>"):]
+        self.assertIn("score.py:", first_row[:first_row.index("</tr>")])
+        # The top list is not taken for a profile of its own.
+        self.assertNotIn("top.tsv", profile)
 
     def test_profile(self):
         self.check_profiles("profile")
