@@ -2,9 +2,11 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <sys/resource.h>
 
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <algorithm>
 #include <condition_variable>
 #include <fstream>
 #include <mutex>
@@ -198,6 +200,24 @@ TEST_CASE("supervised_process: RunToCompletion gives stdout and the exit code",
   CHECK(*out == "{\"ok\": 1}\n");
   CHECK(code == 4);
   CHECK(err == "w");
+}
+
+TEST_CASE("SupervisedProcess: the child runs at the niceness asked for, never lower",
+          "[supervised]") {
+  // The shuffle's processes run at the job's nice setting, as the workers do.
+  errno = 0;
+  int here = getpriority(PRIO_PROCESS, 0);
+  REQUIRE(errno == 0);
+  for (int nice : {0, 7, here - 1}) {
+    auto options = Shell("nice");  // coreutils' nice, no arguments: prints the niceness
+    options.nice = nice;
+    SupervisedProcess p(options);
+    Lines lines;
+    auto outcome = p.Run(lines.Handler());
+    REQUIRE(outcome.ok());
+    REQUIRE(lines.lines.size() == 1);
+    CHECK(lines.lines[0] == std::to_string(std::max(here, nice)));
+  }
 }
 
 }  // namespace

@@ -484,7 +484,7 @@ Status RunJobForSpec(const RunRequest& request, const Spec* spec, FILE* out) {
   wc.say = [&progress](const std::string& line) { progress.Say(line); };
   wc.gpus = gpus.devices;
   wc.gpu_source = gpus.source;
-  ShuffleProcesses shuffle(wc.python, wc.env, mc.partitions_dir);
+  ShuffleProcesses shuffle(wc.python, wc.env, mc.partitions_dir, wc.start.nice);
   mc.shuffle = &shuffle;
 
   NodeLoop loop;

@@ -35,6 +35,7 @@ Result<std::vector<ShuffleReport>> ShuffleProcesses::Run(const Task& task) {
       ShuffleCommandArgs(task.ranges_file, task.rows_dir, task.partition_keys, *tabular));
   options.env = env_;
   options.deadline = deadline_;
+  options.nice = nice_;
   options.deadline_name = "the shuffle deadline";
   SupervisedProcess process(std::move(options));
   {

@@ -25,12 +25,14 @@ class ShuffleProcesses : public ShuffleRunner {
   // so it is not one here either; the constructor takes another for tests.
   static constexpr std::chrono::hours kDefaultDeadline{6};
 
-  // `work_dir` holds the tabular helper the processes import.
+  // `work_dir` holds the tabular helper the processes import; they run at
+  // niceness `nice` (the job's nice setting), as the workers do.
   ShuffleProcesses(std::string python, std::vector<std::string> env, std::string work_dir,
-                   std::chrono::milliseconds deadline = kDefaultDeadline)
+                   int nice, std::chrono::milliseconds deadline = kDefaultDeadline)
       : python_(std::move(python)),
         env_(std::move(env)),
         work_dir_(std::move(work_dir)),
+        nice_(nice),
         deadline_(deadline) {}
 
   Result<std::vector<ShuffleReport>> Run(const Task& task) override;
@@ -43,6 +45,7 @@ class ShuffleProcesses : public ShuffleRunner {
   const std::string python_;
   const std::vector<std::string> env_;
   const std::string work_dir_;
+  const int nice_;
   const std::chrono::milliseconds deadline_;
   std::mutex mutex_;
   std::string tabular_;                   // guarded by mutex_

@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -74,6 +75,22 @@ struct NewProcessGroup {
     // SupervisedProcess::Run, which returns only once the child was reaped.
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     CloseOnExecAbove2();
+    return {};
+  }
+};
+
+// Raises the child's niceness to `nice` (the job's nice setting) between
+// fork and exec; never lowers it (an unprivileged process may not, and a
+// parallelrun started under `nice 10` keeps its children at 10).
+struct RaiseNiceness {
+  int nice = 0;
+  boost::process::v2::error_code on_exec_setup(boost::process::v2::posix::default_launcher&,
+                                               const boost::process::v2::filesystem::path&,
+                                               const char* const*) {
+    if (nice <= 0) return {};
+    errno = 0;
+    int current = ::getpriority(PRIO_PROCESS, 0);
+    if (errno == 0 && current < nice) ::setpriority(PRIO_PROCESS, 0, nice);
     return {};
   }
 };

@@ -98,7 +98,7 @@ Result<SupervisedProcess::Outcome> SupervisedProcess::Run(const LineHandler& on_
   bp::error_code ec;
   bp::process proc(loop.io.get_executor(), options_.executable, options_.args, ec,
                    bp::process_stdio{nullptr, out, err}, bp::process_environment(env),
-                   NewProcessGroup{});
+                   NewProcessGroup{}, RaiseNiceness{options_.nice});
   if (ec) {
     return Status::Infrastructure(
         fmt::format("cannot start {}: {}", options_.executable, ec.message()));

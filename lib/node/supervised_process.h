@@ -42,6 +42,7 @@ class SupervisedProcess {
     std::string deadline_name = "its deadline";
     size_t max_line = 16u << 20;   // a longer stdout line is an error
     size_t stderr_tail = 8u << 10; // bytes of stderr kept, the last ones
+    int nice = 0;                  // the child's niceness is raised to this (never lowered)
   };
 
   struct Outcome {
