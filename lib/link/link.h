@@ -44,6 +44,11 @@ struct ProcessReport {
   std::string exit;           // "exit code 0", "killed by SIGKILL"
 };
 
+// The exit of a worker stopped while still in init() because the job had
+// no work left for it (WorkerPool::Drain) starts so: not an init() failure.
+constexpr const char kStoppedInInit[] = "stopped in init(), no work left: ";
+inline bool StoppedInInit(const ProcessReport& p) { return p.exit.rfind(kStoppedInInit, 0) == 0; }
+
 struct NodeReport {
   uint32_t node = 0;
   std::string host;

@@ -341,18 +341,37 @@ def _takes_context(run, required):
     """Whether run() can take (mini_batch, mini_batch_context): with
     `required`, only when it needs a second positional argument (then it
     gets one even outside a partitioned job rather than fail)."""
+    counts = _positional_counts(run)
+    if counts is None:
+        return not required
+    positional, without_default, varargs = counts
+    if varargs:
+        return not required or without_default >= 2
+    if required:
+        return without_default >= 2
+    return positional >= 2
+
+
+def _positional_counts(run):
+    """(positional parameters, those without a default, whether *args) of
+    run, or None when it has no signature. A plain function's code object
+    says it directly; only other callables import inspect, whose import
+    (ast, dis, tokenize, ...) cost each worker more than the rest of its
+    start."""
+    code = getattr(run, "__code__", None)
+    if type(run).__name__ == "function" and code is not None:
+        positional = code.co_argcount
+        defaults = len(run.__defaults__ or ())
+        return positional, positional - defaults, bool(code.co_flags & 0x04)  # CO_VARARGS
     try:
-        import inspect  # only here: every import delays a worker's first mini-batch
+        import inspect
         params = list(inspect.signature(run).parameters.values())
     except (TypeError, ValueError):
-        return not required
+        return None
     positional = [p for p in params
                   if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-    if any(p.kind == p.VAR_POSITIONAL for p in params):
-        return not required or len([p for p in positional if p.default is p.empty]) >= 2
-    if required:
-        return len([p for p in positional if p.default is p.empty]) >= 2
-    return len(positional) >= 2
+    return (len(positional), len([p for p in positional if p.default is p.empty]),
+            any(p.kind == p.VAR_POSITIONAL for p in params))
 
 
 def _range_label(d):
@@ -870,20 +889,48 @@ def _serve_started(pipe, worker):
 
 def check_main(script):
     """Pre-flight: compile the entry script and look for a top-level run."""
-    import json
-    print(json.dumps(_check(script)))
+    print(_json_object(_check(script)))
     return 0
 
 
+def _json_object(flat):
+    """JSON of a dict of str, bool, int and None values (what _check returns),
+    without importing json."""
+    def value(v):
+        if v is None or isinstance(v, bool):
+            return {None: "null", True: "true", False: "false"}[v]
+        if isinstance(v, int):
+            return str(v)
+        out = ['"']
+        for c in str(v):
+            o = ord(c)
+            if c == '"' or c == "\\":
+                out.append("\\" + c)
+            elif 0x20 <= o < 0x7f:
+                out.append(c)
+            elif 0xd800 <= o <= 0xdfff:  # a lone surrogate (undecodable bytes)
+                out.append("\\ufffd")
+            elif o > 0xffff:  # ASCII only, as json.dumps: a surrogate pair
+                o -= 0x10000
+                out.append("\\u%04x\\u%04x" % (0xd800 + (o >> 10), 0xdc00 + (o & 0x3ff)))
+            else:
+                out.append("\\u%04x" % o)
+        out.append('"')
+        return "".join(out)
+    return "{" + ",".join(value(str(k)) + ":" + value(v) for k, v in flat.items()) + "}"
+
+
 def _check(script):
-    import ast  # the pre-flight alone needs it; workers start faster without
+    # _ast and compile(), not the ast module (whose import costs ten times
+    # more): the same tree, on every job's critical path.
+    import _ast as ast
 
     out = {"python_version": sys.version.split()[0], "executable": sys.executable,
            "version_ok": sys.version_info >= (3, 8)}
     try:
         with open(script, "rb") as f:
             source = f.read()
-        tree = ast.parse(source, filename=script)
+        tree = compile(source, script, "exec", ast.PyCF_ONLY_AST)
     except SyntaxError as exc:
         out.update(ok=False, kind="syntax", file=exc.filename or script, line=exc.lineno or 0,
                    col=exc.offset or 0, message=exc.msg,
@@ -930,16 +977,18 @@ def zygote_main(script):
     when forking would not be safe (threads running, CUDA initialised),
     and exits. Then each FORK (stdin, stdout, stderr attached) makes one
     worker, answered with its pid (FORKED) or why not (FORK_FAILED)."""
+    # The C modules, not their Python wrappers (socket, json): the zygote's
+    # start is on every job's critical path, and `socket` alone costs more
+    # than the rest of what it imports here.
     import array
-    import json
-    import socket
+    import _socket as socket
 
     ctl = socket.socket(fileno=os.dup(0))
     null = os.open(os.devnull, os.O_RDWR)
     os.dup2(null, 0)
     os.close(null)
     check = _check(script)
-    ctl.send(bytes([Z_CHECK]) + json.dumps(check).encode())
+    ctl.send(bytes([Z_CHECK]) + _json_object(check).encode())
     if not (check.get("ok") and check.get("version_ok") and check.get("defines_run")):
         return 0
 
@@ -968,6 +1017,10 @@ def zygote_main(script):
         return 0
     import ctypes  # for the workers' PR_SET_PDEATHSIG (_adopted): imported once, here
     _PRELOADED["libc"] = ctypes.CDLL(None, use_errno=True)
+    # What was imported stays out of the workers' garbage collections, which
+    # would otherwise touch (and so copy) every page of it in every worker.
+    import gc
+    gc.freeze()
     agent = os.getppid()
     ctl.send(bytes([Z_READY]))
     while True:

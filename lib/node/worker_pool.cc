@@ -113,6 +113,7 @@ enum class WorkerPool::Ending {
   kInitTimeout,      // init() exceeded init_timeout
   kShutdownTimeout,  // shutdown() exceeded shutdown_timeout
   kStopped,          // Stop(): interrupt, no progress, node failed
+  kNotNeeded,        // still in init() when the job ran out of work (Drain)
   kProtocol,         // the worker broke the protocol
 };
 
@@ -787,6 +788,7 @@ void WorkerPool::Reap(Worker* w) {
   const WorkerProcess::Exit& exit = w->exit;
   w->report.end_time = WallSeconds();
   w->report.exit = exit.Describe();
+  if (w->ending == Ending::kNotNeeded) w->report.exit = kStoppedInInit + w->report.exit;
   // "killed by SIGKILL" that we did not send is most often the kernel's
   // out-of-memory killer.
   bool oom = exit.signaled && exit.code == SIGKILL && !w->terminating;
@@ -817,6 +819,8 @@ void WorkerPool::Reap(Worker* w) {
     case Ending::kInitTimeout:
       w->init_details = StderrTail(w);  // where init() was stuck
       break;
+    case Ending::kNotNeeded:
+      break;  // nothing was queued on it: nothing failed
     case Ending::kProtocol:
       FailHead(w, AttemptStatus::kProcessDied, "ProtocolError", w->protocol_error, StderrTail(w));
       break;
@@ -906,6 +910,14 @@ void WorkerPool::Drain() {
   draining_ = true;
   for (const auto& w : workers_) {
     if (w->exited || w->terminating) continue;
+    if (!w->init_answered && w->queue.empty()) {
+      // It would finish init() (a model load: seconds, minutes) only to be
+      // told to shut down: the job would wait for nothing. Its init() never
+      // succeeded, so no shutdown() is owed either.
+      Log(fmt::format("{} is still in init() and no work is left: stopping it now", w->name));
+      Terminate(w.get(), Ending::kNotNeeded, false);
+      continue;
+    }
     if (w->state != Worker::State::kShuttingDown) {
       w->state = Worker::State::kShuttingDown;
       w->times.ShutdownAsked();

@@ -229,7 +229,7 @@ std::string JobLog::ErrorReport(const Totals& t) const {
   std::vector<const ProcessReport*> init_failed;
   for (const auto& [node, rep] : node_reports_) {
     for (const auto& p : rep.processes) {
-      if (!p.init_ok) init_failed.push_back(&p);
+      if (!p.init_ok && !StoppedInInit(p)) init_failed.push_back(&p);
     }
   }
   if (failures_by_kind_.empty() && t.items_failed == 0 && node_failures_.empty() &&

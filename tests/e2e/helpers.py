@@ -242,7 +242,9 @@ class E2ETestCase(unittest.TestCase):
         self.assertTrue((logs / "readme.txt").is_file())
         self.assertEqual(len(list(logs.glob("job_progress_overview.[0-9]*.txt"))), 1,
                          sorted(os.listdir(logs)))
-        self.assertFalse((logs / "job_error.txt").exists(), "job_error.txt on success")
+        error = logs / "job_error.txt"
+        self.assertFalse(error.exists(), "job_error.txt on success:\n%s" %
+                         (error.read_text() if error.exists() else ""))
         self.assertLogsAsReadmeSays(job_dir)
 
     def assertLogsAsReadmeSays(self, job_dir=None, nodes=("0",)):

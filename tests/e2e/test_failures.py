@@ -189,9 +189,11 @@ class TimeoutTest(FaultyCase):
         # SIGTERM was ignored: SIGKILL came after the grace period.
         self.assertGreaterEqual(float(rows["stubborn"][0]["Elapsed Seconds"]), 1.0 + KILL_GRACE)
         self.assertLess(float(rows["slow"][0]["Elapsed Seconds"]), 1.0 + KILL_GRACE)
-        # Replacements ran init() again: two more processes than slots.
+        # Replacements were started: two more processes than slots, each of
+        # which ran init() — or was stopped in it when the work ran out.
         main = self.main_log()
-        self.assertEqual(main.count(" init() done in "), 4, main)
+        self.assertEqual(main.count(" init() done in ") +
+                         main.count(" is still in init() and no work is left"), 4, main)
         # The stack where run() hung is the reason shown.
         error = self.read("job_error.txt")
         self.assertRegex(error, r"RUN_TIMEOUT: run\(\) did not finish within run_invocation_timeout "
@@ -250,8 +252,10 @@ class WorkerDeathTest(FaultyCase):
         self.assertIn("|%s exits with returncode 3\n" % exited["Process"], main)
         self.assertIn("|%s exits with returncode 5\n" % forked["Process"], main)
         self.assertIn("|%s left processes in its process group" % forked["Process"], main)
-        # 2 slots + 6 replacements (1 SIGKILL, 3 SEGV, 2 exits), each ran init().
-        self.assertEqual(main.count(" init() done in "), 8, main)
+        # 2 slots + 6 replacements (1 SIGKILL, 3 SEGV, 2 exits), each ran
+        # init() — or was stopped in it when the work ran out.
+        self.assertEqual(main.count(" init() done in ") +
+                         main.count(" is still in init() and no work is left"), 8, main)
 
         error = self.read("job_error.txt")
         self.assertIn("1 of 6 mini-batches failed after all tries; 1 of 6 items failed.\n"

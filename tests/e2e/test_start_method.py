@@ -96,6 +96,47 @@ class StartMethodTest(FaultyCase):
         self.assertNotIn("process001 is a fork of the zygote", self.main_log())
         self.assertTrue(process_gone(zygote))
 
+    def check_slow_init_not_waited_for(self, method):
+        # The first worker to start init() is quick; the other would load a
+        # "model" for 10 minutes. With one item there is nothing left for it
+        # once the first worker is done: it is stopped, not waited for (were
+        # it waited for, the run would pass the test's timeout).
+        script = self.tmp / "slow_init.py"
+        script.write_text(
+            "import os, time\n"
+            "def init():\n"
+            "    try:\n"
+            "        os.close(os.open(os.environ['FIRST_INIT'], os.O_CREAT | os.O_EXCL))\n"
+            "    except FileExistsError:\n"
+            "        time.sleep(600)\n"
+            "def run(mini_batch):\n"
+            "    return mini_batch\n"
+            "def shutdown():\n"
+            "    open(os.environ['FIRST_INIT'] + '.shutdown.%d' % os.getpid(), 'w').close()\n")
+        spec = self.component_spec(entry="slow_init.py")
+        self.make_files(self.tmp / "in", ["a"])
+        marker = self.tmp / "first_init"
+        run = self.run_job(spec, "-i", "data=%s" % (self.tmp / "in"), "--start-method", method,
+                           "--process_count_per_node", "2", progress="plain",
+                           env={"FIRST_INIT": str(marker)})
+        self.assertExit(run, 0)
+        main = self.main_log()
+        stopped = re.findall(r"\|(process00\d) is still in init\(\) and no work is left: "
+                             r"stopping it now\n", main)
+        self.assertEqual(len(stopped), 1, main)
+        self.assertRegex(main, r"\|%s exits with returncode -?15" % stopped[0])
+        self.assertNotRegex(main, r"init\(\) failed|during start-up or init\(\)")
+        # Only the worker whose init() succeeded ran shutdown().
+        self.assertEqual(len(list(self.tmp.glob("first_init.shutdown.*"))), 1)
+        self.assertIn("job succeeded", run.stderr)
+        self.assertSucceededReport()  # no job_error.txt: nothing failed
+
+    def test_a_worker_still_in_init_when_work_runs_out_is_stopped_fork(self):
+        self.check_slow_init_not_waited_for("fork")
+
+    def test_a_worker_still_in_init_when_work_runs_out_is_stopped_spawn(self):
+        self.check_slow_init_not_waited_for("spawn")
+
     def start_busy_job(self, extra=""):
         """parallelrun with fork and 2 workers in the background, once a worker
         is inside run() (each item hangs); returns the Popen, the zygote's pid
