@@ -914,8 +914,10 @@ void WorkerPool::Drain() {
       // It would finish init() (a model load: seconds, minutes) only to be
       // told to shut down: the job would wait for nothing. Its init() never
       // succeeded, so no shutdown() is owed either.
+      // SIGKILL, not SIGTERM: the driver would print its stack to the
+      // stderr log, which the end of the job would then point at.
       Log(fmt::format("{} is still in init() and no work is left: stopping it now", w->name));
-      Terminate(w.get(), Ending::kNotNeeded, false);
+      Terminate(w.get(), Ending::kNotNeeded, true);
       continue;
     }
     if (w->state != Worker::State::kShuttingDown) {
