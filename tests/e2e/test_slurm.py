@@ -153,6 +153,19 @@ class SlurmTest(mn.MultiNodeBase):
         text = output.read_text(errors="replace")
         self.assertIn("job succeeded", text)
 
+        # A job that fails ends the Slurm job with its exit code: here a
+        # usage error (2) on every node, for an input that does not exist.
+        missing = self.tmp / "no-such-folder"
+        args = self.run_args("job_sbatch_bad")
+        args[args.index("data=%s" % self.data)] = "data=%s" % missing
+        failed_output = self.tmp / "sbatch_bad.out"
+        sbatch = self.start("sbatch_bad", ["sbatch", "--wait", "--output=%s" % failed_output,
+                                           str(SBATCH_SCRIPT)] + args[1:], env)
+        self.assertExits(sbatch, 2)
+        text = failed_output.read_text(errors="replace")
+        self.assertIn("parallelrun: error: ", text)
+        self.assertIn(str(missing), text)
+
 
 if __name__ == "__main__":
     unittest.main()
