@@ -32,10 +32,10 @@ std::optional<JobInitFailures::Stop> JobInitFailures::Exceeded() const {
   }
   Stop stop;
   stop.reason = fmt::format(
-      "init() in the entry script failed {} times over all nodes ({}) and the job has run {:.0f} "
-      "seconds: after 2 minutes, 2 × node_count × process_count_per_node = 2 × {} × {} = {} "
-      "init() failures stop the job",
-      count_, nodes, elapsed, node_count_, per_node_, limit_);
+      "init() in the entry script failed {} times over all nodes ({}); a job that has run more "
+      "than 2 minutes stops at 2 × node_count × process_count_per_node = 2 × {} × {} = {} init() "
+      "failures",
+      count_, nodes, node_count_, per_node_, limit_);
   stop.last_failure = last_;
   return stop;
 }

@@ -37,8 +37,8 @@ class JobInitFailures {
   // A worker `process` of node `node` failed in init(); `reason` is one line.
   void Failed(uint32_t node, const std::string& process, const std::string& reason);
   // When the rule stops the job now: `reason` is one sentence with the
-  // numbers (the count per node, the elapsed time, the limit and how it is
-  // made); `last_failure` names the node, process and what went wrong last.
+  // numbers (the count per node, the limit and how it is made);
+  // `last_failure` names the node, process and what went wrong last.
   struct Stop {
     std::string reason;
     std::string last_failure;

@@ -251,8 +251,8 @@ void Master::OnMessage(size_t index, LinkMessage&& m) {
     if (all_failed) BeginStop(failed->reason.substr(0, failed->reason.find('\n')));
   } else if (auto* init = std::get_if<InitFailedMsg>(&m)) {
     init_failures_.Failed(a.node, init->process, init->reason);
-    log_->Master("WARNING", fmt::format("Node {}: {} ({} init() failures in the job so far; the "
-                                        "job-wide limit after 2 minutes is {}).",
+    log_->Master("WARNING", fmt::format("Node {}: {}. init() failures in the job so far: {}; a "
+                                        "job that has run more than 2 minutes stops at {}.",
                                         a.node, init->reason, init_failures_.count(),
                                         init_failures_.limit()));
     CheckInitFailures();

@@ -61,7 +61,7 @@ class SlurmTest(mn.MultiNodeBase):
                     cmdline = f.read().replace(b"\0", b" ").decode(errors="replace")
             except OSError:
                 continue
-            if str(self.cluster) in cmdline:
+            if str(self.cluster) + "/" in cmdline:
                 left.append("%s %s" % (pid, cmdline))
         self.assertEqual(left, [], "daemons left running after slurm-local stop")
 
@@ -117,6 +117,10 @@ class SlurmTest(mn.MultiNodeBase):
         self.assertEqual(succeeded, mn.FILES)
         self.assertEqual(succeeded, one_succeeded)
         self.assertEqual(batches, one_batches)
+        # Slurm's side: every slurmd launched a task of the job.
+        for n in range(1, NODES + 1):
+            slurmd_log = (self.cluster / "log" / ("slurmd.n%d.log" % n)).read_text()
+            self.assertRegex(slurmd_log, r"launch task StepId=\d+\.0 request", "n%d" % n)
         for rank in range(NODES):
             first = self.first_log_line(job_dir, rank)
             self.assertRegex(first, r"^role: node %d of 3 \(.*\) from Slurm variables .*"
@@ -165,6 +169,57 @@ class SlurmTest(mn.MultiNodeBase):
         text = failed_output.read_text(errors="replace")
         self.assertIn("parallelrun: error: ", text)
         self.assertIn(str(missing), text)
+
+    def test_slurm_local_restarts_and_stops_the_daemons_of_a_deleted_cluster(self):
+        def daemons(folder):
+            pids = {}
+            for name in ["munge/munged.pid", "slurmctld.pid"] + [
+                    "slurmd.n%d.pid" % n for n in range(1, NODES + 1)]:
+                pids[name] = int((folder / name).read_text().strip())
+            return pids
+
+        def slurm_local(*args):
+            return subprocess.run([str(SLURM_LOCAL)] + [str(a) for a in args],
+                                  stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                                  timeout=START_TIMEOUT)
+
+        first = daemons(self.cluster)
+        # start on a running cluster: it is stopped and started afresh.
+        again = slurm_local("start", self.cluster, NODES)
+        self.assertEqual(again.returncode, 0, again.stderr)
+        second = daemons(self.cluster)
+        for name, pid in first.items():
+            self.assertTrue(helpers.process_gone(pid), "%s (pid %d) still runs" % (name, pid))
+        self.assertEqual(set(first.values()) & set(second.values()), set())
+        sinfo = subprocess.run(["sinfo", "-h", "-N", "-o", "%N %t"], capture_output=True,
+                               text=True, env=dict(os.environ, SLURM_CONF=str(
+                                   self.cluster / "slurm.conf")), timeout=30)
+        self.assertEqual(sorted(sinfo.stdout.split("\n"))[1:],
+                         ["n%d idle" % n for n in range(1, NODES + 1)], sinfo.stderr)
+
+        # A cluster whose state folder was deleted (a test that was killed)
+        # is stopped by the next start, by its daemons' command lines.
+        other = self.tmp / "slurm2"
+        self.addCleanup(slurm_local, "stop", other)
+        subprocess.run(["rm", "-rf", str(self.cluster)], check=True)
+        start = slurm_local("start", other, 1)
+        self.assertEqual(start.returncode, 0, start.stderr)
+        for name, pid in second.items():
+            self.assertTrue(helpers.process_gone(pid), "%s (pid %d) still runs" % (name, pid))
+        self.assertIn("of a deleted cluster", start.stderr)
+
+        # Folders that are not its own are refused, not emptied.
+        foreign = self.tmp / "foreign"
+        foreign.mkdir()
+        (foreign / "keep.txt").write_text("mine")
+        for command in ("start", "stop"):
+            refused = slurm_local(command, foreign)
+            self.assertEqual(refused.returncode, 1, refused.stderr)
+            self.assertIn("slurm-local: %s is not" % foreign, refused.stderr)
+        self.assertEqual((foreign / "keep.txt").read_text(), "mine")
+        bad = slurm_local("start", self.tmp / "slurm3", "x")
+        self.assertEqual(bad.returncode, 1)
+        self.assertIn("NODES must be a number from 1 to 99, not 'x'", bad.stderr)
 
 
 if __name__ == "__main__":
