@@ -124,7 +124,7 @@ class SlurmTest(mn.MultiNodeBase):
         for rank in range(NODES):
             first = self.first_log_line(job_dir, rank)
             self.assertRegex(first, r"^role: node %d of 3 \(.*\) from Slurm variables .*"
-                                    r"SLURM_PROCID=%d\b" % (rank, rank), self.describe())
+                                    r"SLURM_NODEID=%d\b" % (rank, rank), self.describe())
 
     # ---- cases ------------------------------------------------------------------
 
@@ -141,6 +141,27 @@ class SlurmTest(mn.MultiNodeBase):
         self.assertRegex(token.read_text(), r"^[0-9a-f]{64}\n$")
         master_log = (self.logs(self.job_dir) / "sys" / "master_role.0.txt").read_text()
         self.assertIn("job secret generated into %s (mode 0600)" % token, master_log)
+
+    def test_srun_with_two_tasks_per_node_still_forms_three_nodes(self):
+        # Two tasks per node start parallelrun twice on each node; one agent
+        # per node is wanted (it runs the workers itself): the second task of
+        # each node exits 0 at once, and the job is the same three nodes.
+        env = self.slurm_env(PARALLELRUN_TOKEN="slurm-e2e-token")
+        args = self.run_args("job_srun2")
+        srun = self.start("srun", ["srun", "-N%d" % NODES, "--ntasks-per-node=2",
+                                   self.parallelrun] + args, env)
+        self.assertExits(srun, 0)
+        self.check_cluster_job(self.job_dir)
+        # Each node's agent is its first task (local rank 0), whatever its
+        # global rank; the other task of each node said so and left.
+        for rank in range(NODES):
+            first = self.first_log_line(self.job_dir, rank)
+            self.assertIn("SLURM_LOCALID=0", first)
+            self.assertIn("SLURM_PROCID=%d " % (2 * rank), first)
+            self.assertIn("; 2 processes per node collapse to one agent per node", first)
+            self.assertIn("parallelrun: role: extra process, local rank 1 of 2 on node %d (exits 0 "
+                          "quietly: local rank 0 is the node's agent)" % rank, srun.stderr)
+        self.assertFalse((self.job_dir / "logs" / "sys" / "node" / "3").exists())
 
     def test_sbatch_of_the_example_script_runs_one_job_across_three_nodes(self):
         env = self.slurm_env()
