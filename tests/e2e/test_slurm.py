@@ -17,6 +17,7 @@ test's clean-up, whatever happened.
 import collections
 import json
 import os
+import shutil
 import subprocess
 import unittest
 
@@ -241,6 +242,30 @@ class SlurmTest(mn.MultiNodeBase):
         bad = slurm_local("start", self.tmp / "slurm3", "x")
         self.assertEqual(bad.returncode, 1)
         self.assertIn("NODES must be a number from 1 to 99, not 'x'", bad.stderr)
+
+
+class SlurmLocalWithoutRootTest(helpers.E2ETestCase):
+    """slurm-local's contract where Slurm cannot run: exit 77, SKIPPED and why,
+    nothing started. Run as an ordinary user (runuser, when this is root)."""
+
+    def test_without_root_it_says_skipped_and_starts_nothing(self):
+        folder = self.tmp / "cluster"
+        # A copy in the temp folder: the clone itself may be closed to others.
+        script = self.tmp / "slurm-local"
+        shutil.copy(SLURM_LOCAL, script)
+        script.chmod(0o755)
+        argv = [str(script), "start", str(folder)]
+        if os.geteuid() == 0:
+            if not shutil.which("runuser"):
+                self.skipTest("SKIPPED: runuser is missing, so this root cannot run it as another user")
+            self.tmp.chmod(0o777)
+            argv = ["runuser", "-u", "nobody", "--"] + argv
+        run = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                             timeout=60)
+        self.assertEqual(run.returncode, 77, run.stderr)
+        self.assertEqual(run.stderr, "slurm-local: SKIPPED: a local Slurm cluster needs root "
+                                     "(slurmd and munged run as root)\n")
+        self.assertFalse(folder.exists())
 
 
 if __name__ == "__main__":
