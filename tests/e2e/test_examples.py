@@ -103,8 +103,9 @@ class ExamplesTest(E2ETestCase):
         # pipeline by test_pipeline.
         tested = {"batch_score", "table_score", "sales_by_store", "pipeline"}
         # Launcher files for a cluster, not run.sh: test_slurm submits the
-        # sbatch script to a real Slurm, kubernetes_manifest_test (unit
-        # tests) resolves every pod's role from the manifest.
+        # sbatch script to a real Slurm; kubernetes_manifest_test (unit
+        # tests) and test_kubernetes_manifest resolve every pod's role from
+        # the manifest, the latter forming a job of its pods on loopback.
         launchers = {"slurm": "parallelrun.sbatch", "kubernetes": "job.yaml"}
         folders = {p.name for p in EXAMPLES.iterdir() if p.is_dir()}
         self.assertEqual(folders, tested | set(launchers))
