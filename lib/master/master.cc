@@ -332,7 +332,8 @@ void Master::CheckThresholds() {
 }
 
 void Master::CheckInitFailures() {
-  if (!stop_reason_.empty() || interrupted_ || drained_) return;
+  // A late agent's report after the end changes nothing.
+  if (finished_ || !stop_reason_.empty() || interrupted_ || drained_) return;
   auto stop = init_failures_.Exceeded();
   if (!stop) return;
   BeginStop(stop->reason,
