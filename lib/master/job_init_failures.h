@@ -56,7 +56,7 @@ class JobInitFailures {
   Clock::TimePoint started_{};
   uint64_t count_ = 0;
   std::map<uint32_t, uint64_t> by_node_;
-  std::string last_;  // "node 2 process001: …"
+  std::string last_;  // "node 2: process001: init() raised …"
 };
 
 }  // namespace parallelrun
