@@ -229,6 +229,14 @@ class SlurmTest(mn.MultiNodeBase):
         for name, pid in second.items():
             self.assertTrue(helpers.process_gone(pid), "%s (pid %d) still runs" % (name, pid))
         self.assertIn("of a deleted cluster", start.stderr)
+        # stop is idempotent: the second finds nothing to stop and says nothing.
+        pids = [int((other / n).read_text()) for n in ("munge/munged.pid", "slurmctld.pid",
+                                                        "slurmd.n1.pid")]
+        for _ in range(2):
+            stop = slurm_local("stop", other)
+            self.assertEqual((stop.returncode, stop.stderr), (0, ""))
+        for pid in pids:
+            self.assertTrue(helpers.process_gone(pid), "pid %d still runs" % pid)
 
         # Folders that are not its own are refused, not emptied.
         foreign = self.tmp / "foreign"
