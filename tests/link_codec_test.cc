@@ -83,6 +83,10 @@ bool Equal(const LinkMessage& a, const LinkMessage& b) {
     auto& y = std::get<EndMsg>(b);
     return x->status_code == y.status_code && x->message == y.message;
   }
+  if (auto* x = std::get_if<InitFailedMsg>(&a)) {
+    auto& y = std::get<InitFailedMsg>(b);
+    return x->process == y.process && x->reason == y.reason;
+  }
   return false;
 }
 
@@ -178,7 +182,9 @@ std::vector<LinkMessage> SampleMessages() {
           bye,
           ByeMsg{},
           EndMsg{1, "error_threshold exceeded: " + kNasty},
-          EndMsg{0, ""}};
+          EndMsg{0, ""},
+          InitFailedMsg{"process002", "process002: init() raised " + kNasty},
+          InitFailedMsg{}};
 }
 
 std::vector<LinkFrame> SampleFrames() {
@@ -263,6 +269,11 @@ TEST_CASE("LinkCodec: the byte layout is the documented one", "[link_codec]") {
   CHECK(bytes == B({7, 0, 0, 0, 0x16, 1, 1, 0, 0, 0, 'x'}));
 
   bytes.clear();
+  EncodeLinkMessage(InitFailedMsg{"p1", "x"}, &bytes);
+  CHECK(bytes == B({12, 0, 0, 0, 0x1a, 2, 0, 0, 0, 'p', '1', 1, 0, 0, 0, 'x'}));
+  CHECK(LinkFrameName(kLinkInitFailed) == "INIT_FAILED");
+
+  bytes.clear();
   EncodeLinkFrame(ErrorFrame{"no"}, &bytes);
   CHECK(bytes == B({7, 0, 0, 0, 0x7f, 2, 0, 0, 0, 'n', 'o'}));
 
@@ -313,6 +324,10 @@ TEST_CASE("LinkCodec: malformed payloads are refused with a reason", "[link_code
   CHECK(Refusal(kLinkDrain, "x") == "DRAIN: 1 bytes left over after the last field (at byte 0)");
   CHECK(Refusal(kLinkHeartbeat, "x") == "HEARTBEAT: 1 bytes left over after the last field (at byte 0)");
   CHECK(Refusal(kLinkStop, B({2, 0, 0, 0, 0})) == "STOP: immediate at byte 0: 2 is not 0 or 1");
+  CHECK(Refusal(kLinkInitFailed, B({2, 0, 0, 0, 'p', '1'})) ==
+        "INIT_FAILED: reason at byte 6: payload ends after 0 of the 4 bytes of its length");
+  CHECK(Refusal(kLinkInitFailed, B({0, 0, 0, 0, 0, 0, 0, 0, 'x'})) ==
+        "INIT_FAILED: 1 bytes left over after the last field (at byte 8)");
   CHECK(Refusal(kLinkError, B({5, 0, 0, 0, 'a'})) ==
         "ERROR: reason at byte 0: length 5, but 1 bytes follow");
 

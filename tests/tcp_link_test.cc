@@ -315,7 +315,8 @@ TEST_CASE("TcpLink: every message crosses in its direction, byte-exact", "[tcp_l
   bye.report.processes.push_back(ProcessReport{"process000", 42, 1, 2, true, 0.5, "exit code 0"});
   const std::vector<LinkMessage> up = {HelloMsg{3, 4, "agent-host"}, PullMsg{4},
                                        ResultMsg{r}, GiveBackMsg{78, 1},
-                                       NodeFailedMsg{"init() failed: " + nasty}, bye};
+                                       NodeFailedMsg{"init() failed: " + nasty},
+                                       InitFailedMsg{"process001", nasty}, bye};
   MiniBatch batch;
   batch.id = 9;
   batch.input = 1;

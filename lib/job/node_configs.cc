@@ -51,6 +51,7 @@ Master::Config MakeMasterConfig(const JobPlan& plan, const Role& role) {
   mc.append_row = plan.append_row;
   mc.shuffle_processes = rs.process_count_per_node;
   mc.expected_nodes = role.node_count;
+  mc.process_count_per_node = rs.process_count_per_node;
   return mc;
 }
 

@@ -15,6 +15,9 @@
 //   agent → master  Bye{report}                 the agent's workers have exited
 //   master → agent  End{status_code, message}   the job is over: every node exits with
 //                                               the job's exit code (remote agents only)
+//   agent → master  InitFailed{process, reason} one worker's init() failed (raised, timed
+//                                               out, or the worker died in it): the master
+//                                               counts them job-wide (reference §3.6)
 #ifndef PARALLELRUN_LINK_LINK_H_
 #define PARALLELRUN_LINK_LINK_H_
 
@@ -66,9 +69,11 @@ struct NodeFailedMsg { std::string reason; };
 struct ByeMsg { NodeReport report; };
 // `status_code` is the job outcome's Status::Code (0 = succeeded).
 struct EndMsg { uint8_t status_code = 0; std::string message; };
+// `reason` is one line ("process002: init() raised RuntimeError: …").
+struct InitFailedMsg { std::string process; std::string reason; };
 
 using LinkMessage = std::variant<HelloMsg, PullMsg, LeaseMsg, ResultMsg, GiveBackMsg, DrainMsg,
-                                 StopMsg, NodeFailedMsg, ByeMsg, EndMsg>;
+                                 StopMsg, NodeFailedMsg, ByeMsg, EndMsg, InitFailedMsg>;
 
 // One end of a link. Send never calls the peer's handler synchronously: the
 // message is delivered later on the receiving side's loop, so a handler can

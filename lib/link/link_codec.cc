@@ -76,6 +76,11 @@ void PutMessage(const LinkMessage& message, uint8_t* type, WireWriter* w) {
             w->U8(m.status_code);
             w->Bytes(m.message);
           },
+          [&](const InitFailedMsg& m) {
+            *type = kLinkInitFailed;
+            w->Bytes(m.process);
+            w->Bytes(m.reason);
+          },
       },
       message);
 }
@@ -173,6 +178,13 @@ bool DecodeMessage(const Frame& frame, LinkMessage* out, std::string* why) {
       *out = std::move(m);
       break;
     }
+    case kLinkInitFailed: {
+      InitFailedMsg m;
+      m.process = f.Bytes("process");
+      m.reason = f.Bytes("reason");
+      *out = std::move(m);
+      break;
+    }
     default:
       *why = fmt::format("unknown frame type {}", LinkFrameName(frame.type));
       return false;
@@ -199,6 +211,7 @@ std::string LinkFrameName(uint8_t type) {
     case kLinkNodeFailed: return "NODE_FAILED";
     case kLinkBye: return "BYE";
     case kLinkEnd: return "END";
+    case kLinkInitFailed: return "INIT_FAILED";
     case kLinkError: return "ERROR";
     default: return fmt::format("0x{:02x}", type);
   }

@@ -86,6 +86,7 @@
 //                                     f64 init_seconds, bytes exit
 //   END 0x19          master → agent  u8 status_code, bytes message — the job's
 //                                     outcome (Status::Code); the agent exits with its code
+//   INIT_FAILED 0x1a  agent → master  bytes process, bytes reason
 //
 // Decoding is strict: an unknown type, a payload shorter or longer than its
 // fields, a bool other than 0 or 1, a status out of range, a count larger than
@@ -130,6 +131,7 @@ enum LinkFrameType : uint8_t {
   kLinkNodeFailed = 0x17,
   kLinkBye = 0x18,
   kLinkEnd = 0x19,
+  kLinkInitFailed = 0x1a,
   kLinkError = 0x7f,
 };
 

@@ -38,6 +38,7 @@ Master::Master(boost::asio::io_context& io, Config config, JobLog* log, Progress
     : io_(io), config_(std::move(config)), log_(log), progress_(progress), done_(std::move(done)),
       queue_(config_.limits),
       watch_(*config_.clock, config_.progress_update_timeout, kOverviewEverySeconds),
+      init_failures_(*config_.clock, config_.expected_nodes, config_.process_count_per_node),
       tick_(io), commit_timer_(io) {
   // Form enough mini-batches ahead to cover demand, but hold no more than
   // about 8k items in them: memory must not grow with the dataset, and a
@@ -93,6 +94,7 @@ double Master::Elapsed() const { return watch_.Elapsed(); }
 
 void Master::Start() {
   watch_.Start();
+  init_failures_.Start();
   log_->Master("INFO", "Start scheduling.");
   log_->Overview("Start scheduling.");
   OpenInput(0);
@@ -247,6 +249,13 @@ void Master::OnMessage(size_t index, LinkMessage&& m) {
     // The reason's first line is the sentence; the rest (traceback) is in
     // job_error.txt.
     if (all_failed) BeginStop(failed->reason.substr(0, failed->reason.find('\n')));
+  } else if (auto* init = std::get_if<InitFailedMsg>(&m)) {
+    init_failures_.Failed(a.node, init->process, init->reason);
+    log_->Master("WARNING", fmt::format("Node {}: {}. init() failures in the job so far: {}; a "
+                                        "job that has run more than 2 minutes stops at {}.",
+                                        a.node, init->reason, init_failures_.count(),
+                                        init_failures_.limit()));
+    CheckInitFailures();
   } else if (auto* bye = std::get_if<ByeMsg>(&m)) {
     a.bye = true;
     a.demand = 0;
@@ -320,6 +329,19 @@ void Master::OnResult(size_t index, AttemptResult&& r) {
 void Master::CheckThresholds() {
   if (!stop_reason_.empty() || interrupted_) return;
   if (auto exceeded = queue_.ExceededThreshold()) BeginStop(*exceeded);
+}
+
+void Master::CheckInitFailures() {
+  // A late agent's report after the end changes nothing.
+  if (finished_ || !stop_reason_.empty() || interrupted_ || drained_) return;
+  auto stop = init_failures_.Exceeded();
+  if (!stop) return;
+  BeginStop(stop->reason,
+            "; the tracebacks are in logs/user/error/<node>/; last failure: " + stop->last_failure);
+  // Workers still in init() would only add failures, and could take
+  // init_timeout to answer a drain: stop them.
+  StopWorkers(false, fmt::format("the job was stopped: init() failed {} times over all nodes",
+                                 init_failures_.count()));
 }
 
 void Master::BeginStop(const std::string& reason, const std::string& detail) {
@@ -402,6 +424,8 @@ void Master::Tick() {
   }
   // A shuffle before the first mini-batch is progress too.
   if (source_ && source_->working()) watch_.Progressed();
+  // The failures may have come before the two minutes were over.
+  CheckInitFailures();
   std::optional<double> stalled = watch_.Stalled();
   if (stalled && stop_reason_.empty() && !interrupted_ && !drained_) {
     double idle = *stalled;

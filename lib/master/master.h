@@ -22,6 +22,7 @@
 #include "link/link.h"
 #include "master/append_row_output.h"
 #include "master/batch_queue.h"
+#include "master/job_init_failures.h"
 #include "master/progress_watch.h"
 #include "master/journal.h"
 #include "report/job_log.h"
@@ -53,6 +54,9 @@ class Master {
     // listing that takes longer stops the job, naming the setting.
     double first_task_creation_timeout = 600;
     int expected_nodes = 1;                // node_count: for the log of who never joined
+    // With expected_nodes, the job-wide init() rule's limit
+    // (master/job_init_failures.h: 2 × node_count × process_count_per_node).
+    int process_count_per_node = 1;
     // Elapsed times and the no-progress rule read this (not owned); tests
     // pass a ManualClock.
     const Clock* clock = &SystemClock();
@@ -136,6 +140,8 @@ class Master {
   void Serve();
   void OpenInput(size_t index);
   void CheckThresholds();
+  // The job-wide init() rule: stops the job when it says so.
+  void CheckInitFailures();
   void CheckAllFinished();
   // Stops dispatching and drains the agents. `reason` is one sentence (it
   // names the threshold with its numbers); `detail` follows it in messages.
@@ -168,6 +174,7 @@ class Master {
   size_t window_ = 64;  // mini-batches formed ahead of demand
 
   ProgressWatch watch_;  // elapsed time, no-progress rule, overview cadence
+  JobInitFailures init_failures_;  // init() failures reported by every node
   boost::asio::steady_timer tick_;
   bool first_lease_logged_ = false;
   bool drained_ = false;

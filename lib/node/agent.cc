@@ -41,6 +41,9 @@ Agent::Agent(boost::asio::io_context& io, std::unique_ptr<LinkEnd> link, WorkerP
   events.started = [this](pid_t pid, const std::string& name) {
     if (monitor_) monitor_->Name(pid, name);
   };
+  events.init_failed = [this](const std::string& process, const std::string& why) {
+    link_->Send(InitFailedMsg{process, why});
+  };
   pool_ = std::make_unique<WorkerPool>(io_, std::move(config), std::move(events));
 }
 

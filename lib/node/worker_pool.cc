@@ -346,8 +346,7 @@ void WorkerPool::StartWorker() {
     raw->init_failed = true;
     raw->init_error = fmt::format("{} could not start: {}", raw->name, proc.status().message());
     raw->report.exit = "not started";
-    init_failures_++;
-    init_failures_in_a_row_++;
+    CountInitFailure(raw);
     Log(raw->init_error);
     // Not from inside the caller: StartWorker may run in a loop over workers.
     boost::asio::post(io_, [this] { StartFailed(); });
@@ -466,8 +465,7 @@ void WorkerPool::OnTimeout(Worker* w) {
         "{}: init() did not finish within {:g} s ({}); it was stopped", w->name,
         Seconds(config_.init_timeout),
         config_.init_timeout_rule.empty() ? "init_timeout" : config_.init_timeout_rule);
-    init_failures_++;
-    init_failures_in_a_row_++;
+    CountInitFailure(w);
     Log(w->init_error);
     Terminate(w, Ending::kInitTimeout, false);
   } else if (phase == WorkerTimeline::Phase::kRun) {
@@ -581,8 +579,7 @@ void WorkerPool::OnInitDone(Worker* w, const std::string& payload) {
   w->init_error = fmt::format("{}: init() raised {} (traceback in {})", w->name,
                               init.error_message, Relative(w->error_path));
   w->init_details = LastLines(init.traceback, 6);
-  init_failures_++;
-  init_failures_in_a_row_++;
+  CountInitFailure(w);
   Log(fmt::format("{} init() failed: {}\n{}", w->name, init.error_message, w->init_details));
 }
 
@@ -839,12 +836,19 @@ void WorkerPool::Reap(Worker* w) {
     w->init_error = fmt::format("{} {} during start-up or init(); stderr: {}", w->name,
                                 exit.signaled ? how : "exited with " + how, stderr_log);
     w->init_details = StderrTail(w);
-    init_failures_++;
-    init_failures_in_a_row_++;
+    CountInitFailure(w);
     Log(w->init_error);
   }
   TopUp(w->name + " exited");
   MaybeStopped();
+}
+
+void WorkerPool::CountInitFailure(Worker* w) {
+  init_failures_++;
+  init_failures_in_a_row_++;
+  // The master counts them over all nodes (the job-wide rule); this node's
+  // own rule is the one in a row above.
+  if (events_.init_failed) events_.init_failed(w->name, w->init_error);
 }
 
 void WorkerPool::TopUp(const std::string& after) {

@@ -112,6 +112,9 @@ class WorkerPool {
     std::function<void()> stopped;                          // every worker has exited
     std::function<void(const std::string&)> log;            // a line for the node log
     std::function<void(pid_t, const std::string&)> started;  // worker `name` has pid
+    // One worker's init() failed (raised, timed out, or the worker died or
+    // could not start before init() answered): its name and one line why.
+    std::function<void(const std::string&, const std::string&)> init_failed;
   };
 
   WorkerPool(boost::asio::io_context& io, Config config, Events events);
@@ -176,6 +179,8 @@ class WorkerPool {
   void FailHead(Worker* w, AttemptStatus status, const std::string& category,
                 const std::string& message, const std::string& traceback);
   void GiveBackQueued(Worker* w, size_t keep);
+  // Counts w's init() failure (w->init_error says why) and reports it.
+  void CountInitFailure(Worker* w);
   void TopUp(const std::string& after);
   void MaybeStopped();
   size_t Depth() const;

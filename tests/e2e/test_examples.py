@@ -102,10 +102,18 @@ class ExamplesTest(E2ETestCase):
         # batch_score is run by test_run_files (its scores checked there),
         # pipeline by test_pipeline.
         tested = {"batch_score", "table_score", "sales_by_store", "pipeline"}
+        # Launcher files for a cluster, not run.sh: test_slurm submits the
+        # sbatch script to a real Slurm; kubernetes_manifest_test (unit
+        # tests) and test_kubernetes_manifest resolve every pod's role from
+        # the manifest, the latter forming a job of its pods on loopback.
+        launchers = {"slurm": "parallelrun.sbatch", "kubernetes": "job.yaml"}
         folders = {p.name for p in EXAMPLES.iterdir() if p.is_dir()}
-        self.assertEqual(folders, tested)
-        for name in folders:
+        self.assertEqual(folders, tested | set(launchers))
+        for name in tested:
             self.assertTrue(os.access(EXAMPLES / name / "run.sh", os.X_OK), name)
+        for name, launcher in launchers.items():
+            self.assertTrue((EXAMPLES / name / launcher).is_file(), name)
+        self.assertTrue(os.access(EXAMPLES / "slurm" / "parallelrun.sbatch", os.X_OK))
 
 
 if __name__ == "__main__":
