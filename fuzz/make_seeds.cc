@@ -79,6 +79,7 @@ int main(int argc, char** argv) {
       {"link_stop", LinkMessage(StopMsg{true, "error_threshold exceeded"})},
       {"link_node_failed", LinkMessage(NodeFailedMsg{"init() failed"})},
       {"link_bye", LinkMessage(bye)},
+      {"link_workers", LinkMessage(WorkersMsg{0, 1, 2, 1, 0})},
       {"link_init_failed", LinkMessage(InitFailedMsg{"process001", "process001: init() raised "
                                                                    "ValueError: no model"})},
   };

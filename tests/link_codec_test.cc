@@ -87,6 +87,11 @@ bool Equal(const LinkMessage& a, const LinkMessage& b) {
     auto& y = std::get<InitFailedMsg>(b);
     return x->process == y.process && x->reason == y.reason;
   }
+  if (auto* x = std::get_if<WorkersMsg>(&a)) {
+    auto& y = std::get<WorkersMsg>(b);
+    return x->starting == y.starting && x->init == y.init && x->busy == y.busy &&
+           x->idle == y.idle && x->stopping == y.stopping;
+  }
   return false;
 }
 
@@ -184,7 +189,9 @@ std::vector<LinkMessage> SampleMessages() {
           EndMsg{1, "error_threshold exceeded: " + kNasty},
           EndMsg{0, ""},
           InitFailedMsg{"process002", "process002: init() raised " + kNasty},
-          InitFailedMsg{}};
+          InitFailedMsg{},
+          WorkersMsg{1, 2, 3, 4, 5},
+          WorkersMsg{0, 0, 0, 0, 0xffffffffu}};
 }
 
 std::vector<LinkFrame> SampleFrames() {
@@ -274,6 +281,11 @@ TEST_CASE("LinkCodec: the byte layout is the documented one", "[link_codec]") {
   CHECK(LinkFrameName(kLinkInitFailed) == "INIT_FAILED");
 
   bytes.clear();
+  EncodeLinkMessage(WorkersMsg{1, 2, 3, 4, 5}, &bytes);
+  CHECK(bytes == B({21, 0, 0, 0, 0x20, 1, 0, 0, 0, 2, 0, 0, 0, 3, 0, 0, 0, 4, 0, 0, 0, 5, 0, 0, 0}));
+  CHECK(LinkFrameName(kLinkWorkers) == "WORKERS");
+
+  bytes.clear();
   EncodeLinkFrame(ErrorFrame{"no"}, &bytes);
   CHECK(bytes == B({7, 0, 0, 0, 0x7f, 2, 0, 0, 0, 'n', 'o'}));
 
@@ -328,6 +340,8 @@ TEST_CASE("LinkCodec: malformed payloads are refused with a reason", "[link_code
         "INIT_FAILED: reason at byte 6: payload ends after 0 of the 4 bytes of its length");
   CHECK(Refusal(kLinkInitFailed, B({0, 0, 0, 0, 0, 0, 0, 0, 'x'})) ==
         "INIT_FAILED: 1 bytes left over after the last field (at byte 8)");
+  CHECK(Refusal(kLinkWorkers, B({1, 0, 0, 0, 2, 0, 0, 0})) ==
+        "WORKERS: busy at byte 8: payload ends after 0 of its 4 bytes");
   CHECK(Refusal(kLinkError, B({5, 0, 0, 0, 'a'})) ==
         "ERROR: reason at byte 0: length 5, but 1 bytes follow");
 

@@ -56,6 +56,7 @@ Status RunAgentNode(NodeLoop& loop, const Role& role, const JobSecret& secret,
       io.stop();
     });
     agent->Start();
+    agent->ReportWorkers(std::chrono::milliseconds(500));
   };
   events.lost = [&](const std::string& reason) {
     if (ended) return;

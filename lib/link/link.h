@@ -18,6 +18,10 @@
 //   agent → master  InitFailed{process, reason} one worker's init() failed (raised, timed
 //                                               out, or the worker died in it): the master
 //                                               counts them job-wide (reference §3.6)
+//   agent → master  Workers{counts}             what a remote node's workers are doing
+//                                               (starting, in init(), busy, idle,
+//                                               stopping), when it changes, at most
+//                                               every half second: for the live line
 #ifndef PARALLELRUN_LINK_LINK_H_
 #define PARALLELRUN_LINK_LINK_H_
 
@@ -71,9 +75,11 @@ struct ByeMsg { NodeReport report; };
 struct EndMsg { uint8_t status_code = 0; std::string message; };
 // `reason` is one line ("process002: init() raised RuntimeError: …").
 struct InitFailedMsg { std::string process; std::string reason; };
+struct WorkersMsg { uint32_t starting = 0, init = 0, busy = 0, idle = 0, stopping = 0; };
 
 using LinkMessage = std::variant<HelloMsg, PullMsg, LeaseMsg, ResultMsg, GiveBackMsg, DrainMsg,
-                                 StopMsg, NodeFailedMsg, ByeMsg, EndMsg, InitFailedMsg>;
+                                 StopMsg, NodeFailedMsg, ByeMsg, EndMsg, InitFailedMsg,
+                                 WorkersMsg>;
 
 // One end of a link. Send never calls the peer's handler synchronously: the
 // message is delivered later on the receiving side's loop, so a handler can

@@ -76,6 +76,14 @@ void PutMessage(const LinkMessage& message, uint8_t* type, WireWriter* w) {
             w->U8(m.status_code);
             w->Bytes(m.message);
           },
+          [&](const WorkersMsg& m) {
+            *type = kLinkWorkers;
+            w->U32(m.starting);
+            w->U32(m.init);
+            w->U32(m.busy);
+            w->U32(m.idle);
+            w->U32(m.stopping);
+          },
           [&](const InitFailedMsg& m) {
             *type = kLinkInitFailed;
             w->Bytes(m.process);
@@ -178,6 +186,16 @@ bool DecodeMessage(const Frame& frame, LinkMessage* out, std::string* why) {
       *out = std::move(m);
       break;
     }
+    case kLinkWorkers: {
+      WorkersMsg m;
+      m.starting = f.U32("starting");
+      m.init = f.U32("init");
+      m.busy = f.U32("busy");
+      m.idle = f.U32("idle");
+      m.stopping = f.U32("stopping");
+      *out = m;
+      break;
+    }
     case kLinkInitFailed: {
       InitFailedMsg m;
       m.process = f.Bytes("process");
@@ -212,6 +230,7 @@ std::string LinkFrameName(uint8_t type) {
     case kLinkBye: return "BYE";
     case kLinkEnd: return "END";
     case kLinkInitFailed: return "INIT_FAILED";
+    case kLinkWorkers: return "WORKERS";
     case kLinkError: return "ERROR";
     default: return fmt::format("0x{:02x}", type);
   }

@@ -87,6 +87,8 @@
 //   END 0x19          master → agent  u8 status_code, bytes message — the job's
 //                                     outcome (Status::Code); the agent exits with its code
 //   INIT_FAILED 0x1a  agent → master  bytes process, bytes reason
+//   WORKERS 0x20      agent → master  u32 starting, u32 init, u32 busy, u32 idle,
+//                                     u32 stopping
 //
 // Decoding is strict: an unknown type, a payload shorter or longer than its
 // fields, a bool other than 0 or 1, a status out of range, a count larger than
@@ -132,6 +134,7 @@ enum LinkFrameType : uint8_t {
   kLinkBye = 0x18,
   kLinkEnd = 0x19,
   kLinkInitFailed = 0x1a,
+  kLinkWorkers = 0x20,
   kLinkError = 0x7f,
 };
 

@@ -249,6 +249,8 @@ void Master::OnMessage(size_t index, LinkMessage&& m) {
     // The reason's first line is the sentence; the rest (traceback) is in
     // job_error.txt.
     if (all_failed) BeginStop(failed->reason.substr(0, failed->reason.find('\n')));
+  } else if (auto* workers = std::get_if<WorkersMsg>(&m)) {
+    a.workers = *workers;
   } else if (auto* init = std::get_if<InitFailedMsg>(&m)) {
     init_failures_.Failed(a.node, init->process, init->reason);
     log_->Master("WARNING", fmt::format("Node {}: {}. init() failures in the job so far: {}; a "
@@ -409,6 +411,14 @@ Progress::Snapshot Master::Snap() const {
   s.items_processed = c.items_succeeded;
   s.items_known = c.items_added;
   if (count_workers_) s.workers = count_workers_();
+  for (const AgentState& a : agents_) {
+    if (!a.workers || a.bye) continue;
+    s.workers.starting += static_cast<int>(a.workers->starting);
+    s.workers.init += static_cast<int>(a.workers->init);
+    s.workers.busy += static_cast<int>(a.workers->busy);
+    s.workers.idle += static_cast<int>(a.workers->idle);
+    s.workers.stopping += static_cast<int>(a.workers->stopping);
+  }
   s.items_failed = c.items_failed;
   s.batches_failed = c.batches_failed;
   return s;

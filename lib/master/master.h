@@ -123,6 +123,9 @@ class Master {
     bool hello = false;
     bool failed = false;
     bool bye = false;
+    // What a remote node's workers are doing (Workers messages); the
+    // master's own node is counted by SetCountWorkers.
+    std::optional<WorkersMsg> workers;
   };
 
   void OnMessage(size_t agent, LinkMessage&& m);

@@ -34,6 +34,7 @@ Agent::Agent(boost::asio::io_context& io, std::unique_ptr<LinkEnd> link, WorkerP
     report.processes = pool_->Reports();
     Log("all workers have exited");
     StopMonitor();
+    if (workers_timer_) workers_timer_->cancel();
     link_->Send(ByeMsg{std::move(report)});
     if (done_) done_();
   };
@@ -88,6 +89,33 @@ void Agent::Start() {
     Log("resource monitor: off (resource_monitor_interval 0)");
   }
   pool_->Start();
+}
+
+void Agent::ReportWorkers(std::chrono::milliseconds every) {
+  workers_every_ = every;
+  workers_timer_ = std::make_unique<boost::asio::steady_timer>(io_);
+  SendWorkers();
+}
+
+void Agent::SendWorkers() {
+  if (bye_sent_) return;
+  Progress::Workers c = pool_->Count();
+  WorkersMsg m;
+  m.starting = static_cast<uint32_t>(c.starting);
+  m.init = static_cast<uint32_t>(c.init);
+  m.busy = static_cast<uint32_t>(c.busy);
+  m.idle = static_cast<uint32_t>(c.idle);
+  m.stopping = static_cast<uint32_t>(c.stopping);
+  if (!workers_sent_ || workers_sent_->starting != m.starting || workers_sent_->init != m.init ||
+      workers_sent_->busy != m.busy || workers_sent_->idle != m.idle ||
+      workers_sent_->stopping != m.stopping) {
+    workers_sent_ = m;
+    link_->Send(m);
+  }
+  workers_timer_->expires_after(workers_every_);
+  workers_timer_->async_wait([this](const boost::system::error_code& ec) {
+    if (!ec) SendWorkers();
+  });
 }
 
 void Agent::PullMore() {

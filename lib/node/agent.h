@@ -5,12 +5,15 @@
 #ifndef PARALLELRUN_NODE_AGENT_H_
 #define PARALLELRUN_NODE_AGENT_H_
 
+#include <chrono>
 #include <cstdio>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include "link/link.h"
 #include "node/resource_monitor.h"
@@ -38,12 +41,17 @@ class Agent {
   void Note(const std::string& line) { Log(line); }
   std::vector<std::string> Describe() const { return pool_->Describe(); }
   Progress::Workers CountWorkers() const { return pool_->Count(); }
+  // Tells the master what this node's workers are doing whenever it changed,
+  // at most every `every` (a remote agent: the master's live line shows
+  // every node). Call after Start.
+  void ReportWorkers(std::chrono::milliseconds every);
 
  private:
   void OnMessage(LinkMessage&& m);
   void PullMore();
   void Log(const std::string& line);
   void StopMonitor();
+  void SendWorkers();
 
   boost::asio::io_context& io_;
   std::unique_ptr<LinkEnd> link_;
@@ -63,6 +71,10 @@ class Agent {
   size_t held_ = 0;       // leased and not yet given to the pool
   bool finishing_ = false;
   bool bye_sent_ = false;
+  // ReportWorkers: the period, its timer and the counts last sent.
+  std::chrono::milliseconds workers_every_{0};
+  std::unique_ptr<boost::asio::steady_timer> workers_timer_;
+  std::optional<WorkersMsg> workers_sent_;
 };
 
 }  // namespace parallelrun

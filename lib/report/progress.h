@@ -21,8 +21,9 @@ class Progress {
   // unknown name.
   static bool ParseMode(const std::string& name, bool is_tty, Mode* mode);
 
-  // What the worker processes of the master's node are doing (the other
-  // nodes' workers are not reported while the job runs).
+  // What the worker processes of every node are doing: the master's own
+  // node as it is, the others as their agents last said (Workers messages,
+  // at most half a second old).
   struct Workers {
     int starting = 0;  // spawned, Python not yet talking
     int init = 0;      // in init()

@@ -339,6 +339,24 @@ class TorchrunTest(MultiNodeBase):
             self.assertFalse(self.out.exists())
 
 
+    def test_the_masters_live_line_counts_every_nodes_workers(self):
+        # Every node's two workers wait inside run() for "go": the master's
+        # plain progress line (every 5 s) must count all six as busy, the
+        # agents' as their Workers messages said.
+        port = free_port()
+        env = self.env(mode="go", PARALLELRUN_TOKEN="multinode-e2e-token")
+        args = self.run_args()
+        nodes = [self.start_torchrun_node(rank, port, env, args) for rank in range(3)]
+        self.wait_until(lambda: "workers: 6 busy" in nodes[0].stderr,
+                        "the master's line with 6 busy workers", timeout=DEADLINE,
+                        alive=nodes, describe=self.describe)
+        (self.gate / "go").touch()
+        for node in nodes:
+            self.assertExits(node, 0)
+        # The agents' own lines count their own node only.
+        self.assertNotIn("workers: 6", nodes[1].stderr + nodes[2].stderr)
+
+
 class MpirunTest(MultiNodeBase):
     """`mpirun -np 3` on this machine: one agent per MPI process."""
 
