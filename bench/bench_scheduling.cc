@@ -11,6 +11,12 @@
 //
 //   bench_scheduling --files DIR [--agents 4] [--slots 8] [--prefetch 8]
 //                    [--work-ms 0] [--mini-batch-size 1] [--job-dir D]
+//                    [--agents-process]
+//
+// --agents-process runs the synthetic agents in a child process instead of
+// a thread: each process then needs one descriptor per agent, so 10,000
+// agents fit under a 20,000-descriptor limit, and master_rss_mb is the
+// master's own peak memory.
 //
 // DIR is a folder of files (the input; bench/scheduling.py makes it). Prints
 // one JSON object on stdout:
@@ -20,7 +26,10 @@
 //   the first lease started to the last one finished); only with --work-ms),
 //   of_ideal_rate (leases × work-ms ÷ (slots × that span): the share of the
 //   rate the slots could reach if the master never kept one waiting), outcome.
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -62,6 +71,7 @@ struct Options {
   int prefetch = 8;
   double work_ms = 0;
   uint64_t mini_batch_size = 1;
+  bool agents_process = false;
 };
 
 double EpochNow() {
@@ -115,7 +125,7 @@ class FakeAgent {
       Ended();
     };
     parallelrun::TcpConnector::Options options;
-    options.retry_for = std::chrono::seconds(10);
+    options.retry_for = std::chrono::seconds(120);  // 10,000 agents join in a storm
     connector_ = std::make_unique<parallelrun::TcpConnector>(
         io_, "127.0.0.1", port_, kSecret,
         parallelrun::TcpConnector::Identity{node_, slots_, "synthetic"}, options,
@@ -248,7 +258,7 @@ class FakeAgent {
 [[noreturn]] void Usage(const std::string& why) {
   fmt::print(stderr,
              "bench_scheduling: {}\nusage: bench_scheduling --files DIR [--agents N] [--slots S] "
-             "[--prefetch P] [--work-ms W] [--mini-batch-size M] [--job-dir D]\n",
+             "[--prefetch P] [--work-ms W] [--mini-batch-size M] [--job-dir D] [--agents-process]\n",
              why);
   std::exit(2);
 }
@@ -257,6 +267,10 @@ Options ParseArgs(int argc, char** argv) {
   Options o;
   for (int i = 1; i < argc; i++) {
     std::string a = argv[i];
+    if (a == "--agents-process") {
+      o.agents_process = true;
+      continue;
+    }
     if (i + 1 >= argc) Usage("missing value after " + a);
     std::string v = argv[++i];
     if (a == "--files") o.files = v;
@@ -334,37 +348,75 @@ int main(int argc, char** argv) {
     }
   });
 
-  // The agents' thread: all synthetic agents on one loop.
-  asio::io_context agents_io;
-  AgentStats stats;
-  std::vector<std::unique_ptr<FakeAgent>> agents;
-  int agent_count = o.agents;
-  for (int i = 0; i < o.agents; i++) {
-    agents.push_back(std::make_unique<FakeAgent>(
-        agents_io, port, static_cast<uint32_t>(i + 1), o, &stats, [&] {
-          if (stats.ended == agent_count) {
-            agents_io.stop();
-            // Every agent has its END: the master's loop can stop too.
-            asio::post(master_io, [&] {
-              guard.cancel();
-              listener.reset();
-              master_io.stop();
-            });
-          }
-        }));
-  }
-  auto work = asio::make_work_guard(agents_io);
-  std::thread agents_thread([&] {
+  // The synthetic agents, all on one loop: on a thread of this process, or
+  // in a child process (--agents-process), until each has its END.
+  auto run_agents = [&o, port](AgentStats* stats, const std::function<void()>& all_ended) {
+    asio::io_context agents_io;
+    std::vector<std::unique_ptr<FakeAgent>> agents;
+    for (int i = 0; i < o.agents; i++) {
+      agents.push_back(std::make_unique<FakeAgent>(
+          agents_io, port, static_cast<uint32_t>(i + 1), o, stats, [&, stats] {
+            if (stats->ended == o.agents) {
+              agents_io.stop();
+              all_ended();
+            }
+          }));
+    }
+    auto work = asio::make_work_guard(agents_io);
     for (auto& a : agents) a->Start();
     agents_io.run();
-  });
+  };
+  auto stop_master = [&] {
+    // Every agent has its END: the master's loop can stop too.
+    asio::post(master_io, [&] {
+      guard.cancel();
+      listener.reset();
+      master_io.stop();
+    });
+  };
+  AgentStats stats;
+  std::thread agents_thread;
+  if (!o.agents_process) {
+    agents_thread = std::thread([&] { run_agents(&stats, stop_master); });
+  } else {
+    int fds[2];
+    if (pipe(fds) != 0) Usage("pipe failed");
+    pid_t child = fork();
+    if (child < 0) Usage("fork failed");
+    if (child == 0) {
+      close(fds[0]);
+      AgentStats mine;
+      run_agents(&mine, [] {});
+      // steady_clock is CLOCK_MONOTONIC: its time points mean the same in
+      // both processes.
+      ssize_t n = write(fds[1], &mine, sizeof mine);
+      _exit(n == static_cast<ssize_t>(sizeof mine) ? 0 : 1);
+    }
+    close(fds[1]);
+    agents_thread = std::thread([&, fds, child] {
+      size_t got = 0;
+      char* into = reinterpret_cast<char*>(&stats);
+      while (got < sizeof stats) {
+        ssize_t n = read(fds[0], into + got, sizeof stats - got);
+        if (n <= 0) break;
+        got += static_cast<size_t>(n);
+      }
+      close(fds[0]);
+      int status = 0;
+      waitpid(child, &status, 0);
+      if (got != sizeof stats) stats.failed = o.agents;
+      stop_master();
+    });
+  }
 
   double cpu0 = ThreadCpuSeconds();
   master.Start();
   master_io.run();
   double cpu = ThreadCpuSeconds() - cpu0;
-  work.reset();
   agents_thread.join();
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  double rss_mb = static_cast<double>(ru.ru_maxrss) / 1024.0;
 
   if (!master_done || !stats.any_lease) {
     fmt::print(stderr, "bench_scheduling: the job did not finish (agents failed: {})\n",
@@ -386,10 +438,12 @@ int main(int argc, char** argv) {
       "\"leases_per_second\": {:.0f}, \"master_cpu_seconds\": {:.4f}, "
       "\"master_cpu_us_per_lease\": {:.2f}, \"utilisation\": {:.4f}, "
       "\"of_ideal_rate\": {:.4f}, \"outcome\": \"{}\", "
+      "\"agents_process\": {}, \"rss_mb\": {:.1f}, \"agents_failed\": {}, "
       "\"job_dir\": \"{}\"}}\n",
       o.agents, o.slots, o.prefetch, o.work_ms, o.mini_batch_size, stats.leases, seconds,
       stats.leases / seconds, cpu, cpu * 1e6 / static_cast<double>(stats.leases), utilisation,
       of_ideal,
-      outcome.ok() ? "succeeded" : outcome.message(), o.job_dir);
+      outcome.ok() ? "succeeded" : outcome.message(), o.agents_process, rss_mb, stats.failed,
+      o.job_dir);
   return outcome.ok() ? 0 : 1;
 }

@@ -8,6 +8,7 @@
 #define PARALLELRUN_MASTER_MASTER_H_
 
 #include <chrono>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -120,6 +121,7 @@ class Master {
     uint32_t node = 0;
     std::string host;
     uint32_t demand = 0;  // pulled, not yet leased
+    bool hungry = false;  // in hungry_
     bool hello = false;
     bool failed = false;
     bool bye = false;
@@ -129,6 +131,8 @@ class Master {
   };
 
   void OnMessage(size_t agent, LinkMessage&& m);
+  void AddDemand(size_t agent, uint32_t n);
+  void ClearDemand(AgentState* a);
   void OnResult(size_t agent, AttemptResult&& r);
   // Appends to the journal, with a commit soon after (group commit).
   void Record(const JournalRecord& record);
@@ -175,6 +179,10 @@ class Master {
   std::vector<std::string> listing_errors_;
   uint64_t listing_error_count_ = 0;
   size_t window_ = 64;  // mini-batches formed ahead of demand
+  // Agents with demand > 0, in the order they asked (some may have dropped
+  // to 0 since: Serve skips them); the sum of every agent's demand.
+  std::deque<size_t> hungry_;
+  size_t total_demand_ = 0;
 
   ProgressWatch watch_;  // elapsed time, no-progress rule, overview cadence
   JobInitFailures init_failures_;  // init() failures reported by every node
