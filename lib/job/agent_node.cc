@@ -15,7 +15,8 @@ namespace parallelrun {
 
 Status RunAgentNode(NodeLoop& loop, const Role& role, const JobSecret& secret,
                     WorkerPool::Config wc, const std::string& job_dir, const std::string& argv,
-                    TcpConnector::Options connect, Progress* progress, FILE* out) {
+                    TcpConnector::Options connect, Progress* progress, FILE* out,
+                    bool* master_lost) {
   boost::asio::io_context& io = loop.io();
   Status made = CreateNodeFolders(job_dir, role.node_rank);
   if (!made.ok()) return made;
@@ -33,7 +34,7 @@ Status RunAgentNode(NodeLoop& loop, const Role& role, const JobSecret& secret,
 
   Status outcome = Status::Infrastructure(
       fmt::format("lost the master at {}:{}", role.master_host, role.master_port));
-  bool ended = false, interrupted = false;
+  bool ended = false, interrupted = false, lost = false;
   std::unique_ptr<Agent> agent;
   std::string host = Hostname();
   uint32_t slots = static_cast<uint32_t>(wc.slots);
@@ -59,6 +60,7 @@ Status RunAgentNode(NodeLoop& loop, const Role& role, const JobSecret& secret,
   };
   events.lost = [&](const std::string& reason) {
     if (ended) return;
+    lost = true;
     outcome = Status::Infrastructure(fmt::format("lost the master at {}:{}: {}", role.master_host,
                                                  role.master_port, reason));
     note(outcome.message());
@@ -80,6 +82,10 @@ Status RunAgentNode(NodeLoop& loop, const Role& role, const JobSecret& secret,
                             role.master_host, role.master_port));
   connector.Start();
   loop.Run();
+  if (master_lost && lost && agent && !ended && !interrupted) {
+    *master_lost = true;
+    return outcome;
+  }
   progress->Say(outcome.ok() ? "job succeeded (reported by the master)"
                              : "job ended: " + outcome.message());
   if (agent && !ended && !interrupted && !outcome.ok()) {

@@ -20,10 +20,13 @@ namespace parallelrun {
 // folders under `job_dir` (base/job_dir.h), connects to the master (retrying as `connect`
 // says), runs workers until the master ends the job, and returns the job's
 // outcome — or why the master was lost, or Interrupted. `argv` is as for
-// RunMasterNode.
+// RunMasterNode. With `master_lost`, a master lost after this node joined
+// sets it and returns why, saying nothing on `progress`: the caller goes on
+// (failover.h); without, the node says how to resume the job.
 Status RunAgentNode(NodeLoop& loop, const Role& role, const JobSecret& secret,
                     WorkerPool::Config wc, const std::string& job_dir, const std::string& argv,
-                    TcpConnector::Options connect, Progress* progress, FILE* out);
+                    TcpConnector::Options connect, Progress* progress, FILE* out,
+                    bool* master_lost = nullptr);
 
 }  // namespace parallelrun
 
