@@ -68,9 +68,10 @@ std::string LocalAddressToward(const std::string& host, uint16_t port) {
     socklen_t size = sizeof local;
     if (getsockname(fd.get(), reinterpret_cast<sockaddr*>(&local), &size) != 0) continue;
     char text[INET6_ADDRSTRLEN] = {};
-    const void* where = local.ss_family == AF_INET6
-                            ? static_cast<const void*>(&reinterpret_cast<sockaddr_in6*>(&local)->sin6_addr)
-                            : static_cast<const void*>(&reinterpret_cast<sockaddr_in*>(&local)->sin_addr);
+    const void* where =
+        local.ss_family == AF_INET6
+            ? static_cast<const void*>(&reinterpret_cast<sockaddr_in6*>(&local)->sin6_addr)
+            : static_cast<const void*>(&reinterpret_cast<sockaddr_in*>(&local)->sin_addr);
     if (inet_ntop(local.ss_family, where, text, sizeof text)) return text;
   }
   return "";
@@ -96,7 +97,8 @@ bool PortFree(const std::string& host, uint16_t port) {
 
 Status WriteMasterAddress(const std::string& job_dir, const MasterAddress& a) {
   std::string path = MasterAddressPath(job_dir);
-  Status made = CreateFolders(path.substr(0, path.rfind('/')), "the job dir's .parallelrun folder");
+  Status made =
+      CreateFolders(path.substr(0, path.rfind('/')), "the job dir's .parallelrun folder");
   if (!made.ok()) return made;
   std::string tmp = fmt::format("{}.{}", path, getpid());
   {
@@ -349,8 +351,8 @@ Status RunAgentNodeWithFailover(FailoverNode node, Progress* progress, FILE* out
     }
     progress->Say(fmt::format("node {}: {}; waiting for a node to take the master role",
                               role.node_rank, what));
-    Next next = Elect(role, job_dir, round,
-                      std::chrono::duration_cast<std::chrono::milliseconds>(node.connect.retry_for));
+    auto patience = std::chrono::duration_cast<std::chrono::milliseconds>(node.connect.retry_for);
+    Next next = Elect(role, job_dir, round, patience);
     if (next.kind == Next::Kind::kTakeOver) {
       return TakeOver(node, role, std::move(*next.lock), lost_nodes, what, progress, out);
     }
@@ -367,8 +369,9 @@ Status RunAgentNodeWithFailover(FailoverNode node, Progress* progress, FILE* out
     role.master_host = next.master.host;
     role.master_port = next.master.port;
     role.explanation = fmt::format(
-        "role: node {} of {} (agent of master {}:{}, node {}, round {}) after it {}", role.node_rank,
-        role.node_count, role.master_host, role.master_port, master_node, round, what);
+        "role: node {} of {} (agent of master {}:{}, node {}, round {}) after it {}",
+        role.node_rank, role.node_count, role.master_host, role.master_port, master_node, round,
+        what);
   }
 }
 
