@@ -116,11 +116,13 @@ Status WriteMasterAddress(const std::string& job_dir, const MasterAddress& a) {
 }
 
 // The master `a` names is the one alive now: it holds the job dir's lock.
+// The lock file is read first: the question costs the lock for a moment
+// (CheckFree) only when the file names that master.
 bool HoldsTheLock(const std::string& job_dir, const MasterAddress& a) {
-  if (JobDirLock::CheckFree(job_dir).ok()) return false;
   std::string holder = ReadSmallFile(job_dir + "/lock");
   std::string holds = fmt::format("pid {} on host {} ", a.pid, a.hostname);
-  return holder.compare(0, holds.size(), holds) == 0;
+  if (holder.compare(0, holds.size(), holds) != 0) return false;
+  return !JobDirLock::CheckFree(job_dir).ok();
 }
 
 // What a lost master's node does next.
@@ -314,10 +316,22 @@ Status RunAgentNodeWithFailover(FailoverNode node, Progress* progress, FILE* out
   Role role = node.role;   // the master this node is an agent of now
   uint32_t round = 0;      // that master's round
   uint32_t master_node = 0;
-  // A job dir that failed over before (a resumed job) holds the address of
-  // its last round: only a later round is this run's.
-  if (auto a = ParseMasterAddress(ReadSmallFile(MasterAddressPath(job_dir)))) round = a->round;
   int lost_nodes = 0;
+  if (auto a = ParseMasterAddress(ReadSmallFile(MasterAddressPath(job_dir)))) {
+    // Only a later round than the file's is this run's (a resumed job keeps
+    // the address of its last one) — unless that master lives: this node
+    // started after the launcher's master was replaced, and joins its heir.
+    round = a->round;
+    if (HoldsTheLock(job_dir, *a)) {
+      master_node = a->node;
+      lost_nodes = 1;
+      role.explanation += fmt::format(
+          "; the job's master is node {} at {}:{} (round {}, from .parallelrun/master)", a->node,
+          a->host, a->port, a->round);
+      role.master_host = a->host;
+      role.master_port = a->port;
+    }
+  }
   // The zygote (start method fork) serves the first round's pool only: it
   // was prepared for it, and its watch is on that round's loop, so it must
   // end with that pool, before the loop. Later pools spawn their workers.

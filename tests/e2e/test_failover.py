@@ -154,7 +154,7 @@ class FailoverTest(MultiNodeBase):
     def test_master_killed_at_random_moments(self):
         clean = self.clean_run()
         for i in range(3):
-            moment = self.random.randrange(1, FILES * 2 // 3)
+            moment = self.random.randrange(1, FILES - 1)  # up to the last mini-batches
             sys.stderr.write("job %d: kill -9 the master after %d mini-batches\n" % (i, moment))
             nodes = self.start_job("job%d" % i)
             self.wait_joined(nodes)
@@ -189,6 +189,33 @@ class FailoverTest(MultiNodeBase):
         self.assertExits(nodes[2], 0)
         self.check_like_clean(clean, rounds=2)
         self.assertTrue(address.read_text().startswith("round=2 node=2 "), address.read_text())
+
+    def test_an_agent_that_starts_after_a_failover_finds_the_new_master(self):
+        clean = self.clean_run()
+        port = free_port()
+        args = self.job_args("late")
+        environment = self.env(PARALLELRUN_TOKEN="failover-e2e-token", E2E_SLEEP="0.2")
+        nodes = [self.start_torchrun_node(rank, port, environment, args) for rank in (0, 1)]
+        self.wait_until(lambda: "Node 1 connected" in self.master_log(0), "node 1 joining",
+                        alive=nodes, describe=self.describe)
+        self.kill_at(nodes[0], self.random.randrange(1, 6), alive=nodes)
+        address = self.job_dir / ".parallelrun" / "master"
+        self.wait_until(address.exists, "the new master's address", alive=nodes[1:],
+                        describe=self.describe)
+        # Node 2 comes up late, told an address where nobody listens (as the
+        # launcher's would be on a cluster, the old master's machine gone):
+        # only the job dir can tell it where the master is now.
+        nodes.append(self.start_torchrun_node(2, free_port(), environment, args))
+        self.assertExits(nodes[1], 0)
+        self.assertExits(nodes[2], 0)
+        self.check_like_clean(clean, rounds=1)
+        self.assertIn("Node 2 connected", self.master_log(1))
+        new_port = int(address.read_text().split(" port=")[1].split(" ")[0])
+        self.assertIn("node 2: connecting to the master at 127.0.0.1:%d\n" % new_port,
+                      nodes[2].stderr)
+        self.assertRegex(self.first_log_line(self.job_dir, 2),
+                         r"; the job's master is node 1 at 127\.0\.0\.1:%d \(round 1, from "
+                         r"\.parallelrun/master\)$" % new_port)
 
     def test_failover_off_stops_the_agents(self):
         nodes = self.start_job("off", PARALLELRUN_FAILOVER="0")
