@@ -1,7 +1,9 @@
 #include "job/agent_node.h"
 
+#include <functional>
 #include <memory>
 
+#include <boost/asio/steady_timer.hpp>
 #include <fmt/format.h>
 
 #include "base/clock.h"
@@ -16,7 +18,7 @@ namespace parallelrun {
 Status RunAgentNode(NodeLoop& loop, const Role& role, const JobSecret& secret,
                     WorkerPool::Config wc, const std::string& job_dir, const std::string& argv,
                     TcpConnector::Options connect, Progress* progress, FILE* out,
-                    bool* master_lost) {
+                    AgentFailover* failover) {
   boost::asio::io_context& io = loop.io();
   Status made = CreateNodeFolders(job_dir, role.node_rank);
   if (!made.ok()) return made;
@@ -78,12 +80,29 @@ Status RunAgentNode(NodeLoop& loop, const Role& role, const JobSecret& secret,
     if (agent) agent->Interrupt(again);
     else io.stop();
   });
+  // A master that dies before this node reaches it is never lost by it:
+  // it learns of the heir from the job dir (failover.h).
+  boost::asio::steady_timer replaced_poll(io);
+  std::function<void()> poll_replaced = [&] {
+    replaced_poll.expires_after(kReplacedPoll);
+    replaced_poll.async_wait([&](const boost::system::error_code& ec) {
+      if (ec || agent || ended || interrupted) return;
+      if (!failover->replaced()) return poll_replaced();
+      lost = true;
+      outcome = Status::Infrastructure(fmt::format(
+          "the master at {}:{} was replaced before this node reached it", role.master_host,
+          role.master_port));
+      note(outcome.message());
+      io.stop();
+    });
+  };
+  if (failover && failover->replaced) poll_replaced();
   progress->Say(fmt::format("node {}: connecting to the master at {}:{}", role.node_rank,
                             role.master_host, role.master_port));
   connector.Start();
   loop.Run();
-  if (master_lost && lost && agent && !ended && !interrupted) {
-    *master_lost = true;
+  if (failover && lost && !ended && !interrupted) {
+    failover->master_lost = true;
     return outcome;
   }
   progress->Say(outcome.ok() ? "job succeeded (reported by the master)"

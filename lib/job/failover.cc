@@ -193,6 +193,8 @@ Next Elect(const Role& role, const std::string& job_dir, uint32_t round,
 // `role`: this node as the agent of the master it lost.
 Status TakeOver(const FailoverNode& node, Role role, JobDirLock lock, int lost_nodes,
                 const std::string& lost, Progress* progress, FILE* out) {
+  // First: from here on a Ctrl-C is the job's interrupt, not the process's end.
+  NodeLoop loop;
   const JobPlan& plan = *node.plan;
   auto earlier = ReadEarlierJob(plan.job_dir);
   if (!earlier.ok()) return earlier.status();
@@ -257,7 +259,6 @@ Status TakeOver(const FailoverNode& node, Role role, JobDirLock lock, int lost_n
                               role.node_rank, round, lost_master, a.host, a.port));
     return WriteMasterAddress(plan.job_dir, a);
   };
-  NodeLoop loop;
   Status outcome = RunMasterNode(loop, role, node.secret, mc, std::move(wc), plan, node.argv,
                                  progress, out, &takeover);
   (void)lock;  // held until here: the job's end
@@ -339,14 +340,18 @@ Status RunAgentNodeWithFailover(FailoverNode node, Progress* progress, FILE* out
   node.wc = first;
   node.wc.zygote = nullptr;
   for (;;) {
-    bool master_lost = false;
+    AgentFailover failover;
+    failover.replaced = [&job_dir, round] {
+      auto a = ParseMasterAddress(ReadSmallFile(MasterAddressPath(job_dir)));
+      return a && a->round > round && HoldsTheLock(job_dir, *a);
+    };
     Status lost;
     {
       NodeLoop loop;
       lost = RunAgentNode(loop, role, node.secret, lost_nodes == 0 ? std::move(first) : node.wc,
-                          job_dir, node.argv, node.connect, progress, out, &master_lost);
+                          job_dir, node.argv, node.connect, progress, out, &failover);
     }
-    if (!master_lost) return lost;
+    if (!failover.master_lost) return lost;
     lost_nodes++;
     std::string what = fmt::format("lost the master (node {}, {}:{}, round {}): {}", master_node,
                                    role.master_host, role.master_port, round, lost.message());

@@ -217,6 +217,28 @@ class FailoverTest(MultiNodeBase):
                          r"; the job's master is node 1 at 127\.0\.0\.1:%d \(round 1, from "
                          r"\.parallelrun/master\)$" % new_port)
 
+    def test_an_agent_still_dialling_a_dead_master_finds_the_new_master(self):
+        clean = self.clean_run()
+        port = free_port()
+        args = self.job_args("dialling")
+        environment = self.env(PARALLELRUN_TOKEN="failover-e2e-token", E2E_SLEEP="0.2")
+        nodes = [self.start_torchrun_node(rank, port, environment, args) for rank in (0, 1)]
+        # Node 2 keeps dialling an address where nobody listens (a master
+        # that died before it could be reached), from before the failover.
+        nodes.append(self.start_torchrun_node(2, free_port(), environment, args))
+        self.wait_until(lambda: "Node 1 connected" in self.master_log(0)
+                        and "node 2: connecting to the master" in nodes[2].stderr,
+                        "node 1 joining, node 2 dialling", alive=nodes, describe=self.describe)
+        self.kill_at(nodes[0], self.random.randrange(1, 6), alive=nodes)
+        self.assertExits(nodes[1], 0)
+        self.assertExits(nodes[2], 0)
+        self.check_like_clean(clean, rounds=1)
+        self.assertIn("Node 2 connected", self.master_log(1))
+        self.assertRegex(nodes[2].stderr, r"node 2: lost the master \(node 0, 127\.0\.0\.1:\d+, "
+                                          r"round 0\): the master at 127\.0\.0\.1:\d+ was "
+                                          r"replaced before this node reached it; waiting for a "
+                                          r"node to take the master role\n")
+
     def test_failover_off_stops_the_agents(self):
         nodes = self.start_job("off", PARALLELRUN_FAILOVER="0")
         self.wait_joined(nodes)
