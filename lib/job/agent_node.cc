@@ -81,22 +81,22 @@ Status RunAgentNode(NodeLoop& loop, const Role& role, const JobSecret& secret,
     else io.stop();
   });
   // A master that dies before this node reaches it is never lost by it:
-  // it learns of the heir from the job dir (failover.h).
-  boost::asio::steady_timer replaced_poll(io);
-  std::function<void()> poll_replaced = [&] {
-    replaced_poll.expires_after(kReplacedPoll);
-    replaced_poll.async_wait([&](const boost::system::error_code& ec) {
+  // the job dir tells (failover.h).
+  boost::asio::steady_timer gone_poll(io);
+  std::function<void()> poll_gone = [&] {
+    gone_poll.expires_after(kGonePoll);
+    gone_poll.async_wait([&](const boost::system::error_code& ec) {
       if (ec || agent || ended || interrupted) return;
-      if (!failover->replaced()) return poll_replaced();
+      if (!failover->gone()) return poll_gone();
       lost = true;
       outcome = Status::Infrastructure(fmt::format(
-          "the master at {}:{} was replaced before this node reached it", role.master_host,
+          "the master at {}:{} was gone before this node reached it", role.master_host,
           role.master_port));
       note(outcome.message());
       io.stop();
     });
   };
-  if (failover && failover->replaced) poll_replaced();
+  if (failover && failover->gone) poll_gone();
   progress->Say(fmt::format("node {}: connecting to the master at {}:{}", role.node_rank,
                             role.master_host, role.master_port));
   connector.Start();

@@ -23,12 +23,12 @@ struct AgentFailover {
   // Set when the master was lost after this node joined it, or replaced
   // while this node was still trying to reach it.
   bool master_lost = false;
-  // Asked every kReplacedPoll while this node has not reached its master:
-  // true once another node holds the master role (the master it dials is
-  // gone). Null: not asked.
-  std::function<bool()> replaced;
+  // Asked every kGonePoll while this node has not reached its master: true
+  // once that master is known to be gone (another node holds the role, or
+  // it no longer holds the job dir's lock). Null: not asked.
+  std::function<bool()> gone;
 };
-constexpr std::chrono::milliseconds kReplacedPoll{500};
+constexpr std::chrono::milliseconds kGonePoll{500};
 
 // Runs this node's part of the job on `loop`: creates the node's log
 // folders under `job_dir` (base/job_dir.h), connects to the master (retrying as `connect`

@@ -317,6 +317,7 @@ Status RunAgentNodeWithFailover(FailoverNode node, Progress* progress, FILE* out
   Role role = node.role;   // the master this node is an agent of now
   uint32_t round = 0;      // that master's round
   uint32_t master_node = 0;
+  std::optional<MasterAddress> current;  // that master, after a failover
   int lost_nodes = 0;
   if (auto a = ParseMasterAddress(ReadSmallFile(MasterAddressPath(job_dir)))) {
     // Only a later round than the file's is this run's (a resumed job keeps
@@ -324,6 +325,7 @@ Status RunAgentNodeWithFailover(FailoverNode node, Progress* progress, FILE* out
     // started after the launcher's master was replaced, and joins its heir.
     round = a->round;
     if (HoldsTheLock(job_dir, *a)) {
+      current = a;
       master_node = a->node;
       lost_nodes = 1;
       role.explanation += fmt::format(
@@ -341,9 +343,13 @@ Status RunAgentNodeWithFailover(FailoverNode node, Progress* progress, FILE* out
   node.wc.zygote = nullptr;
   for (;;) {
     AgentFailover failover;
-    failover.replaced = [&job_dir, round] {
+    failover.gone = [&job_dir, round, &current] {
+      // Another node holds the role now…
       auto a = ParseMasterAddress(ReadSmallFile(MasterAddressPath(job_dir)));
-      return a && a->round > round && HoldsTheLock(job_dir, *a);
+      if (a && a->round > round && HoldsTheLock(job_dir, *a)) return true;
+      // …or the heir this node dials died before it was reached (the
+      // launcher's master, round 0, may not have started yet: no such test).
+      return current.has_value() && !HoldsTheLock(job_dir, *current);
     };
     Status lost;
     {
@@ -384,6 +390,7 @@ Status RunAgentNodeWithFailover(FailoverNode node, Progress* progress, FILE* out
       return next.why;
     }
     round = next.master.round;
+    current = next.master;
     master_node = next.master.node;
     role.master_host = next.master.host;
     role.master_port = next.master.port;

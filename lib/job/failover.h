@@ -37,15 +37,22 @@
 //   5. The other agents poll that file and connect when it names a newer
 //      round whose master holds the lock (the lock file names its holder's
 //      pid and host: a stale address of a master that died too is never
-//      dialled), with the job's secret, and go on.
+//      dialled), with the job's secret, and go on. An agent still dialling
+//      (it started late, or the heir died before it was reached) watches the
+//      same file and lock every kGonePoll (agent_node.h), and one that starts
+//      after a failover dials the heir the file names.
 // A later loss of the new master is the next round, the same way.
 //
 // Not covered: a master that lives but cannot be reached (its lock stays
 // held, so no node takes over; the agents give up after
 // PARALLELRUN_CONNECT_TIMEOUT and say how to resume), nodes without shared
-// storage (the journal is not streamed to a standby over the link yet), and
-// a master killed after it journaled the job's end but before its agents
-// heard it (they wait for a new master until the connect timeout).
+// storage (the journal is not streamed to a standby over the link yet), the
+// launcher's master dying before any agent reached it (nobody lost it: the
+// agents dial it until the connect timeout), and a master killed after it
+// journaled the job's end but before its agents heard it (they wait for a new
+// master until the connect timeout). On NFS the lock of a master whose
+// machine died (not only its process) is dropped when its lease expires
+// (NFSv4: about 90 s): failover waits that long.
 //
 // The original has no setting to turn failover off; PARALLELRUN_FAILOVER=0
 // does here (then an agent that loses its master stops and says how to
