@@ -95,10 +95,14 @@ class FailoverTest(MultiNodeBase):
             total += path.read_text().count("\n")
         return total
 
-    def start_job(self, name, sleep="0.05", **env):
+    def start_job(self, name, sleep="0.05", token="failover-e2e-token", **env):
+        """3 nodes of job `name`; with `token` None the master writes one into
+        the job dir and the agents read it there."""
         port = free_port()
         args = self.job_args(name)
-        environment = self.env(PARALLELRUN_TOKEN="failover-e2e-token", E2E_SLEEP=sleep, **env)
+        environment = self.env(E2E_SLEEP=sleep, **env)
+        if token is not None:
+            environment["PARALLELRUN_TOKEN"] = token
         return [self.start_torchrun_node(rank, port, environment, args) for rank in range(3)]
 
     def master_log(self, round_):
@@ -162,7 +166,9 @@ class FailoverTest(MultiNodeBase):
         for i in range(3):
             moment = self.random.randrange(0, FILES - 1)  # from before any result to the end
             sys.stderr.write("job %d: kill -9 the master after %d mini-batches\n" % (i, moment))
-            nodes = self.start_job("job%d" % i)
+            # The last job's secret is the token the master wrote into the job
+            # dir: the heir and the agent still share it after the failover.
+            nodes = self.start_job("job%d" % i, token=None if i == 2 else "failover-e2e-token")
             self.wait_joined(nodes)
             self.kill_at(nodes[0], moment, alive=nodes)
             self.assertExits(nodes[1], 0)
@@ -175,6 +181,9 @@ class FailoverTest(MultiNodeBase):
             out2 = nodes[2].stdout + nodes[2].stderr
             self.assertIn("node 2: connecting to the master at 127.0.0.1:", out2)
             self.assertIn("job succeeded (reported by the master)", out2)
+            if i == 2:
+                self.assertIn("job secret from %s" % (self.job_dir / ".parallelrun" / "token"),
+                              self.master_log(1))
             address = (self.job_dir / ".parallelrun" / "master").read_text()
             self.assertRegex(address, r"^round=1 node=1 host=127\.0\.0\.1 port=\d+ pid=%d "
                                       r"hostname=\S+\n$" % nodes[1].proc.pid)
