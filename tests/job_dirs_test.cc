@@ -70,6 +70,19 @@ TEST_CASE("JobDirs: without a result, the recorded pid says whether it runs", "[
   CHECK(ReadJobDir(dir, Now(), kNoneLive).state == JobState::kUnfinished);
 }
 
+TEST_CASE("JobDirs: after a failover the last round's master is the job's", "[jobs]") {
+  TempDir tmp("job_dirs_test");
+  std::string dir = MakeJob(tmp.path(), "j", "", "777");
+  for (const char* round : {"1", "2"}) {
+    std::ofstream(fs::path(dir) / "logs" / "sys" / (std::string("master_role.") + round + ".txt"))
+        << "2026-12-01 01:01:05,123|INFO|80" << round << "|role: node 1 of 3 (master, round "
+        << round << ") took the master role\n";
+  }
+  auto running = ReadJobDir(dir, Now() + 3600, [](pid_t pid) { return pid == 802; });
+  CHECK(running.pid == 802);
+  CHECK(running.state == JobState::kRunning);
+}
+
 TEST_CASE("JobDirs: without a result or a pid, a recent change says it runs", "[jobs]") {
   TempDir tmp("job_dirs_test");
   std::string dir = MakeJob(tmp.path(), "a", "", "");

@@ -17,7 +17,8 @@ const JobDirEntry kJobDirLayout[] = {
      "Timestamped progress: scheduling, processed counts, estimates. A new file each hour (UTC)."},
     {"logs/sys/master_role.<n>.txt",
      "The master's log: listing, scheduling, thresholds, the result. <n> numbers the master's "
-     "rounds; parallelrun has one, 0."},
+     "rounds: 0, then one more each time another node took the master role because the "
+     "master's process died (failover); its first lines say who took it, when and why."},
     {"logs/sys/job_report/processed_mini-batches.csv",
      "One row per attempt of a mini-batch: Mini-batch Id, Picked Count (1 = first attempt), "
      "Process, Start Time, Total, Succeeded, Failed, Elapsed Seconds, Process Seconds, Run Method "
@@ -222,6 +223,9 @@ std::string AppendRowPartName(uint64_t mini_batch, uint32_t attempt) {
 }
 std::string PartitionsDir(const std::string& job_dir) { return Join(job_dir, "partitions"); }
 std::string TokenPath(const std::string& job_dir) { return Join(job_dir, ".parallelrun/token"); }
+std::string MasterAddressPath(const std::string& job_dir) {
+  return Join(job_dir, ".parallelrun/master");
+}
 
 std::vector<std::string> NodeFolders(const std::string& job_dir, uint32_t node) {
   std::vector<std::string> folders;

@@ -54,7 +54,8 @@ std::string JobResultPath(const std::string& job_dir);
 std::string JobErrorPath(const std::string& job_dir);
 // logs/job_progress_overview.<yyyymmddhh>.txt; `yyyymmddhh` is the UTC hour.
 std::string OverviewPath(const std::string& job_dir, const std::string& yyyymmddhh);
-// logs/sys/master_role.<n>.txt; `n` numbers the master's rounds (0).
+// logs/sys/master_role.<n>.txt; `n` numbers the master's rounds: 0, then
+// one more per failover (job/failover.h).
 std::string MasterLogPath(const std::string& job_dir, int n);
 std::string ProcessedMiniBatchesCsv(const std::string& job_dir);
 std::string ProcessSummaryCsv(const std::string& job_dir);
@@ -104,6 +105,9 @@ std::string AppendRowPartName(uint64_t mini_batch, uint32_t attempt);
 std::string PartitionsDir(const std::string& job_dir);
 // .parallelrun/token: the job secret, when the user puts one there.
 std::string TokenPath(const std::string& job_dir);
+// .parallelrun/master: where the master of the latest failover round listens
+// (job/failover.h), for the agents that lost the earlier one.
+std::string MasterAddressPath(const std::string& job_dir);
 
 // ---- folders and readme.txt, from kJobDirLayout -------------------------
 // The folders under logs/ that node `node` writes in, parents first.

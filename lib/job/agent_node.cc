@@ -1,7 +1,9 @@
 #include "job/agent_node.h"
 
+#include <functional>
 #include <memory>
 
+#include <boost/asio/steady_timer.hpp>
 #include <fmt/format.h>
 
 #include "base/clock.h"
@@ -15,7 +17,8 @@ namespace parallelrun {
 
 Status RunAgentNode(NodeLoop& loop, const Role& role, const JobSecret& secret,
                     WorkerPool::Config wc, const std::string& job_dir, const std::string& argv,
-                    TcpConnector::Options connect, Progress* progress, FILE* out) {
+                    TcpConnector::Options connect, Progress* progress, FILE* out,
+                    AgentFailover* failover) {
   boost::asio::io_context& io = loop.io();
   Status made = CreateNodeFolders(job_dir, role.node_rank);
   if (!made.ok()) return made;
@@ -33,7 +36,7 @@ Status RunAgentNode(NodeLoop& loop, const Role& role, const JobSecret& secret,
 
   Status outcome = Status::Infrastructure(
       fmt::format("lost the master at {}:{}", role.master_host, role.master_port));
-  bool ended = false, interrupted = false;
+  bool ended = false, interrupted = false, lost = false;
   std::unique_ptr<Agent> agent;
   std::string host = Hostname();
   uint32_t slots = static_cast<uint32_t>(wc.slots);
@@ -60,6 +63,7 @@ Status RunAgentNode(NodeLoop& loop, const Role& role, const JobSecret& secret,
   };
   events.lost = [&](const std::string& reason) {
     if (ended) return;
+    lost = true;
     outcome = Status::Infrastructure(fmt::format("lost the master at {}:{}: {}", role.master_host,
                                                  role.master_port, reason));
     note(outcome.message());
@@ -77,10 +81,31 @@ Status RunAgentNode(NodeLoop& loop, const Role& role, const JobSecret& secret,
     if (agent) agent->Interrupt(again);
     else io.stop();
   });
+  // A master that dies before this node reaches it is never lost by it:
+  // the job dir tells (failover.h).
+  boost::asio::steady_timer gone_poll(io);
+  std::function<void()> poll_gone = [&] {
+    gone_poll.expires_after(kGonePoll);
+    gone_poll.async_wait([&](const boost::system::error_code& ec) {
+      if (ec || agent || ended || interrupted) return;
+      if (!failover->gone()) return poll_gone();
+      lost = true;
+      outcome = Status::Infrastructure(fmt::format(
+          "the master at {}:{} was gone before this node reached it", role.master_host,
+          role.master_port));
+      note(outcome.message());
+      io.stop();
+    });
+  };
+  if (failover && failover->gone) poll_gone();
   progress->Say(fmt::format("node {}: connecting to the master at {}:{}", role.node_rank,
                             role.master_host, role.master_port));
   connector.Start();
   loop.Run();
+  if (failover && lost && !ended && !interrupted) {
+    failover->master_lost = true;
+    return outcome;
+  }
   progress->Say(outcome.ok() ? "job succeeded (reported by the master)"
                              : "job ended: " + outcome.message());
   if (agent && !ended && !interrupted && !outcome.ok()) {

@@ -4,7 +4,9 @@
 #ifndef PARALLELRUN_JOB_AGENT_NODE_H_
 #define PARALLELRUN_JOB_AGENT_NODE_H_
 
+#include <chrono>
 #include <cstdio>
+#include <functional>
 #include <string>
 
 #include "job/node_loop.h"
@@ -16,14 +18,29 @@
 
 namespace parallelrun {
 
+// How an agent node takes part in master failover (failover.h).
+struct AgentFailover {
+  // Set when the master was lost after this node joined it, or replaced
+  // while this node was still trying to reach it.
+  bool master_lost = false;
+  // Asked every kGonePoll while this node has not reached its master: true
+  // once that master is known to be gone (another node holds the role, or
+  // it no longer holds the job dir's lock). Null: not asked.
+  std::function<bool()> gone;
+};
+constexpr std::chrono::milliseconds kGonePoll{500};
+
 // Runs this node's part of the job on `loop`: creates the node's log
 // folders under `job_dir` (base/job_dir.h), connects to the master (retrying as `connect`
 // says), runs workers until the master ends the job, and returns the job's
 // outcome — or why the master was lost, or Interrupted. `argv` is as for
-// RunMasterNode.
+// RunMasterNode. With `failover`, a lost master sets its master_lost and
+// returns why, saying nothing on `progress`: the caller goes on; without,
+// the node says how to resume the job.
 Status RunAgentNode(NodeLoop& loop, const Role& role, const JobSecret& secret,
                     WorkerPool::Config wc, const std::string& job_dir, const std::string& argv,
-                    TcpConnector::Options connect, Progress* progress, FILE* out);
+                    TcpConnector::Options connect, Progress* progress, FILE* out,
+                    AgentFailover* failover = nullptr);
 
 }  // namespace parallelrun
 

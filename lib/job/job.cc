@@ -22,6 +22,7 @@
 #include "base/text.h"
 #include "job/agent_node.h"
 #include "job/dry_run.h"
+#include "job/failover.h"
 #include "job/job_for_spec.h"
 #include "job/job_dir_state.h"
 #include "job/master_node.h"
@@ -47,6 +48,7 @@ struct NodeIdentity {
   Role role;
   JobSecret secret;                // a job of several nodes only
   TcpConnector::Options connect;   // how an agent reaches the master
+  bool failover = true;            // PARALLELRUN_FAILOVER (failover.h)
   // This process has nothing to do (it said why on `out`): one of several
   // processes a launcher started on a node, or a dry run without a secret.
   bool nothing_to_do = false;
@@ -107,6 +109,11 @@ Result<NodeIdentity> ResolveNodeIdentity(const EnvironmentMap& env, FILE* out, R
           it->second));
     }
     connect.retry_for = std::chrono::milliseconds(static_cast<int64_t>(std::ceil(seconds * 1000)));
+  }
+  if (auto it = env.find("PARALLELRUN_FAILOVER"); it != env.end()) {
+    auto failover = ParseFailoverSetting(it->second);
+    if (!failover.ok()) return failover.status();
+    node.failover = *failover;
   }
   auto role_or = ResolveRole(env, flags);
   if (!role_or.ok()) return role_or.status();
@@ -487,6 +494,10 @@ Status RunJobForSpec(const RunRequest& request, const Spec* spec, FILE* out) {
   ShuffleProcesses shuffle(wc.python, wc.env, mc.partitions_dir, wc.start.nice);
   mc.shuffle = &shuffle;
 
+  if (!role.is_master() && node.failover) {
+    FailoverNode standby{role, node.secret, std::move(wc), &plan, argv, node.connect};
+    return RunAgentNodeWithFailover(std::move(standby), &progress, out);
+  }
   NodeLoop loop;
   if (!role.is_master()) {
     return RunAgentNode(loop, role, node.secret, std::move(wc), plan.job_dir, argv, node.connect,

@@ -71,6 +71,13 @@ Result<JobDirLock> JobDirLock::Acquire(const std::string& job_dir) {
   UniqueFd fd(open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
   if (!fd.valid()) return Status::Infrastructure(ErrnoMessage(path, errno));
   Status locked = TryLock(job_dir, path, fd.get());
+  // Other nodes ask whether a master lives by taking the lock for a moment
+  // (CheckFree; job/failover.h): a few tries keep such a question from
+  // refusing the master itself.
+  for (int i = 0; i < 5 && locked.code() == Status::Code::kUsage; i++) {
+    usleep(20000);
+    locked = TryLock(job_dir, path, fd.get());
+  }
   if (!locked.ok()) return locked;
   std::string who = fmt::format("pid {} on host {} since {}\n", getpid(), Hostname(),
                                 IsoTime(WallSeconds()).substr(0, 19));

@@ -40,10 +40,16 @@ std::string FirstLine(const fs::path& file) {
   return line;
 }
 
-// The master's pid: the third field of a line of master_role.0.txt
-// ("2026-12-01 01:01:05,123|INFO|4242|role: …"); 0 if there is none.
+// The master's pid: the third field of a line of the last master_role.<n>.txt
+// ("2026-12-01 01:01:05,123|INFO|4242|role: …"): after a failover the job's
+// master is the last round's (job/failover.h). 0 if there is none.
 pid_t RecordedPid(const fs::path& logs) {
-  std::string line = FirstLine(logs / "sys" / "master_role.0.txt");
+  int last = 0;
+  std::error_code ec;
+  while (fs::exists(logs / "sys" / ("master_role." + std::to_string(last + 1) + ".txt"), ec)) {
+    last++;
+  }
+  std::string line = FirstLine(logs / "sys" / ("master_role." + std::to_string(last) + ".txt"));
   size_t a = line.find('|');
   size_t b = a == std::string::npos ? a : line.find('|', a + 1);
   size_t c = b == std::string::npos ? b : line.find('|', b + 1);

@@ -4,7 +4,7 @@
 //
 // There is no lock file (yet) to say that a job runs. A job dir is running
 // when it has no job_result.txt and either the pid its master recorded (the
-// third field of the lines of logs/sys/master_role.0.txt) is a live
+// third field of the lines of the last logs/sys/master_role.<n>.txt) is a live
 // parallelrun process, or — when no pid is recorded, as in an agent node's
 // dir — something in it changed within kRecentSeconds. Without a result and
 // without those signs the job was killed before it could write one:

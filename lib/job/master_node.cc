@@ -23,9 +23,10 @@ namespace parallelrun {
 
 Status RunMasterNode(NodeLoop& loop, const Role& role, const JobSecret& secret,
                      const Master::Config& mc, WorkerPool::Config wc, const JobPlan& plan,
-                     const std::string& argv, Progress* progress, FILE* out) {
+                     const std::string& argv, Progress* progress, FILE* out,
+                     const MasterTakeover* takeover) {
   boost::asio::io_context& io = loop.io();
-  auto log_or = JobLog::Open(plan.job_dir, 1, plan.input_names);
+  auto log_or = JobLog::Open(plan.job_dir, 1, plan.input_names, takeover ? takeover->round : 0);
   if (!log_or.ok()) return log_or.status();
   std::unique_ptr<JobLog> log = std::move(log_or.value());
   // The first line says who this process is and why (DESIGN.md §6).
@@ -51,7 +52,8 @@ Status RunMasterNode(NodeLoop& loop, const Role& role, const JobSecret& secret,
       // node that has not joined yet may still be starting: keep listening a
       // little longer so that it hears the job's outcome instead of retrying
       // until its connect timeout.
-      bool all_joined = *remote_joined + 1 >= static_cast<size_t>(role.node_count);
+      size_t gone = takeover ? takeover->lost_nodes : 0;
+      bool all_joined = *remote_joined + 1 + gone >= static_cast<size_t>(role.node_count);
       linger.expires_after(std::chrono::milliseconds(all_joined ? 500 : 5000));
       linger.async_wait([&](const boost::system::error_code&) {
         listener.reset();
@@ -89,8 +91,13 @@ Status RunMasterNode(NodeLoop& loop, const Role& role, const JobSecret& secret,
                                  secret.key, TcpLinkOptions{}, std::move(events));
     if (!l.ok()) return l.status();
     listener = std::move(l.value());
-    log->Master("INFO", fmt::format("Listening for {} other nodes on {}:{}.", role.node_count - 1,
+    log->Master("INFO", fmt::format("Listening for {} other nodes on {}:{}.",
+                                    role.node_count - 1 - (takeover ? takeover->lost_nodes : 0),
                                     listener->address(), listener->port()));
+    if (takeover && takeover->listening) {
+      Status said = takeover->listening(listener->address(), listener->port());
+      if (!said.ok()) return said;
+    }
   }
   loop.WatchSignals([&master](bool again, const std::string& signal) {
     master.Interrupt(again, signal);

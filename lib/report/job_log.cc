@@ -66,7 +66,8 @@ void JobLog::Finished(const AttemptResult& r) {
 }
 
 Result<std::unique_ptr<JobLog>> JobLog::Open(const std::string& job_dir, int nodes,
-                                             std::vector<std::string> input_names) {
+                                             std::vector<std::string> input_names,
+                                             int master_round) {
   std::unique_ptr<JobLog> log(new JobLog());
   log->job_dir_ = job_dir;
   log->input_names_ = std::move(input_names);
@@ -75,7 +76,7 @@ Result<std::unique_ptr<JobLog>> JobLog::Open(const std::string& job_dir, int nod
     made = CreateNodeFolders(job_dir, static_cast<uint32_t>(node));
   }
   if (!made.ok()) return Status::Usage(made.message());
-  log->master_.reset(fopen(MasterLogPath(job_dir, 0).c_str(), "ae"));
+  log->master_.reset(fopen(MasterLogPath(job_dir, master_round).c_str(), "ae"));
   log->csv_path_ = ProcessedMiniBatchesCsv(job_dir);
   log->csv_ = UniqueFd(open(log->csv_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
   if (!log->master_ || !log->csv_.valid()) {

@@ -28,12 +28,14 @@ namespace parallelrun {
 class JobLog {
  public:
   // Creates logs/ and its folders under `job_dir` (MasterFolders, and
-  // NodeFolders of nodes 0..nodes-1).
+  // NodeFolders of nodes 0..nodes-1). The master's log is
+  // logs/sys/master_role.<master_round>.txt (a failover's new master: 1, 2, …).
   static Result<std::unique_ptr<JobLog>> Open(const std::string& job_dir, int nodes,
-                                              std::vector<std::string> input_names);
+                                              std::vector<std::string> input_names,
+                                              int master_round = 0);
   ~JobLog();
 
-  // A line in logs/sys/master_role.0.txt ("time|LEVEL|pid|message").
+  // A line in logs/sys/master_role.<n>.txt ("time|LEVEL|pid|message").
   void Master(const char* level, const std::string& message);
   // A timestamped line in logs/job_progress_overview.<yyyymmddhh>.txt.
   void Overview(const std::string& message);

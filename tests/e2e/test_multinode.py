@@ -434,7 +434,9 @@ class FaultTest(MultiNodeBase):
 
     def test_killed_master_agents_say_how_to_continue(self):
         port = free_port()
-        env = self.env(mode="kill", PARALLELRUN_TOKEN="multinode-e2e-token")
+        # Without failover (test_failover.py has it): the agents stop.
+        env = self.env(mode="kill", PARALLELRUN_TOKEN="multinode-e2e-token",
+                       PARALLELRUN_FAILOVER="0")
         args = self.run_args()
         nodes = [self.start_torchrun_node(rank, port, env, args) for rank in range(3)]
         self.wait_gate("node2_busy", "started_0", "started_1", nodes=nodes)
