@@ -240,7 +240,7 @@ Status TakeOver(const FailoverNode& node, Role role, JobDirLock lock, int lost_n
   // One node fewer than the launcher started: the lost masters'.
   mc.expected_nodes = static_cast<int>(role.node_count) - lost_nodes;
   WorkerPool::Config wc = node.wc;
-  ShuffleProcesses shuffle(wc.python, wc.env, mc.partitions_dir);
+  ShuffleProcesses shuffle(wc.python, wc.env, mc.partitions_dir, wc.start.nice);
   mc.shuffle = &shuffle;
 
   MasterTakeover takeover;
