@@ -220,6 +220,10 @@ std::string AppendRowPartName(uint64_t mini_batch, uint32_t attempt) {
 std::string PartitionsDir(const std::string& job_dir) { return Join(job_dir, "partitions"); }
 std::string TokenPath(const std::string& job_dir) { return Join(job_dir, ".parallelrun/token"); }
 
+std::string JobDirIdPath(const std::string& job_dir) {
+  return Join(job_dir, ".parallelrun/job_dir_id");
+}
+
 std::vector<std::string> NodeFolders(const std::string& job_dir, uint32_t node) {
   std::vector<std::string> folders;
   for (size_t i = 0; i < kJobDirLayoutSize; i++) {

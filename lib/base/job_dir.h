@@ -104,6 +104,10 @@ std::string AppendRowPartName(uint64_t mini_batch, uint32_t attempt);
 std::string PartitionsDir(const std::string& job_dir);
 // .parallelrun/token: the job secret, when the user puts one there.
 std::string TokenPath(const std::string& job_dir);
+// .parallelrun/job_dir_id: a random id the master writes at the start of each
+// run; an agent that reads the master's id in its own job dir shares it
+// (link.h, JobDir), otherwise its results travel over the link.
+std::string JobDirIdPath(const std::string& job_dir);
 
 // ---- folders and readme.txt, from kJobDirLayout -------------------------
 // The folders under logs/ that node `node` writes in, parents first.

@@ -9,6 +9,8 @@
 #include <fmt/format.h>
 
 #include "base/clock.h"
+#include "base/disk.h"
+#include "base/hmac.h"
 #include "base/job_dir.h"
 #include "base/text.h"
 #include "job/job_dir_state.h"
@@ -33,12 +35,23 @@ Status RunMasterNode(NodeLoop& loop, const Role& role, const JobSecret& secret,
   if (role.multi_node()) log->Master(secret.weak ? "WARNING" : "INFO", secret.Describe());
   log->Master("INFO", fmt::format("Entry script {} with arguments:{}", plan.spec.entry_script, argv));
 
+  // Agents tell whether they share this job dir by reading this id in their
+  // own (link.h, JobDir): written before any agent can connect, fresh each run.
+  Master::Config config = mc;
+  if (role.multi_node()) {
+    config.job_dir_id = HexEncode(RandomBytes(16));
+    std::string path = JobDirIdPath(plan.job_dir);
+    Status made = CreateFolders(path.substr(0, path.rfind('/')), "job dir state folder");
+    if (made.ok()) made = WriteFileAtomically(path, config.job_dir_id + "\n");
+    if (!made.ok()) return made;
+  }
+
   Status outcome = Status::Infrastructure("the job ended without a result");
   std::unique_ptr<TcpListener> listener;
   boost::asio::steady_timer linger(io);
   auto remote_joined = std::make_shared<size_t>(0);
   auto [master_end, agent_end] = MakeInProcessLink(io);
-  Master master(io, mc, log.get(), progress, [&](Status s) {
+  Master master(io, config, log.get(), progress, [&](Status s) {
     outcome = s;
     loop.StopWatchingSignals();
     // Posted: this may run inside one of the listener's own callbacks.

@@ -86,6 +86,13 @@
 //                                     f64 init_seconds, bytes exit
 //   END 0x19          master → agent  u8 status_code, bytes message — the job's
 //                                     outcome (Status::Code); the agent exits with its code
+//   JOB_DIR 0x1a      master → agent  bytes id — the random id the master wrote in its
+//                                     job dir; sent first, before any LEASE
+//   NODE_DIR 0x1b     agent → master  bytes job_dir, u8 shared (0|1)
+//   ROWS 0x1c         agent → master  u64 mini_batch_id, u32 attempt, u8 last (0|1),
+//                                     bytes data (≤ kMaxRowsChunk) — append_row rows of a
+//                                     successful attempt, before its RESULT
+//   CANCEL 0x1d       master → agent  u64 mini_batch_id, u32 attempt, bytes reason
 //
 // Decoding is strict: an unknown type, a payload shorter or longer than its
 // fields, a bool other than 0 or 1, a status out of range, a count larger than
@@ -130,6 +137,10 @@ enum LinkFrameType : uint8_t {
   kLinkNodeFailed = 0x17,
   kLinkBye = 0x18,
   kLinkEnd = 0x19,
+  kLinkJobDir = 0x1a,
+  kLinkNodeDir = 0x1b,
+  kLinkRows = 0x1c,
+  kLinkCancel = 0x1d,
   kLinkError = 0x7f,
 };
 

@@ -1,6 +1,7 @@
 #include "master/master.h"
 
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -57,6 +58,8 @@ size_t Master::AddAgent(std::unique_ptr<LinkEnd> link) {
   agents_.push_back(AgentState{});
   agents_.back().link = std::move(link);
   agents_.back().link->SetHandler([this, index](LinkMessage&& m) { OnMessage(index, std::move(m)); });
+  // First, before any lease: where the results of this agent go depends on it.
+  if (!config_.job_dir_id.empty()) agents_.back().link->Send(JobDirMsg{config_.job_dir_id});
   if (finished_) {
     // Too late to help: the job is over.
     agents_.back().bye = true;
@@ -234,6 +237,32 @@ void Master::OnMessage(size_t index, LinkMessage&& m) {
     Serve();
   } else if (auto* result = std::get_if<ResultMsg>(&m)) {
     OnResult(index, std::move(result->result));
+  } else if (auto* dir = std::get_if<NodeDirMsg>(&m)) {
+    a.job_dir = dir->job_dir;
+    a.shared = dir->shared;
+    log_->NodeDir(a.node, a.host, dir->job_dir, dir->shared);
+    log_->Master("INFO", fmt::format("Node {} ({}) has its job dir at {}{}.", a.node, a.host,
+                                     dir->job_dir,
+                                     dir->shared ? ", the master's"
+                                                 : ", not the master's: its results and "
+                                                   "append_row rows come over the link, its "
+                                                   "user logs stay on that node"));
+  } else if (auto* rows = std::get_if<RowsMsg>(&m)) {
+    if (!append_row_) {
+      log_->Master("WARNING", fmt::format("Node {} sent append_row rows for mini-batch {}, but "
+                                          "the job's output_action is not append_row; dropped.",
+                                          a.node, rows->id));
+      return;
+    }
+    // A crashed earlier run may have left a piece of the same attempt's
+    // rows: the first chunk starts the part afresh.
+    auto key = std::make_pair(rows->id, rows->attempt);
+    if (rows_incoming_.insert(key).second) {
+      unlink((append_row_->PartPath(rows->id, rows->attempt) + ".incoming").c_str());
+    }
+    if (rows->last) rows_incoming_.erase(key);
+    Status s = append_row_->WriteChunk(rows->id, rows->attempt, rows->data, rows->last);
+    if (!s.ok()) FailInfrastructure(s);
   } else if (auto* back = std::get_if<GiveBackMsg>(&m)) {
     queue_.Return(back->id, back->attempt);
     Serve();

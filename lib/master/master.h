@@ -11,6 +11,8 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <set>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -71,6 +73,11 @@ class Master {
       bool force = false;
     };
     std::optional<Resume> resume;
+    // The random id the master's node wrote at JobDirIdPath(job dir) (empty:
+    // none was written). Each agent is told it first and answers whether it
+    // sees it in its own job dir; one that does not (its node has its own
+    // disk) sends its append_row rows over the link (link.h, Rows).
+    std::string job_dir_id;
   };
 
   // `done` runs once, after every agent has said Bye and the reports are
@@ -116,6 +123,8 @@ class Master {
     uint32_t node = 0;
     std::string host;
     uint32_t demand = 0;  // pulled, not yet leased
+    std::string job_dir;  // on the agent's node (NodeDir)
+    bool shared = true;   // that job dir is the master's
     bool hello = false;
     bool failed = false;
     bool bye = false;
@@ -162,6 +171,8 @@ class Master {
   size_t input_index_ = 0;
   std::unique_ptr<InputSource> source_;  // the input being batched
   std::unique_ptr<AppendRowOutput> append_row_;
+  // Attempts whose rows are arriving over the link (Rows), until the last chunk.
+  std::set<std::pair<MiniBatchId, uint32_t>> rows_incoming_;
   std::chrono::steady_clock::time_point input_started_;
   std::vector<std::string> listing_errors_;
   uint64_t listing_error_count_ = 0;

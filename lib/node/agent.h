@@ -6,11 +6,13 @@
 #define PARALLELRUN_NODE_AGENT_H_
 
 #include <cstdio>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <string>
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include "link/link.h"
 #include "node/resource_monitor.h"
@@ -41,6 +43,16 @@ class Agent {
 
  private:
   void OnMessage(LinkMessage&& m);
+  // The master's JobDir: answers where this node's job dir is and whether
+  // it is the master's; if not, append_row rows go over the link.
+  void OnJobDir(const std::string& id);
+  void OnResult(AttemptResult&& r);
+  // Sends the outbox in order: a successful attempt's rows (its local part,
+  // in chunks, then deleted) before its Result. Waits on a timer while the
+  // link holds more than kRowsBacklog unsent bytes, so that memory does not
+  // grow with the rows when the network is slower than the workers.
+  void PumpOutbox();
+  void SendBye();
   void PullMore();
   void Log(const std::string& line);
   void StopMonitor();
@@ -63,6 +75,17 @@ class Agent {
   size_t held_ = 0;       // leased and not yet given to the pool
   bool finishing_ = false;
   bool bye_sent_ = false;
+  bool bye_waiting_ = false;   // the workers have exited; Bye follows the outbox
+  std::string parts_dir_;      // append_row parts on this node ("" = not append_row)
+  bool rows_over_link_ = false;
+  struct Outgoing {
+    AttemptResult result;
+    std::string part;          // its rows to send first ("" = none)
+    std::unique_ptr<FILE, int (*)(FILE*)> file{nullptr, fclose};
+  };
+  std::deque<Outgoing> outbox_;
+  boost::asio::steady_timer outbox_timer_;
+  bool outbox_waiting_ = false;
 };
 
 }  // namespace parallelrun
