@@ -10,6 +10,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <map>
 #include <optional>
 #include <set>
 #include <utility>
@@ -143,6 +144,12 @@ class Master {
   void FailInfrastructure(const Status& error);
   void Feed();
   void Serve();
+  // Near the end: a second attempt of a straggler for agent `index`, if the
+  // queue finds one (BatchQueue::LeaseStraggler). True when one was sent.
+  bool LeaseStraggler(size_t index);
+  // A result for a mini-batch that is no longer live: the other attempt of a
+  // straggler that lost, or a late one. Returns true when it was a twin's.
+  bool OnTwinResult(AttemptResult& r);
   void OpenInput(size_t index);
   void CheckThresholds();
   void CheckAllFinished();
@@ -171,6 +178,13 @@ class Master {
   size_t input_index_ = 0;
   std::unique_ptr<InputSource> source_;  // the input being batched
   std::unique_ptr<AppendRowOutput> append_row_;
+  // Mini-batches with a straggler's second attempt, until the attempt that
+  // lost has reported (its row goes in the report, marked as not used).
+  struct Twin {
+    MiniBatch shown;           // as the report shows it
+    uint32_t winner = 0;       // the attempt that succeeded first, once one has
+  };
+  std::map<MiniBatchId, Twin> twins_;
   // Attempts whose rows are arriving over the link (Rows), until the last chunk.
   std::set<std::pair<MiniBatchId, uint32_t>> rows_incoming_;
   std::chrono::steady_clock::time_point input_started_;

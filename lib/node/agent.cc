@@ -217,6 +217,10 @@ void Agent::OnMessage(LinkMessage&& m) {
       return;
     }
     pool_->Submit(lease->batch, lease->attempt);
+  } else if (auto* cancel = std::get_if<CancelMsg>(&m)) {
+    Log(fmt::format("master: cancel mini-batch {} attempt {}: {}", cancel->id, cancel->attempt,
+                    cancel->reason));
+    pool_->Cancel(cancel->id, cancel->attempt, cancel->reason);
   } else if (std::get_if<DrainMsg>(&m)) {
     Log("master: no more work; shutting workers down");
     finishing_ = true;

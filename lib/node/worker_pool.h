@@ -131,6 +131,13 @@ class WorkerPool {
   // get SIGTERM and, after the grace period (none if `immediate`), SIGKILL.
   // Then Events::stopped. A second call with `immediate` kills at once.
   void Stop(bool immediate, const std::string& reason = "the job was stopped");
+  // The master no longer needs attempt `attempt` of mini-batch `id` (another
+  // attempt of it succeeded first). Not started yet: given back. Running: its
+  // worker's group is stopped as by Stop (SIGTERM, SIGKILL after the grace),
+  // the attempt ends as INTERRUPTED with `reason`, and the worker is replaced
+  // like any that exited — not an init failure, not a failure of the node.
+  // Unknown attempts are ignored (it may just have ended).
+  void Cancel(MiniBatchId id, uint32_t attempt, const std::string& reason);
 
   // More than this many failed mini-batches in a row retire a worker.
   static constexpr int kFailedInARowToReplace = 10;
