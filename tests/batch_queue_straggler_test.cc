@@ -221,6 +221,35 @@ TEST_CASE("Straggler: a lost agent or a given-back lease leaves the other attemp
   CHECK(q.counters().batches_done == 7);
 }
 
+TEST_CASE("Straggler: a mini-batch that failed before is retried, never doubled",
+          "[batch_queue]") {
+  BatchQueue q(Limits(3));
+  RunAllButLast(&q, 7);
+  q.set_now(1);
+  REQUIRE(q.Finish(Result(0, 1, AttemptStatus::kRunException)) == V::kRetry);
+  auto l = q.LeaseNext(1);
+  REQUIRE(l);
+  CHECK(l->attempt == 2);
+  q.set_now(1000);
+  CHECK_FALSE(q.LeaseStraggler(0));
+  // Given back untried, its number is reused: attempts stay 1, 2, 3.
+  CHECK(q.Return(0, 2));
+  REQUIRE(q.LeaseNext(0)->attempt == 2);
+}
+
+TEST_CASE("Straggler: after a twin failed, a given-back first attempt keeps numbers unique",
+          "[batch_queue]") {
+  BatchQueue q(Limits(3));
+  RunAllButLast(&q, 7);
+  q.set_now(20);
+  REQUIRE(q.LeaseStraggler(2));
+  REQUIRE(q.Finish(Result(0, 2, AttemptStatus::kProcessDied)) == V::kOtherRunning);
+  CHECK(q.Return(0, 1));  // attempt 1 never started after all
+  auto l = q.LeaseNext(0);
+  REQUIRE(l);
+  CHECK(l->attempt == 3);  // 2 was used by the twin
+}
+
 TEST_CASE("Straggler: the longest-running is doubled first", "[batch_queue]") {
   BatchQueue q(Limits(2));
   for (int i = 0; i < 8; i++) q.Add(Batch(i));

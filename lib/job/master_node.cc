@@ -135,6 +135,13 @@ Status RunMasterNode(NodeLoop& loop, const Role& role, const JobSecret& secret,
     progress->Say("the input has no files: 0 mini-batches, nothing to do");
   }
   for (const auto& note : UserOutputNotes(LogsDir(plan.job_dir))) progress->Say(note);
+  // Nodes with a job dir of their own kept their user logs: say where.
+  std::string elsewhere = log->UserLogsNote();
+  for (size_t at = 0; at < elsewhere.size();) {
+    size_t end = elsewhere.find('\n', at);
+    progress->Say(elsewhere.substr(at, end - at));
+    at = end == std::string::npos ? elsewhere.size() : end + 1;
+  }
   if (!outcome.ok()) {
     progress->Say("job failed; see " + JobResultPath(plan.job_dir));
   } else if (t.batches_failed > 0 || t.items_failed > 0) {

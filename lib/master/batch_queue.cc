@@ -65,7 +65,9 @@ std::optional<BatchQueue::Straggler> BatchQueue::LeaseStraggler(AgentId agent) {
   MiniBatchId slowest_id = 0;
   // Only leased mini-batches are live here (nothing is pending): a few.
   for (auto& [id, e] : live_) {
-    if (!e.leased || e.twin != 0) continue;
+    // A mini-batch whose attempt failed before is failing, not slow: its
+    // retries follow run_max_try, not this rule.
+    if (!e.leased || e.twin != 0 || e.latest_failed) continue;
     double ran = now_ - e.leased_at;
     if (ran <= bound) continue;
     if (!slowest || ran > now_ - slowest->leased_at ||
@@ -196,7 +198,8 @@ bool BatchQueue::Return(MiniBatchId id, uint32_t attempt) {
     return true;
   }
   it->second.leased = false;
-  it->second.attempts--;
+  // Its number is free again unless a twin that failed came after it.
+  if (e.attempts == e.primary) e.attempts--;
   pending_.push_front(id);
   return true;
 }
@@ -214,7 +217,7 @@ size_t BatchQueue::ReleaseAgent(AgentId agent) {
     }
     if (e.leased && e.agent == agent) {
       e.leased = false;
-      e.attempts--;
+      if (e.attempts == e.primary) e.attempts--;
       pending_.push_front(id);
       n++;
     }

@@ -22,7 +22,8 @@
 // listing is complete, nothing is pending, and an agent asks for work — a
 // leased mini-batch whose attempt has run longer than k × the median duration
 // of the finished attempts (the last kDurationsKept of them, at least
-// straggler_min_samples) and at least straggler_min_seconds gets a second
+// straggler_min_samples) and at least straggler_min_seconds, and whose
+// attempts have not failed before (a failing one is retried, not doubled), gets a second
 // attempt (LeaseStraggler), its "twin". The first of the two to succeed
 // finishes the mini-batch; Finish names the other in *cancel so that the
 // master stops it, and its result, when it comes, is stale. A twin that fails
@@ -54,7 +55,7 @@ class BatchQueue {
     double allowed_failed_percent = 100;  // failed mini-batches, % of all
     double straggler_factor = 0;          // k; 0 = no second attempts
     uint32_t straggler_min_samples = 5;   // finished attempts before a median counts
-    double straggler_min_seconds = 1;     // never duplicate an attempt younger than this
+    double straggler_min_seconds = 5;     // never duplicate an attempt younger than this
   };
 
   struct Lease {

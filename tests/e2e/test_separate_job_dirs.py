@@ -83,6 +83,11 @@ class SeparateJobDirsTest(mn.MultiNodeBase):
         self.assertIn("User logs stay on the node that ran them:\n", result)
         self.assertRegex(result, r"  node 0 \([^)]*\): logs/user \(this job dir\)\n")
         master_log = (self.logs() / "sys" / "master_role.0.txt").read_text()
+        # The terminal of the master's node says it too.
+        self.assertIn("User logs stay on the node that ran them:", nodes[0].stderr)
+        for rank in (1, 2):
+            self.assertIn("): %s/logs/user on that node" % (self.tmp / ("job%d" % rank)),
+                          nodes[0].stderr)
         for rank in (1, 2):
             job = self.tmp / ("job%d" % rank)
             self.assertIn("): %s/logs/user on that node\n" % job, result)
@@ -93,6 +98,74 @@ class SeparateJobDirsTest(mn.MultiNodeBase):
             stdout_logs = list((job / "logs" / "user" / "stdout" / str(rank)).glob("*.txt"))
             self.assertTrue(stdout_logs, "no user logs in %s" % job)
             self.assertFalse((self.job_dir / "logs" / "user" / "stdout" / str(rank)).exists())
+
+
+# Rows of several MiB per mini-batch: a part crosses the link in many chunks.
+BIG_ENTRY = r'''
+import os
+import time
+
+NODE = os.environ.get("PARALLELRUN_NODE_RANK", "0")
+GATE = os.environ["E2E_GATE_DIR"]
+NODES = int(os.environ["E2E_NODES"])
+
+
+def init():
+    pass
+
+
+def run(mini_batch):
+    # Every node runs one before any finishes: each node's rows cross the link.
+    open(os.path.join(GATE, "big_started_" + NODE), "w").close()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not all(
+            os.path.exists(os.path.join(GATE, "big_started_%d" % n)) for n in range(NODES)):
+        time.sleep(0.01)
+    rows = []
+    for path in mini_batch:
+        name = os.path.basename(path)
+        size = int(name.split("_")[1].split(".")[0])
+        rows.append(name + ":" + (name[0] * size))
+    return rows
+'''
+
+
+class BigRowsTest(mn.MultiNodeBase):
+    """Loopback nodes with separate job dirs and rows larger than a chunk."""
+
+    def test_rows_of_many_chunks_arrive_whole_and_in_order(self):
+        self.write("big_entry.py", BIG_ENTRY)
+        spec = self.component_spec(entry="big_entry.py")
+        data = self.tmp / "big"
+        # 0 bytes, less than a chunk, exactly around a chunk (1 MiB), several.
+        sizes = [0, 10, (1 << 20) - 40, (1 << 20), 3 * (1 << 20) + 7, 5 * (1 << 20)]
+        self.make_files(data, ["%s_%d.txt" % ("abcdef"[i], n) for i, n in enumerate(sizes)])
+
+        def args(rank):
+            return ["run", str(spec), "-i", "data=%s" % data,
+                    "-o", "out=%s" % (self.tmp / ("bout%d" % rank)),
+                    "--mini-batch-size", "1", "--process-count-per-node", "1",
+                    "--progress", "plain", "--output_action", "append_row",
+                    "--job-dir", str(self.tmp / ("bjob%d" % rank))]
+
+        single = self.start("single", [self.parallelrun] + args(9),
+                            self.env(mode="free", nodes=1))
+        self.assertExits(single, 0)
+        expected = (self.tmp / "bout9" / "parallel_run_step.txt").read_bytes()
+        self.assertGreater(len(expected), 9 * (1 << 20))
+        port = mn.free_port()
+        env = self.env(mode="free", PARALLELRUN_TOKEN="big-rows-e2e-token")
+        nodes = [self.start_torchrun_node(rank, port, env, args(rank)) for rank in range(3)]
+        self.job_dir = self.tmp / "bjob0"
+        for node in nodes:
+            self.assertExits(node, 0)
+        self.assertEqual((self.tmp / "bout0" / "parallel_run_step.txt").read_bytes(), expected)
+        rows = self.mini_batch_rows(self.job_dir)
+        self.assertEqual(sorted(r["Status"] for r in rows), ["RUN_DONE"] * len(sizes))
+        self.assertEqual({int(r["Node"]) for r in rows}, {0, 1, 2}, self.describe())
+        for rank in (1, 2):
+            parts = self.tmp / ("bjob%d" % rank) / "append_row"
+            self.assertEqual(list(parts.iterdir()) if parts.exists() else [], [])
 
 
 if __name__ == "__main__":
