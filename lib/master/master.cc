@@ -305,10 +305,13 @@ void Master::OnMessage(size_t index, LinkMessage&& m) {
                                           a.node, rows->id));
       return;
     }
-    // A crashed earlier run may have left a piece of the same attempt's
-    // rows: the first chunk starts the part afresh.
+    // A crashed earlier run, or an agent lost mid-part whose lease was then
+    // given (with its attempt number) to another, may have left a piece of
+    // the same attempt's rows: the first chunk from this agent starts afresh.
     auto key = std::make_pair(rows->id, rows->attempt);
-    if (rows_incoming_.insert(key).second) {
+    auto [it, fresh] = rows_incoming_.emplace(key, index);
+    if (fresh || it->second != index) {
+      it->second = index;
       unlink((append_row_->PartPath(rows->id, rows->attempt) + ".incoming").c_str());
     }
     if (rows->last) rows_incoming_.erase(key);

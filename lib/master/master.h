@@ -12,7 +12,6 @@
 #include <memory>
 #include <map>
 #include <optional>
-#include <set>
 #include <utility>
 #include <string>
 #include <vector>
@@ -185,8 +184,9 @@ class Master {
     uint32_t winner = 0;       // the attempt that succeeded first, once one has
   };
   std::map<MiniBatchId, Twin> twins_;
-  // Attempts whose rows are arriving over the link (Rows), until the last chunk.
-  std::set<std::pair<MiniBatchId, uint32_t>> rows_incoming_;
+  // Attempts whose rows are arriving over the link (Rows), until the last
+  // chunk: (id, attempt) → the agent sending them.
+  std::map<std::pair<MiniBatchId, uint32_t>, size_t> rows_incoming_;
   std::chrono::steady_clock::time_point input_started_;
   std::vector<std::string> listing_errors_;
   uint64_t listing_error_count_ = 0;

@@ -29,7 +29,8 @@ Agent::Agent(boost::asio::io_context& io, std::unique_ptr<LinkEnd> link, WorkerP
              std::string host, std::function<void()> done)
     : io_(io), link_(std::move(link)), node_(config.node), host_(std::move(host)),
       done_(std::move(done)), monitor_interval_(config.resource_monitor_interval),
-      job_dir_(config.job_dir), parts_dir_(config.start.append_row_dir.value_or("")), outbox_timer_(io) {
+      job_dir_(config.job_dir), parts_dir_(config.start.append_row_dir.value_or("")),
+      outbox_timer_(io) {
   log_.reset(fopen(NodeLogPath(config.job_dir, node_).c_str(), "ae"));
   WorkerPool::Events events;
   events.result = [this](AttemptResult&& r) { OnResult(std::move(r)); };
@@ -104,8 +105,9 @@ void Agent::PumpOutbox() {
         outbox_waiting_ = true;
         outbox_timer_.expires_after(kRowsRetry);
         outbox_timer_.async_wait([this](const boost::system::error_code& ec) {
+          if (ec) return;  // cancelled: the agent may be gone
           outbox_waiting_ = false;
-          if (!ec) PumpOutbox();
+          PumpOutbox();
         });
         return;
       }
@@ -124,14 +126,15 @@ void Agent::PumpOutbox() {
           break;
         }
       }
-      // One chunk per turn of this loop: blocking reads of a local file,
-      // each bounded, between which the link writes.
+      // Blocking reads of a local file, a chunk each; the backlog check
+      // above returns to the loop after a few, so that the link can write.
       std::string chunk(kMaxRowsChunk, '\0');
       size_t n = fread(chunk.data(), 1, chunk.size(), o.file.get());
       if (n < chunk.size() && ferror(o.file.get())) {
         std::string why = ErrnoMessage(o.part, errno);
         Log("cannot read the rows of mini-batch " + std::to_string(o.result.id) + ": " + why);
-        // The master drops the .incoming of an attempt that did not succeed.
+        // What was sent stays an .incoming at the master, never renamed
+        // into a part; the attempt's failure sends the mini-batch to a retry.
         o.result.status = AttemptStatus::kProcessDied;
         o.result.error_category = "ROWS_MISSING";
         o.result.error_message = "its append_row rows could not be read on node " +
