@@ -411,9 +411,17 @@ size_t WorkerPool::Capacity() const {
 }
 
 void WorkerPool::Submit(const MiniBatch& batch, uint32_t attempt) {
+  // A straggler's second attempt is only worth starting at once: queued
+  // behind its own first attempt (or anything) on this node it would wait
+  // for the very thing it is meant to overtake. It goes to an idle worker or
+  // back to the master, which offers it to another node.
+  bool twin = false;
+  for (const auto& w : workers_) {
+    for (const InFlight& f : w->queue) twin = twin || f.batch.id == batch.id;
+  }
   Worker* best = nullptr;
   for (const auto& w : workers_) {
-    if (!Accepts(*w)) continue;
+    if (!Accepts(*w) || (twin && !w->queue.empty())) continue;
     if (!best || w->queue.size() < best->queue.size()) best = w.get();
   }
   if (!best || draining_ || stopping_) {

@@ -120,7 +120,9 @@ class WorkerPool {
   void Start();
   // How many more mini-batches the pool takes now.
   size_t Capacity() const;
-  // Queues a mini-batch on the ready worker with the shortest queue.
+  // Queues a mini-batch on the ready worker with the shortest queue. Another
+  // attempt of a mini-batch this pool already holds (a straggler's second)
+  // goes only to an idle worker; without one it is given back.
   // REQUIRES: Capacity() > 0.
   void Submit(const MiniBatch& batch, uint32_t attempt);
   // After their queued mini-batches, workers run shutdown() and exit; then

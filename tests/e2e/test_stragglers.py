@@ -8,13 +8,15 @@ the job replays the duplicate without counting it.
 The entry script's run() sleeps far longer than the test's deadline on the
 first attempt of one item only (a marker file tells the attempts apart), with
 run_invocation_timeout longer still: only a second attempt can end the job in
-time, so a job that waits for the first fails the test at its deadline.
+time, so a job that waits for the first fails the test at its deadline. With
+two nodes of one worker each, the second attempt must run on the other node.
 """
 
 import collections
 import os
 import unittest
 
+import test_multinode as mn
 from helpers import E2ETestCase
 
 ENTRY = r'''
@@ -110,6 +112,45 @@ class StragglerTest(E2ETestCase):
         self.assertExit(run, 2)
         self.assertIn("straggler_factor", run.stderr)
         self.assertIn("give 0 (off) or a factor from 1 to 1000", run.stderr)
+
+
+class TwoNodeStragglerTest(mn.MultiNodeBase):
+    """Two loopback nodes, one worker each, separate job dirs: the second
+    attempt cannot queue behind the first on its node, so it runs on the other
+    node; the CANCEL crosses the link, and the rows come over it."""
+
+    def test_the_second_attempt_runs_on_the_other_node(self):
+        self.write("straggler_entry.py", ENTRY)
+        spec = self.component_spec(entry="straggler_entry.py")
+        data = self.tmp / "sdata"
+        self.make_files(data, FILES)
+        port = mn.free_port()
+        env = self.env(mode="free", PARALLELRUN_TOKEN="straggler-e2e-token",
+                       E2E_MARKER=str(self.tmp / "slow-started"), E2E_BAD_FAILS="0")
+
+        def args(rank):
+            return ["run", str(spec), "-i", "data=%s" % data,
+                    "-o", "out=%s" % (self.tmp / ("sout%d" % rank)),
+                    "--mini-batch-size", "1", "--process-count-per-node", "1",
+                    "--progress", "plain", "--output_action", "append_row",
+                    "--run_invocation_timeout", "1000",
+                    "--job-dir", str(self.tmp / ("sjob%d" % rank))]
+
+        nodes = [self.start_torchrun_node(rank, port, env, args(rank), world=2)
+                 for rank in range(2)]
+        self.job_dir = self.tmp / "sjob0"
+        for node in nodes:
+            self.assertExits(node, 0, timeout=DEADLINE)
+        lines = (self.tmp / "sout0" / "parallel_run_step.txt").read_text().split("\n")
+        self.assertEqual(sorted(l for l in lines if l), sorted(FILES))
+        rows = self.mini_batch_rows(self.job_dir)
+        slow = sorted((int(r["Picked Count"]), r["Status"], int(r["Node"])) for r in rows
+                      if "slow.txt" in r["Mini-batch Detail"])
+        self.assertEqual([(a, s) for a, s, n in slow], [(1, "INTERRUPTED"), (2, "RUN_DONE")],
+                         rows)
+        self.assertNotEqual(slow[0][2], slow[1][2], "both attempts ran on one node")
+        self.assertEqual(sorted(r["Status"] for r in rows if "slow.txt" not in
+                                r["Mini-batch Detail"]), ["RUN_DONE"] * (len(FILES) - 1))
 
 
 if __name__ == "__main__":
