@@ -128,6 +128,7 @@ const char* VerdictName(V v) {
     case V::kRetry: return "kRetry";
     case V::kFailed: return "kFailed";
     case V::kStale: return "kStale";
+    case V::kOtherRunning: return "kOtherRunning";
   }
   return "?";
 }

@@ -92,6 +92,19 @@ bool Equal(const LinkMessage& a, const LinkMessage& b) {
     return x->starting == y.starting && x->init == y.init && x->busy == y.busy &&
            x->idle == y.idle && x->stopping == y.stopping;
   }
+  if (auto* x = std::get_if<JobDirMsg>(&a)) return x->id == std::get<JobDirMsg>(b).id;
+  if (auto* x = std::get_if<NodeDirMsg>(&a)) {
+    auto& y = std::get<NodeDirMsg>(b);
+    return x->job_dir == y.job_dir && x->shared == y.shared;
+  }
+  if (auto* x = std::get_if<RowsMsg>(&a)) {
+    auto& y = std::get<RowsMsg>(b);
+    return x->id == y.id && x->attempt == y.attempt && x->data == y.data && x->last == y.last;
+  }
+  if (auto* x = std::get_if<CancelMsg>(&a)) {
+    auto& y = std::get<CancelMsg>(b);
+    return x->id == y.id && x->attempt == y.attempt && x->reason == y.reason;
+  }
   return false;
 }
 
@@ -191,7 +204,16 @@ std::vector<LinkMessage> SampleMessages() {
           InitFailedMsg{"process002", "process002: init() raised " + kNasty},
           InitFailedMsg{},
           WorkersMsg{1, 2, 3, 4, 5},
-          WorkersMsg{0, 0, 0, 0, 0xffffffffu}};
+          WorkersMsg{0, 0, 0, 0, 0xffffffffu},
+          JobDirMsg{"0123456789abcdef0123456789abcdef"},
+          JobDirMsg{""},
+          NodeDirMsg{"/mnt/local/job-" + kNasty, false},
+          NodeDirMsg{"", true},
+          RowsMsg{7, 2, std::string(kMaxRowsChunk, 'r'), false},
+          RowsMsg{std::numeric_limits<uint64_t>::max(), 1, kNasty, true},
+          RowsMsg{0, 0, "", true},
+          CancelMsg{5, 1, "straggler: attempt 2 finished first"},
+          CancelMsg{}};
 }
 
 std::vector<LinkFrame> SampleFrames() {
@@ -248,6 +270,28 @@ TEST_CASE("LinkCodec: every frame and message round-trips", "[link_codec]") {
     EncodeLinkFrame(LinkFrame(m), &b);
     CHECK(a == b);
   }
+}
+
+TEST_CASE("LinkCodec: ROWS carries at most kMaxRowsChunk bytes", "[link_codec]") {
+  std::string bytes;
+  EncodeLinkMessage(RowsMsg{3, 1, std::string(kMaxRowsChunk + 1, 'r'), true}, &bytes);
+  Frame f = OneFrame(bytes);
+  CHECK(f.type == kLinkRows);
+  CHECK(Refusal(f.type, f.payload) ==
+        "ROWS: data at byte 13: 1048577 bytes, more than 1048576");
+  // A bool other than 0 or 1 in `last`, and NODE_DIR's `shared`.
+  std::string rows;
+  EncodeLinkMessage(RowsMsg{3, 1, "x", true}, &rows);
+  Frame r = OneFrame(rows);
+  r.payload[12] = 2;
+  CHECK(Refusal(r.type, r.payload).find("ROWS: last at byte 12") == 0);
+  std::string dir;
+  EncodeLinkMessage(NodeDirMsg{"/j", true}, &dir);
+  Frame d = OneFrame(dir);
+  d.payload.back() = 7;
+  CHECK(Refusal(d.type, d.payload).find("NODE_DIR: shared at byte 6") == 0);
+  CHECK(LinkFrameName(kLinkJobDir) == "JOB_DIR");
+  CHECK(LinkFrameName(kLinkCancel) == "CANCEL");
 }
 
 TEST_CASE("LinkCodec: the byte layout is the documented one", "[link_codec]") {

@@ -87,6 +87,7 @@ std::string Field(const RunSettings& rs, const std::string& name) {
   if (name == "resource_monitor_interval") return Text(rs.resource_monitor_interval);
   if (name == "profiling_module") return rs.profiling_module;
   if (name == "nice") return Text(rs.nice);
+  if (name == "straggler_factor") return Text(rs.straggler_factor);
   auto it = rs.given.find(name);
   return it == rs.given.end() ? "(not given)" : it->second;
 }
@@ -150,6 +151,7 @@ const std::vector<Default> kDefaults = {
     {"resource_monitor_interval", "600"},
     {"profiling_module", ""},
     {"nice", "5"},
+    {"straggler_factor", "3"},
     {"copy_logs_to_parent", "(not given)"},
     {"push_metrics_to_parent", "(not given)"},
     {"metrics_name_prefix", "(not given)"},
@@ -254,6 +256,10 @@ const std::vector<Good> kGood = {
     {"profiling_module", "", ""},
     {"nice", "0", "0"},
     {"nice", "20", "20"},
+    {"straggler_factor", "0", "0"},
+    {"straggler_factor", "1", "1"},
+    {"straggler_factor", "2.5", "2.5"},
+    {"straggler_factor", "1000", "1000"},
     {"copy_logs_to_parent", "True", "True"},
     {"copy_logs_to_parent", "no", "no"},
     {"push_metrics_to_parent", "yes", "yes"},
@@ -380,6 +386,8 @@ const std::vector<Bad> kBad = {
     {"resource_monitor_interval", {"-1", "x"}, "give seconds ≥ 0 (0: off)"},
     {"profiling_module", {"cprofile", "yappi"}, "give cProfile or profile"},
     {"nice", {"-1", "-2", "21", "x", "1.5", "1e2", "0x10"}, "give a whole number from 0 to 20"},
+    {"straggler_factor", {"-1", "0.5", "0.99", "1001", "x", "nan"},
+     "give 0 (off) or a factor from 1 to 1000"},
     {"copy_logs_to_parent", {"maybe", ""}, "give True or False"},
     {"push_metrics_to_parent", {"2"}, "give True or False"},
     {"cleanup_leaked_queues", {"yes please"}, "give True or False"},

@@ -42,6 +42,7 @@ const std::map<std::string, std::string> kValue = {
     {"resource_monitor_interval", "20"},
     {"profiling_module", "cProfile"},
     {"nice", "3"},
+    {"straggler_factor", "4"},
     {"copy_logs_to_parent", "True"},
     {"push_metrics_to_parent", "True"},
     {"metrics_name_prefix", "p"},

@@ -87,6 +87,10 @@ struct RunSettings {
   double resource_monitor_interval = 600;
   std::string profiling_module;
   int nice = 5;  // the original's default (reference §1.2)
+  // A mini-batch still running near the end after more than this many times
+  // the median duration gets a second attempt on an idle worker (master/
+  // batch_queue.h); 0: never. Given or not, it is 3 by default.
+  double straggler_factor = 3;
 
   // Raw text of every setting that was given (flag or spec), canonical name →
   // value, for the arguments passed to the entry script and the log.

@@ -227,6 +227,10 @@ std::string MasterAddressPath(const std::string& job_dir) {
   return Join(job_dir, ".parallelrun/master");
 }
 
+std::string JobDirIdPath(const std::string& job_dir) {
+  return Join(job_dir, ".parallelrun/job_dir_id");
+}
+
 std::vector<std::string> NodeFolders(const std::string& job_dir, uint32_t node) {
   std::vector<std::string> folders;
   for (size_t i = 0; i < kJobDirLayoutSize; i++) {

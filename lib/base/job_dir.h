@@ -108,6 +108,10 @@ std::string TokenPath(const std::string& job_dir);
 // .parallelrun/master: where the master of the latest failover round listens
 // (job/failover.h), for the agents that lost the earlier one.
 std::string MasterAddressPath(const std::string& job_dir);
+// .parallelrun/job_dir_id: a random id the master writes at the start of each
+// run; an agent that reads the master's id in its own job dir shares it
+// (link.h, JobDir), otherwise its results travel over the link.
+std::string JobDirIdPath(const std::string& job_dir);
 
 // ---- folders and readme.txt, from kJobDirLayout -------------------------
 // The folders under logs/ that node `node` writes in, parents first.

@@ -9,6 +9,8 @@
 #include <fmt/format.h>
 
 #include "base/clock.h"
+#include "base/disk.h"
+#include "base/hmac.h"
 #include "base/job_dir.h"
 #include "base/text.h"
 #include "job/job_dir_state.h"
@@ -34,12 +36,23 @@ Status RunMasterNode(NodeLoop& loop, const Role& role, const JobSecret& secret,
   if (role.multi_node()) log->Master(secret.weak ? "WARNING" : "INFO", secret.Describe());
   log->Master("INFO", fmt::format("Entry script {} with arguments:{}", plan.spec.entry_script, argv));
 
+  // Agents tell whether they share this job dir by reading this id in their
+  // own (link.h, JobDir): written before any agent can connect, fresh each run.
+  Master::Config config = mc;
+  if (role.multi_node()) {
+    config.job_dir_id = HexEncode(RandomBytes(16));
+    std::string path = JobDirIdPath(plan.job_dir);
+    Status made = CreateFolders(path.substr(0, path.rfind('/')), "job dir state folder");
+    if (made.ok()) made = WriteFileAtomically(path, config.job_dir_id + "\n");
+    if (!made.ok()) return made;
+  }
+
   Status outcome = Status::Infrastructure("the job ended without a result");
   std::unique_ptr<TcpListener> listener;
   boost::asio::steady_timer linger(io);
   auto remote_joined = std::make_shared<size_t>(0);
   auto [master_end, agent_end] = MakeInProcessLink(io);
-  Master master(io, mc, log.get(), progress, [&](Status s) {
+  Master master(io, config, log.get(), progress, [&](Status s) {
     outcome = s;
     loop.StopWatchingSignals();
     // Posted: this may run inside one of the listener's own callbacks.
@@ -129,6 +142,13 @@ Status RunMasterNode(NodeLoop& loop, const Role& role, const JobSecret& secret,
     progress->Say("the input has no files: 0 mini-batches, nothing to do");
   }
   for (const auto& note : UserOutputNotes(LogsDir(plan.job_dir))) progress->Say(note);
+  // Nodes with a job dir of their own kept their user logs: say where.
+  std::string elsewhere = log->UserLogsNote();
+  for (size_t at = 0; at < elsewhere.size();) {
+    size_t end = elsewhere.find('\n', at);
+    progress->Say(elsewhere.substr(at, end - at));
+    at = end == std::string::npos ? elsewhere.size() : end + 1;
+  }
   if (!outcome.ok()) {
     progress->Say("job failed; see " + JobResultPath(plan.job_dir));
   } else if (t.batches_failed > 0 || t.items_failed > 0) {

@@ -43,6 +43,7 @@ Master::Config MakeMasterConfig(const JobPlan& plan, const Role& role) {
   mc.limits.error_threshold = rs.error_threshold;
   mc.limits.allowed_failed_count = rs.allowed_failed_count;
   mc.limits.allowed_failed_percent = rs.allowed_failed_percent;
+  mc.limits.straggler_factor = rs.straggler_factor;
   mc.progress_update_timeout = rs.progress_update_timeout;
   mc.first_task_creation_timeout = rs.first_task_creation_timeout;
   mc.inputs = plan.inputs;

@@ -22,6 +22,17 @@
 //                                               (starting, in init(), busy, idle,
 //                                               stopping), when it changes, at most
 //                                               every half second: for the live line
+//   master → agent  JobDir{id}                  first: the random id in the master's job
+//                                               dir (JobDirIdPath); an agent that reads the
+//                                               same id in its own job dir shares it
+//   agent → master  NodeDir{job_dir, shared}    the agent's answer: where its job dir is on
+//                                               its node, and whether it is the master's
+//   agent → master  Rows{id, attempt, data, last}  append_row rows of a successful attempt
+//                                               when the job dirs are not shared, in chunks,
+//                                               before that attempt's Result
+//   master → agent  Cancel{id, attempt, reason} stop that attempt (a straggler another
+//                                               attempt finished first); its result, if
+//                                               any, arrives and is ignored
 #ifndef PARALLELRUN_LINK_LINK_H_
 #define PARALLELRUN_LINK_LINK_H_
 
@@ -77,9 +88,20 @@ struct EndMsg { uint8_t status_code = 0; std::string message; };
 struct InitFailedMsg { std::string process; std::string reason; };
 struct WorkersMsg { uint32_t starting = 0, init = 0, busy = 0, idle = 0, stopping = 0; };
 
+struct JobDirMsg { std::string id; };
+struct NodeDirMsg { std::string job_dir; bool shared = false; };
+// At most kMaxRowsChunk bytes of `data` per message (the sender's promise;
+// the frame limit is the receiver's).
+struct RowsMsg { MiniBatchId id = 0; uint32_t attempt = 0; std::string data; bool last = false; };
+struct CancelMsg { MiniBatchId id = 0; uint32_t attempt = 0; std::string reason; };
+
+constexpr size_t kMaxRowsChunk = 1u << 20;
+
+// New messages go at the end: a message's index is not its wire type, but
+// keeping the order keeps the codec's table readable.
 using LinkMessage = std::variant<HelloMsg, PullMsg, LeaseMsg, ResultMsg, GiveBackMsg, DrainMsg,
                                  StopMsg, NodeFailedMsg, ByeMsg, EndMsg, InitFailedMsg,
-                                 WorkersMsg>;
+                                 WorkersMsg, JobDirMsg, NodeDirMsg, RowsMsg, CancelMsg>;
 
 // One end of a link. Send never calls the peer's handler synchronously: the
 // message is delivered later on the receiving side's loop, so a handler can
@@ -91,6 +113,10 @@ class LinkEnd {
   virtual void Send(LinkMessage message) = 0;
   // REQUIRES: called once, before messages arrive.
   virtual void SetHandler(Handler handler) = 0;
+  // Bytes sent and not yet handed to the network: a sender of bulk data
+  // (rows) waits while this is above its bound. The in-process link hands
+  // messages over at once: 0.
+  virtual size_t queued_bytes() const { return 0; }
 };
 
 // Two connected ends in one process, delivering through `io`'s queue.

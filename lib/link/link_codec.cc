@@ -89,6 +89,28 @@ void PutMessage(const LinkMessage& message, uint8_t* type, WireWriter* w) {
             w->Bytes(m.process);
             w->Bytes(m.reason);
           },
+          [&](const JobDirMsg& m) {
+            *type = kLinkJobDir;
+            w->Bytes(m.id);
+          },
+          [&](const NodeDirMsg& m) {
+            *type = kLinkNodeDir;
+            w->Bytes(m.job_dir);
+            w->U8(m.shared ? 1 : 0);
+          },
+          [&](const RowsMsg& m) {
+            *type = kLinkRows;
+            w->U64(m.id);
+            w->U32(m.attempt);
+            w->U8(m.last ? 1 : 0);
+            w->Bytes(m.data);
+          },
+          [&](const CancelMsg& m) {
+            *type = kLinkCancel;
+            w->U64(m.id);
+            w->U32(m.attempt);
+            w->Bytes(m.reason);
+          },
       },
       message);
 }
@@ -203,6 +225,37 @@ bool DecodeMessage(const Frame& frame, LinkMessage* out, std::string* why) {
       *out = std::move(m);
       break;
     }
+    case kLinkJobDir:
+      *out = JobDirMsg{f.Bytes("id")};
+      break;
+    case kLinkNodeDir: {
+      NodeDirMsg m;
+      m.job_dir = f.Bytes("job_dir");
+      m.shared = f.Bool("shared");
+      *out = std::move(m);
+      break;
+    }
+    case kLinkRows: {
+      RowsMsg m;
+      m.id = f.U64("mini_batch_id");
+      m.attempt = f.U32("attempt");
+      m.last = f.Bool("last");
+      size_t at = f.offset();
+      m.data = f.Bytes("data");
+      if (f.ok() && m.data.size() > kMaxRowsChunk) {
+        f.Fail("data", at, fmt::format("{} bytes, more than {}", m.data.size(), kMaxRowsChunk));
+      }
+      *out = std::move(m);
+      break;
+    }
+    case kLinkCancel: {
+      CancelMsg m;
+      m.id = f.U64("mini_batch_id");
+      m.attempt = f.U32("attempt");
+      m.reason = f.Bytes("reason");
+      *out = std::move(m);
+      break;
+    }
     default:
       *why = fmt::format("unknown frame type {}", LinkFrameName(frame.type));
       return false;
@@ -231,6 +284,10 @@ std::string LinkFrameName(uint8_t type) {
     case kLinkEnd: return "END";
     case kLinkInitFailed: return "INIT_FAILED";
     case kLinkWorkers: return "WORKERS";
+    case kLinkJobDir: return "JOB_DIR";
+    case kLinkNodeDir: return "NODE_DIR";
+    case kLinkRows: return "ROWS";
+    case kLinkCancel: return "CANCEL";
     case kLinkError: return "ERROR";
     default: return fmt::format("0x{:02x}", type);
   }

@@ -89,6 +89,13 @@
 //   INIT_FAILED 0x1a  agent → master  bytes process, bytes reason
 //   WORKERS 0x20      agent → master  u32 starting, u32 init, u32 busy, u32 idle,
 //                                     u32 stopping
+//   JOB_DIR 0x1b      master → agent  bytes id — the random id the master wrote in its
+//                                     job dir; sent first, before any LEASE
+//   NODE_DIR 0x1c     agent → master  bytes job_dir, u8 shared (0|1)
+//   ROWS 0x1d         agent → master  u64 mini_batch_id, u32 attempt, u8 last (0|1),
+//                                     bytes data (≤ kMaxRowsChunk) — append_row rows of a
+//                                     successful attempt, before its RESULT
+//   CANCEL 0x1e       master → agent  u64 mini_batch_id, u32 attempt, bytes reason
 //
 // Decoding is strict: an unknown type, a payload shorter or longer than its
 // fields, a bool other than 0 or 1, a status out of range, a count larger than
@@ -134,6 +141,10 @@ enum LinkFrameType : uint8_t {
   kLinkBye = 0x18,
   kLinkEnd = 0x19,
   kLinkInitFailed = 0x1a,
+  kLinkJobDir = 0x1b,
+  kLinkNodeDir = 0x1c,
+  kLinkRows = 0x1d,
+  kLinkCancel = 0x1e,
   kLinkWorkers = 0x20,
   kLinkError = 0x7f,
 };

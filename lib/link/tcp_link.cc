@@ -120,6 +120,8 @@ class TcpConnection : public std::enable_shared_from_this<TcpConnection> {
 
   const PeerInfo& peer() const { return peer_; }
   bool open() const { return state_ == State::kOpen; }
+  // Queued and being written: both wait for the peer to read.
+  size_t queued_bytes() const { return out_.size() + wbuf_.size(); }
   bool closed() const { return state_ == State::kClosed; }
   SteadyClock::time_point started() const { return started_; }
 
@@ -281,7 +283,8 @@ class TcpConnection : public std::enable_shared_from_this<TcpConnection> {
   // The direction each message travels (link.h).
   bool Allowed(const LinkMessage& m) const {
     bool to_agent = std::holds_alternative<LeaseMsg>(m) || std::holds_alternative<DrainMsg>(m) ||
-                    std::holds_alternative<StopMsg>(m) || std::holds_alternative<EndMsg>(m);
+                    std::holds_alternative<StopMsg>(m) || std::holds_alternative<EndMsg>(m) ||
+                    std::holds_alternative<JobDirMsg>(m) || std::holds_alternative<CancelMsg>(m);
     return side_ == Side::kAgent ? to_agent : !to_agent;
   }
 
@@ -541,6 +544,8 @@ void TcpLinkEnd::SetHandler(Handler handler) { connection_->SetHandler(std::move
 const PeerInfo& TcpLinkEnd::peer() const { return connection_->peer(); }
 
 bool TcpLinkEnd::open() const { return connection_->open(); }
+
+size_t TcpLinkEnd::queued_bytes() const { return connection_->queued_bytes(); }
 
 void TcpLinkEnd::Close() { connection_->Close(); }
 

@@ -86,6 +86,7 @@ class TcpLinkEnd : public LinkEnd {
   // Messages that arrived before this was called are delivered, in order,
   // from the loop soon after.
   void SetHandler(Handler handler) override;
+  size_t queued_bytes() const override;
   const PeerInfo& peer() const;
   bool open() const;
   // Sends what is queued, then GOODBYE, and closes; no callbacks after.

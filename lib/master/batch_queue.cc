@@ -1,5 +1,6 @@
 #include "master/batch_queue.h"
 
+#include <algorithm>
 #include <cassert>
 
 #include <fmt/format.h>
@@ -26,7 +27,63 @@ std::optional<BatchQueue::Lease> BatchQueue::LeaseNext(AgentId agent) {
   e.leased = true;
   e.agent = agent;
   e.attempts++;
+  e.primary = e.attempts;
+  e.leased_at = now_;
   return Lease{&e.batch, e.attempts};
+}
+
+void BatchQueue::PromoteTwin(Entry* e) {
+  e->primary = e->twin;
+  e->agent = e->twin_agent;
+  e->leased_at = e->twin_leased_at;
+  e->twin = 0;
+}
+
+void BatchQueue::AddDuration(double seconds) {
+  if (durations_.size() < kDurationsKept) {
+    durations_.push_back(seconds);
+  } else {
+    durations_[durations_next_] = seconds;
+    durations_next_ = (durations_next_ + 1) % kDurationsKept;
+  }
+}
+
+double BatchQueue::MedianSeconds() const {
+  if (durations_.empty()) return 0;
+  std::vector<double> d = durations_;
+  auto mid = d.begin() + static_cast<std::ptrdiff_t>(d.size() / 2);
+  std::nth_element(d.begin(), mid, d.end());
+  return *mid;
+}
+
+std::optional<BatchQueue::Straggler> BatchQueue::LeaseStraggler(AgentId agent) {
+  if (limits_.straggler_factor <= 0 || !adding_closed_ || !pending_.empty()) return std::nullopt;
+  if (durations_.size() < std::max<uint32_t>(limits_.straggler_min_samples, 1)) return std::nullopt;
+  double median = MedianSeconds();
+  double bound = std::max(limits_.straggler_factor * median, limits_.straggler_min_seconds);
+  Entry* slowest = nullptr;
+  MiniBatchId slowest_id = 0;
+  // Only leased mini-batches are live here (nothing is pending): a few.
+  for (auto& [id, e] : live_) {
+    // A mini-batch whose attempt failed before is failing, not slow: its
+    // retries follow run_max_try, not this rule.
+    if (!e.leased || e.twin != 0 || e.latest_failed) continue;
+    double ran = now_ - e.leased_at;
+    if (ran <= bound) continue;
+    if (!slowest || ran > now_ - slowest->leased_at ||
+        (ran == now_ - slowest->leased_at && id < slowest_id)) {
+      slowest = &e;
+      slowest_id = id;
+    }
+  }
+  if (!slowest) return std::nullopt;
+  Entry& e = *slowest;
+  e.attempts++;
+  e.twin = e.attempts;
+  e.twin_agent = agent;
+  e.twin_leased_at = now_;
+  return Straggler{Lease{&e.batch, e.twin}, e.primary,    e.agent,
+                   now_ - e.leased_at,      median,       durations_.size()};
 }
 
 void BatchQueue::SetLatest(Entry* e, bool failed, uint64_t failed_items) {
@@ -40,12 +97,14 @@ void BatchQueue::SetLatest(Entry* e, bool failed, uint64_t failed_items) {
   e->latest_failed_items = failed_items;
 }
 
-BatchQueue::Verdict BatchQueue::Finish(const AttemptResult& r) {
+BatchQueue::Verdict BatchQueue::Finish(const AttemptResult& r, Cancel* cancel) {
+  if (cancel) *cancel = Cancel{};
   auto it = live_.find(r.id);
-  if (it == live_.end() || !it->second.leased || it->second.attempts != r.attempt) {
-    return Verdict::kStale;
-  }
+  if (it == live_.end()) return Verdict::kStale;
   Entry& e = it->second;
+  bool is_primary = e.leased && e.primary == r.attempt;
+  bool is_twin = e.twin != 0 && e.twin == r.attempt;
+  if (!is_primary && !is_twin) return Verdict::kStale;
   counters_.attempts++;
   // A table mini-batch's rows are known once a worker has read them: the
   // attempt reports them. Rows not known when it was added count from its
@@ -54,6 +113,10 @@ BatchQueue::Verdict BatchQueue::Finish(const AttemptResult& r) {
   uint64_t total = tabular ? r.total : e.batch.items.size();
   uint64_t unknown_rows = tabular && e.batch.known_rows == 0 ? total : 0;
   if (!AttemptFailed(r.status)) {
+    AddDuration(now_ - (is_twin ? e.twin_leased_at : e.leased_at));
+    if (cancel && e.twin != 0) {
+      *cancel = is_twin ? Cancel{r.id, e.primary, e.agent} : Cancel{r.id, e.twin, e.twin_agent};
+    }
     uint64_t succeeded = std::min(r.succeeded, total);
     SetLatest(&e, false, total - succeeded);
     counters_.batches_done++;
@@ -61,6 +124,12 @@ BatchQueue::Verdict BatchQueue::Finish(const AttemptResult& r) {
     counters_.items_added += unknown_rows;
     live_.erase(it);
     return Verdict::kDone;
+  }
+  if (e.twin != 0) {
+    // The other attempt goes on and decides; this one used up its try.
+    if (is_primary) PromoteTwin(&e);
+    else e.twin = 0;
+    return Verdict::kOtherRunning;
   }
   SetLatest(&e, true, total);
   if (static_cast<int>(e.attempts - e.budget_base) < limits_.max_tries) {
@@ -92,6 +161,8 @@ BatchQueue::Verdict BatchQueue::Replay(const AttemptResult& r) {
   }
   it->second.leased = true;
   it->second.attempts = r.attempt;
+  it->second.primary = r.attempt;
+  it->second.leased_at = now_;
   return Finish(r);
 }
 
@@ -113,9 +184,22 @@ void BatchQueue::Revive(MiniBatch batch, uint32_t prior_attempts, uint64_t last_
 
 bool BatchQueue::Return(MiniBatchId id, uint32_t attempt) {
   auto it = live_.find(id);
-  if (it == live_.end() || !it->second.leased || it->second.attempts != attempt) return false;
+  if (it == live_.end()) return false;
+  Entry& e = it->second;
+  if (e.twin != 0 && e.twin == attempt) {
+    // The twin is always the latest attempt: its number is free again.
+    e.twin = 0;
+    e.attempts--;
+    return true;
+  }
+  if (!e.leased || e.primary != attempt) return false;
+  if (e.twin != 0) {
+    PromoteTwin(&e);  // the straggler copy is now the only attempt
+    return true;
+  }
   it->second.leased = false;
-  it->second.attempts--;
+  // Its number is free again unless a twin that failed came after it.
+  if (e.attempts == e.primary) e.attempts--;
   pending_.push_front(id);
   return true;
 }
@@ -123,9 +207,17 @@ bool BatchQueue::Return(MiniBatchId id, uint32_t attempt) {
 size_t BatchQueue::ReleaseAgent(AgentId agent) {
   size_t n = 0;
   for (auto& [id, e] : live_) {
+    if (e.twin != 0 && e.twin_agent == agent) {
+      e.twin = 0;
+      e.attempts--;
+    }
+    if (e.leased && e.agent == agent && e.twin != 0) {
+      PromoteTwin(&e);
+      continue;
+    }
     if (e.leased && e.agent == agent) {
       e.leased = false;
-      e.attempts--;
+      if (e.attempts == e.primary) e.attempts--;
       pending_.push_front(id);
       n++;
     }

@@ -17,6 +17,19 @@
 // (Parquet) or reported by each attempt (CSV, JSON Lines: only a worker
 // reading them can count them). Thresholds compare with `>`; -1 (or 100%)
 // means unlimited; the percentage is only checked once scheduling has finished.
+//
+// Stragglers (Limits::straggler_factor k > 0): near the end of the job — the
+// listing is complete, nothing is pending, and an agent asks for work — a
+// leased mini-batch whose attempt has run longer than k × the median duration
+// of the finished attempts (the last kDurationsKept of them, at least
+// straggler_min_samples) and at least straggler_min_seconds, and whose
+// attempts have not failed before (a failing one is retried, not doubled), gets a second
+// attempt (LeaseStraggler), its "twin". The first of the two to succeed
+// finishes the mini-batch; Finish names the other in *cancel so that the
+// master stops it, and its result, when it comes, is stale. A twin that fails
+// while the other attempt runs uses up its try but changes nothing else
+// (kOtherRunning). Times are seconds on the caller's clock, given with
+// set_now(): the queue reads no clock.
 #ifndef PARALLELRUN_MASTER_BATCH_QUEUE_H_
 #define PARALLELRUN_MASTER_BATCH_QUEUE_H_
 
@@ -25,6 +38,7 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "base/mini_batch.h"
 
@@ -39,6 +53,9 @@ class BatchQueue {
     int64_t error_threshold = -1;         // failed items allowed
     int64_t allowed_failed_count = -1;    // failed mini-batches allowed
     double allowed_failed_percent = 100;  // failed mini-batches, % of all
+    double straggler_factor = 0;          // k; 0 = no second attempts
+    uint32_t straggler_min_samples = 5;   // finished attempts before a median counts
+    double straggler_min_seconds = 5;     // never duplicate an attempt younger than this
   };
 
   struct Lease {
@@ -51,6 +68,24 @@ class BatchQueue {
     kRetry,    // the attempt failed; the mini-batch is pending again
     kFailed,   // the attempt failed and was the last try
     kStale,    // not the current lease of a live mini-batch: ignored
+    kOtherRunning,  // the attempt failed; the mini-batch's other attempt still runs
+  };
+
+  // The attempt that a finished mini-batch no longer needs (attempt 0: none).
+  struct Cancel {
+    MiniBatchId id = 0;
+    uint32_t attempt = 0;
+    AgentId agent = 0;
+  };
+
+  // A second attempt of a straggler, and why.
+  struct Straggler {
+    Lease lease;
+    uint32_t running_attempt;  // the attempt it doubles
+    AgentId running_agent;
+    double running_seconds;    // how long that one has run
+    double median_seconds;     // of the finished attempts
+    size_t samples;            // how many the median is of
   };
 
   struct Counters {
@@ -79,8 +114,20 @@ class BatchQueue {
   // pending.
   std::optional<Lease> LeaseNext(AgentId agent);
 
-  // Records the result of attempt `result.attempt` of `result.id`.
-  Verdict Finish(const AttemptResult& result);
+  // The caller's clock, in seconds: leases are stamped with it, finished
+  // attempts measured by it. Call before LeaseNext, Finish, LeaseStraggler.
+  void set_now(double seconds) { now_ = seconds; }
+
+  // Records the result of attempt `result.attempt` of `result.id`. When it
+  // finishes the mini-batch while its twin still runs, *cancel (if given)
+  // names the twin (else cancel->attempt is 0).
+  Verdict Finish(const AttemptResult& result, Cancel* cancel = nullptr);
+
+  // Near the end (see the header comment): a second attempt of the
+  // longest-running straggler for `agent`, or nullopt.
+  std::optional<Straggler> LeaseStraggler(AgentId agent);
+  // The median duration of the finished attempts kept, 0 when none.
+  double MedianSeconds() const;
 
   // Resume: the journal says attempt `r.attempt` of the live mini-batch
   // `r.id` ended as `r` in an earlier run. Applies it as Finish would, with
@@ -129,18 +176,31 @@ class BatchQueue {
     uint32_t budget_base = 0;     // attempts before a --rerun-failed revival
     bool leased = false;
     AgentId agent = 0;
+    uint32_t primary = 0;         // the leased attempt (when leased)
+    double leased_at = 0;
+    uint32_t twin = 0;            // a straggler's second attempt, 0 = none
+    AgentId twin_agent = 0;
+    double twin_leased_at = 0;
     bool latest_failed = false;   // latest attempt failed
     uint64_t latest_failed_items = 0;
     bool retried = false;         // counted in batches_retried
   };
 
   void SetLatest(Entry* e, bool failed, uint64_t failed_items);
+  // The twin becomes the only attempt.
+  static void PromoteTwin(Entry* e);
+  void AddDuration(double seconds);
+
+  static constexpr size_t kDurationsKept = 1024;
 
   Limits limits_;
   bool adding_closed_ = false;
   std::unordered_map<MiniBatchId, Entry> live_;  // pending or leased
   std::deque<MiniBatchId> pending_;
   Counters counters_;
+  double now_ = 0;
+  std::vector<double> durations_;  // ring of the last kDurationsKept
+  size_t durations_next_ = 0;
 };
 
 }  // namespace parallelrun

@@ -1,6 +1,7 @@
 #include "master/master.h"
 
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -58,6 +59,8 @@ size_t Master::AddAgent(std::unique_ptr<LinkEnd> link) {
   agents_.push_back(AgentState{});
   agents_.back().link = std::move(link);
   agents_.back().link->SetHandler([this, index](LinkMessage&& m) { OnMessage(index, std::move(m)); });
+  // First, before any lease: where the results of this agent go depends on it.
+  if (!config_.job_dir_id.empty()) agents_.back().link->Send(JobDirMsg{config_.job_dir_id});
   if (finished_) {
     // Too late to help: the job is over.
     agents_.back().bye = true;
@@ -209,7 +212,12 @@ void Master::Serve() {
       if (!lease) {
         Feed();
         lease = queue_.LeaseNext(static_cast<AgentId>(i));
-        if (!lease) return;
+        if (!lease) {
+          // No work left to hand out: an idle worker may take a straggler's
+          // second attempt (the same rule holds for every agent).
+          if (LeaseStraggler(i)) continue;
+          return;
+        }
       }
       a.demand--;
       total_demand_--;
@@ -241,8 +249,55 @@ void Master::ClearDemand(AgentState* a) {
   a->demand = 0;  // left in hungry_ (if there) until Serve reaches it
 }
 
+bool Master::LeaseStraggler(size_t index) {
+  if (queue_.limits().straggler_factor <= 0) return false;
+  queue_.set_now(Elapsed());
+  auto s = queue_.LeaseStraggler(static_cast<AgentId>(index));
+  if (!s) return false;
+  AgentState& a = agents_[index];
+  a.demand--;
+  total_demand_--;
+  const MiniBatch& b = *s->lease.batch;
+  twins_[b.id] = Twin{IsTabular(b.kind) ? Labelled(b) : b, 0};
+  uint32_t running_node = s->running_agent < agents_.size() ? agents_[s->running_agent].node : 0;
+  std::string line = fmt::format(
+      "Mini-batch {} (attempt {} on node {}) has run {:.1f} s, more than straggler_factor {:g} × "
+      "the median {:.3f} s of {} finished attempts: attempt {} starts on node {}; the first to "
+      "succeed counts, the other is stopped.",
+      b.id, s->running_attempt, running_node, s->running_seconds, queue_.limits().straggler_factor,
+      s->median_seconds, s->samples, s->lease.attempt, a.node);
+  log_->Master("INFO", line);
+  progress_->Say(fmt::format("straggler: mini-batch {} has run {:.1f} s (median {:.3f} s); "
+                             "attempt {} starts on node {}",
+                             b.id, s->running_seconds, s->median_seconds, s->lease.attempt,
+                             a.node));
+  a.link->Send(LeaseMsg{b, s->lease.attempt});
+  return true;
+}
+
+bool Master::OnTwinResult(AttemptResult& r) {
+  auto it = twins_.find(r.id);
+  if (it == twins_.end() || it->second.winner == 0 || it->second.winner == r.attempt) return false;
+  // The attempt that lost the race: in the report, marked, never counted.
+  if (r.status == AttemptStatus::kRunDone || r.error_message.empty()) {
+    r.error_message = fmt::format("not used: attempt {} of this mini-batch (a straggler's second "
+                                  "attempt) succeeded first",
+                                  it->second.winner);
+  }
+  Record(r);
+  log_->Attempt(r, it->second.shown);
+  if (append_row_) append_row_->Discard(r.id, r.attempt);
+  log_->Master("INFO", fmt::format("Mini-batch {} attempt {} ended ({}) after attempt {} had "
+                                   "succeeded; it is not counted.",
+                                   r.id, r.attempt, AttemptStatusName(r.status),
+                                   it->second.winner));
+  twins_.erase(it);
+  return true;
+}
+
 void Master::OnMessage(size_t index, LinkMessage&& m) {
   AgentState& a = agents_[index];
+  queue_.set_now(Elapsed());
   if (auto* hello = std::get_if<HelloMsg>(&m)) {
     a.hello = true;
     a.node = hello->node;
@@ -256,6 +311,35 @@ void Master::OnMessage(size_t index, LinkMessage&& m) {
     Serve();
   } else if (auto* result = std::get_if<ResultMsg>(&m)) {
     OnResult(index, std::move(result->result));
+  } else if (auto* dir = std::get_if<NodeDirMsg>(&m)) {
+    a.job_dir = dir->job_dir;
+    a.shared = dir->shared;
+    log_->NodeDir(a.node, a.host, dir->job_dir, dir->shared);
+    log_->Master("INFO", fmt::format("Node {} ({}) has its job dir at {}{}.", a.node, a.host,
+                                     dir->job_dir,
+                                     dir->shared ? ", the master's"
+                                                 : ", not the master's: its results and "
+                                                   "append_row rows come over the link, its "
+                                                   "user logs stay on that node"));
+  } else if (auto* rows = std::get_if<RowsMsg>(&m)) {
+    if (!append_row_) {
+      log_->Master("WARNING", fmt::format("Node {} sent append_row rows for mini-batch {}, but "
+                                          "the job's output_action is not append_row; dropped.",
+                                          a.node, rows->id));
+      return;
+    }
+    // A crashed earlier run, or an agent lost mid-part whose lease was then
+    // given (with its attempt number) to another, may have left a piece of
+    // the same attempt's rows: the first chunk from this agent starts afresh.
+    auto key = std::make_pair(rows->id, rows->attempt);
+    auto [it, fresh] = rows_incoming_.emplace(key, index);
+    if (fresh || it->second != index) {
+      it->second = index;
+      unlink((append_row_->PartPath(rows->id, rows->attempt) + ".incoming").c_str());
+    }
+    if (rows->last) rows_incoming_.erase(key);
+    Status s = append_row_->WriteChunk(rows->id, rows->attempt, rows->data, rows->last);
+    if (!s.ok()) FailInfrastructure(s);
   } else if (auto* back = std::get_if<GiveBackMsg>(&m)) {
     queue_.Return(back->id, back->attempt);
     Serve();
@@ -296,6 +380,7 @@ void Master::OnMessage(size_t index, LinkMessage&& m) {
 
 void Master::OnResult(size_t index, AttemptResult&& r) {
   const MiniBatch* batch = queue_.Find(r.id);
+  if (!batch && OnTwinResult(r)) return;
   if (!batch) {
     log_->Master("WARNING", fmt::format("Ignored a result for mini-batch {} attempt {}: it is no "
                                         "longer in flight.", r.id, r.attempt));
@@ -324,7 +409,26 @@ void Master::OnResult(size_t index, AttemptResult&& r) {
   }
   bool last_try = static_cast<int>(r.attempt) >= queue_.limits().max_tries;
   if (AttemptFailed(r.status)) log_->Failure(r, shown, last_try);
-  BatchQueue::Verdict verdict = queue_.Finish(r);
+  BatchQueue::Cancel cancel;
+  BatchQueue::Verdict verdict = queue_.Finish(r, &cancel);
+  if (verdict == BatchQueue::Verdict::kDone) {
+    auto twin = twins_.find(r.id);
+    if (twin != twins_.end() && cancel.attempt == 0) twins_.erase(twin);  // the other had failed
+    if (twin != twins_.end() && cancel.attempt != 0) {
+      twin->second.winner = r.attempt;
+      AgentState& other = agents_[cancel.agent];
+      log_->Master("INFO", fmt::format("Mini-batch {}: attempt {} succeeded first; stopping "
+                                       "attempt {} on node {}.",
+                                       r.id, r.attempt, cancel.attempt, other.node));
+      if (!other.bye) {
+        other.link->Send(CancelMsg{
+            r.id, cancel.attempt,
+            fmt::format("not needed: attempt {} of this mini-batch (a straggler's second attempt) "
+                        "succeeded first",
+                        r.attempt)});
+      }
+    }
+  }
   if (append_row_) {
     // Only the attempt the queue recorded as the mini-batch's success
     // contributes rows; any other (failed, retried, stale) is dropped.
@@ -337,7 +441,13 @@ void Master::OnResult(size_t index, AttemptResult&& r) {
     }
   }
   if (verdict == BatchQueue::Verdict::kStale) return;
-  if (verdict != BatchQueue::Verdict::kRetry) log_->Finished(r);
+  if (verdict == BatchQueue::Verdict::kOtherRunning) {
+    log_->Master("INFO", fmt::format("Mini-batch {} attempt {} failed while its other attempt "
+                                     "runs on; that one decides.",
+                                     r.id, r.attempt));
+  } else if (verdict != BatchQueue::Verdict::kRetry) {
+    log_->Finished(r);
+  }
   watch_.Progressed();
   if (verdict == BatchQueue::Verdict::kFailed) {
     log_->Master("WARNING", fmt::format("Mini-batch {} failed after {} tries: {}", r.id, r.attempt,
@@ -446,6 +556,13 @@ Progress::Snapshot Master::Snap() const {
 
 void Master::Tick() {
   if (finished_) return;
+  queue_.set_now(Elapsed());
+  // An attempt becomes a straggler as time passes, with no event to say so:
+  // idle workers near the end are offered one on each tick.
+  if (queue_.limits().straggler_factor > 0 && queue_.adding_closed() && queue_.pending() == 0 &&
+      std::any_of(agents_.begin(), agents_.end(), [](const AgentState& a) { return a.demand > 0; })) {
+    Serve();
+  }
   Progress::Snapshot s = Snap();
   progress_->Update(s);
   if (watch_.OverviewDue(s.elapsed_seconds)) {

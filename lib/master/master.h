@@ -11,7 +11,9 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <map>
 #include <optional>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -76,6 +78,11 @@ class Master {
       bool force = false;
     };
     std::optional<Resume> resume;
+    // The random id the master's node wrote at JobDirIdPath(job dir) (empty:
+    // none was written). Each agent is told it first and answers whether it
+    // sees it in its own job dir; one that does not (its node has its own
+    // disk) sends its append_row rows over the link (link.h, Rows).
+    std::string job_dir_id;
   };
 
   // `done` runs once, after every agent has said Bye and the reports are
@@ -122,6 +129,8 @@ class Master {
     std::string host;
     uint32_t demand = 0;  // pulled, not yet leased
     bool hungry = false;  // in hungry_
+    std::string job_dir;  // on the agent's node (NodeDir)
+    bool shared = true;   // that job dir is the master's
     bool hello = false;
     bool failed = false;
     bool bye = false;
@@ -145,6 +154,12 @@ class Master {
   void FailInfrastructure(const Status& error);
   void Feed();
   void Serve();
+  // Near the end: a second attempt of a straggler for agent `index`, if the
+  // queue finds one (BatchQueue::LeaseStraggler). True when one was sent.
+  bool LeaseStraggler(size_t index);
+  // A result for a mini-batch that is no longer live: the other attempt of a
+  // straggler that lost, or a late one. Returns true when it was a twin's.
+  bool OnTwinResult(AttemptResult& r);
   void OpenInput(size_t index);
   void CheckThresholds();
   // The job-wide init() rule: stops the job when it says so.
@@ -175,6 +190,16 @@ class Master {
   size_t input_index_ = 0;
   std::unique_ptr<InputSource> source_;  // the input being batched
   std::unique_ptr<AppendRowOutput> append_row_;
+  // Mini-batches with a straggler's second attempt, until the attempt that
+  // lost has reported (its row goes in the report, marked as not used).
+  struct Twin {
+    MiniBatch shown;           // as the report shows it
+    uint32_t winner = 0;       // the attempt that succeeded first, once one has
+  };
+  std::map<MiniBatchId, Twin> twins_;
+  // Attempts whose rows are arriving over the link (Rows), until the last
+  // chunk: (id, attempt) → the agent sending them.
+  std::map<std::pair<MiniBatchId, uint32_t>, size_t> rows_incoming_;
   std::chrono::steady_clock::time_point input_started_;
   std::vector<std::string> listing_errors_;
   uint64_t listing_error_count_ = 0;

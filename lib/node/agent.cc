@@ -1,21 +1,39 @@
 #include "node/agent.h"
 
+#include <unistd.h>
+
+#include <cerrno>
+#include <filesystem>
+#include <fstream>
+
 #include <fmt/format.h>
 
 #include "base/clock.h"
+#include "base/disk.h"
 #include "base/job_dir.h"
 #include "base/text.h"
+#include "master/append_row_output.h"
 
 namespace parallelrun {
+
+namespace {
+
+// Unsent bytes on the link above which the rows wait: a few chunks in
+// flight keep the network busy without holding a part in memory.
+constexpr size_t kRowsBacklog = 4 * kMaxRowsChunk;
+constexpr auto kRowsRetry = std::chrono::milliseconds(5);
+
+}  // namespace
 
 Agent::Agent(boost::asio::io_context& io, std::unique_ptr<LinkEnd> link, WorkerPool::Config config,
              std::string host, std::function<void()> done)
     : io_(io), link_(std::move(link)), node_(config.node), host_(std::move(host)),
       done_(std::move(done)), monitor_interval_(config.resource_monitor_interval),
-      job_dir_(config.job_dir) {
+      job_dir_(config.job_dir), parts_dir_(config.start.append_row_dir.value_or("")),
+      outbox_timer_(io) {
   log_.reset(fopen(NodeLogPath(config.job_dir, node_).c_str(), "ae"));
   WorkerPool::Events events;
-  events.result = [this](AttemptResult&& r) { link_->Send(ResultMsg{std::move(r)}); };
+  events.result = [this](AttemptResult&& r) { OnResult(std::move(r)); };
   events.give_back = [this](MiniBatchId id, uint32_t attempt) {
     link_->Send(GiveBackMsg{id, attempt});
   };
@@ -26,17 +44,12 @@ Agent::Agent(boost::asio::io_context& io, std::unique_ptr<LinkEnd> link, WorkerP
     pool_->Stop(false, "init() keeps failing on this node");
   };
   events.stopped = [this] {
-    if (bye_sent_) return;
-    bye_sent_ = true;
-    NodeReport report;
-    report.node = node_;
-    report.host = host_;
-    report.processes = pool_->Reports();
+    if (bye_sent_ || bye_waiting_) return;
+    bye_waiting_ = true;
     Log("all workers have exited");
     StopMonitor();
     if (workers_timer_) workers_timer_->cancel();
-    link_->Send(ByeMsg{std::move(report)});
-    if (done_) done_();
+    if (outbox_.empty()) SendBye();
   };
   events.log = [this](const std::string& line) { Log(line); };
   events.started = [this](pid_t pid, const std::string& name) {
@@ -46,6 +59,107 @@ Agent::Agent(boost::asio::io_context& io, std::unique_ptr<LinkEnd> link, WorkerP
     link_->Send(InitFailedMsg{process, why});
   };
   pool_ = std::make_unique<WorkerPool>(io_, std::move(config), std::move(events));
+}
+
+void Agent::SendBye() {
+  if (bye_sent_) return;
+  bye_sent_ = true;
+  NodeReport report;
+  report.node = node_;
+  report.host = host_;
+  report.processes = pool_->Reports();
+  link_->Send(ByeMsg{std::move(report)});
+  if (done_) done_();
+}
+
+void Agent::OnJobDir(const std::string& id) {
+  std::string mine;
+  {
+    std::ifstream in(JobDirIdPath(job_dir_));
+    std::getline(in, mine);
+  }
+  bool shared = !id.empty() && mine == id;
+  std::error_code ec;
+  std::string where = std::filesystem::absolute(job_dir_, ec).lexically_normal().string();
+  if (ec) where = job_dir_;
+  rows_over_link_ = !shared && !parts_dir_.empty();
+  Log(shared ? "this node shares the master's job dir"
+             : fmt::format("this node has its own job dir ({}): results{} go to the master over "
+                           "the link; user logs stay here",
+                           where, rows_over_link_ ? " and append_row rows" : ""));
+  link_->Send(NodeDirMsg{where, shared});
+}
+
+void Agent::OnResult(AttemptResult&& r) {
+  Outgoing out;
+  if (rows_over_link_ && r.status == AttemptStatus::kRunDone) {
+    out.part = AppendRowOutput::PartPath(parts_dir_, r.id, r.attempt);
+  }
+  out.result = std::move(r);
+  outbox_.push_back(std::move(out));
+  PumpOutbox();
+}
+
+void Agent::PumpOutbox() {
+  if (outbox_waiting_) return;
+  while (!outbox_.empty()) {
+    Outgoing& o = outbox_.front();
+    while (!o.part.empty()) {
+      if (link_->queued_bytes() > kRowsBacklog) {
+        outbox_waiting_ = true;
+        outbox_timer_.expires_after(kRowsRetry);
+        outbox_timer_.async_wait([this](const boost::system::error_code& ec) {
+          if (ec) return;  // cancelled: the agent may be gone
+          outbox_waiting_ = false;
+          PumpOutbox();
+        });
+        return;
+      }
+      if (!o.file) {
+        o.file.reset(fopen(o.part.c_str(), "rbe"));
+        if (!o.file) {
+          // The worker said the attempt succeeded but its rows are not
+          // there: without them the attempt did not succeed.
+          std::string why = ErrnoMessage(o.part, errno);
+          Log("cannot send the rows of mini-batch " + std::to_string(o.result.id) + ": " + why);
+          o.result.status = AttemptStatus::kProcessDied;
+          o.result.error_category = "ROWS_MISSING";
+          o.result.error_message = "its append_row rows could not be read on node " +
+                                   std::to_string(node_) + ": " + why;
+          o.part.clear();
+          break;
+        }
+      }
+      // Blocking reads of a local file, a chunk each; the backlog check
+      // above returns to the loop after a few, so that the link can write.
+      std::string chunk(kMaxRowsChunk, '\0');
+      size_t n = fread(chunk.data(), 1, chunk.size(), o.file.get());
+      if (n < chunk.size() && ferror(o.file.get())) {
+        std::string why = ErrnoMessage(o.part, errno);
+        Log("cannot read the rows of mini-batch " + std::to_string(o.result.id) + ": " + why);
+        // What was sent stays an .incoming at the master, never renamed
+        // into a part; the attempt's failure sends the mini-batch to a retry.
+        o.result.status = AttemptStatus::kProcessDied;
+        o.result.error_category = "ROWS_MISSING";
+        o.result.error_message = "its append_row rows could not be read on node " +
+                                 std::to_string(node_) + ": " + why;
+        o.file.reset();
+        o.part.clear();
+        break;
+      }
+      chunk.resize(n);
+      bool last = n < kMaxRowsChunk && feof(o.file.get());
+      link_->Send(RowsMsg{o.result.id, o.result.attempt, std::move(chunk), last});
+      if (last) {
+        o.file.reset();
+        unlink(o.part.c_str());
+        o.part.clear();
+      }
+    }
+    link_->Send(ResultMsg{std::move(o.result)});
+    outbox_.pop_front();
+  }
+  if (bye_waiting_) SendBye();
 }
 
 Agent::~Agent() {
@@ -128,13 +242,19 @@ void Agent::PullMore() {
 }
 
 void Agent::OnMessage(LinkMessage&& m) {
-  if (auto* lease = std::get_if<LeaseMsg>(&m)) {
+  if (auto* dir = std::get_if<JobDirMsg>(&m)) {
+    OnJobDir(dir->id);
+  } else if (auto* lease = std::get_if<LeaseMsg>(&m)) {
     if (requested_ > 0) requested_--;
     if (finishing_) {
       link_->Send(GiveBackMsg{lease->batch.id, lease->attempt});
       return;
     }
     pool_->Submit(lease->batch, lease->attempt);
+  } else if (auto* cancel = std::get_if<CancelMsg>(&m)) {
+    Log(fmt::format("master: cancel mini-batch {} attempt {}: {}", cancel->id, cancel->attempt,
+                    cancel->reason));
+    pool_->Cancel(cancel->id, cancel->attempt, cancel->reason);
   } else if (std::get_if<DrainMsg>(&m)) {
     Log("master: no more work; shutting workers down");
     finishing_ = true;

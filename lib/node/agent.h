@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -48,6 +49,16 @@ class Agent {
 
  private:
   void OnMessage(LinkMessage&& m);
+  // The master's JobDir: answers where this node's job dir is and whether
+  // it is the master's; if not, append_row rows go over the link.
+  void OnJobDir(const std::string& id);
+  void OnResult(AttemptResult&& r);
+  // Sends the outbox in order: a successful attempt's rows (its local part,
+  // in chunks, then deleted) before its Result. Waits on a timer while the
+  // link holds more than kRowsBacklog unsent bytes, so that memory does not
+  // grow with the rows when the network is slower than the workers.
+  void PumpOutbox();
+  void SendBye();
   void PullMore();
   void Log(const std::string& line);
   void StopMonitor();
@@ -75,6 +86,17 @@ class Agent {
   std::chrono::milliseconds workers_every_{0};
   std::unique_ptr<boost::asio::steady_timer> workers_timer_;
   std::optional<WorkersMsg> workers_sent_;
+  bool bye_waiting_ = false;   // the workers have exited; Bye follows the outbox
+  std::string parts_dir_;      // append_row parts on this node ("" = not append_row)
+  bool rows_over_link_ = false;
+  struct Outgoing {
+    AttemptResult result;
+    std::string part;          // its rows to send first ("" = none)
+    std::unique_ptr<FILE, int (*)(FILE*)> file{nullptr, fclose};
+  };
+  std::deque<Outgoing> outbox_;
+  boost::asio::steady_timer outbox_timer_;
+  bool outbox_waiting_ = false;
 };
 
 }  // namespace parallelrun

@@ -115,6 +115,7 @@ enum class WorkerPool::Ending {
   kStopped,          // Stop(): interrupt, no progress, node failed
   kNotNeeded,        // still in init() when the job ran out of work (Drain)
   kProtocol,         // the worker broke the protocol
+  kCancelled,        // Cancel(): its attempt is not needed any more
 };
 
 struct WorkerPool::Worker {
@@ -156,6 +157,7 @@ struct WorkerPool::Worker {
   std::string init_error;    // one line, with the log path
   std::string init_details;  // the end of the traceback or stderr
   std::string protocol_error;
+  std::string cancel_reason;
   int failed_in_a_row = 0;
   uint64_t stderr_mark = 0;  // size of the stderr log when it was told to stop
   std::string stderr_path;
@@ -409,9 +411,17 @@ size_t WorkerPool::Capacity() const {
 }
 
 void WorkerPool::Submit(const MiniBatch& batch, uint32_t attempt) {
+  // A straggler's second attempt is only worth starting at once: queued
+  // behind its own first attempt (or anything) on this node it would wait
+  // for the very thing it is meant to overtake. It goes to an idle worker or
+  // back to the master, which offers it to another node.
+  bool twin = false;
+  for (const auto& w : workers_) {
+    for (const InFlight& f : w->queue) twin = twin || f.batch.id == batch.id;
+  }
   Worker* best = nullptr;
   for (const auto& w : workers_) {
-    if (!Accepts(*w)) continue;
+    if (!Accepts(*w) || (twin && !w->queue.empty())) continue;
     if (!best || w->queue.size() < best->queue.size()) best = w.get();
   }
   if (!best || draining_ || stopping_) {
@@ -813,6 +823,9 @@ void WorkerPool::Reap(Worker* w) {
     case Ending::kStopped:
       FailHead(w, AttemptStatus::kInterrupted, "Interrupted", stop_reason_, "");
       break;
+    case Ending::kCancelled:
+      FailHead(w, AttemptStatus::kInterrupted, "Cancelled", w->cancel_reason, "");
+      break;
     case Ending::kInitTimeout:
       w->init_details = StderrTail(w);  // where init() was stuck
       break;
@@ -951,6 +964,28 @@ void WorkerPool::Stop(bool immediate, const std::string& reason) {
     Terminate(w.get(), Ending::kStopped, immediate);
   }
   MaybeStopped();
+}
+
+void WorkerPool::Cancel(MiniBatchId id, uint32_t attempt, const std::string& reason) {
+  for (const auto& w : workers_) {
+    if (w->reaped || w->exited) continue;
+    for (size_t i = 0; i < w->queue.size(); i++) {
+      if (w->queue[i].batch.id != id || w->queue[i].attempt != attempt) continue;
+      if (i > 0) {
+        // Queued behind another: never started.
+        InFlight f = std::move(w->queue[i]);
+        w->queue.erase(w->queue.begin() + static_cast<std::ptrdiff_t>(i));
+        events_.give_back(f.batch.id, f.attempt);
+        return;
+      }
+      if (w->terminating) return;  // already being stopped; its result follows
+      Log(fmt::format("{}: stopping mini-batch {} (attempt {}): {}", w->name, id, attempt, reason));
+      w->cancel_reason = reason;
+      GiveBackQueued(w.get(), 1);
+      Terminate(w.get(), Ending::kCancelled, false);
+      return;
+    }
+  }
 }
 
 std::vector<ProcessReport> WorkerPool::Reports() const {

@@ -123,7 +123,9 @@ class WorkerPool {
   void Start();
   // How many more mini-batches the pool takes now.
   size_t Capacity() const;
-  // Queues a mini-batch on the ready worker with the shortest queue.
+  // Queues a mini-batch on the ready worker with the shortest queue. Another
+  // attempt of a mini-batch this pool already holds (a straggler's second)
+  // goes only to an idle worker; without one it is given back.
   // REQUIRES: Capacity() > 0.
   void Submit(const MiniBatch& batch, uint32_t attempt);
   // After their queued mini-batches, workers run shutdown() and exit; then
@@ -134,6 +136,13 @@ class WorkerPool {
   // get SIGTERM and, after the grace period (none if `immediate`), SIGKILL.
   // Then Events::stopped. A second call with `immediate` kills at once.
   void Stop(bool immediate, const std::string& reason = "the job was stopped");
+  // The master no longer needs attempt `attempt` of mini-batch `id` (another
+  // attempt of it succeeded first). Not started yet: given back. Running: its
+  // worker's group is stopped as by Stop (SIGTERM, SIGKILL after the grace),
+  // the attempt ends as INTERRUPTED with `reason`, and the worker is replaced
+  // like any that exited — not an init failure, not a failure of the node.
+  // Unknown attempts are ignored (it may just have ended).
+  void Cancel(MiniBatchId id, uint32_t attempt, const std::string& reason);
 
   // More than this many failed mini-batches in a row retire a worker.
   static constexpr int kFailedInARowToReplace = 10;

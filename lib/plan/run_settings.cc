@@ -107,6 +107,10 @@ const std::vector<SettingInfo>& AllSettings() {
       {"profiling_module", nullptr, "", "cProfile or profile"},
       {"nice", nullptr, "5",
        "niceness the worker processes raise themselves to (0-20; one already nicer stays so)"},
+      {"straggler_factor", nullptr, "3",
+       "near the end, a mini-batch running longer than this × the median gets a second attempt "
+       "on an idle worker, the first to succeed counts; 0: off (set 0 when run() writes its own "
+       "files)"},
       {"copy_logs_to_parent", nullptr, "False", "accepted for compatibility; no effect locally", true},
       {"push_metrics_to_parent", nullptr, "False", "accepted for compatibility; no effect locally", true},
       {"metrics_name_prefix", nullptr, "", "accepted for compatibility; no effect locally", true},
@@ -315,6 +319,12 @@ Result<RunSettings> ResolveRunSettings(const Spec& spec,
         std::string v = Strip(text);
         if (!v.empty() && v != "cProfile" && v != "profile") return fail("give cProfile or profile");
         rs.profiling_module = v;
+      } else if (n == "straggler_factor") {
+        // Below 1 every mini-batch slower than the median would run twice.
+        if (!ParseDouble(text, &d) || d > 1000 || (d != 0 && d < 1)) {
+          return fail("give 0 (off) or a factor from 1 to 1000");
+        }
+        rs.straggler_factor = d;
       } else if (n == "nice") {
         if (!ParseInt(text, &i) || i < 0 || i > 20) return fail("give a whole number from 0 to 20");
         rs.nice = static_cast<int>(i);

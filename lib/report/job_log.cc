@@ -332,6 +332,25 @@ std::string JobLog::FailureGroups() const {
   return out;
 }
 
+void JobLog::NodeDir(uint32_t node, const std::string& host, const std::string& job_dir,
+                     bool shared) {
+  node_dirs_[node] = NodeDirNote{host, job_dir, shared};
+}
+
+std::string JobLog::UserLogsNote() const {
+  // Only nodes with their own job dir need saying: the others' logs are here.
+  bool any = false;
+  for (const auto& [node, d] : node_dirs_) any = any || !d.shared;
+  if (!any) return "";
+  std::string out = "User logs stay on the node that ran them:\n";
+  for (const auto& [node, d] : node_dirs_) {
+    std::string where = d.shared ? fmt::format("{} (this job dir)", LogsDir("") + "/user")
+                                 : fmt::format("{}/user on that node", LogsDir(d.job_dir));
+    out += fmt::format("  node {} ({}): {}\n", node, d.host, where);
+  }
+  return out;
+}
+
 Status JobLog::Close(const Status& outcome, const Totals& t, const std::string& summary) {
   Status status = Flush();
   // Each file appears whole or not at all, even if the process is killed.
@@ -387,6 +406,7 @@ Status JobLog::Close(const Status& outcome, const Totals& t, const std::string& 
     result += "See " + JobErrorPath("") + " for the failures.\n";
   }
   result += "See " + ReadmePath("") + " for the layout of these logs.\n";
+  result += UserLogsNote();
   write(JobResultPath(job_dir_), result);
   // The timeline is read back from the rows just flushed, so that the master
   // keeps no list of attempts. It is a view, not the record: a failure to

@@ -57,6 +57,9 @@ class JobLog {
   void NodeFailure(uint32_t node, const std::string& reason);
 
   void Node(const NodeReport& report);
+  // Where node `node`'s job dir is on that node; `shared`: it is this one.
+  // job_result.txt says where each node's user logs are.
+  void NodeDir(uint32_t node, const std::string& host, const std::string& job_dir, bool shared);
 
   struct Totals {
     uint64_t batches = 0, batches_done = 0, batches_failed = 0, items = 0, items_succeeded = 0,
@@ -84,6 +87,10 @@ class JobLog {
   // process001", then the end of that attempt's traceback. "" when nothing
   // failed.
   std::string FailureGroups() const;
+
+  // "User logs stay on the node that ran them:" and a line per node, when a
+  // node has its own job dir (NodeDir); "" when every node shares this one.
+  std::string UserLogsNote() const;
 
  private:
   struct Counters {
@@ -126,6 +133,11 @@ class JobLog {
   std::map<std::pair<uint32_t, std::string>, Counters> processes_;
   std::map<uint32_t, Counters> nodes_;
   std::map<uint32_t, NodeReport> node_reports_;
+  struct NodeDirNote {
+    std::string host, job_dir;
+    bool shared = true;
+  };
+  std::map<uint32_t, NodeDirNote> node_dirs_;
   std::map<std::string, uint64_t> failures_by_kind_;
   std::vector<FailureNote> first_failures_;  // at most kFailuresKept, by first failure
   // By (kind, message); at most kGroupsKept, the rest counted together.

@@ -15,7 +15,8 @@ SETTINGS = [
     "allowed_failed_count", "allowed_failed_percent", "run_invocation_timeout", "run_max_try",
     "logging_level", "output_action", "append_row_file_name", "partition_keys",
     "task_overhead_timeout", "progress_update_timeout", "first_task_creation_timeout",
-    "resource_monitor_interval", "profiling_module", "nice", "copy_logs_to_parent",
+    "resource_monitor_interval", "profiling_module", "nice", "straggler_factor",
+    "copy_logs_to_parent",
     "push_metrics_to_parent", "metrics_name_prefix", "cleanup_leaked_queues",
 ]
 

@@ -43,6 +43,8 @@ EFFECT = {
         "test_a_first_mini_batch_that_takes_too_long_fails_the_job_naming_the_setting",
     "node_count": "test_multinode.NodeCountTest."
         "test_the_node_count_setting_with_explicit_ranks_forms_a_job",
+    "straggler_factor":
+        "test_stragglers.StragglerTest.test_second_attempt_wins_and_the_first_is_stopped",
 }
 
 # Setting → a value; given, the job says "setting <name> has no effect on a
