@@ -319,15 +319,24 @@ class CliTest(E2ETestCase):
         self.assertEqual(log.read_text(), "hello from init\n")
         self.assertNotIn("printed to stderr", run.stderr)
 
-        # Several workers: the folder, with the files named.
+        # Several workers: the folder, with the files named. run() waits
+        # (bounded) until both workers are past init(): a worker still in
+        # init() when the work runs out is stopped and prints nothing.
         self.write("chatty.py", """
-            import sys
+            import os, sys, time
+
+            READY = os.path.join(os.environ["AZUREML_BI_OUTPUT_PATH"], "..", "ready")
 
             def init():
                 print("to stdout")
                 print("to stderr", file=sys.stderr)
+                os.makedirs(READY, exist_ok=True)
+                open(os.path.join(READY, str(os.getpid())), "w").close()
 
             def run(mini_batch):
+                deadline = time.monotonic() + 30
+                while len(os.listdir(READY)) < 2 and time.monotonic() < deadline:
+                    time.sleep(0.01)
                 return mini_batch
             """)
         run = self.run_job(spec, "-i", "data=data", "-o", "out=out", "--process_count_per_node", "2",
