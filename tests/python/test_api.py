@@ -49,7 +49,7 @@ def test_a_failed_job_is_a_job_with_its_failures(make_project):
     failures = job.failures()
     assert len(failures) >= 1
     assert set(failures["Error Category"]) == {"ValueError"}
-    assert failures["Error Message"].str.startswith("cannot score bad").all()
+    assert failures["Error Message"].str.startswith("ValueError: cannot score bad").all()
     assert job.counts["failed"] >= 1
     assert job.counts["mini_batches"] == job.counts["succeeded"] + job.counts["failed"]
 
