@@ -36,7 +36,7 @@ TEST_CASE("a job whose spec is missing made no job dir and has no counts", "[job
   CHECK(job.counts().attempts == 0);
 }
 
-TEST_CASE("--job with a spec that is not a pipeline is a usage error", "[job]") {
+TEST_CASE("only_job with a spec that is not a pipeline is a usage error", "[job]") {
   TempDir dir("job_handle_test");
   std::string spec = dir.Write("job.yaml", "type: parallel\nname: x\n");
   JobRequest req = RequestFor(spec, dir.path());
