@@ -17,15 +17,11 @@
 #include <CLI/CLI.hpp>
 
 #include "parallelrun/exit_codes.h"
+#include "parallelrun/job.h"
 #include "parallelrun/jobs.h"
 #include "parallelrun/pipeline.h"
 #include "parallelrun/run.h"
 #include "parallelrun/run_settings.h"
-#include "base/job_dir.h"
-#include "base/spelling.h"
-#include "report/html_report.h"
-#include "report/tune.h"
-#include "plan/yaml_overrides.h"
 
 extern char** environ;
 
@@ -97,7 +93,7 @@ std::string NormalizeSubcommand(const std::vector<std::string>& subcommands,
   std::string names;
   for (const auto& s : subcommands) names += (names.empty() ? "" : ", ") + s;
   std::string message = "unknown subcommand '" + word + "'";
-  std::string closest = parallelrun::ClosestName(word, subcommands);
+  std::string closest = parallelrun::SuggestName(word, subcommands);
   auto ends_with = [&word](const std::string& tail) {
     return word.size() > tail.size() && word.compare(word.size() - tail.size(), tail.size(), tail) == 0;
   };
@@ -208,7 +204,7 @@ parallelrun::Status FinishJobFlags(CLI::App* sub, JobFlags* f,
     req.outputs.push_back(b);
   }
   for (const auto& text : f->sets) {
-    auto o = parallelrun::ParseYamlOverride(text);
+    auto o = parallelrun::ParseSetOverride(text);
     if (!o.ok()) return o.status();
     req.overrides.push_back(o.value());
   }
@@ -353,15 +349,14 @@ int Main(int argc, char** argv) {
     return s.ok() ? parallelrun::kExitSucceeded : Fail(s);
   }
   if (report->parsed()) {
-    std::string path = report_out.empty() ? parallelrun::HtmlReportPath(report_dir) : report_out;
-    Status s = parallelrun::WriteHtmlReport(report_dir, path);
-    if (!s.ok()) return Fail(s);
-    std::printf("parallelrun: report written to %s\n", path.c_str());
+    auto path = parallelrun::WriteJobReport(report_dir, report_out);
+    if (!path.ok()) return Fail(path.status());
+    std::printf("parallelrun: report written to %s\n", path->c_str());
     return parallelrun::kExitSucceeded;
   }
   if (tune->parsed()) {
     int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-    Status s = parallelrun::TuneJob(tune_dir, cores, CountGpus(), stdout);
+    Status s = parallelrun::TuneJobDir(tune_dir, cores, CountGpus(), stdout);
     return s.ok() ? parallelrun::kExitSucceeded : Fail(s);
   }
   std::vector<std::string> env = Environment();
@@ -393,16 +388,8 @@ int Main(int argc, char** argv) {
   }
   req.stderr_is_tty = isatty(STDERR_FILENO) != 0;
   req.plan_out = stdout;  // so that `--dry-run > plan.txt` keeps the plan
-  if (parallelrun::IsPipeline(req.spec_path)) {
-    Status s = parallelrun::RunPipeline(req, only_job, stderr);
-    return s.ok() ? parallelrun::kExitSucceeded : Fail(s);
-  }
-  if (!only_job.empty()) {
-    return Fail(Status::Usage("--job " + only_job + " names a job of a pipeline, but " +
-                              req.spec_path + " is not a pipeline (type: pipeline)"));
-  }
-  Status s = parallelrun::RunJob(req, stderr);
-  return s.ok() ? parallelrun::kExitSucceeded : Fail(s);
+  parallelrun::Job job = parallelrun::Job::Run({req, only_job}, stderr);
+  return job.status().ok() ? parallelrun::kExitSucceeded : Fail(job.status());
 }
 
 }  // namespace

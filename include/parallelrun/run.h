@@ -43,6 +43,10 @@ struct RunRequest {
   std::string progress = "auto";    // auto | bar | plain | none
   bool dry_run = false;
   FILE* plan_out = nullptr;         // where --dry-run prints the plan; nullptr = RunJob's `out`
+  // When set, receives the job dir as soon as it is known (the default one
+  // is chosen while the spec is read), so that a caller that gave none can
+  // find the reports (job.h's Job). Not part of the journaled request.
+  std::string* job_dir_out = nullptr;
   // Continue the job in job_dir from its journal instead of starting one
   // (`run --resume`, `parallelrun resume`): only unfinished mini-batches run,
   // failed ones too with rerun_failed; `force` resumes although the spec,

@@ -469,6 +469,8 @@ Status RunJobForSpec(const RunRequest& request, const Spec* spec, FILE* out) {
     Status s = journal->Commit();
     if (!s.ok()) return s;
   }
+  // The job dir is this job's from here on (a caller that named none learns it).
+  if (req.job_dir_out) *req.job_dir_out = plan.job_dir;
   if (role.multi_node()) {
     progress.Say("job dir " + plan.job_dir);
     progress.Say(role.explanation);
@@ -526,6 +528,7 @@ Status ResumeJob(const std::string& job_dir, const RunRequest& options, FILE* ou
   req.resume = true;
   req.rerun_failed = options.rerun_failed;
   req.force = options.force;
+  req.job_dir_out = options.job_dir_out;
   return RunJob(req, out);
 }
 

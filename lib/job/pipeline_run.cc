@@ -237,6 +237,7 @@ Status RunPipeline(const RunRequest& request, const std::string& only_job, FILE*
     return Status::Usage("job dir " + job_dir + " is not empty; give a new --job-dir for the "
                          "pipeline (or run one of its jobs there with --job JOB)");
   }
+  if (request.job_dir_out && !request.dry_run) *request.job_dir_out = job_dir;
   auto bound = BindPipeline(pipeline, request.inputs, request.outputs, request.cwd, job_dir);
   if (!bound.ok()) return bound.status();
   std::vector<const BoundJob*> to_run;
@@ -299,6 +300,7 @@ Status RunPipeline(const RunRequest& request, const std::string& only_job, FILE*
       sub.outputs.assign(b.outputs.begin(), b.outputs.end());
       sub.settings = job.settings;
       sub.job_dir = b.dir;
+      sub.job_dir_out = nullptr;  // the caller's is the pipeline's job dir
       if (!request.dry_run) {
         // The job's first line says where its logs are.
         s = CreateFolders(job_dir, "pipeline job dir");

@@ -202,12 +202,18 @@ _CONFIG = {}
 _PRELOADED = {}
 # In a forked worker: {"agent": the agent's pid}; empty in a spawned one.
 _FORKED = {}
+# Set by main(): this process is the driver, not the parallelrun package
+# importing this module for an entry script's unit test.
+_DRIVER_MAIN = False
 
 
 class EntryScript:
     """Drop-in for azureml_user.parallel_run.EntryScript (reference §3.7).
 
     A per-process singleton: the same instance in init(), run() and shutdown().
+    Outside a job (the installed package imported by an entry script's unit
+    test) it still works: the logger writes to stderr and output_dir is a
+    new scratch folder.
     """
 
     _instance = None
@@ -228,9 +234,13 @@ class EntryScript:
             logger.setLevel(_CONFIG.get("logging_level", "INFO"))
             logger.propagate = False
             path = _CONFIG.get("entry_log")
+            handler = None
             if path:
                 os.makedirs(os.path.dirname(path), exist_ok=True)
                 handler = logging.FileHandler(path, encoding="utf-8", errors="backslashreplace")
+            elif not _DRIVER_MAIN and not logger.handlers:
+                handler = logging.StreamHandler(sys.stderr)
+            if handler is not None:
                 handler.setFormatter(logging.Formatter(
                     "%(asctime)s|%(levelname)s|%(process)d|%(thread)d|%(message)s"))
                 logger.addHandler(handler)
@@ -259,7 +269,26 @@ class EntryScript:
 
     @property
     def output_dir(self):
+        if not _in_job() and not _CONFIG.get("output_dir"):
+            import tempfile  # outside a job only
+            _CONFIG["output_dir"] = tempfile.mkdtemp(prefix="parallelrun-output-")
         return _CONFIG.get("output_dir", "")
+
+
+def _in_job():
+    """Whether this process serves a job (main() ran: a worker, the zygote, a
+    check), or a test harness configured it as one (parallelrun.testing sets
+    entry_script); not when the package merely imported this module."""
+    return _DRIVER_MAIN or "entry_script" in _CONFIG
+
+
+def _invalid_return(value):
+    """Why run()'s return value cannot count as its results, or None."""
+    if isinstance(value, (list, tuple)) or type(value).__name__ == "DataFrame":
+        return None
+    return ("run() returned %s; it must return a list, tuple or pandas.DataFrame "
+            "with one element per successful item" %
+            ("None" if value is None else "a " + type(value).__name__))
 
 
 def _install_helper_modules():
@@ -556,7 +585,8 @@ class Worker:
                 value = self.module.run(*args)
             finally:
                 run_s = time.perf_counter() - r0
-            if isinstance(value, (list, tuple)) or type(value).__name__ == "DataFrame":
+            invalid = _invalid_return(value)
+            if invalid is None:
                 returned = len(value)
                 if self.append_row_dir is not None:
                     # The part's name is lib/base/job_dir.h's AppendRowPartName,
@@ -570,9 +600,7 @@ class Worker:
             else:
                 status = RUN_INVALID_RETURN
                 category = "InvalidReturn"
-                message = ("run() returned %s; it must return a list, tuple or pandas.DataFrame "
-                           "with one element per successful item" %
-                           ("None" if value is None else "a " + type(value).__name__))
+                message = invalid
                 self.log_error(heading, message)
         except Exception as exc:
             status, category, message = RUN_EXCEPTION, type(exc).__name__, _one_line(exc)
@@ -1213,6 +1241,8 @@ def shuffle_main(ranges_path, spill_dir, keys_json, tabular_path):
 
 
 def main(argv):
+    global _DRIVER_MAIN
+    _DRIVER_MAIN = True
     if len(argv) >= 2 and argv[1] == "check":
         return check_main(argv[2])
     if len(argv) == 3 and argv[1] == "zygote":
