@@ -220,6 +220,14 @@ std::string AppendRowPartName(uint64_t mini_batch, uint32_t attempt) {
 std::string PartitionsDir(const std::string& job_dir) { return Join(job_dir, "partitions"); }
 std::string TokenPath(const std::string& job_dir) { return Join(job_dir, ".parallelrun/token"); }
 
+std::string TlsCertPath(const std::string& job_dir) {
+  return Join(job_dir, ".parallelrun/tls/cert.pem");
+}
+
+std::string TlsKeyPath(const std::string& job_dir) {
+  return Join(job_dir, ".parallelrun/tls/key.pem");
+}
+
 std::vector<std::string> NodeFolders(const std::string& job_dir, uint32_t node) {
   std::vector<std::string> folders;
   for (size_t i = 0; i < kJobDirLayoutSize; i++) {

@@ -9,7 +9,8 @@
 //   logs/sys/node/<node>/{_main.txt, processNNN.txt, processNNN.profile},
 //   logs/sys/perf/<node>/{node_resource_usage.csv, …, processes_cpu_memory_usage/}
 //   logs/user/{stdout,stderr,error,entry_script_log}/<node>/processNNN.*
-//   outputs/<output>/, append_row/, partitions/, .parallelrun/token
+//   outputs/<output>/, append_row/, partitions/, .parallelrun/token,
+//   .parallelrun/tls/{cert,key}.pem
 //
 // kJobDirLayout lists every entry with what it holds; the folders made for
 // the logs and logs/readme.txt are both generated from it, so the two cannot
@@ -104,6 +105,10 @@ std::string AppendRowPartName(uint64_t mini_batch, uint32_t attempt);
 std::string PartitionsDir(const std::string& job_dir);
 // .parallelrun/token: the job secret, when the user puts one there.
 std::string TokenPath(const std::string& job_dir);
+// .parallelrun/tls/cert.pem and key.pem: the self-signed certificate a
+// master with --tls and no certificate files makes (link/tls.h).
+std::string TlsCertPath(const std::string& job_dir);
+std::string TlsKeyPath(const std::string& job_dir);
 
 // ---- folders and readme.txt, from kJobDirLayout -------------------------
 // The folders under logs/ that node `node` writes in, parents first.
