@@ -9,6 +9,7 @@
 #include "job/node_loop.h"
 #include "link/role.h"
 #include "link/secret.h"
+#include "link/tcp_link.h"
 #include "master/master.h"
 #include "node/worker_pool.h"
 #include "plan/job_plan.h"
@@ -22,7 +23,7 @@ namespace parallelrun {
 // entry script's arguments as one shell-quoted string with a leading space.
 // Returns the job's outcome.
 Status RunMasterNode(NodeLoop& loop, const Role& role, const JobSecret& secret,
-                     const Master::Config& mc, WorkerPool::Config wc, const JobPlan& plan,
+                     const TcpLinkOptions& link, const Master::Config& mc, WorkerPool::Config wc, const JobPlan& plan,
                      const std::string& argv, Progress* progress, FILE* out);
 
 }  // namespace parallelrun
