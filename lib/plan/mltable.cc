@@ -17,6 +17,7 @@
 
 #include "base/source_error.h"
 #include "base/spelling.h"
+#include "plan/yaml_documents.h"
 
 namespace parallelrun {
 namespace {
@@ -153,7 +154,7 @@ class MLTableParser {
   }
 
   Status ParseDocument() {
-    std::vector<YAML::Node> docs = YAML::LoadAll(text_);
+    std::vector<YAML::Node> docs = LoadYamlDocuments(text_);
     if (docs.empty() || docs[0].IsNull()) {
       return ErrorAt(YAML::Mark(), "the MLTable file is empty; expected a mapping with 'paths:'");
     }

@@ -34,6 +34,7 @@
 
 #include "base/spelling.h"
 #include "plan/spec_node.h"
+#include "plan/yaml_documents.h"
 #include "plan/yaml_errors.h"
 #include "plan/yaml_overrides.h"
 
@@ -773,7 +774,7 @@ class SpecParser {
   // ---- the document ----
 
   Status ParseDocument() {
-    std::vector<YAML::Node> docs = YAML::LoadAll(text_);
+    std::vector<YAML::Node> docs = LoadYamlDocuments(text_);
     if (docs.empty() || (docs.size() == 1 && docs[0].IsNull())) {
       return ErrorAt(YAML::Mark(), "the spec is empty; expected a mapping with 'type: " +
                                        std::string(kComponentType) + "' or 'type: " + kV2Type +
