@@ -52,7 +52,7 @@ def row_group(rows, size, compressed=None):
 
 
 def footer(groups, extra=b""):
-    schema = field(2, 9) + bytes([0x1C]) + binary(4, b"schema") + b"\x00"
+    schema = field(1, 9) + bytes([0x1C]) + binary(4, b"schema") + b"\x00"
     total = sum(g[0] for g in groups)
     body = i32(1, 1) + schema + i64(1, total)
     body += field(1, 9) + bytes([(min(len(groups), 15) << 4) | 0x0C])

@@ -41,11 +41,13 @@ sources() {
     frame_fuzz) echo base/wire.cc base/mini_batch_codec.cc link/link_codec.cc base/hmac.cc \
                      node/worker_protocol.cc master/journal.cc base/crc32c.cc base/disk.cc ;;
     spec_fuzz) echo plan/spec.cc plan/spec_args.cc plan/run_settings.cc plan/yaml_errors.cc \
+                    plan/yaml_documents.cc \
                     plan/yaml_overrides.cc plan/mltable.cc base/source_error.cc \
                     base/spelling.cc base/text.cc base/disk.cc data/table_format.cc \
                     data/partitions.cc data/table_rows.cc data/table_range.cc base/wire.cc \
                     base/mini_batch.cc ;;
-    mltable_fuzz) echo plan/mltable.cc base/source_error.cc base/spelling.cc base/text.cc \
+    mltable_fuzz) echo plan/mltable.cc plan/yaml_documents.cc base/source_error.cc \
+                       base/spelling.cc base/text.cc \
                        base/disk.cc data/table_format.cc data/partitions.cc \
                        data/table_rows.cc data/table_range.cc base/wire.cc \
                        base/mini_batch.cc ;;
