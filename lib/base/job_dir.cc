@@ -85,6 +85,10 @@ const JobDirEntry kJobDirLayout[] = {
     {".parallelrun/token",
      "The secret of a job of several nodes, when you put one there (PARALLELRUN_TOKEN comes "
      "first); read, never written."},
+    {".parallelrun/tls/",
+     "With --tls and no certificate files: the master's self-signed certificate (cert.pem, the "
+     "one the agents trust) and its key (key.pem, mode 0600); made when the job starts, used "
+     "again when it is resumed."},
 };
 const size_t kJobDirLayoutSize = sizeof kJobDirLayout / sizeof kJobDirLayout[0];
 

@@ -1048,8 +1048,11 @@ struct TcpConnector::State : std::enable_shared_from_this<TcpConnector::State> {
         s->Log(fmt::format("lost the master at {}: {}", s->Where(), reason));
         if (s->events.lost) s->events.lost(reason);
       };
-      self->Log(fmt::format("connected to the master at {} ({}) as node {}", self->Where(),
-                            c->peer().address, self->identity.node));
+      self->Log(fmt::format("connected to the master at {} ({}) as node {}{}", self->Where(),
+                            c->peer().address, self->identity.node,
+                            self->options.link.tls
+                                ? " over " + self->options.link.tls->description()
+                                : std::string()));
       self->Finish(std::make_unique<TcpLinkEnd>(c));
     };
     conn->StartAgent(identity);
