@@ -409,6 +409,29 @@ TEST_CASE("TlsLink: a stalled TLS handshake ends at the handshake deadline", "[t
   CHECK(AnyContains(master.log, "no handshake within 200 ms"));
 }
 
+TEST_CASE("TlsLink: an agent that finds no certificate yet tries again until it is there",
+          "[tls]") {
+  // The master's job dir and the one the agent sees (shared storage that
+  // shows the file late).
+  TempDir master_dir, agent_dir;
+  TlsSettings settings;
+  settings.enabled = true;
+  asio::io_context io;
+  TcpLinkOptions options;
+  options.tls = TlsContext::ForMaster(settings, master_dir.path()).value();
+  Master master(io, options);
+  auto agent_tls = TlsContext::ForAgent(settings, agent_dir.path(), "127.0.0.1");
+  REQUIRE(agent_tls.ok());
+  Agent agent;
+  agent.Connect(io, master.listener->port(), agent_tls.value());
+  REQUIRE(RunUntil(io, [&] { return AnyContains(agent.log, "is not there yet"); }));
+  CHECK(!agent.settled());
+  std::ifstream in(TlsCertPath(master_dir.path()));
+  std::string pem((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  agent_dir.Write(".parallelrun/tls/cert.pem", pem);
+  CheckMessagesCross(io, master, agent);
+}
+
 TEST_CASE("TlsSettings: flags, then the environment; files ask for TLS", "[tls]") {
   TempDir dir;
   std::string file = dir.path() + "/c.pem";
