@@ -206,6 +206,7 @@ class TcpConnection : public std::enable_shared_from_this<TcpConnection> {
   void PeekClientHello() {
     uint8_t first = 0;
     boost::system::error_code ec;
+    socket_.non_blocking(true, ec);  // a spurious wake-up must not block the loop
     size_t n = socket_.receive(asio::buffer(&first, 1), tcp::socket::message_peek, ec);
     if (ec == asio::error::would_block || ec == asio::error::try_again) {
       AwaitClientHello();
