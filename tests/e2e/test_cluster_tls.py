@@ -74,6 +74,7 @@ class RecordingProxy:
         self.to_agent = bytearray()
         self.lock = threading.Lock()
         self.stopped = False
+        self.corrupt_next = False  # flip a bit of the next chunk to the agent
         self.sockets = []
         threading.Thread(target=self.accept, daemon=True).start()
 
@@ -108,6 +109,10 @@ class RecordingProxy:
                     pass
                 return
             with self.lock:
+                if self.corrupt_next and record is self.to_agent:
+                    self.corrupt_next = False
+                    at = len(data) // 2  # inside a record's ciphertext or tag
+                    data = data[:at] + bytes([data[at] ^ 0x01]) + data[at + 1:]
                 record.extend(data)
             try:
                 dst.sendall(data)
@@ -284,6 +289,34 @@ class TlsWireTest(TlsBase):
         self.assertTrue(to_agent.startswith(greeting), to_agent[:200])
         self.assertEqual(to_agent[len(greeting):len(greeting) + 2], b"\x16\x03")
         self.assertEqual(to_master[:2], b"\x16\x03")
+
+
+    def test_a_byte_changed_between_the_nodes_ends_the_link_instead_of_being_read(self):
+        port = mn.free_port()
+        env = self.env(mode="go", nodes=2, PARALLELRUN_TOKEN="tamper-e2e-token")
+        args = self.run_args("job", "--tls")
+        master = self.start_torchrun_node(0, port, env, args, world=2)
+        proxy = RecordingProxy(port)
+        self.addCleanup(proxy.close)
+        agent = self.start("node1", [self.parallelrun] + args,
+                           {k: str(v) for k, v in dict(env, RANK=1, WORLD_SIZE=2,
+                                                       MASTER_ADDR="127.0.0.1",
+                                                       MASTER_PORT=proxy.port).items()})
+        self.wait_until(lambda: "Node 1 connected from" in self.master_log(), "the join",
+                        timeout=mn.DEADLINE, alive=[master, agent], describe=self.describe)
+        # After the handshake: the next record to the agent (a heartbeat, a
+        # lease) arrives with one bit flipped.
+        with proxy.lock:
+            proxy.corrupt_next = True
+        self.assertExits(agent, 3)
+        self.assertRegex(agent.stderr, r"lost the master at 127\.0\.0\.1:\d+: ended the link "
+                                       r"with a TLS error: \S")
+        self.wait_until(lambda: "lost the agent of node 1" in self.master_log(), "the loss",
+                        describe=self.describe)
+        # The master goes on without it; what node 1 held runs on node 0.
+        (self.gate / "go").touch()
+        self.assertExits(master, 0)
+        self.assertSucceededReport(self.job_dir)
 
 
 class TlsMismatchTest(TlsBase):
