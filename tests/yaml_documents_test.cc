@@ -53,5 +53,18 @@ TEST_CASE("yaml_documents: the spec and MLTable parsers refuse such a file with 
   CHECK(table.status().message().rfind("/data/MLTable:1:2: ", 0) == 0);
 }
 
+// Found by the fuzzers as well: text that is not UTF-8 where the parsers
+// make JSON of it threw out of the parser and ended the process.
+TEST_CASE("yaml_documents: partition keys that are not UTF-8 are refused where they are",
+          "[yaml_documents]") {
+  auto spec = ParseSpecText(
+      "{type: parallel, inputs: {d: {type: uri_file}}, input_data: \"${{inputs.d}}\", "
+      "partition_keys: [\"u\xff\"], task: {entry_script: score.py}}",
+      "/jobs/spec.yaml");
+  REQUIRE(!spec.ok());
+  CHECK(spec.status().message().rfind(
+            "/jobs/spec.yaml:1:94: partition_keys holds a key that is not UTF-8 text", 0) == 0);
+}
+
 }  // namespace
 }  // namespace parallelrun

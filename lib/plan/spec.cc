@@ -1046,8 +1046,13 @@ class SpecParser {
       Names keys;
       SPEC_RETURN_IF_ERROR(ReadScalarList(*e, &keys));
       if (keys.empty()) return WrongKind(*e, "a non-empty list of keys");
-      spec_.settings["partition_keys"] =
-          SpecSetting{nlohmann::json(keys).dump(), LocationOf(e->value.Mark())};
+      std::string json;
+      try {
+        json = nlohmann::json(keys).dump();
+      } catch (const nlohmann::json::exception&) {  // found by fuzz/spec_fuzz
+        return ErrorAt(e->value.Mark(), "partition_keys holds a key that is not UTF-8 text");
+      }
+      spec_.settings["partition_keys"] = SpecSetting{json, LocationOf(e->value.Mark())};
     }
     if (const Entry* e = top.Find("resources")) {
       Mapping resources;
