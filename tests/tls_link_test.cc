@@ -353,6 +353,12 @@ TEST_CASE("TlsLink: a key file others may read is refused", "[tls]") {
   tls = TlsContext::ForMaster(files, "");
   REQUIRE(!tls.ok());
   CHECK(tls.status().message().find("needs both --tls-cert and --tls-key") != std::string::npos);
+  // An agent with certificate files but no CA could not check the master.
+  files.key_file = key;
+  REQUIRE(chmod(key.c_str(), 0600) == 0);
+  tls = TlsContext::ForAgent(files, "", "127.0.0.1");
+  REQUIRE(!tls.ok());
+  CHECK(tls.status().message().rfind("TLS: an agent needs --tls-ca (PARALLELRUN_TLS_CA)", 0) == 0);
 }
 
 TEST_CASE("TlsLink: garbage instead of a ClientHello is refused at its first byte; stalled "

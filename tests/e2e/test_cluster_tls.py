@@ -321,6 +321,23 @@ class TlsWireTest(TlsBase):
 
 class TlsMismatchTest(TlsBase):
 
+    def test_a_single_node_says_it_does_not_use_tls(self):
+        run = self.run_parallelrun("run", str(self.spec), "-i", "data=%s" % self.data,
+                                   "-o", "out=%s" % self.out, "--job-dir",
+                                   str(self.tmp / "single"), "--progress", "plain", "--tls",
+                                   env=self.env(mode="free"))
+        self.assertExit(run, 0)
+        self.assertIn("parallelrun: note: TLS (--tls, PARALLELRUN_TLS*) is not used: this job "
+                      "runs on one node, whose master and agent talk inside one process",
+                      run.stderr)
+        self.assertFalse((self.tmp / "single" / ".parallelrun" / "tls").exists())
+        run = self.run_parallelrun("run", str(self.spec), "-i", "data=%s" % self.data,
+                                   "-o", "out=%s" % self.out, "--job-dir",
+                                   str(self.tmp / "single2"), "--tls-ca",
+                                   str(self.tmp / "no-such-ca.pem"), env=self.env(mode="free"))
+        self.assertUsageError(run, "TLS CA file %s: No such file or directory"
+                              % (self.tmp / "no-such-ca.pem"))
+
     def test_an_agent_without_tls_meets_a_master_with_it(self):
         port = mn.free_port()
         env = self.env(mode="go", PARALLELRUN_TOKEN="mismatch-e2e-token")
