@@ -153,6 +153,21 @@ void AddJobFlags(CLI::App* sub, JobFlags* f) {
                 "derive the job secret from the launcher's job id, which others can guess "
                 "(only on a network you trust)")
       ->group(kCluster);
+  sub->add_flag("--tls", req->tls,
+                "TLS between the nodes (also PARALLELRUN_TLS=on); without certificate files the "
+                "master makes a self-signed one in the job dir, which every node must see")
+      ->group(kCluster);
+  sub->add_option("--tls-cert,--tls_cert", req->tls_cert,
+                  "TLS: this node's PEM certificate (chain); implies --tls (also "
+                  "PARALLELRUN_TLS_CERT)")
+      ->group(kCluster);
+  sub->add_option("--tls-key,--tls_key", req->tls_key,
+                  "TLS: its PEM private key, mode 0600 (also PARALLELRUN_TLS_KEY)")
+      ->group(kCluster);
+  sub->add_option("--tls-ca,--tls_ca", req->tls_ca,
+                  "TLS: PEM CA certificates that verify the master (and, given on the master, "
+                  "the agents) (also PARALLELRUN_TLS_CA)")
+      ->group(kCluster);
   sub->add_flag("--agent-per-process,--agent_per_process", req->agent_per_process,
                 "one agent per launched process instead of one per node")
       ->group(kCluster);

@@ -3,7 +3,7 @@
 // broken inputs. The seeds in fuzz/corpus/ were made with it:
 //   g++ -std=c++17 -Ilib -Iinclude fuzz/make_seeds.cc lib/base/wire.cc \
 //       lib/base/mini_batch_codec.cc lib/link/link_codec.cc lib/base/hmac.cc \
-//       lib/node/worker_protocol.cc -lfmt -o /tmp/make_seeds && /tmp/make_seeds fuzz/corpus
+//       lib/node/worker_protocol.cc -lfmt -lcrypto -o /tmp/make_seeds && /tmp/make_seeds fuzz/corpus
 #include <cstdio>
 #include <fstream>
 #include <string>

@@ -423,5 +423,16 @@ TEST_CASE("mltable: errors of the column steps name the step and its line", "[ml
                 "      ^");
 }
 
+// Found by fuzz/mltable_fuzz: a step's text that is not UTF-8 made the
+// JSON for the worker throw, and the exception ended the process.
+TEST_CASE("mltable: a transformation with text that is not UTF-8 is refused where it is",
+          "[mltable]") {
+  CHECK(Error("paths:\n  - file: ./one.csv\ntransformations:\n  - read_delimited:\n"
+              "      delimiter: \";\"\n  - keep_columns: [a, \"b\xff\"]\n")
+            .rfind(kFile + ":6:5: transformation 'keep_columns' holds text that is not UTF-8; "
+                           "an MLTable file is read as UTF-8",
+                   0) == 0);
+}
+
 }  // namespace
 }  // namespace parallelrun

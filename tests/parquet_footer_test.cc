@@ -91,9 +91,9 @@ std::string Footer(const std::vector<std::pair<int64_t, int64_t>>& groups) {
     w.I32(5, 1);
     w.StructEnd();
   }
-  int64_t rows = 0;
-  for (auto& g : groups) rows += g.first;
-  w.I64(3, rows);
+  uint64_t rows = 0;  // unsigned: a test may give counts whose sum is too large
+  for (auto& g : groups) rows += static_cast<uint64_t>(g.first);
+  w.I64(3, static_cast<int64_t>(rows));
   w.ListBegin(4, 12, groups.size());
   for (auto& g : groups) {
     w.StructBegin();
@@ -234,6 +234,50 @@ TEST_CASE("parquet_footer: one big Parquet row group is cut into row ranges", "[
   ParquetLayout empty;
   empty.row_groups = {{0, 10}};
   CHECK(SplitLayout(empty, 1000).empty());
+}
+
+// Found by fuzz/parquet_footer_fuzz: a footer's counts near 2^62 made
+// rows × i overflow (ranges out of order, rows lost) and asked for a
+// mini-batch per byte of a row group larger than the file.
+TEST_CASE("parquet_footer: huge counts in a footer cannot overflow or flood the split",
+          "[parquet_footer]") {
+  ParquetLayout layout;
+  const uint64_t rows = uint64_t{1} << 62;
+  layout.row_groups.push_back({rows, 4000});
+  std::vector<TableRange> r = SplitLayout(layout, 1000);
+  REQUIRE(r.size() == 4);
+  uint64_t next = 0;
+  for (const auto& range : r) {
+    CHECK(range.row_begin == next);
+    CHECK(range.row_end > range.row_begin);
+    next = range.row_end;
+  }
+  CHECK(next == rows);
+
+  TempDir dir("parquet_footer_test");
+  std::string path = dir.path() + "/huge.parquet";
+  WriteParquet(path, Footer({{int64_t{1} << 62, int64_t{1} << 61}}));
+  Result<ParquetLayout> l = ReadParquetLayout(path);
+  REQUIRE(l.ok());
+  REQUIRE(l->row_groups.size() == 1);
+  uint64_t file_size = 0;
+  {
+    std::ifstream in(path, std::ios::binary | std::ios::ate);
+    file_size = static_cast<uint64_t>(in.tellg());
+  }
+  CHECK(l->row_groups[0].bytes == file_size);  // held to the file's size
+  size_t count = 0;
+  SplitParquet(path, TableReadOptions(), l.value(), 1, {}, [&](TableRange&&) {
+    return ++count <= file_size;
+  });
+  CHECK(count == file_size);
+
+  // Row groups whose rows add up past 2^63 are refused, with the reason.
+  Result<ParquetLayout> many =
+      DecodeParquetFooter(Footer({{INT64_MAX / 2 + 1, 10}, {INT64_MAX / 2 + 1, 10}}));
+  REQUIRE(!many.ok());
+  CHECK(many.status().message().find("the row groups hold more than 2^63 rows") !=
+        std::string::npos);
 }
 
 }  // namespace

@@ -66,6 +66,13 @@ struct RunRequest {
   // --insecure-derived-secret to derive one from the launcher's job id.
   std::string token_file;
   bool insecure_derived_secret = false;
+  // TLS on the link between nodes (link/tls.h): --tls, and certificate
+  // files --tls-cert, --tls-key, --tls-ca ("" = not given: PARALLELRUN_TLS*
+  // decide).
+  bool tls = false;
+  std::string tls_cert;
+  std::string tls_key;
+  std::string tls_ca;
   // The process environment (NAME=value), which workers inherit.
   std::vector<std::string> environment;
   std::string cwd;                  // the invocation's working folder

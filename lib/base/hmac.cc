@@ -3,132 +3,73 @@
 #include <errno.h>
 #include <sys/random.h>
 
-#include <algorithm>
-#include <cstring>
+#include <cstdlib>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 namespace parallelrun {
 
-namespace {
+struct Sha256::Context {
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  ~Context() { EVP_MD_CTX_free(ctx); }
+};
 
-constexpr uint32_t kRound[64] = {
-    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
-    0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
-    0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
-    0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
-    0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
-    0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
-    0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
-    0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2};
-
-inline uint32_t Rotr(uint32_t x, int n) { return (x >> n) | (x << (32 - n)); }
-
-}  // namespace
-
-Sha256::Sha256()
-    : h_{0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab,
-         0x5be0cd19} {}
-
-void Sha256::Block(const uint8_t* p) {
-  uint32_t w[64];
-  for (int i = 0; i < 16; i++) {
-    w[i] = static_cast<uint32_t>(p[4 * i]) << 24 | static_cast<uint32_t>(p[4 * i + 1]) << 16 |
-           static_cast<uint32_t>(p[4 * i + 2]) << 8 | static_cast<uint32_t>(p[4 * i + 3]);
+// Allocation failure in libcrypto is out-of-memory: there is no digest to
+// return and no caller that could go on without one.
+Sha256::Sha256() : context_(std::make_unique<Context>()) {
+  if (!context_->ctx || EVP_DigestInit_ex(context_->ctx, EVP_sha256(), nullptr) != 1) {
+    std::abort();
   }
-  for (int i = 16; i < 64; i++) {
-    uint32_t s0 = Rotr(w[i - 15], 7) ^ Rotr(w[i - 15], 18) ^ (w[i - 15] >> 3);
-    uint32_t s1 = Rotr(w[i - 2], 17) ^ Rotr(w[i - 2], 19) ^ (w[i - 2] >> 10);
-    w[i] = w[i - 16] + s0 + w[i - 7] + s1;
-  }
-  uint32_t a = h_[0], b = h_[1], c = h_[2], d = h_[3], e = h_[4], f = h_[5], g = h_[6], h = h_[7];
-  for (int i = 0; i < 64; i++) {
-    uint32_t s1 = Rotr(e, 6) ^ Rotr(e, 11) ^ Rotr(e, 25);
-    uint32_t ch = (e & f) ^ (~e & g);
-    uint32_t t1 = h + s1 + ch + kRound[i] + w[i];
-    uint32_t s0 = Rotr(a, 2) ^ Rotr(a, 13) ^ Rotr(a, 22);
-    uint32_t maj = (a & b) ^ (a & c) ^ (b & c);
-    uint32_t t2 = s0 + maj;
-    h = g;
-    g = f;
-    f = e;
-    e = d + t1;
-    d = c;
-    c = b;
-    b = a;
-    a = t1 + t2;
-  }
-  h_[0] += a;
-  h_[1] += b;
-  h_[2] += c;
-  h_[3] += d;
-  h_[4] += e;
-  h_[5] += f;
-  h_[6] += g;
-  h_[7] += h;
 }
 
+Sha256::~Sha256() = default;
+
 void Sha256::Update(std::string_view data) {
-  const uint8_t* p = reinterpret_cast<const uint8_t*>(data.data());
-  size_t n = data.size();
-  length_ += n;
-  if (buffered_ > 0) {
-    size_t take = std::min(n, sizeof buf_ - buffered_);
-    std::memcpy(buf_ + buffered_, p, take);
-    buffered_ += take;
-    p += take;
-    n -= take;
-    if (buffered_ < sizeof buf_) return;
-    Block(buf_);
-    buffered_ = 0;
-  }
-  for (; n >= 64; p += 64, n -= 64) Block(p);
-  std::memcpy(buf_, p, n);
-  buffered_ = n;
+  if (EVP_DigestUpdate(context_->ctx, data.data(), data.size()) != 1) std::abort();
 }
 
 std::string Sha256::Final() {
-  uint64_t bits = length_ * 8;
-  // Padding: 0x80, zeros to 56 mod 64, then the bit length big-endian.
-  static const char kPad[64] = {static_cast<char>(0x80)};
-  size_t pad = buffered_ < 56 ? 56 - buffered_ : 120 - buffered_;
-  Update(std::string_view(kPad, pad));
-  char len[8];
-  for (int i = 0; i < 8; i++) len[i] = static_cast<char>(bits >> (56 - 8 * i));
-  Update(std::string_view(len, 8));
   std::string out(kSha256Size, '\0');
-  for (int i = 0; i < 8; i++) {
-    for (int j = 0; j < 4; j++) out[4 * i + j] = static_cast<char>(h_[i] >> (24 - 8 * j));
+  unsigned int n = 0;
+  if (EVP_DigestFinal_ex(context_->ctx, reinterpret_cast<unsigned char*>(out.data()), &n) != 1 ||
+      n != kSha256Size) {
+    std::abort();
   }
   return out;
 }
 
 std::string Sha256Digest(std::string_view data) {
-  Sha256 h;
-  h.Update(data);
-  return h.Final();
+  std::string out(kSha256Size, '\0');
+  unsigned int n = 0;
+  if (EVP_Digest(data.data(), data.size(), reinterpret_cast<unsigned char*>(out.data()), &n,
+                 EVP_sha256(), nullptr) != 1 ||
+      n != kSha256Size) {
+    std::abort();
+  }
+  return out;
 }
 
 std::string HmacSha256(std::string_view key, std::string_view message) {
-  std::string k = key.size() > 64 ? Sha256Digest(key) : std::string(key);
-  k.resize(64, '\0');
-  std::string ipad(64, '\0'), opad(64, '\0');
-  for (int i = 0; i < 64; i++) {
-    ipad[i] = static_cast<char>(k[i] ^ 0x36);
-    opad[i] = static_cast<char>(k[i] ^ 0x5c);
+  std::string out(kSha256Size, '\0');
+  unsigned int n = 0;
+  // HMAC() with a null key pointer means "no key"; an empty key must still
+  // be a key, so point at something.
+  static const unsigned char kNothing = 0;
+  const void* k = key.empty() ? static_cast<const void*>(&kNothing) : key.data();
+  if (!HMAC(EVP_sha256(), k, static_cast<int>(key.size()),
+            reinterpret_cast<const unsigned char*>(message.data()), message.size(),
+            reinterpret_cast<unsigned char*>(out.data()), &n) ||
+      n != kSha256Size) {
+    std::abort();
   }
-  Sha256 inner;
-  inner.Update(ipad);
-  inner.Update(message);
-  Sha256 outer;
-  outer.Update(opad);
-  outer.Update(inner.Final());
-  return outer.Final();
+  return out;
 }
 
 bool ConstantTimeEqual(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
-  unsigned char diff = 0;
-  for (size_t i = 0; i < a.size(); i++) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
-  return diff == 0;
+  return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
 }
 
 std::string HexEncode(std::string_view bytes) {

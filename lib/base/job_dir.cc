@@ -89,6 +89,10 @@ const JobDirEntry kJobDirLayout[] = {
     {".parallelrun/token",
      "The secret of a job of several nodes, when you put one there (PARALLELRUN_TOKEN comes "
      "first); read, never written."},
+    {".parallelrun/tls/",
+     "With --tls and no certificate files: the master's self-signed certificate (cert.pem, the "
+     "one the agents trust) and its key (key.pem, mode 0600); made when the job starts, used "
+     "again when it is resumed."},
 };
 const size_t kJobDirLayoutSize = sizeof kJobDirLayout / sizeof kJobDirLayout[0];
 
@@ -229,6 +233,14 @@ std::string MasterAddressPath(const std::string& job_dir) {
 
 std::string JobDirIdPath(const std::string& job_dir) {
   return Join(job_dir, ".parallelrun/job_dir_id");
+}
+
+std::string TlsCertPath(const std::string& job_dir) {
+  return Join(job_dir, ".parallelrun/tls/cert.pem");
+}
+
+std::string TlsKeyPath(const std::string& job_dir) {
+  return Join(job_dir, ".parallelrun/tls/key.pem");
 }
 
 std::vector<std::string> NodeFolders(const std::string& job_dir, uint32_t node) {

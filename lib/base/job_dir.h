@@ -9,7 +9,8 @@
 //   logs/sys/node/<node>/{_main.txt, processNNN.txt, processNNN.profile},
 //   logs/sys/perf/<node>/{node_resource_usage.csv, …, processes_cpu_memory_usage/}
 //   logs/user/{stdout,stderr,error,entry_script_log}/<node>/processNNN.*
-//   outputs/<output>/, append_row/, partitions/, .parallelrun/token
+//   outputs/<output>/, append_row/, partitions/, .parallelrun/token,
+//   .parallelrun/tls/{cert,key}.pem
 //
 // kJobDirLayout lists every entry with what it holds; the folders made for
 // the logs and logs/readme.txt are both generated from it, so the two cannot
@@ -112,6 +113,10 @@ std::string MasterAddressPath(const std::string& job_dir);
 // run; an agent that reads the master's id in its own job dir shares it
 // (link.h, JobDir), otherwise its results travel over the link.
 std::string JobDirIdPath(const std::string& job_dir);
+// .parallelrun/tls/cert.pem and key.pem: the self-signed certificate a
+// master with --tls and no certificate files makes (link/tls.h).
+std::string TlsCertPath(const std::string& job_dir);
+std::string TlsKeyPath(const std::string& job_dir);
 
 // ---- folders and readme.txt, from kJobDirLayout -------------------------
 // The folders under logs/ that node `node` writes in, parents first.

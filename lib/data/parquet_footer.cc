@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 
 #include "base/disk.h"
@@ -182,9 +183,17 @@ Result<ParquetLayout> DecodeParquetFooter(const std::string& footer) {
       uint64_t n;
       r.ListHeader(&elem, &n);
       if (r.ok() && elem != 12) r.Fail("row_groups is not a list of structs");
+      uint64_t rows = 0;
       for (uint64_t i = 0; i < n && r.ok(); i++) {
         ParquetRowGroup g;
-        if (ReadRowGroup(r, &g)) layout.row_groups.push_back(g);
+        if (!ReadRowGroup(r, &g)) break;
+        // Row numbers are int64 in Parquet (and file row indices here).
+        if (g.rows > static_cast<uint64_t>(INT64_MAX) - rows) {
+          r.Fail("the row groups hold more than 2^63 rows");
+          break;
+        }
+        rows += g.rows;
+        layout.row_groups.push_back(g);
       }
       have_groups = true;
     } else {
@@ -221,6 +230,11 @@ Result<ParquetLayout> ReadParquetLayout(const std::string& path) {
   }
   Result<ParquetLayout> layout = DecodeParquetFooter(footer);
   if (!layout.ok()) return layout.status().WithContext(path);
+  // A row group's byte count only steers the split, and its data is in the
+  // file: a footer that claims more (or an uncompressed size) is held to the
+  // file's size, so that it cannot ask for more mini-batches than the file
+  // has bytes.
+  for (ParquetRowGroup& g : layout->row_groups) g.bytes = std::min(g.bytes, size);
   return layout;
 }
 
@@ -263,9 +277,13 @@ void SplitParquet(const std::string& path, const TableReadOptions& options,
       flush(g);
       // A row group larger than a mini-batch: cut it into row ranges of
       // about mini_batch_size bytes each.
-      uint64_t pieces = std::min<uint64_t>((rg.bytes + size - 1) / size, rg.rows);
+      uint64_t pieces = std::min<uint64_t>(rg.bytes / size + (rg.bytes % size != 0), rg.rows);
+      // rows × i overflows 64 bits for a footer's large counts.
+      auto at = [&](uint64_t i) {
+        return row + static_cast<uint64_t>(static_cast<unsigned __int128>(rg.rows) * i / pieces);
+      };
       for (uint64_t i = 0; i < pieces && go_on; i++) {
-        uint64_t r0 = row + rg.rows * i / pieces, r1 = row + rg.rows * (i + 1) / pieces;
+        uint64_t r0 = at(i), r1 = at(i + 1);
         go_on = make(g, g + 1, row, r0, r1, rg.bytes / pieces);
       }
       row += rg.rows;

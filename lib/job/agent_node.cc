@@ -11,6 +11,7 @@
 #include "base/job_dir.h"
 #include "base/text.h"
 #include "job/job_dir_state.h"
+#include "link/tls.h"
 #include "node/agent.h"
 
 namespace parallelrun {
@@ -32,6 +33,8 @@ Status RunAgentNode(NodeLoop& loop, const Role& role, const JobSecret& secret,
   // The first line says who this process is and why (DESIGN.md §6).
   note(role.explanation);
   note(secret.Describe());
+  note(connect.link.tls ? connect.link.tls->description()
+                        : "the link to the master is plain TCP (no --tls)");
   note("entry script arguments:" + argv);
 
   Status outcome = Status::Infrastructure(

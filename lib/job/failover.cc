@@ -259,8 +259,16 @@ Status TakeOver(const FailoverNode& node, Role role, JobDirLock lock, int lost_n
                               role.node_rank, round, lost_master, a.host, a.port));
     return WriteMasterAddress(plan.job_dir, a);
   };
-  Status outcome = RunMasterNode(loop, role, node.secret, mc, std::move(wc), plan, node.argv,
-                                 progress, out, &takeover);
+  // The same TLS as the first master: its self-signed certificate from the
+  // job dir (which the agents pinned), or the same files.
+  TcpLinkOptions link;
+  if (node.tls.enabled) {
+    auto tls = TlsContext::ForMaster(node.tls, plan.job_dir);
+    if (!tls.ok()) return tls.status();
+    link.tls = std::move(tls.value());
+  }
+  Status outcome = RunMasterNode(loop, role, node.secret, link, mc, std::move(wc), plan,
+                                 node.argv, progress, out, &takeover);
   (void)lock;  // held until here: the job's end
   return outcome;
 }

@@ -69,6 +69,7 @@
 #include "link/role.h"
 #include "link/secret.h"
 #include "link/tcp_link.h"
+#include "link/tls.h"
 #include "node/worker_pool.h"
 #include "parallelrun/status.h"
 #include "plan/job_plan.h"
@@ -104,7 +105,10 @@ struct FailoverNode {
   WorkerPool::Config wc;     // this node's workers (copied for each round)
   const JobPlan* plan = nullptr;
   std::string argv;          // as for RunMasterNode
-  TcpConnector::Options connect;
+  TcpConnector::Options connect;  // with the agent's TLS context, when TLS is on
+  // The job's TLS: a node that takes the master role serves the same
+  // certificate (the self-signed one in the job dir, or the files).
+  TlsSettings tls;
 };
 
 // Runs an agent node to the job's end through any number of failover

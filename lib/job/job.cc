@@ -32,6 +32,7 @@
 #include "link/role.h"
 #include "link/secret.h"
 #include "link/tcp_link.h"
+#include "link/tls.h"
 #include "node/gpu_slots.h"
 #include "node/python_locator.h"
 #include "node/zygote.h"
@@ -49,6 +50,7 @@ struct NodeIdentity {
   JobSecret secret;                // a job of several nodes only
   TcpConnector::Options connect;   // how an agent reaches the master
   bool failover = true;            // PARALLELRUN_FAILOVER (failover.h)
+  TlsSettings tls;                 // the link's TLS (a job of several nodes)
   // This process has nothing to do (it said why on `out`): one of several
   // processes a launcher started on a node, or a dry run without a secret.
   bool nothing_to_do = false;
@@ -117,6 +119,9 @@ Result<NodeIdentity> ResolveNodeIdentity(const EnvironmentMap& env, FILE* out, R
   }
   auto role_or = ResolveRole(env, flags);
   if (!role_or.ok()) return role_or.status();
+  auto tls = ResolveTlsSettings(env, TlsFlags{req->tls, req->tls_cert, req->tls_key, req->tls_ca});
+  if (!tls.ok()) return tls.status();
+  node.tls = tls.value();
   const Role& role = node.role = role_or.value();
   if (role.extra_process) {
     // One of several processes a launcher started on this node: the node's
@@ -395,6 +400,10 @@ Status RunJobForSpec(const RunRequest& request, const Spec* spec, FILE* out) {
   }
   for (const auto& note : plan.notes) progress.Say(note);
   if (std::string w = NodeCountWarning(role, rs); !w.empty()) progress.Say(w);
+  if (node.tls.enabled && !role.multi_node()) {
+    progress.Say("note: TLS (--tls, PARALLELRUN_TLS*) is not used: this job runs on one node, "
+                 "whose master and agent talk inside one process");
+  }
   std::string workers = fmt::format("{} worker{} of Python {} ({}, from {})",
                                     rs.process_count_per_node,
                                     rs.process_count_per_node == 1 ? "" : "s", pf.version,
@@ -496,16 +505,33 @@ Status RunJobForSpec(const RunRequest& request, const Spec* spec, FILE* out) {
   ShuffleProcesses shuffle(wc.python, wc.env, mc.partitions_dir, wc.start.nice);
   mc.shuffle = &shuffle;
 
+  // TLS for the link: the master's certificate is made (or read) now,
+  // before it listens; an agent reads it when the master greets.
+  TcpLinkOptions link;
+  if (role.multi_node() && node.tls.enabled) {
+    auto tls = role.is_master()
+                   ? TlsContext::ForMaster(node.tls, plan.job_dir)
+                   : TlsContext::ForAgent(node.tls, plan.job_dir, role.master_host);
+    if (!tls.ok()) return tls.status();
+    link.tls = std::move(tls.value());
+    progress.Say(link.tls->description());
+  }
+
   if (!role.is_master() && node.failover) {
-    FailoverNode standby{role, node.secret, std::move(wc), &plan, argv, node.connect};
+    TcpConnector::Options connect = node.connect;
+    connect.link.tls = link.tls;
+    FailoverNode standby{role, node.secret, std::move(wc), &plan, argv, connect, node.tls};
     return RunAgentNodeWithFailover(std::move(standby), &progress, out);
   }
   NodeLoop loop;
   if (!role.is_master()) {
-    return RunAgentNode(loop, role, node.secret, std::move(wc), plan.job_dir, argv, node.connect,
+    TcpConnector::Options connect = node.connect;
+    connect.link.tls = link.tls;
+    return RunAgentNode(loop, role, node.secret, std::move(wc), plan.job_dir, argv, connect,
                         &progress, out);
   }
-  return RunMasterNode(loop, role, node.secret, mc, std::move(wc), plan, argv, &progress, out);
+  return RunMasterNode(loop, role, node.secret, link, mc, std::move(wc), plan, argv, &progress,
+                       out);
 }
 
 Status ResumeJob(const std::string& job_dir, const RunRequest& options, FILE* out) {

@@ -168,6 +168,10 @@ std::string EncodeRunRequest(const RunRequest& r) {
   j["agent_per_process"] = r.agent_per_process;
   j["token_file"] = r.token_file;
   j["insecure_derived_secret"] = r.insecure_derived_secret;
+  j["tls"] = r.tls;
+  j["tls_cert"] = r.tls_cert;
+  j["tls_key"] = r.tls_key;
+  j["tls_ca"] = r.tls_ca;
   j["cwd"] = r.cwd;
   // Not UTF-8-safe in general (paths): keep bytes as they are.
   return j.dump(-1, ' ', false, json::error_handler_t::replace);
@@ -228,6 +232,13 @@ Result<RunRequest> DecodeRunRequest(const std::string& text) {
     if (j.contains(field)) r.token_file = j.at(field).get<std::string>();
     field = "insecure_derived_secret";
     if (j.contains(field)) r.insecure_derived_secret = j.at(field).get<bool>();
+    field = "tls";
+    if (j.contains(field)) r.tls = j.at(field).get<bool>();
+    for (auto [name, value] : {std::pair{"tls_cert", &r.tls_cert}, std::pair{"tls_key", &r.tls_key},
+                               std::pair{"tls_ca", &r.tls_ca}}) {
+      field = name;
+      if (j.contains(field)) *value = j.at(field).get<std::string>();
+    }
   } catch (const json::exception& e) {
     return Status::Infrastructure("the journal's request: field " + field + ": " + e.what());
   }

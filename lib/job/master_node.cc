@@ -16,6 +16,7 @@
 #include "job/job_dir_state.h"
 #include "link/link.h"
 #include "link/tcp_link.h"
+#include "link/tls.h"
 #include "node/agent.h"
 #include "report/job_log.h"
 #include "report/summary_table.h"
@@ -24,9 +25,9 @@
 namespace parallelrun {
 
 Status RunMasterNode(NodeLoop& loop, const Role& role, const JobSecret& secret,
-                     const Master::Config& mc, WorkerPool::Config wc, const JobPlan& plan,
-                     const std::string& argv, Progress* progress, FILE* out,
-                     const MasterTakeover* takeover) {
+                     const TcpLinkOptions& link, const Master::Config& mc,
+                     WorkerPool::Config wc, const JobPlan& plan, const std::string& argv,
+                     Progress* progress, FILE* out, const MasterTakeover* takeover) {
   boost::asio::io_context& io = loop.io();
   auto log_or = JobLog::Open(plan.job_dir, 1, plan.input_names, takeover ? takeover->round : 0);
   if (!log_or.ok()) return log_or.status();
@@ -34,6 +35,11 @@ Status RunMasterNode(NodeLoop& loop, const Role& role, const JobSecret& secret,
   // The first line says who this process is and why (DESIGN.md §6).
   log->Master("INFO", role.explanation);
   if (role.multi_node()) log->Master(secret.weak ? "WARNING" : "INFO", secret.Describe());
+  if (role.multi_node()) {
+    log->Master("INFO", link.tls ? link.tls->description()
+                                 : "the link between nodes is plain TCP (no --tls): paths and "
+                                   "rows travel in the clear");
+  }
   log->Master("INFO", fmt::format("Entry script {} with arguments:{}", plan.spec.entry_script, argv));
 
   // Agents tell whether they share this job dir by reading this id in their
@@ -101,7 +107,7 @@ Status RunMasterNode(NodeLoop& loop, const Role& role, const JobSecret& secret,
     };
     events.log = [&log](const std::string& line) { log->Master("INFO", line); };
     auto l = TcpListener::Listen(io, role.master_host, static_cast<uint16_t>(role.master_port),
-                                 secret.key, TcpLinkOptions{}, std::move(events));
+                                 secret.key, link, std::move(events));
     if (!l.ok()) return l.status();
     listener = std::move(l.value());
     log->Master("INFO", fmt::format("Listening for {} other nodes on {}:{}.",

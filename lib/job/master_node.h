@@ -10,6 +10,7 @@
 #include "job/node_loop.h"
 #include "link/role.h"
 #include "link/secret.h"
+#include "link/tcp_link.h"
 #include "master/master.h"
 #include "node/worker_pool.h"
 #include "plan/job_plan.h"
@@ -33,9 +34,9 @@ struct MasterTakeover {
 // `takeover`: this node takes over from a lost master (null: the first).
 // Returns the job's outcome.
 Status RunMasterNode(NodeLoop& loop, const Role& role, const JobSecret& secret,
-                     const Master::Config& mc, WorkerPool::Config wc, const JobPlan& plan,
-                     const std::string& argv, Progress* progress, FILE* out,
-                     const MasterTakeover* takeover = nullptr);
+                     const TcpLinkOptions& link, const Master::Config& mc,
+                     WorkerPool::Config wc, const JobPlan& plan, const std::string& argv,
+                     Progress* progress, FILE* out, const MasterTakeover* takeover = nullptr);
 
 }  // namespace parallelrun
 

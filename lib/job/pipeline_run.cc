@@ -193,7 +193,8 @@ Status Refuse(const RunRequest& req) {
                          "with --job JOB");
   }
   if (!req.node_rank.empty() || !req.master_addr.empty() || !req.master_port.empty() ||
-      req.agent_per_process) {
+      req.agent_per_process || req.tls || !req.tls_cert.empty() || !req.tls_key.empty() ||
+      !req.tls_ca.empty()) {
     return Status::Usage("a pipeline runs on one machine; the cluster flags are for one spec");
   }
   auto role = ResolveRole(MakeEnvironmentMap(req.environment));

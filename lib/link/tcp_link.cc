@@ -11,16 +11,20 @@
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl/error.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 #include <fmt/format.h>
 
 #include "base/hmac.h"
 #include "link/link_codec.h"
+#include "link/tls.h"
 
 namespace parallelrun {
 
 namespace asio = boost::asio;
+namespace ssl = boost::asio::ssl;
 using asio::ip::tcp;
 using SteadyClock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
@@ -30,6 +34,13 @@ namespace {
 // How long a closing connection waits for its last frames to drain and the
 // peer to close its end before the socket is closed regardless.
 constexpr milliseconds kLinger{2000};
+
+// The first byte of a TLS record carrying a handshake message (RFC 8446
+// §5.1): what a ClientHello starts with.
+constexpr uint8_t kTlsHandshakeRecord = 0x16;
+
+const char kMixedTls[] =
+    "every node of a job must use --tls (PARALLELRUN_TLS), or none";
 
 std::string EndpointText(const tcp::endpoint& e) {
   if (e.address().is_v6()) return fmt::format("[{}]:{}", e.address().to_string(), e.port());
@@ -62,7 +73,7 @@ class TcpConnection : public std::enable_shared_from_this<TcpConnection> {
                 PeerInfo peer)
       : socket_(std::move(socket)), timer_(socket_.get_executor()), side_(side),
         secret_(std::move(secret)), options_(options), peer_(std::move(peer)),
-        decoder_(kMaxGreetingFrame), rbuf_(kGreetingReadSize) {
+        tls_(options_.tls), decoder_(kMaxGreetingFrame), rbuf_(kGreetingReadSize) {
     boost::system::error_code ec;
     socket_.set_option(tcp::no_delay(true), ec);  // small frames must not wait for Nagle
   }
@@ -74,7 +85,7 @@ class TcpConnection : public std::enable_shared_from_this<TcpConnection> {
       Fail("no random bytes for the nonce", "internal error", true);
       return;
     }
-    Queue(MasterHelloFrame{kLinkProtocolVersion, kLinkCapabilities, nonce_});
+    if (!tls_) Queue(MasterHelloFrame{kLinkProtocolVersion, kLinkCapabilities, nonce_});
     Begin();
   }
 
@@ -102,6 +113,10 @@ class TcpConnection : public std::enable_shared_from_this<TcpConnection> {
     handler_.reset();
     early_.clear();
     if (state_ == State::kOpen) Queue(GoodbyeFrame{});
+    if (SettingUpTls() && state_ == State::kHandshake) {
+      CloseNow();  // nothing to drain: only OpenSSL's records are in flight
+      return;
+    }
     if (state_ == State::kOpen || state_ == State::kHandshake) BeginClose();
   }
 
@@ -134,7 +149,170 @@ class TcpConnection : public std::enable_shared_from_this<TcpConnection> {
     started_ = last_heard_ = last_sent_ = SteadyClock::now();
     deadline_ = last_heard_ + options_.handshake_timeout;
     ArmTimer(options_.handshake_timeout);
+    if (tls_) tls_phase_ = TlsPhase::kGreeting;
+    if (tls_ && side_ == Side::kMaster) {
+      SendTlsGreeting();
+    } else {
+      Read();
+    }
+  }
+
+  // ---- TLS (tls.h) ----------------------------------------------------------------
+
+  tcp::socket& Lowest() { return stream_ ? stream_->next_layer() : socket_; }
+
+  // While TLS is being set up nothing may be written into the connection
+  // but the greeting and OpenSSL's records, and there is nothing to drain
+  // when it ends: the master from its greeting on, either side during the
+  // TLS handshake.
+  bool SettingUpTls() const {
+    if (!tls_) return false;
+    if (tls_phase_ == TlsPhase::kHandshake) return true;
+    return tls_phase_ == TlsPhase::kGreeting && side_ == Side::kMaster;
+  }
+
+  // Master: the greeting in the clear, then wait for the agent's first
+  // byte, which must start a TLS handshake record. Nothing of OpenSSL is
+  // made before it does, so that a stranger that sends garbage or nothing
+  // holds no more than one on a plain link.
+  void SendTlsGreeting() {
+    greeting_.clear();
+    EncodeLinkFrame(ErrorFrame{kTlsGreeting}, &greeting_);
+    asio::async_write(socket_, asio::buffer(greeting_),
+                      [self = shared_from_this()](const boost::system::error_code& ec, size_t) {
+                        if (self->state_ != State::kHandshake) return;
+                        self->greeting_.clear();
+                        self->greeting_.shrink_to_fit();
+                        if (ec) {
+                          self->EndTls("connection error: " + ec.message() +
+                                           " during the handshake", false);
+                          return;
+                        }
+                        self->AwaitClientHello();
+                      });
+  }
+
+  void AwaitClientHello() {
+    socket_.async_wait(tcp::socket::wait_read,
+                       [self = shared_from_this()](const boost::system::error_code& ec) {
+                         if (self->state_ != State::kHandshake) return;
+                         if (ec) {
+                           self->EndTls("connection error: " + ec.message() +
+                                            " during the handshake", false);
+                           return;
+                         }
+                         self->PeekClientHello();
+                       });
+  }
+
+  void PeekClientHello() {
+    uint8_t first = 0;
+    boost::system::error_code ec;
+    socket_.non_blocking(true, ec);  // a spurious wake-up must not block the loop
+    size_t n = socket_.receive(asio::buffer(&first, 1), tcp::socket::message_peek, ec);
+    if (ec == asio::error::would_block || ec == asio::error::try_again) {
+      AwaitClientHello();
+      return;
+    }
+    if (ec == asio::error::eof || (!ec && n == 0)) {
+      EndTls(fmt::format("the agent closed the connection instead of starting TLS (an agent "
+                         "without --tls?); {}", kMixedTls),
+             false);
+      return;
+    }
+    if (ec) {
+      EndTls("connection error: " + ec.message() + " during the handshake", false);
+      return;
+    }
+    if (first != kTlsHandshakeRecord) {
+      EndTls(fmt::format("sent bytes that do not start a TLS handshake (first byte 0x{:02x}); "
+                         "{}", first, kMixedTls),
+             false);
+      return;
+    }
+    StartTlsHandshake();
+  }
+
+  // Agent: the master's first frame, which must be its TLS greeting.
+  void AgentTlsGreeting(LinkFrame&& frame) {
+    if (auto* e = std::get_if<ErrorFrame>(&frame); e && e->reason == kTlsGreeting) {
+      if (decoder_.buffered() > 0) {
+        Fail("sent more than its TLS greeting before the TLS handshake", std::nullopt, true);
+        return;
+      }
+      Status ready = tls_->Ready();
+      if (!ready.ok()) {
+        Fail(ready.message(), std::nullopt, ready.code() == Status::Code::kUsage);
+        return;
+      }
+      StartTlsHandshake();
+      return;
+    }
+    if (auto* e = std::get_if<ErrorFrame>(&frame)) {
+      Fail("refused this agent: " + e->reason, std::nullopt, true);
+      return;
+    }
+    if (std::get_if<MasterHelloFrame>(&frame)) {
+      // Written now, not queued: the owner of an agent refused for good
+      // stops its loop at once, and the master should say why too. A small
+      // frame on a fresh socket goes into its send buffer without waiting.
+      std::string error;
+      EncodeLinkFrame(
+          ErrorFrame{fmt::format("this agent uses TLS (--tls) and this master does not; {}",
+                                 kMixedTls)},
+          &error);
+      boost::system::error_code ec;
+      socket_.non_blocking(true, ec);
+      if (!ec) asio::write(socket_, asio::buffer(error), ec);
+      Fail(fmt::format("does not use TLS, but this agent does (--tls); {}", kMixedTls),
+           std::nullopt, true);
+      return;
+    }
+    Fail(fmt::format("sent {} where its TLS greeting was expected", Name(frame)),
+         "expected the TLS greeting here, got " + Name(frame), true);
+  }
+
+  void StartTlsHandshake() {
+    tls_phase_ = TlsPhase::kHandshake;
+    stream_ = std::make_unique<ssl::stream<tcp::socket>>(std::move(socket_), tls_->context());
+    tls_->Prepare(stream_->native_handle());
+    stream_->async_handshake(side_ == Side::kMaster ? ssl::stream_base::server
+                                                    : ssl::stream_base::client,
+                             [self = shared_from_this()](const boost::system::error_code& ec) {
+                               self->OnTlsHandshake(ec);
+                             });
+  }
+
+  void OnTlsHandshake(const boost::system::error_code& ec) {
+    if (state_ == State::kClosed) return;
+    if (state_ == State::kClosing) {
+      CloseNow();
+      return;
+    }
+    if (ec) {
+      // A TLS error (a certificate refused, a protocol error) will not go
+      // away by trying again; a connection that closed or broke may.
+      bool final = ec.category() == asio::error::get_ssl_category();
+      std::string why = (side_ == Side::kAgent ? "is not reachable over TLS: the " : "") +
+                        std::string("TLS handshake failed: ") +
+                        tls_->Explain(ec, stream_->native_handle());
+      if (ec == asio::error::eof || ec == ssl::error::stream_truncated) {
+        why = fmt::format("{} closed the connection during the TLS handshake", PeerWord());
+      }
+      EndTls(why, final);
+      return;
+    }
+    tls_phase_ = TlsPhase::kUp;
+    if (side_ == Side::kMaster) {
+      Queue(MasterHelloFrame{kLinkProtocolVersion, kLinkCapabilities, nonce_});
+    }
     Read();
+  }
+
+  // Ends a connection whose TLS is being set up: at once, nothing to drain.
+  void EndTls(const std::string& reason, bool final) {
+    CloseNow();
+    Notify(reason, final);
   }
 
   // ---- writing ----------------------------------------------------------------
@@ -157,7 +335,7 @@ class TcpConnection : public std::enable_shared_from_this<TcpConnection> {
     }
     if (writing_ || flush_posted_) return;
     flush_posted_ = true;
-    asio::post(socket_.get_executor(), [self = shared_from_this()] {
+    asio::post(timer_.get_executor(), [self = shared_from_this()] {
       self->flush_posted_ = false;
       self->Flush();
     });
@@ -172,8 +350,7 @@ class TcpConnection : public std::enable_shared_from_this<TcpConnection> {
     writing_ = true;
     wbuf_.swap(out_);
     out_.clear();
-    asio::async_write(socket_, asio::buffer(wbuf_),
-                      [self = shared_from_this()](const boost::system::error_code& ec, size_t) {
+    auto written = [self = shared_from_this()](const boost::system::error_code& ec, size_t) {
                         self->writing_ = false;
                         self->wbuf_.clear();
                         if (self->state_ == State::kClosed) return;
@@ -186,17 +363,25 @@ class TcpConnection : public std::enable_shared_from_this<TcpConnection> {
                           return;
                         }
                         self->Flush();
-                      });
+    };
+    if (stream_) {
+      asio::async_write(*stream_, asio::buffer(wbuf_), std::move(written));
+    } else {
+      asio::async_write(socket_, asio::buffer(wbuf_), std::move(written));
+    }
   }
 
   // ---- reading ------------------------------------------------------------------
 
   void Read() {
-    socket_.async_read_some(
-        asio::buffer(rbuf_),
-        [self = shared_from_this()](const boost::system::error_code& ec, size_t n) {
-          self->OnRead(ec, n);
-        });
+    auto got = [self = shared_from_this()](const boost::system::error_code& ec, size_t n) {
+      self->OnRead(ec, n);
+    };
+    if (stream_) {
+      stream_->async_read_some(asio::buffer(rbuf_), std::move(got));
+    } else {
+      socket_.async_read_some(asio::buffer(rbuf_), std::move(got));
+    }
   }
 
   void OnRead(const boost::system::error_code& ec, size_t n) {
@@ -211,17 +396,27 @@ class TcpConnection : public std::enable_shared_from_this<TcpConnection> {
     }
     if (ec) {
       std::string reason;
-      if (ec == asio::error::eof) {
+      bool final = false;
+      // A TLS peer that closes without TLS's close_notify (GOODBYE is the
+      // orderly end here) is an end of stream too.
+      if (ec == asio::error::eof || ec == ssl::error::stream_truncated) {
         reason = decoder_.buffered() > 0
                      ? fmt::format("{} closed the connection inside a frame ({} bytes of it "
                                    "received)", PeerWord(), decoder_.buffered())
                      : fmt::format("{} closed the connection", PeerWord());
+      } else if (ec.category() == asio::error::get_ssl_category()) {
+        // With TLS 1.3 a master that refuses the agent's certificate says
+        // so after the agent's side of the TLS handshake is done: here.
+        reason = (side_ == Side::kAgent ? "ended the link with a TLS error: "
+                                        : "TLS error from the agent: ") +
+                 ec.message();
+        final = true;
       } else {
         reason = "connection error: " + ec.message();
       }
       if (state_ == State::kHandshake) reason += " during the handshake";
       CloseNow();
-      Notify(reason, false);
+      Notify(reason, final);
       return;
     }
     last_heard_ = SteadyClock::now();
@@ -239,12 +434,17 @@ class TcpConnection : public std::enable_shared_from_this<TcpConnection> {
       Dispatch(std::move(frame));
       if (state_ == State::kClosed) return;
       if (state_ == State::kClosing) break;  // keep reading, to see the peer close
+      if (tls_phase_ == TlsPhase::kHandshake) return;  // TLS reads from here on
     }
     Read();
   }
 
   void Dispatch(LinkFrame&& frame) {
     if (state_ == State::kHandshake) {
+      if (side_ == Side::kAgent && tls_ && tls_phase_ == TlsPhase::kGreeting) {
+        AgentTlsGreeting(std::move(frame));
+        return;
+      }
       if (auto* e = std::get_if<ErrorFrame>(&frame)) {
         Fail(side_ == Side::kMaster ? "the agent gave up: " + e->reason
                                     : "refused this agent: " + e->reason,
@@ -393,7 +593,7 @@ class TcpConnection : public std::enable_shared_from_this<TcpConnection> {
   void PostEarly() {
     if (early_posted_) return;
     early_posted_ = true;
-    asio::post(socket_.get_executor(), [self = shared_from_this()] {
+    asio::post(timer_.get_executor(), [self = shared_from_this()] {
       self->early_posted_ = false;
       while (!self->early_.empty() && self->handler_) {
         LinkMessage m = std::move(self->early_.front());
@@ -458,6 +658,10 @@ class TcpConnection : public std::enable_shared_from_this<TcpConnection> {
   // ERROR frame if given, then runs the hook for the state it was in.
   void Fail(const std::string& reason, const std::optional<std::string>& to_peer, bool final) {
     if (state_ == State::kClosing || state_ == State::kClosed) return;
+    if (SettingUpTls()) {
+      EndTls(reason, final);
+      return;
+    }
     if (to_peer) Queue(ErrorFrame{*to_peer});
     BeginClose();
     Notify(reason, final);
@@ -488,18 +692,18 @@ class TcpConnection : public std::enable_shared_from_this<TcpConnection> {
     if (shut_down_) return;
     shut_down_ = true;
     boost::system::error_code ec;
-    socket_.shutdown(tcp::socket::shutdown_send, ec);
+    Lowest().shutdown(tcp::socket::shutdown_send, ec);
     if (ec) CloseNow();
   }
 
   void CloseNow() {
     state_ = State::kClosed;
     boost::system::error_code ec;
-    socket_.close(ec);
+    Lowest().close(ec);
     timer_.cancel();
   }
 
-  tcp::socket socket_;
+  tcp::socket socket_;  // moved into stream_ when TLS starts
   asio::steady_timer timer_;
   Side side_;
   std::string secret_;
@@ -508,6 +712,15 @@ class TcpConnection : public std::enable_shared_from_this<TcpConnection> {
   TcpConnector::Identity identity_;
   State state_ = State::kHandshake;
   bool opened_ = false;  // the handshake completed (so an end is `lost`, not `refused`)
+
+  // TLS: kGreeting until the TLS handshake starts (master: sending the
+  // greeting, waiting for the ClientHello; agent: reading the greeting),
+  // kHandshake during it, kUp after.
+  enum class TlsPhase { kNone, kGreeting, kHandshake, kUp };
+  std::shared_ptr<TlsContext> tls_;
+  TlsPhase tls_phase_ = TlsPhase::kNone;
+  std::unique_ptr<ssl::stream<tcp::socket>> stream_;
+  std::string greeting_;  // master: being written
 
   std::string nonce_;         // ours
   std::string master_nonce_;  // agent side: the master's
@@ -841,8 +1054,11 @@ struct TcpConnector::State : std::enable_shared_from_this<TcpConnector::State> {
         s->Log(fmt::format("lost the master at {}: {}", s->Where(), reason));
         if (s->events.lost) s->events.lost(reason);
       };
-      self->Log(fmt::format("connected to the master at {} ({}) as node {}", self->Where(),
-                            c->peer().address, self->identity.node));
+      self->Log(fmt::format("connected to the master at {} ({}) as node {}{}", self->Where(),
+                            c->peer().address, self->identity.node,
+                            self->options.link.tls
+                                ? " over " + self->options.link.tls->description()
+                                : std::string()));
       self->Finish(std::make_unique<TcpLinkEnd>(c));
     };
     conn->StartAgent(identity);

@@ -27,7 +27,11 @@
 // Strangers (DESIGN.md §5): before the HMAC proof a connection holds at most
 // a greeting-sized buffer, at most max_handshaking of them exist at once (the
 // oldest is closed for a new one), each has handshake_timeout to finish, and
-// the lines logged about refused connections are rate-limited. An agent that
+// the lines logged about refused connections are rate-limited; with TLS
+// (tls.h) the same holds for the TLS handshake, which counts as part of the
+// handshake: a connection that sends anything but a ClientHello is closed at
+// its first byte, and OpenSSL's state is made only for one that does. An
+// agent that
 // proves the secret but claims a node rank that is the master's or already
 // joined is refused with a message on both sides.
 #ifndef PARALLELRUN_LINK_TCP_LINK_H_
@@ -47,6 +51,7 @@
 namespace parallelrun {
 
 class TcpConnection;  // tcp_link.cc
+class TlsContext;     // tls.h
 
 struct TcpLinkOptions {
   // The master's values are announced in WELCOME and used by both sides; an
@@ -61,6 +66,10 @@ struct TcpLinkOptions {
   size_t max_handshaking = 128;
   // Bytes queued for a peer that does not read before it counts as lost.
   size_t max_queued_bytes = 256u << 20;
+  // TLS (tls.h): the master's context on a listener, an agent's on a
+  // connector. Null: plain TCP. Both ends must agree (tls.h says how a
+  // mismatch is told).
+  std::shared_ptr<TlsContext> tls;
 };
 
 // Who is at the other end of a link.

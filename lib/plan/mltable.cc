@@ -17,6 +17,7 @@
 
 #include "base/source_error.h"
 #include "base/spelling.h"
+#include "plan/yaml_documents.h"
 
 namespace parallelrun {
 namespace {
@@ -153,7 +154,7 @@ class MLTableParser {
   }
 
   Status ParseDocument() {
-    std::vector<YAML::Node> docs = YAML::LoadAll(text_);
+    std::vector<YAML::Node> docs = LoadYamlDocuments(text_);
     if (docs.empty() || docs[0].IsNull()) {
       return ErrorAt(YAML::Mark(), "the MLTable file is empty; expected a mapping with 'paths:'");
     }
@@ -317,6 +318,17 @@ class MLTableParser {
                                              "read_json_lines or read_parquet transformation "
                                              "before it");
       }
+      // The steps go to the worker as JSON, which holds only UTF-8: a step
+      // with other bytes (a column name in Latin-1) is refused where it is.
+      for (size_t i = 0; i < steps_.size(); i++) {
+        try {
+          (void)steps_[i].dump();
+        } catch (const nlohmann::json::exception&) {
+          return ErrorAt(step_marks_[i], "transformation '" + step_names_[i] +
+                                             "' holds text that is not UTF-8; an MLTable file "
+                                             "is read as UTF-8");
+        }
+      }
       nlohmann::json t = {{"infer", infer_}, {"steps", steps_}};
       table_.read->transforms = t.dump();
     }
@@ -331,6 +343,8 @@ class MLTableParser {
     }
     step["line"] = key.Mark().line + 1;
     steps_.push_back(std::move(step));
+    step_names_.push_back(name);
+    step_marks_.push_back(key.Mark());
   }
 
   // "transformation 'X' (line N): " — the start of a message about one step.
@@ -770,6 +784,8 @@ class MLTableParser {
   MLTable table_;
   // The worker's part of the transformations (TableReadOptions::transforms).
   nlohmann::json steps_ = nlohmann::json::array();
+  std::vector<std::string> step_names_;  // each step's name and place, for messages
+  std::vector<YAML::Mark> step_marks_;
   bool infer_ = true;             // read_delimited infer_column_types
   std::string first_step_;        // the first worker step, for "needs a table"
   YAML::Mark first_step_mark_;

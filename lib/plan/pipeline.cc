@@ -25,6 +25,7 @@
 #include "base/spelling.h"
 #include "base/text.h"
 #include "plan/spec_node.h"
+#include "plan/yaml_documents.h"
 #include "plan/yaml_errors.h"
 
 namespace parallelrun {
@@ -331,7 +332,7 @@ class PipelineParser {
   // ---- the document ----
 
   Status ParseDocument(const Document** current) {
-    std::vector<YAML::Node> docs = YAML::LoadAll(doc_.text);
+    std::vector<YAML::Node> docs = LoadYamlDocuments(doc_.text);
     if (docs.empty() || docs[0].IsNull()) {
       return ErrorAt(YAML::Mark(), "the pipeline is empty");
     }

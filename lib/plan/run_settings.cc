@@ -207,7 +207,11 @@ Result<RunSettings> ResolveRunSettings(const Spec& spec,
     is_default[name] = true;
   }
 
-  for (const auto& [name, entry] : values) {
+  for (const auto& setting : values) {
+    // Not a structured binding: C++17 does not let the lambdas below
+    // capture one (clang, which builds the fuzz targets, refuses).
+    const std::string& name = setting.first;
+    const auto& entry = setting.second;
     // Each setting is checked on its own: with `errors`, a bad one is
     // recorded and the others are still checked.
     Status checked = [&]() -> Status {

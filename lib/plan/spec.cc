@@ -34,6 +34,7 @@
 
 #include "base/spelling.h"
 #include "plan/spec_node.h"
+#include "plan/yaml_documents.h"
 #include "plan/yaml_errors.h"
 #include "plan/yaml_overrides.h"
 
@@ -773,7 +774,7 @@ class SpecParser {
   // ---- the document ----
 
   Status ParseDocument() {
-    std::vector<YAML::Node> docs = YAML::LoadAll(text_);
+    std::vector<YAML::Node> docs = LoadYamlDocuments(text_);
     if (docs.empty() || (docs.size() == 1 && docs[0].IsNull())) {
       return ErrorAt(YAML::Mark(), "the spec is empty; expected a mapping with 'type: " +
                                        std::string(kComponentType) + "' or 'type: " + kV2Type +
@@ -1045,8 +1046,13 @@ class SpecParser {
       Names keys;
       SPEC_RETURN_IF_ERROR(ReadScalarList(*e, &keys));
       if (keys.empty()) return WrongKind(*e, "a non-empty list of keys");
-      spec_.settings["partition_keys"] =
-          SpecSetting{nlohmann::json(keys).dump(), LocationOf(e->value.Mark())};
+      std::string json;
+      try {
+        json = nlohmann::json(keys).dump();
+      } catch (const nlohmann::json::exception&) {  // found by fuzz/spec_fuzz
+        return ErrorAt(e->value.Mark(), "partition_keys holds a key that is not UTF-8 text");
+      }
+      spec_.settings["partition_keys"] = SpecSetting{json, LocationOf(e->value.Mark())};
     }
     if (const Entry* e = top.Find("resources")) {
       Mapping resources;
