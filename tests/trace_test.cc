@@ -3,12 +3,17 @@
 // whose events are well-formed and one per attempt.
 #include "report/trace.h"
 
+#include "base/job_dir.h"
 #include "base/text.h"
+
+#include <stdlib.h>
 
 #include <catch2/catch.hpp>
 
 #include <nlohmann/json.hpp>
 
+#include <filesystem>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -158,6 +163,27 @@ TEST_CASE("job reports: profile top lists are summed per function, most own time
   CHECK(top[2].function == "<built-in method builtins.sum>");
   CHECK(top[2].workers == 1);
   CHECK(SumProfileTops({}).empty());
+}
+
+TEST_CASE("trace: a report too large for a timeline gets none, and the error says why",
+          "[trace]") {
+  char tmpl[] = "/tmp/trace_test_XXXXXX";
+  REQUIRE(mkdtemp(tmpl) != nullptr);
+  std::string job = tmpl;
+  std::string csv = ProcessedMiniBatchesCsv(job);
+  std::filesystem::create_directories(std::filesystem::path(csv).parent_path());
+  {
+    std::ofstream f(csv);
+    f << "header\n";
+  }
+  // Sparse: the size is what counts, nothing is read.
+  std::filesystem::resize_file(csv, kMaxTraceCsvBytes + 1);
+  Status s = WriteTrace(job, {});
+  CHECK_FALSE(s.ok());
+  CHECK(s.message().find("MB of attempts, more than the 16 MB a timeline is made from") !=
+        std::string::npos);
+  CHECK_FALSE(std::filesystem::exists(TracePath(job)));
+  std::filesystem::remove_all(job);
 }
 
 TEST_CASE("AppendJsonString escapes quotes, backslashes and control bytes", "[trace]") {

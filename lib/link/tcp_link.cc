@@ -421,6 +421,10 @@ class TcpConnection : public std::enable_shared_from_this<TcpConnection> {
     }
     last_heard_ = SteadyClock::now();
     decoder_.Feed(rbuf_.data(), n);
+    // An open link's buffer starts small and doubles while reads fill it: a
+    // master of 10,000 agents held 64 KiB per link (655 MB) for frames of a
+    // few hundred bytes; a link that carries rows grows to 64 KiB at once.
+    if (opened_ && n == rbuf_.size() && rbuf_.size() < kOpenReadMax) rbuf_.resize(rbuf_.size() * 2);
     auto keep = shared_from_this();  // a handler may drop the last owner
     for (;;) {
       LinkFrame frame;
@@ -571,7 +575,7 @@ class TcpConnection : public std::enable_shared_from_this<TcpConnection> {
     state_ = State::kOpen;
     opened_ = true;
     decoder_.set_limit(kMaxLinkFrame);
-    rbuf_.resize(64 * 1024);  // no read is in flight: this runs inside OnRead
+    rbuf_.resize(kOpenReadStart);  // no read is in flight: this runs inside OnRead
     last_heard_ = SteadyClock::now();
     ArmTimer(Tick());
     auto open = std::move(hooks.open);
@@ -727,8 +731,11 @@ class TcpConnection : public std::enable_shared_from_this<TcpConnection> {
 
   LinkDecoder decoder_;
   // Greeting-sized until the peer proves the secret, so that strangers hold
-  // little; 64 KiB after.
+  // little.
   static constexpr size_t kGreetingReadSize = 4096;
+  // An open link's read buffer: from 4 KiB, doubled while reads fill it.
+  static constexpr size_t kOpenReadStart = 4096;
+  static constexpr size_t kOpenReadMax = 64 * 1024;
   std::vector<char> rbuf_;
   SteadyClock::time_point started_;
   std::string out_;   // queued, not yet being written

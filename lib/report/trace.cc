@@ -1,5 +1,7 @@
 #include "report/trace.h"
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <cmath>
 #include <iterator>
@@ -45,7 +47,9 @@ std::string TraceJson(const std::vector<AttemptRow>& attempts,
   // attempt made the document most of the master's CPU time for a job of
   // small mini-batches. Strings go through Printable() and AppendJsonString;
   // numbers are integers or finite doubles.
-  std::string out = "{\"traceEvents\":[";
+  std::string out;
+  out.reserve(400 * (attempts.size() + 8));  // no doubling of a large text
+  out += "{\"traceEvents\":[";
   bool first = true;
   auto begin_event = [&]() {
     if (!first) out += ",\n";
@@ -158,7 +162,18 @@ std::string TraceJson(const std::vector<AttemptRow>& attempts,
 }
 
 Status WriteTrace(const std::string& job_dir, const std::map<uint32_t, NodeReport>& nodes) {
-  auto rows = ReadAttemptRows(ProcessedMiniBatchesCsv(job_dir));
+  // The trace is made in memory (the rows, then the text: about 2 KB per
+  // attempt at the peak): a job of millions of mini-batches would need GBs
+  // at its very end for a file no viewer opens.
+  std::string csv = ProcessedMiniBatchesCsv(job_dir);
+  struct stat st;
+  if (stat(csv.c_str(), &st) == 0 && static_cast<uint64_t>(st.st_size) > kMaxTraceCsvBytes) {
+    return Status::Infrastructure(fmt::format(
+        "{} holds {} MB of attempts, more than the {} MB a timeline is made from (its memory "
+        "and its viewers' would not cope); the CSV itself has every attempt",
+        csv, st.st_size >> 20, kMaxTraceCsvBytes >> 20));
+  }
+  auto rows = ReadAttemptRows(csv);
   if (!rows.ok()) return rows.status();
   Status s = WriteFileAtomically(TracePath(job_dir), TraceJson(rows.value(), nodes),
                                  Durability::kProcessCrash);

@@ -28,7 +28,10 @@ std::string TraceJson(const std::vector<AttemptRow>& attempts,
                       const std::map<uint32_t, NodeReport>& nodes);
 
 // Reads processed_mini-batches.csv of `job_dir` and writes
-// logs/sys/trace.json (whole or not at all). Errors name the file.
+// logs/sys/trace.json (whole or not at all). Errors name the file. A CSV
+// larger than kMaxTraceCsvBytes (about 80,000 attempts) gets no timeline:
+// an error that says so.
+constexpr uint64_t kMaxTraceCsvBytes = 16ull << 20;
 Status WriteTrace(const std::string& job_dir, const std::map<uint32_t, NodeReport>& nodes);
 
 }  // namespace parallelrun
