@@ -23,8 +23,12 @@ namespace fs = std::filesystem;
 void WriteToken(const TempDir& dir, const std::string& text) {
   std::filesystem::create_directories(dir.path() + "/.parallelrun");
   std::string path = dir.path() + "/.parallelrun/token";
-  std::ofstream(path, std::ios::binary) << text;
-  chmod(path.c_str(), 0600);
+  // Made 0600 under another name, then renamed: an agent that is waiting
+  // for it must never see it readable by others (it refuses such a file).
+  std::string tmp = path + ".tmp";
+  std::ofstream(tmp, std::ios::binary) << text;
+  chmod(tmp.c_str(), 0600);
+  std::filesystem::rename(tmp, path);
 }
 
 SecretOptions InDir(const std::string& job_dir, bool master = false) {

@@ -103,7 +103,8 @@ class RunFilesTest(E2ETestCase):
         spec = self.component_spec()
         out = self.tmp / "out"
         run = self.run_job(spec, "-i", "data=data", "-o", "out=out",
-                           "--mini_batch_size", "7", "--process-count-per-node", "2")
+                           "--mini_batch_size", "7", "--process-count-per-node", "2",
+                           env={"WAIT_FOR_WORKERS": "2"})
         self.assertExit(run, 0)
         self.assertEqual(run.stdout, "")
         recorded = self.check_each_file_once(out, data)

@@ -26,14 +26,25 @@ RECORDER = """
     def init():
         os.makedirs(OUT, exist_ok=True)
         name = EntryScript().agent_name
-        with open(os.path.join(OUT, name + ".json"), "w") as f:
+        # Whole or not at all: a worker still in init() when the work runs
+        # out is stopped (SIGKILL) and must leave no half-written record.
+        tmp = os.path.join(OUT, name + ".tmp")
+        with open(tmp, "w") as f:
             json.dump({"pid": os.getpid(), "nice": os.nice(0),
                        "cuda": os.environ.get("CUDA_VISIBLE_DEVICES")}, f)
+        os.replace(tmp, os.path.join(OUT, name + ".json"))
 
     def busy(n):
         return sum(i * i for i in range(n))
 
     def run(mini_batch):
+        # RECORD_WAIT_FOR=N: no mini-batch ends before N workers have
+        # recorded themselves (bounded), so that none is stopped in init().
+        want = int(os.environ.get("RECORD_WAIT_FOR", "0"))
+        deadline = time.monotonic() + 30
+        while (len([n for n in os.listdir(OUT) if n.endswith(".json")]) < want
+               and time.monotonic() < deadline):
+            time.sleep(0.01)
         for path in mini_batch:
             base = os.path.basename(path)
             if base == "die":
@@ -113,7 +124,8 @@ class GpuTest(WorkerSettingsCase):
 
     def test_one_gpu_per_worker_while_they_last_the_rest_get_none(self):
         self.fake_nvidia_smi(2)
-        run = self.run_recorder(["a", "b", "c"], "--process_count_per_node", "3")
+        run = self.run_recorder(["a", "b", "c"], "--process_count_per_node", "3",
+                                env={"RECORD_WAIT_FOR": "3"})
         self.assertExit(run, 0)
         got = {name: r["cuda"] for name, r in self.recorded().items()}
         self.assertEqual(got, {"process000": "0", "process001": "1", "process002": None})
@@ -139,7 +151,7 @@ class GpuTest(WorkerSettingsCase):
 
     def test_launcher_cuda_visible_devices_are_shared_out(self):
         run = self.run_recorder(["a", "b"], "--process_count_per_node", "2",
-                                env={"CUDA_VISIBLE_DEVICES": "3,GPU-abc"})
+                                env={"CUDA_VISIBLE_DEVICES": "3,GPU-abc", "RECORD_WAIT_FOR": "2"})
         self.assertExit(run, 0)
         got = {name: r["cuda"] for name, r in self.recorded().items()}
         self.assertEqual(got, {"process000": "3", "process001": "GPU-abc"})

@@ -37,8 +37,12 @@ def init():
         "same_instance": EntryScript() is entry and OwnEntryScript() is entry,
         "argv0": sys.argv[0],
     }
-    with open(os.path.join(args.output, "api_%s.json" % entry.agent_name), "w") as f:
+    # Renamed into place: a worker stopped in init() (no work left for it)
+    # leaves no half-written file.
+    tmp = os.path.join(args.output, ".api_%s.tmp" % entry.agent_name)
+    with open(tmp, "w") as f:
         json.dump(seen, f)
+    os.replace(tmp, os.path.join(args.output, "api_%s.json" % entry.agent_name))
 
 
 def run(mini_batch):

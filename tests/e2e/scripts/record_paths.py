@@ -7,7 +7,10 @@ paths_<process>_<pid>.hex. The output folder is --out (v2 program_arguments)
 or else EntryScript().output_dir (ParallelComponent output_data).
 
 Set FAIL_ITEM_SUFFIX to make run() raise for any mini-batch holding a path
-that ends with it, HANG_ITEM_SUFFIX to make it hang (for 20 s) on one.
+that ends with it, HANG_ITEM_SUFFIX to make it hang (for 20 s) on one, and
+WAIT_FOR_WORKERS=N to make run() wait (at most 30 s) until N workers have
+finished init() (N argv files): a worker still in init() when the work runs
+out is stopped, so a test that needs every worker to take part says so.
 """
 import argparse
 import json
@@ -18,10 +21,11 @@ import time
 from azureml_user.parallel_run import EntryScript
 
 paths_file = None
+out_dir = None
 
 
 def init():
-    global paths_file
+    global paths_file, out_dir
     entry = EntryScript()
     parser = argparse.ArgumentParser()
     parser.add_argument("--out")
@@ -29,14 +33,22 @@ def init():
     out_dir = args.out or entry.output_dir
     os.makedirs(out_dir, exist_ok=True)
     name = "%s_%d" % (entry.agent_name, os.getpid())
-    with open(os.path.join(out_dir, "argv_%s.json" % name), "w") as f:
+    paths_file = open(os.path.join(out_dir, "paths_%s.hex" % name), "w")
+    # Renamed into place last: a worker stopped in init() leaves no argv file.
+    tmp = os.path.join(out_dir, ".argv_%s.tmp" % name)
+    with open(tmp, "w") as f:
         json.dump({"agent_name": entry.agent_name, "pid": os.getpid(), "argv": sys.argv,
                    "output_dir": entry.output_dir,
                    "AZUREML_BI_OUTPUT_PATH": os.environ.get("AZUREML_BI_OUTPUT_PATH")}, f)
-    paths_file = open(os.path.join(out_dir, "paths_%s.hex" % name), "w")
+    os.replace(tmp, os.path.join(out_dir, "argv_%s.json" % name))
 
 
 def run(mini_batch):
+    want = int(os.environ.get("WAIT_FOR_WORKERS", "0"))
+    deadline = time.monotonic() + 30
+    while (len([n for n in os.listdir(out_dir) if n.startswith("argv_")]) < want
+           and time.monotonic() < deadline):
+        time.sleep(0.01)
     for path in mini_batch:
         paths_file.write(os.fsencode(path).hex() + "\n")
     paths_file.flush()
