@@ -17,6 +17,7 @@ import os
 import pathlib
 import shutil
 import signal
+import random
 import socket
 import subprocess
 import time
@@ -115,7 +116,20 @@ LAUNCHER_NAMES = {"RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE", "GROUP
 
 
 def free_port():
-    """A TCP port nobody listens on right now (bound to port 0, then released)."""
+    """A TCP port nobody uses right now, below the kernel's ephemeral range
+    (32768-60999 here): a port the kernel hands out (bind to 0) is one it
+    may give again to any outgoing connection — another test's agent — before
+    the master binds it ("Address already in use", seen in CI)."""
+    low, _ = (int(x) for x in open("/proc/sys/net/ipv4/ip_local_port_range").read().split())
+    rng = random.Random()
+    for _ in range(200):
+        port = rng.randrange(20000, max(20001, min(low, 32768)))
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
