@@ -35,8 +35,12 @@ from azureml_user.parallel_run import EntryScript
 
 def init():
     EntryScript().logger.info("init in %s", sys.executable)
-    with open(os.path.join(EntryScript().output_dir, "python-%d.txt" % os.getpid()), "w") as f:
+    # Written whole or not at all: a worker still in init() when the work
+    # runs out is stopped, and must not leave a half-written file.
+    path = os.path.join(EntryScript().output_dir, "python-%d.txt" % os.getpid())
+    with open(path + ".tmp", "w") as f:
         f.write(sys.executable)
+    os.replace(path + ".tmp", path)
 
 
 def run(mini_batch):
