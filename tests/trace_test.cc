@@ -180,9 +180,66 @@ TEST_CASE("trace: a report too large for a timeline gets none, and the error say
   std::filesystem::resize_file(csv, kMaxTraceCsvBytes + 1);
   Status s = WriteTrace(job, {});
   CHECK_FALSE(s.ok());
-  CHECK(s.message().find("MB of attempts, more than the 16 MB a timeline is made from") !=
+  CHECK(s.message().find("MB of attempts, more than the 256 MB a timeline is made from") !=
         std::string::npos);
   CHECK_FALSE(std::filesystem::exists(TracePath(job)));
+  std::filesystem::remove_all(job);
+}
+
+TEST_CASE("trace: a CSV of many blocks is read and written streamed, records whole", "[trace]") {
+  // Over 4 MB of rows, each with a quoted message holding commas, doubled
+  // quotes and line ends: the block reader must not cut a record where a
+  // block ends, and the streamed trace must be the in-memory one.
+  char tmpl[] = "/tmp/trace_test_XXXXXX";
+  REQUIRE(mkdtemp(tmpl) != nullptr);
+  std::string job = tmpl;
+  std::string csv = ProcessedMiniBatchesCsv(job);
+  std::filesystem::create_directories(std::filesystem::path(csv).parent_path());
+  std::filesystem::create_directories(std::filesystem::path(TracePath(job)).parent_path());
+  constexpr int kRows = 20000;
+  {
+    std::ofstream f(csv, std::ios::binary);
+    f << "Mini-batch Id,Picked Count,Process,Node,Start Time,Total,Succeeded,Elapsed Seconds,"
+         "Status,Error Category,Error Message\r\n";
+    for (int i = 0; i < kRows; i++) {
+      f << i << ",1,process00" << (i % 4) << "," << (i % 3) << ",2026-12-01T10:00:"
+        << (10 + i % 40) << ".500000,10," << (i % 7 == 0 ? 0 : 10) << ",0.25,"
+        << (i % 7 == 0 ? "RUN_EXCEPTION" : "RUN_DONE") << ",ValueError,\"bad, \"\"item\"\" "
+        << i << "\nsecond line " << std::string(100, 'x') << "\"\r\n";
+    }
+  }
+  REQUIRE(std::filesystem::file_size(csv) > (4u << 20));
+  auto rows = ReadAttemptRows(csv);
+  REQUIRE(rows.ok());
+  REQUIRE(rows.value().size() == kRows);
+  for (int i : {0, 1, 4999, 12345, kRows - 1}) {
+    const AttemptRow& r = rows.value()[i];
+    CHECK(r.id == static_cast<uint64_t>(i));
+    CHECK(r.node == static_cast<uint32_t>(i % 3));
+    CHECK(r.message == "bad, \"item\" " + std::to_string(i) + "\nsecond line " + std::string(100, 'x'));
+  }
+  REQUIRE(WriteTrace(job, {}).ok());
+  std::ifstream in(TracePath(job), std::ios::binary);
+  std::string written((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  CHECK(written == TraceJson(rows.value(), {}));
+  auto trace = nlohmann::json::parse(written);
+  int attempts = 0;
+  for (const auto& e : trace.at("traceEvents")) attempts += e.value("cat", "") == "mini-batch";
+  CHECK(attempts == kRows);
+  CHECK_FALSE(std::filesystem::exists(TracePath(job) + ".tmp"));
+
+  // A row that cannot be parsed names its line, and leaves no timeline.
+  {
+    std::ofstream f(csv, std::ios::app | std::ios::binary);
+    f << "x,1,process000,0,2026-12-01T10:00:10.5,1,1,0.1,RUN_DONE,,\n";
+  }
+  std::filesystem::remove(TracePath(job));
+  Status s = WriteTrace(job, {});
+  CHECK_FALSE(s.ok());
+  CHECK(s.message().find(":" + std::to_string(kRows + 2) + ": Mini-batch Id is not a number") !=
+        std::string::npos);
+  CHECK_FALSE(std::filesystem::exists(TracePath(job)));
+  CHECK_FALSE(std::filesystem::exists(TracePath(job) + ".tmp"));
   std::filesystem::remove_all(job);
 }
 

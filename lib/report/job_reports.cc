@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <time.h>
 
 #include <algorithm>
@@ -188,13 +189,75 @@ int ProcessNumber(const std::string& process) {
   return static_cast<int>(n);
 }
 
-Result<std::vector<AttemptRow>> ReadAttemptRows(const std::string& path) {
-  std::string text;
-  if (!ReadWhole(path, &text)) {
-    return Status::Usage(fmt::format("cannot read {}: {}", path, ErrnoText(errno)));
+namespace {
+
+// The end of the last whole record in text[0, n): just after the last line
+// end outside quotes (a doubled quote toggles twice). 0 when there is none.
+size_t LastRecordEnd(const std::string& text, size_t n) {
+  bool quoted = false;
+  size_t end = 0;
+  for (size_t i = 0; i < n; i++) {
+    char c = text[i];
+    if (c == '"') {
+      quoted = !quoted;
+    } else if (c == '\n' && !quoted) {
+      end = i + 1;
+    }
   }
-  std::vector<AttemptRow> rows;
-  Status s = ForEachRow(path, text, [&rows](auto get) -> std::string {
+  return end;
+}
+
+// ForEachRow over a file read in blocks: memory is one block and one
+// record, whatever the file's size (a CSV of millions of attempts is read
+// at the end of the job it describes).
+template <typename RowFn>
+Status ForEachRowOfFile(const std::string& path, RowFn row) {
+  UniqueFd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) return Status::Usage(fmt::format("cannot read {}: {}", path, ErrnoText(errno)));
+  constexpr size_t kBlock = 1 << 20;
+  std::string buf, part;
+  std::vector<std::string> fields;
+  std::map<std::string, size_t> cols;
+  bool header = false, eof = false;
+  int line = 0;
+  while (!eof) {
+    size_t had = buf.size();
+    buf.resize(had + kBlock);
+    ssize_t n = ReadAll(fd.get(), buf.data() + had, kBlock);
+    if (n < 0) return Status::Usage(fmt::format("cannot read {}: {}", path, ErrnoText(errno)));
+    buf.resize(had + static_cast<size_t>(n));
+    eof = static_cast<size_t>(n) < kBlock;
+    // Whole records only, but all of what is left at the end (a last
+    // record without its line end).
+    size_t end = eof ? buf.size() : LastRecordEnd(buf, buf.size());
+    if (end == 0) continue;  // one record longer than a block: read on
+    part.assign(buf, 0, end);
+    buf.erase(0, end);
+    size_t pos = 0;
+    while (NextCsvRecord(part, &pos, &fields)) {
+      line++;
+      if (!header) {
+        cols = Columns(fields);
+        header = true;
+        continue;
+      }
+      if (fields.size() == 1 && fields[0].empty()) continue;
+      auto get = [&](const char* name) -> std::string {
+        auto it = cols.find(name);
+        return it != cols.end() && it->second < fields.size() ? fields[it->second] : "";
+      };
+      std::string error = row(get);
+      if (!error.empty()) return Status::Usage(fmt::format("{}:{}: {}", path, line, error));
+    }
+  }
+  if (!header) return Status::Usage(path + ": empty file, no header");
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status ForEachAttemptRow(const std::string& path, const std::function<void(AttemptRow&&)>& fn) {
+  return ForEachRowOfFile(path, [&fn](auto get) -> std::string {
     AttemptRow r;
     uint64_t attempt = 0, node = 0;
     if (!ToU64(get("Mini-batch Id"), &r.id)) return "Mini-batch Id is not a number";
@@ -213,9 +276,14 @@ Result<std::vector<AttemptRow>> ReadAttemptRows(const std::string& path) {
     r.status = get("Status");
     r.category = get("Error Category");
     r.message = get("Error Message");
-    rows.push_back(std::move(r));
+    fn(std::move(r));
     return "";
   });
+}
+
+Result<std::vector<AttemptRow>> ReadAttemptRows(const std::string& path) {
+  std::vector<AttemptRow> rows;
+  Status s = ForEachAttemptRow(path, [&rows](AttemptRow&& r) { rows.push_back(std::move(r)); });
   if (!s.ok()) return s;
   return rows;
 }

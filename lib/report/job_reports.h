@@ -10,6 +10,7 @@
 #define PARALLELRUN_REPORT_JOB_REPORTS_H_
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -87,6 +88,10 @@ Result<JobReports> ReadJobReports(const std::string& job_dir);
 
 // The rows of processed_mini-batches.csv at `path` (errors as above).
 Result<std::vector<AttemptRow>> ReadAttemptRows(const std::string& path);
+
+// The same rows one at a time, read in blocks: bounded memory whatever the
+// file's size. Stops at the first row that cannot be parsed.
+Status ForEachAttemptRow(const std::string& path, const std::function<void(AttemptRow&&)>& fn);
 
 // "2026-12-01T03:51:31.123456" (UTC, as IsoTime writes) → epoch seconds;
 // false when `text` is not such a time.

@@ -1,9 +1,12 @@
 #include "report/trace.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <iterator>
 #include <limits>
 
@@ -17,6 +20,8 @@ namespace parallelrun {
 
 namespace {
 
+constexpr size_t kTraceBlock = 1 << 20;
+
 // Workers without a number (not "processNNN") get tids after the others.
 int Tid(const std::string& process, std::map<std::string, int>* extra) {
   int n = ProcessNumber(process);
@@ -28,12 +33,24 @@ int Tid(const std::string& process, std::map<std::string, int>* extra) {
   return tid;
 }
 
-}  // namespace
+// Each attempt, as many times as asked: the trace reads them twice (the
+// origin and each worker's last end, then the events), so that no list of
+// them is held.
+using EachAttempt = std::function<Status(const std::function<void(AttemptRow&&)>&)>;
 
-std::string TraceJson(const std::vector<AttemptRow>& attempts,
-                      const std::map<uint32_t, NodeReport>& nodes) {
+// Writes the trace into `out`, calling `flush` whenever it holds more than
+// a block (a file's writer empties it; a string's does nothing).
+Status WriteTraceText(const EachAttempt& each, const std::map<uint32_t, NodeReport>& nodes,
+                      std::string& out, const std::function<Status()>& flush) {
   double origin = std::numeric_limits<double>::max();
-  for (const auto& a : attempts) origin = std::min(origin, a.start);
+  // The last end of an attempt per worker: its shutdown starts after it.
+  std::map<std::pair<uint32_t, std::string>, double> last_end;
+  Status read = each([&](AttemptRow&& a) {
+    origin = std::min(origin, a.start);
+    double& end = last_end[{a.node, a.process}];
+    end = std::max(end, a.end());
+  });
+  if (!read.ok()) return read;
   for (const auto& [node, rep] : nodes) {
     for (const auto& p : rep.processes) {
       if (p.start_time > 0) origin = std::min(origin, p.start_time);
@@ -47,8 +64,6 @@ std::string TraceJson(const std::vector<AttemptRow>& attempts,
   // attempt made the document most of the master's CPU time for a job of
   // small mini-batches. Strings go through Printable() and AppendJsonString;
   // numbers are integers or finite doubles.
-  std::string out;
-  out.reserve(400 * (attempts.size() + 8));  // no doubling of a large text
   out += "{\"traceEvents\":[";
   bool first = true;
   auto begin_event = [&]() {
@@ -100,13 +115,11 @@ std::string TraceJson(const std::vector<AttemptRow>& attempts,
     }
   };
 
-  // The last end of an attempt per worker: its shutdown starts after it.
-  std::map<std::pair<uint32_t, std::string>, double> last_end;
-  for (const auto& a : attempts) {
+  Status flushed = Status::Ok();
+  read = each([&](AttemptRow&& a) {
+    if (!flushed.ok()) return;
     int tid = Tid(a.process, &extra);
     name_track(a.node, tid, a.process);
-    double& end = last_end[{a.node, a.process}];
-    end = std::max(end, a.end());
     std::string name = "mini-batch " + std::to_string(a.id);
     if (a.attempt > 1) name += " (attempt " + std::to_string(a.attempt) + ")";
     if (!a.ok()) name += " " + a.status;
@@ -127,7 +140,10 @@ std::string TraceJson(const std::vector<AttemptRow>& attempts,
       str(a.message);
     }
     out += "}}";
-  }
+    if (out.size() >= kTraceBlock) flushed = flush();
+  });
+  if (!read.ok()) return read;
+  if (!flushed.ok()) return flushed;
   for (const auto& [node, rep] : nodes) {
     for (const auto& p : rep.processes) {
       if (p.start_time <= 0) continue;
@@ -158,27 +174,56 @@ std::string TraceJson(const std::vector<AttemptRow>& attempts,
   out += "],\n\"displayTimeUnit\":\"ms\",\"otherData\":{\"origin_utc\":";
   str(IsoTime(origin));
   out += ",\"tool\":\"parallelrun\"}}\n";
+  return flush();
+}
+
+}  // namespace
+
+std::string TraceJson(const std::vector<AttemptRow>& attempts,
+                      const std::map<uint32_t, NodeReport>& nodes) {
+  std::string out;
+  out.reserve(400 * (attempts.size() + 8));  // no doubling of a large text
+  WriteTraceText(
+      [&attempts](const std::function<void(AttemptRow&&)>& fn) {
+        for (const auto& a : attempts) fn(AttemptRow(a));
+        return Status::Ok();
+      },
+      nodes, out, [] { return Status::Ok(); });
   return out;
 }
 
 Status WriteTrace(const std::string& job_dir, const std::map<uint32_t, NodeReport>& nodes) {
-  // The trace is made in memory (the rows, then the text: about 2 KB per
-  // attempt at the peak): a job of millions of mini-batches would need GBs
-  // at its very end for a file no viewer opens.
+  // Streamed: the rows are read from the CSV twice, in blocks, and the
+  // events written in blocks, so the master's memory does not grow with the
+  // job. The bound is the viewers': chrome://tracing and Perfetto load the
+  // whole JSON in a browser tab.
   std::string csv = ProcessedMiniBatchesCsv(job_dir);
   struct stat st;
   if (stat(csv.c_str(), &st) == 0 && static_cast<uint64_t>(st.st_size) > kMaxTraceCsvBytes) {
     return Status::Infrastructure(fmt::format(
-        "{} holds {} MB of attempts, more than the {} MB a timeline is made from (its memory "
-        "and its viewers' would not cope); the CSV itself has every attempt",
+        "{} holds {} MB of attempts, more than the {} MB a timeline is made from (its "
+        "viewers load it whole in a browser); the CSV itself has every attempt",
         csv, st.st_size >> 20, kMaxTraceCsvBytes >> 20));
   }
-  auto rows = ReadAttemptRows(csv);
-  if (!rows.ok()) return rows.status();
-  Status s = WriteFileAtomically(TracePath(job_dir), TraceJson(rows.value(), nodes),
-                                 Durability::kProcessCrash);
-  if (!s.ok()) return Status::Infrastructure("cannot write the timeline " + s.message());
-  return Status::Ok();
+  std::string path = TracePath(job_dir), temp = path + ".tmp";
+  UniqueFd fd(open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+  if (!fd.valid()) return Status::Infrastructure("cannot write the timeline " + ErrnoMessage(temp, errno));
+  std::string out;
+  out.reserve(kTraceBlock + 4096);
+  Status s = WriteTraceText(
+      [&csv](const std::function<void(AttemptRow&&)>& fn) { return ForEachAttemptRow(csv, fn); },
+      nodes, out, [&] {
+        if (!WriteAll(fd.get(), out.data(), out.size())) {
+          return Status::Infrastructure("cannot write the timeline " + ErrnoMessage(temp, errno));
+        }
+        out.clear();
+        return Status::Ok();
+      });
+  if (s.ok() && (fd.Close() != 0 || rename(temp.c_str(), path.c_str()) != 0)) {
+    s = Status::Infrastructure("cannot write the timeline " + ErrnoMessage(path, errno));
+  }
+  if (!s.ok()) unlink(temp.c_str());
+  return s;
 }
 
 }  // namespace parallelrun

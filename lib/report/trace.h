@@ -28,10 +28,11 @@ std::string TraceJson(const std::vector<AttemptRow>& attempts,
                       const std::map<uint32_t, NodeReport>& nodes);
 
 // Reads processed_mini-batches.csv of `job_dir` and writes
-// logs/sys/trace.json (whole or not at all). Errors name the file. A CSV
-// larger than kMaxTraceCsvBytes (about 80,000 attempts) gets no timeline:
-// an error that says so.
-constexpr uint64_t kMaxTraceCsvBytes = 16ull << 20;
+// logs/sys/trace.json (whole or not at all), both streamed: memory does not
+// grow with the number of attempts. Errors name the file. A CSV larger than
+// kMaxTraceCsvBytes (about 1.3 million attempts, a trace of ~500 MB, more
+// than its viewers open) gets no timeline: an error that says so.
+constexpr uint64_t kMaxTraceCsvBytes = 256ull << 20;
 Status WriteTrace(const std::string& job_dir, const std::map<uint32_t, NodeReport>& nodes);
 
 }  // namespace parallelrun
