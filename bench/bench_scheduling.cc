@@ -120,7 +120,7 @@ class FakeAgent {
       }
       OnLink(std::move(link.value()));
     };
-    events.lost = [this](const std::string& reason) {
+    events.lost = [this](const std::string& reason, bool) {
       if (!done_) fmt::print(stderr, "agent {}: lost the master: {}\n", node_, reason);
       Ended();
     };

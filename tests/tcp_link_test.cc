@@ -132,7 +132,10 @@ struct AgentSide {
       end = std::move(r.value());
       end->SetHandler([this](LinkMessage&& m) { received.push_back(std::move(m)); });
     };
-    events.lost = [this](const std::string& reason) { lost.push_back(reason); };
+    events.lost = [this](const std::string& reason, bool by_tls) {
+      lost.push_back(reason);
+      lost_by_tls.push_back(by_tls);
+    };
     events.log = [this](const std::string& line) { log.push_back(line); };
     connector = std::make_unique<TcpConnector>(io, "127.0.0.1", port, secret,
                                                TcpConnector::Identity{node, 4, "agent-host"},
@@ -155,6 +158,7 @@ struct AgentSide {
   std::optional<Status> failed;
   std::vector<LinkMessage> received;
   std::vector<std::string> lost;
+  std::vector<bool> lost_by_tls;
   std::vector<std::string> log;
 };
 
@@ -668,6 +672,7 @@ TEST_CASE("TcpLink: an agent notices a silent master", "[tcp_link]") {
   REQUIRE(RunUntil(io, [&] { return !agent.lost.empty(); }));
   CHECK(steady_clock::now() - since >= 150ms);
   CHECK(agent.lost[0] == "nothing received from the master for 200 ms (heartbeat timeout)");
+  CHECK_FALSE(agent.lost_by_tls[0]);  // a master that went silent may be gone: failover
   CHECK(Contains(agent.log, fmt::format("lost the master at 127.0.0.1:{}: nothing received from "
                                         "the master for 200 ms (heartbeat timeout)",
                                         master.port())));
@@ -808,6 +813,7 @@ TEST_CASE("TcpLink: closing an end is orderly and seen by the peer", "[tcp_link]
     REQUIRE(RunUntil(io, [&] { return agent.lost.size() == 1; }));
     REQUIRE(agent.received.size() == 1);
     CHECK(std::holds_alternative<DrainMsg>(agent.received[0]));
+    CHECK_FALSE(agent.lost_by_tls[0]);
     CHECK(agent.lost[0] == "the master closed the link");
     CHECK(master.lost.empty());
     // Sending on a closed end is a no-op.

@@ -39,7 +39,7 @@ Status RunAgentNode(NodeLoop& loop, const Role& role, const JobSecret& secret,
 
   Status outcome = Status::Infrastructure(
       fmt::format("lost the master at {}:{}", role.master_host, role.master_port));
-  bool ended = false, interrupted = false, lost = false;
+  bool ended = false, interrupted = false, lost = false, lost_for_good = false;
   std::unique_ptr<Agent> agent;
   std::string host = Hostname();
   uint32_t slots = static_cast<uint32_t>(wc.slots);
@@ -64,9 +64,10 @@ Status RunAgentNode(NodeLoop& loop, const Role& role, const JobSecret& secret,
     agent->Start();
     agent->ReportWorkers(std::chrono::milliseconds(500));
   };
-  events.lost = [&](const std::string& reason) {
+  events.lost = [&](const std::string& reason, bool by_tls) {
     if (ended) return;
     lost = true;
+    lost_for_good = by_tls;
     outcome = Status::Infrastructure(fmt::format("lost the master at {}:{}: {}", role.master_host,
                                                  role.master_port, reason));
     note(outcome.message());
@@ -106,7 +107,10 @@ Status RunAgentNode(NodeLoop& loop, const Role& role, const JobSecret& secret,
   connector.Start();
   loop.Run();
   if (failover && lost && !ended && !interrupted) {
-    failover->master_lost = true;
+    // A link that TLS ended did not lose a master: it lives and holds the
+    // job dir, so no node could take over, and this one would wait for
+    // nothing. It ends, as without failover.
+    failover->master_lost = !lost_for_good;
     return outcome;
   }
   progress->Say(outcome.ok() ? "job succeeded (reported by the master)"

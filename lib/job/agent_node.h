@@ -21,7 +21,8 @@ namespace parallelrun {
 // How an agent node takes part in master failover (failover.h).
 struct AgentFailover {
   // Set when the master was lost after this node joined it, or replaced
-  // while this node was still trying to reach it.
+  // while this node was still trying to reach it; not for a link that TLS
+  // ended (the master lives).
   bool master_lost = false;
   // Asked every kGonePoll while this node has not reached its master: true
   // once that master is known to be gone (another node holds the role, or

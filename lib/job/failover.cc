@@ -366,11 +366,6 @@ Status RunAgentNodeWithFailover(FailoverNode node, Progress* progress, FILE* out
                           job_dir, node.argv, node.connect, progress, out, &failover);
     }
     if (!failover.master_lost) return lost;
-    // A link that TLS ended (a record that failed its check: someone
-    // between the nodes, or a broken network) did not lose a master: the
-    // master lives and holds the job dir, so no node could take over, and
-    // this one would wait for nothing. It ends, as without failover.
-    if (lost.message().find("TLS error") != std::string::npos) return lost;
     lost_nodes++;
     std::string what = fmt::format("lost the master (node {}, {}:{}, round {}): {}", master_node,
                                    role.master_host, role.master_port, round, lost.message());

@@ -61,8 +61,10 @@ class TcpConnection : public std::enable_shared_from_this<TcpConnection> {
     // The handshake failed. `final`: retrying cannot help (refused,
     // version, authentication) as opposed to a connection that broke.
     std::function<void(const std::string& reason, bool final)> refused;
-    // An open connection ended without this side closing it.
-    std::function<void(const std::string& reason)> lost;
+    // An open connection ended without this side closing it. `by_tls`:
+    // TLS ended it (a record failed its check), not a peer that closed,
+    // broke or went silent.
+    std::function<void(const std::string& reason, bool by_tls)> lost;
     // Master side, after the agent proved the secret: "" admits it, else
     // the reason it is refused (sent to the agent and logged).
     std::function<std::string(const PeerInfo& peer)> admit;
@@ -416,7 +418,7 @@ class TcpConnection : public std::enable_shared_from_this<TcpConnection> {
       }
       if (state_ == State::kHandshake) reason += " during the handshake";
       CloseNow();
-      Notify(reason, final);
+      Notify(reason, final, /*by_tls=*/final);
       return;
     }
     last_heard_ = SteadyClock::now();
@@ -673,12 +675,12 @@ class TcpConnection : public std::enable_shared_from_this<TcpConnection> {
 
   // Runs refused (during the handshake) or lost (after it), once. The hooks
   // are moved out first: running one may drop the owner that set them.
-  void Notify(const std::string& reason, bool final) {
+  void Notify(const std::string& reason, bool final, bool by_tls = false) {
     auto refused = std::move(hooks.refused);
     auto lost = std::move(hooks.lost);
     hooks = Hooks{};
     if (!opened_ && refused) refused(reason, final);
-    if (opened_ && lost) lost(reason);
+    if (opened_ && lost) lost(reason, by_tls);
   }
 
   // Stops reading into the protocol, lets queued frames drain, then shuts
@@ -839,7 +841,7 @@ struct TcpListener::State : std::enable_shared_from_this<TcpListener::State> {
       }
       PeerInfo p = c->peer();
       self->joined[p.node] = c;
-      c->hooks.lost = [weak, p](const std::string& reason) {
+      c->hooks.lost = [weak, p](const std::string& reason, bool) {
         auto s = weak.lock();
         if (!s || !s->alive) return;
         s->Log(fmt::format("lost the agent of node {} ({}): {}", p.node, p.address, reason));
@@ -1055,11 +1057,11 @@ struct TcpConnector::State : std::enable_shared_from_this<TcpConnector::State> {
         return;
       }
       self->conn.reset();
-      c->hooks.lost = [weak](const std::string& reason) {
+      c->hooks.lost = [weak](const std::string& reason, bool by_tls) {
         auto s = weak.lock();
         if (!s || !s->alive) return;
         s->Log(fmt::format("lost the master at {}: {}", s->Where(), reason));
-        if (s->events.lost) s->events.lost(reason);
+        if (s->events.lost) s->events.lost(reason, by_tls);
       };
       self->Log(fmt::format("connected to the master at {} ({}) as node {}{}", self->Where(),
                             c->peer().address, self->identity.node,

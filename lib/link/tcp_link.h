@@ -166,8 +166,10 @@ class TcpConnector {
     // agent (authentication, version) or failed to prove itself — those are
     // not retried.
     std::function<void(Result<std::unique_ptr<TcpLinkEnd>>)> done;
-    // The link given by `done` ended without this side closing it.
-    std::function<void(const std::string& reason)> lost;
+    // The link given by `done` ended without this side closing it. `by_tls`:
+    // TLS ended it (a record failed its check: someone between the nodes or
+    // a broken network), so the master is not known to be gone.
+    std::function<void(const std::string& reason, bool by_tls)> lost;
     std::function<void(const std::string&)> log;
   };
 

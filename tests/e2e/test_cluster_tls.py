@@ -311,6 +311,8 @@ class TlsWireTest(TlsBase):
         self.assertExits(agent, 3)
         self.assertRegex(agent.stderr, r"lost the master at 127\.0\.0\.1:\d+: ended the link "
                                        r"with a TLS error: \S")
+        # The master lives: the agent does not wait for a failover.
+        self.assertNotIn("waiting for a node to take the master role", agent.stderr)
         self.wait_until(lambda: "lost the agent of node 1" in self.master_log(), "the loss",
                         describe=self.describe)
         # The master goes on without it; what node 1 held runs on node 0.
