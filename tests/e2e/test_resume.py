@@ -163,9 +163,13 @@ class KillAtRandomMomentsTest(ResumeCase):
         argv = self.args(job, out)
         kills = 0
         started = False  # the journal holds the job's request
+        # 30 mini-batches of 3 items at 0.1 s on 2 workers: at least 4.5 s of
+        # running, more than the first 8 random moments add up to (3.0 s), so
+        # however fast the machine, the job cannot end before the 9th round
+        # (at 0.03 s a fast machine finished it in the 5th, with 4 kills).
         for round_ in range(20):
             proc = self.start(["resume", job, "--progress", "none"] if started else argv,
-                              env={"ITEM_SECONDS": "0.03"})
+                              env={"ITEM_SECONDS": "0.1"})
             time.sleep(rng.uniform(0.02, 0.8))  # the random moment of the kill: the test's point
             if proc.poll() is None:
                 proc.kill()
