@@ -65,7 +65,8 @@ std::string Refusal(Decode decode, const std::string& payload) {
 
 // ---- agent → worker ----------------------------------------------------------
 
-TEST_CASE("EncodeRun: ids, attempt, input, kind and items byte-exact", "[worker_protocol]") {
+TEST_CASE("EncodeRun: an item holding a NUL sends every item as its own field",
+          "[worker_protocol]") {
   MiniBatch batch;
   batch.id = 0x1122334455667788ull;
   batch.input = 3;
@@ -96,6 +97,7 @@ TEST_CASE("EncodeRun: ids, attempt, input, kind and items byte-exact", "[worker_
   CHECK(r.U32("partition keys") == 0);  // no partition
   CHECK(r.U64("known_rows") == 77);
   REQUIRE(r.U32("items") == batch.items.size());
+  CHECK(r.U8("joined") == 0);
   for (const std::string& item : batch.items) {
     std::string got = r.Bytes("item");
     CHECK(got.size() == item.size());
@@ -105,18 +107,58 @@ TEST_CASE("EncodeRun: ids, attempt, input, kind and items byte-exact", "[worker_
   CHECK(r.Done(&why));
 }
 
+TEST_CASE("EncodeRun: paths of any other bytes go as one block, NUL between each",
+          "[worker_protocol]") {
+  MiniBatch batch;
+  batch.id = 5;
+  batch.items = {
+      "data/plain.png",
+      "data/with space.png",
+      "data/new\nline.png",
+      "data/latin1-\xe9t\xe9.png",  // not UTF-8
+      "data/cut-\xe2\x82",           // a UTF-8 sequence cut short
+      "",
+      "data/\xc3\xa4rger.txt",  // UTF-8
+  };
+  std::string out;
+  EncodeRun(batch, 3, &out);
+  Frame f = OnlyFrame(out);
+  WireFields r(f.payload);
+  CHECK(r.U64("mini_batch_id") == 5);
+  CHECK(r.U32("attempt") == 3);
+  CHECK(r.U32("input_index") == 0);
+  CHECK(r.U8("kind") == 0);  // kFiles
+  CHECK(r.U32("partition keys") == 0);
+  CHECK(r.U64("known_rows") == 0);
+  CHECK(r.U32("items") == 7);
+  CHECK(r.U8("joined") == 1);
+  CHECK(r.Bytes("joined items") ==
+        "data/plain.png\0data/with space.png\0data/new\nline.png\0data/latin1-\xe9t\xe9.png\0"
+        "data/cut-\xe2\x82\0\0data/\xc3\xa4rger.txt"s);
+  std::string why;
+  CHECK(r.Done(&why));
+
+  // One empty path is a block of 0 bytes, as no path at all is; n tells them apart.
+  batch.items = {""};
+  out.clear();
+  EncodeRun(batch, 1, &out);
+  CHECK(out.substr(out.size() - 9) == "\x01\0\0\0"s "\x01"s "\0\0\0\0"s);
+}
+
 TEST_CASE("EncodeRun: a mini-batch without items", "[worker_protocol]") {
   MiniBatch batch;
   batch.id = 7;
   std::string out;
   EncodeRun(batch, 1, &out);
-  CHECK(out == "\x22\0\0\0\x10"s                 // length 34, RUN
+  CHECK(out == "\x27\0\0\0\x10"s                 // length 39, RUN
                    "\x07\0\0\0\0\0\0\0"s         // id
                    "\x01\0\0\0"s "\0\0\0\0"s     // attempt, input
                    "\0"s                          // kind: files
                    "\0\0\0\0"s                   // no partition
                    "\0\0\0\0\0\0\0\0"s           // known_rows
-                   "\0\0\0\0"s);                 // no items
+                   "\0\0\0\0"s                   // no items
+                   "\x01"s                       // joined
+                   "\0\0\0\0"s);                 // an empty block
 }
 
 TEST_CASE("EncodeRun: a partition's key values in order, bytes kept", "[worker_protocol]") {
@@ -142,12 +184,14 @@ TEST_CASE("EncodeRun: a partition's key values in order, bytes kept", "[worker_p
   }
   CHECK(r.U64("known_rows") == 0);
   REQUIRE(r.U32("items") == 1);
-  CHECK(r.Bytes("item") == "/d/a.csv");
+  CHECK(r.U8("joined") == 1);
+  CHECK(r.Bytes("joined items") == "/d/a.csv");
   std::string why;
   CHECK(r.Done(&why));
 }
 
-TEST_CASE("EncodeRun: the payload is the mini-batch codec's", "[worker_protocol]") {
+TEST_CASE("EncodeRun: the fields before the items are the mini-batch codec's",
+          "[worker_protocol]") {
   MiniBatch batch;
   batch.id = 11;
   batch.kind = MiniBatchKind::kTablePartition;
@@ -157,14 +201,9 @@ TEST_CASE("EncodeRun: the payload is the mini-batch codec's", "[worker_protocol]
   std::string out;
   EncodeRun(batch, 2, &out);
   Frame f = OnlyFrame(out);
-  MiniBatch back;
-  uint32_t attempt = 0;
-  std::string why;
-  REQUIRE(DecodeMiniBatch(f.payload, &back, &attempt, &why));
-  CHECK(attempt == 2);
-  CHECK(back.known_rows == 1000);
-  CHECK(back.partition == batch.partition);
-  CHECK(back.items == batch.items);
+  WireWriter head;
+  EncodeMiniBatchHead(batch, 2, &head);
+  CHECK(f.payload == head.data() + "\x01\0\0\0"s "\x01"s "\x01\0\0\0d"s);
 }
 
 TEST_CASE("EncodeStart: version then every field in the documented order",
@@ -225,7 +264,7 @@ TEST_CASE("EncodeStart: without append_row its folder is not sent", "[worker_pro
   EncodeStart(s, &out);
   // version, 4 empty texts, no argv, append_row 0, tabular 0, partitioned 0,
   // 6 empty texts, nice 0, 2 empty texts, gpu 0.
-  CHECK(out == "\x3e\0\0\0\x03"s + "\x04\0\0\0"s + std::string(4 * 4 + 4, '\0') +
+  CHECK(out == "\x3e\0\0\0\x03"s + "\x05\0\0\0"s + std::string(4 * 4 + 4, '\0') +
                    std::string(3, '\0') + std::string(6 * 4, '\0') + std::string(1 + 2 * 4 + 1, '\0'));
 }
 

@@ -11,6 +11,12 @@ constexpr size_t kMinKeyValueBytes = 8;  // bytes "", bytes ""
 }  // namespace
 
 void EncodeMiniBatch(const MiniBatch& batch, uint32_t attempt, WireWriter* w) {
+  EncodeMiniBatchHead(batch, attempt, w);
+  w->U32(static_cast<uint32_t>(batch.items.size()));
+  for (const std::string& item : batch.items) w->Bytes(item);
+}
+
+void EncodeMiniBatchHead(const MiniBatch& batch, uint32_t attempt, WireWriter* w) {
   w->U64(batch.id);
   w->U32(attempt);
   w->U32(batch.input);
@@ -21,8 +27,6 @@ void EncodeMiniBatch(const MiniBatch& batch, uint32_t attempt, WireWriter* w) {
     w->Bytes(value);
   }
   w->U64(batch.known_rows);
-  w->U32(static_cast<uint32_t>(batch.items.size()));
-  for (const std::string& item : batch.items) w->Bytes(item);
 }
 
 bool DecodeMiniBatch(std::string_view payload, MiniBatch* batch, uint32_t* attempt,

@@ -1,7 +1,9 @@
 // The one encoding of a mini-batch sent to be run: the payload of the
-// link's LEASE (master → agent, link/link_codec.h) and of the worker
-// protocol's RUN (agent → worker, node/worker_protocol.h), and what
-// lib/node/worker_driver.py reads (keep it in step).
+// link's LEASE (master → agent, link/link_codec.h) and the journal's
+// mini-batch record. The worker protocol's RUN (agent → worker,
+// node/worker_protocol.h) begins with the same fields up to known_rows and
+// lays its items out its own way, for lib/node/worker_driver.py (keep it in
+// step).
 //
 // Fields in order (encodings as in wire.h; nothing before or after):
 //   u64 mini_batch_id
@@ -33,6 +35,10 @@ namespace parallelrun {
 
 // Appends `batch`, to be run as try `attempt`, to `w`.
 void EncodeMiniBatch(const MiniBatch& batch, uint32_t attempt, WireWriter* w);
+
+// The fields before the items (mini_batch_id … known_rows), which the worker
+// protocol's RUN shares and follows with items of its own layout.
+void EncodeMiniBatchHead(const MiniBatch& batch, uint32_t attempt, WireWriter* w);
 
 // Reads a whole payload into *batch and *attempt. False, with *why saying
 // what is wrong, when it is malformed.

@@ -3,8 +3,8 @@
 Shipped inside the parallelrun binary (embedded at build time) and started as
 `python -c <this source> worker` by the agent, with stdin/stdout as the
 protocol pipes and stderr as the process's stderr log file. The protocol is
-specified in lib/node/worker_protocol.h, the mini-batch in RUN in
-lib/base/mini_batch_codec.h; keep them in step. Standard library only.
+specified in lib/node/worker_protocol.h (RUN's fields before the items in
+lib/base/mini_batch_codec.h); keep them in step. Standard library only.
 
 `python -c <this source> check ENTRY_SCRIPT` is the pre-flight check the
 command runs before any worker starts: it reports, as one JSON line, the
@@ -42,7 +42,7 @@ import time
 import traceback
 import types
 
-PROTOCOL_VERSION = 4
+PROTOCOL_VERSION = 5
 MAX_FRAME = 256 << 20
 
 HELLO, INIT_DONE, START = 0x01, 0x02, 0x03
@@ -71,9 +71,12 @@ _U8 = struct.Struct("<B")
 _U32 = struct.Struct("<I")
 _U64 = struct.Struct("<Q")
 _RUN_HEAD = struct.Struct("<QIIB")
-_RUN_ROWS_ITEMS = struct.Struct("<QI")  # known_rows, then the item count
+_RUN_ITEMS = struct.Struct("<QIBI")  # known_rows, item count, joined, the block's length
 _RESULT_HEAD = struct.Struct("<QIBQQdddd")
-# os.fsdecode, without its Python-level checks, for every path of a mini-batch.
+# os.fsdecode, without its Python-level checks, for a mini-batch's paths at
+# once: NUL is a character of its own in any encoding of file names (the
+# kernel ends names there), so decoding them joined by NUL and splitting the
+# text gives each path as decoding it alone would.
 _FS_ENCODING, _FS_ERRORS = sys.getfilesystemencoding(), sys.getfilesystemencodeerrors()
 _ROWS_PER_WRITE = 4096  # list elements encoded per write() of an append_row part
 
@@ -525,31 +528,7 @@ class Worker:
         return True
 
     def run(self, payload):
-        # The fast path trusts the layout; anything it cannot read is read
-        # again by _run_malformed, which says what is wrong.
-        try:
-            batch_id, attempt, _input_index, kind = _RUN_HEAD.unpack_from(payload, 0)
-            offset = _RUN_HEAD.size
-            (count,) = _U32.unpack_from(payload, offset)
-            offset += 4
-            partition = {}
-            for _ in range(count):
-                key, offset = _read_bytes(payload, offset)
-                value, offset = _read_bytes(payload, offset)
-                partition[os.fsdecode(key)] = os.fsdecode(value)
-            _known_rows, count = _RUN_ROWS_ITEMS.unpack_from(payload, offset)
-            offset += 12
-            raw_items = []
-            append, u32 = raw_items.append, _U32.unpack_from
-            for _ in range(count):  # _read_bytes, inlined: this runs for every item
-                (n,) = u32(payload, offset)
-                offset += 4
-                append(payload[offset:offset + n])
-                offset += n
-        except struct.error:
-            offset = -1
-        if offset != len(payload) or kind > TABLE_PARTITION:
-            _run_malformed(payload)
+        batch_id, attempt, kind, partition, items = _decode_run(payload)
         start = time.time()
         t0 = time.perf_counter()
         # The CPU clock is a system call (~5-10 µs on a VM), the others are
@@ -558,14 +537,14 @@ class Worker:
         # reading the next RUN is counted with it (µs; waiting is no CPU).
         c0 = self.cpu_mark if self.cpu_mark is not None else time.process_time()
         status, returned, category, message, tb = RUN_DONE, 0, "", "", ""
-        total = len(raw_items)
+        total = len(items)
         run_s = 0.0
         heading = "run() failed on mini-batch %d, attempt %d:" % (batch_id, attempt)
         try:
             if kind in TABULAR_KINDS:
                 total = TOTAL_UNKNOWN
                 self.rows_held = None
-                mini_batch = self.load(raw_items)
+                mini_batch = self.load(items)
                 total = len(mini_batch)
                 if kind == TABLE_PARTITION and self.shuffled and len(mini_batch):
                     # Keys that are columns: their typed value (reference §3.2).
@@ -575,7 +554,7 @@ class Worker:
                             partition[key] = value.item() if hasattr(value, "item") else value
                 self.pipe.send(LOADED, struct.pack("<QIQ", batch_id, attempt, total))
             else:
-                mini_batch = [raw.decode(_FS_ENCODING, _FS_ERRORS) for raw in raw_items]
+                mini_batch = items
             args = (mini_batch,)
             if self.context_always or (kind in PARTITION_KINDS and self.context_partitions):
                 context_type = self.tabular.MiniBatchContext if self.tabular else _Context
@@ -707,9 +686,52 @@ def _import_entry_script(script):
     return module
 
 
+def _decode_run(payload):
+    """RUN's (batch_id, attempt, kind, partition, items): the items are the
+    paths as str for file mini-batches, the descriptors as bytes for tables.
+    The fast path trusts the layout; anything it cannot read is read again
+    by _run_malformed, which says what is wrong."""
+    try:
+        batch_id, attempt, _input_index, kind = _RUN_HEAD.unpack_from(payload, 0)
+        offset = _RUN_HEAD.size
+        (count,) = _U32.unpack_from(payload, offset)
+        offset += 4
+        partition = {}
+        for _ in range(count):
+            key, offset = _read_bytes(payload, offset)
+            value, offset = _read_bytes(payload, offset)
+            partition[os.fsdecode(key)] = os.fsdecode(value)
+        _known_rows, count, joined, n = _RUN_ITEMS.unpack_from(payload, offset)
+        if joined == 1:
+            offset += _RUN_ITEMS.size
+            block = payload[offset:offset + n]
+            offset += n
+            if kind in TABULAR_KINDS:
+                items = block.split(b"\0") if count else []
+            else:
+                items = block.decode(_FS_ENCODING, _FS_ERRORS).split("\0") if count else []
+            if len(items) != count or (not count and block):
+                offset = -1
+        else:
+            offset += _RUN_ITEMS.size - 4
+            items = []
+            for _ in range(count):
+                item, offset = _read_bytes(payload, offset)
+                items.append(item)
+            if joined != 0 or not any(b"\0" in item for item in items):
+                offset = -1
+            elif kind not in TABULAR_KINDS:
+                items = [os.fsdecode(item) for item in items]
+    except struct.error:
+        offset = -1
+    if offset != len(payload) or kind > TABLE_PARTITION:
+        _run_malformed(payload)
+    return batch_id, attempt, kind, partition, items
+
+
 def _run_malformed(payload):
     """Raises ProtocolError saying why RUN's payload is malformed, read as
-    lib/base/mini_batch_codec.h DecodeMiniBatch reads it."""
+    lib/node/worker_protocol.h says (the reasons of WireFields)."""
     f = _Fields("RUN", payload)
     f.u64("mini_batch_id")
     f.u32("attempt")
@@ -722,8 +744,18 @@ def _run_malformed(payload):
         f.bytes("partition key")
         f.bytes("partition value")
     f.u64("known_rows")
-    for _ in range(f.count("items", 4)):
-        f.bytes("item")
+    count = f.u32("items")
+    at = f.pos
+    if f.bool("joined"):
+        block_at = f.pos
+        block = f.bytes("joined items")
+        pieces = block.count(b"\0") + 1 if count or block else 0
+        if pieces != count:
+            f.fail("joined items", block_at, "holds %d items, not %d" % (pieces, count))
+    else:
+        items = [f.bytes("item") for _ in range(count)]
+        if not any(b"\0" in item for item in items):
+            f.fail("joined", at, "0, but no item holds a NUL byte")
     f.done()
     raise ProtocolError("RUN: cannot be read")  # not reached: the fast path read it
 

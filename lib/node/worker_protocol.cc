@@ -1,5 +1,7 @@
 #include "node/worker_protocol.h"
 
+#include <algorithm>
+
 #include "base/mini_batch_codec.h"
 
 namespace parallelrun {
@@ -33,7 +35,25 @@ void EncodeStart(const WorkerStart& start, std::string* out) {
 
 void EncodeRun(const MiniBatch& batch, uint32_t attempt, std::string* out) {
   WireWriter w;
-  EncodeMiniBatch(batch, attempt, &w);
+  EncodeMiniBatchHead(batch, attempt, &w);
+  w.U32(static_cast<uint32_t>(batch.items.size()));
+  bool joined = std::none_of(batch.items.begin(), batch.items.end(), [](const std::string& item) {
+    return item.find('\0') != std::string::npos;
+  });
+  w.U8(joined ? 1 : 0);
+  if (joined) {
+    size_t size = batch.items.empty() ? 0 : batch.items.size() - 1;
+    for (const std::string& item : batch.items) size += item.size();
+    std::string block;
+    block.reserve(size);
+    for (size_t i = 0; i < batch.items.size(); i++) {
+      if (i > 0) block.push_back('\0');
+      block += batch.items[i];
+    }
+    w.Bytes(block);
+  } else {
+    for (const std::string& item : batch.items) w.Bytes(item);
+  }
   AppendFrame(kWorkerRun, w.data(), out);
 }
 

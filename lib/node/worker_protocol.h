@@ -53,11 +53,22 @@
 //                     is 1, left as inherited otherwise), and, with a profiling
 //                     module, a profiler around init(), every run() and shutdown()
 //                     whose stats go to profile_path when the worker ends normally
-//   RUN 0x10          the mini-batch and its attempt, as base/mini_batch_codec.h
-//                     encodes them (u64 mini_batch_id, u32 attempt, u32 input_index,
-//                     u8 kind, partition, u64 known_rows, items) — queued by the
-//                     worker and run in order; the agent keeps a few RUNs in the pipe
-//                     (prefetch) so a worker never waits for a round trip
+//   RUN 0x10          the mini-batch and its attempt: the fields before the items
+//                     as base/mini_batch_codec.h encodes them (u64 mini_batch_id,
+//                     u32 attempt, u32 input_index, u8 kind, partition, u64
+//                     known_rows), then u32 n (the number of items), u8 joined
+//                     (0|1), and
+//                       joined 1: bytes items — the n items with one NUL byte
+//                                 between each ("" when n is 0); sent whenever no
+//                                 item holds a NUL, which no path can (the kernel
+//                                 ends names there), so the driver decodes a whole
+//                                 mini-batch with one decode() and one split()
+//                       joined 0: n × bytes item — only when an item holds a NUL
+//                     The block must split into exactly n items, and joined 0 is
+//                     refused when no item holds a NUL (one encoding per
+//                     mini-batch). Queued by the worker and run in order; the agent
+//                     keeps a few RUNs in the pipe (prefetch) so a worker never
+//                     waits for a round trip
 //   SHUTDOWN 0x20     (empty) — after the queued RUNs: call shutdown(), answer
 //                     SHUTDOWN_DONE, exit 0
 //   ERROR 0x7f        bytes message
@@ -100,7 +111,8 @@ namespace parallelrun {
 // fixed layout (WorkerStart) instead of key/value pairs; worker_tabular.py is
 // no longer sent in it.
 // 4: START ends with nice, profiling_module, profile_path and the GPU.
-constexpr uint32_t kWorkerProtocolVersion = 4;
+// 5: RUN's items are one NUL-separated block (joined), not one field each.
+constexpr uint32_t kWorkerProtocolVersion = 5;
 constexpr uint32_t kMaxWorkerFrame = 256u << 20;
 
 enum WorkerMessage : uint8_t {

@@ -383,10 +383,8 @@ class Pipe:
 def run_payload(batch_id, attempt, items):
     """A RUN message's payload for a file mini-batch (lib/node/worker_protocol.h)."""
     data = wd._RUN_HEAD.pack(batch_id, attempt, 0, wd.FILES) + wd._U32.pack(0)
-    data += wd._RUN_ROWS_ITEMS.pack(0, len(items))  # known_rows, item count
-    for item in items:
-        data += wd._field(item)
-    return data
+    block = b"\0".join(os.fsencode(item) for item in items)
+    return data + wd._RUN_ITEMS.pack(0, len(items), 1, len(block)) + block  # joined
 
 
 def decode_result(payload):

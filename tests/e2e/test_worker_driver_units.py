@@ -1,11 +1,12 @@
 """Python-level tests of lib/node/worker_driver.py's decoders: START as
 lib/node/worker_protocol.h lays it out (WorkerStart, fixed field order) and
-RUN's mini-batch as lib/base/mini_batch_codec.h does, refused with the same
-reasons the C++ decoders give (tests/mini_batch_codec_test.cc,
+RUN's mini-batch (its items joined by NUL, or one field each), refused with
+the reasons the C++ decoders give (tests/mini_batch_codec_test.cc,
 tests/worker_protocol_test.cc): the field, what is wrong, and the offset.
 """
 import importlib.util
 import os
+import random
 import struct
 import unittest
 
@@ -42,12 +43,19 @@ def start_payload(append_row=b"/job/parts", tabular=1, partitioned=0, version=No
     return out
 
 
-def mini_batch(kind=2, partition=((b"k", b"v"),), known_rows=0, items=(b"\xff",)):
+def mini_batch(kind=2, partition=((b"k", b"v"), ), known_rows=0, items=(b"\xff",), joined=None,
+               count=None):
+    """RUN's payload as EncodeRun lays it out: joined unless an item holds a
+    NUL (`joined` and `count` force another value)."""
     out = struct.pack("<QIIB", 7, 3, 2, kind) + struct.pack("<I", len(partition))
     for key, value in partition:
         out += field(key) + field(value)
-    out += struct.pack("<QI", known_rows, len(items)) + b"".join(field(i) for i in items)
-    return out
+    if joined is None:
+        joined = 0 if any(b"\0" in i for i in items) else 1
+    out += struct.pack("<QIB", known_rows, len(items) if count is None else count, joined)
+    if joined == 1:
+        return out + field(b"\0".join(items))
+    return out + b"".join(field(i) for i in items)
 
 
 class DecodeStartTest(unittest.TestCase):
@@ -100,16 +108,17 @@ class DecodeStartTest(unittest.TestCase):
 
 
 class RunMalformedTest(unittest.TestCase):
-    """The reasons match tests/mini_batch_codec_test.cc's, prefixed RUN."""
+    """The reasons read as WireFields gives them (lib/base/wire.h), prefixed RUN;
+    up to known_rows the same as tests/mini_batch_codec_test.cc's."""
 
     def reason(self, payload):
         with self.assertRaises(wd.ProtocolError) as cm:
-            wd._run_malformed(payload)
+            wd._decode_run(payload)
         return str(cm.exception)
 
     def test_reasons_name_the_field_and_its_offset(self):
         whole = mini_batch()
-        self.assertEqual(len(whole), 48)
+        self.assertEqual(len(whole), 49)
         self.assertEqual(self.reason(b""),
                          "RUN: mini_batch_id at byte 0: payload ends after 0 of its 8 bytes")
         self.assertEqual(self.reason(whole[:25]),
@@ -119,19 +128,88 @@ class RunMalformedTest(unittest.TestCase):
                          "of its length")
         self.assertEqual(self.reason(whole[:35]),
                          "RUN: known_rows at byte 31: payload ends after 4 of its 8 bytes")
-        self.assertEqual(self.reason(whole[:47]),
-                         "RUN: item at byte 43: length 1, but 0 bytes follow")
+        self.assertEqual(self.reason(whole[:43]),
+                         "RUN: joined at byte 43: payload ends after 0 of its 1 bytes")
+        self.assertEqual(self.reason(whole[:48]),
+                         "RUN: joined items at byte 44: length 1, but 0 bytes follow")
         self.assertEqual(self.reason(whole + b"x"),
-                         "RUN: 1 bytes left over after the last field (at byte 48)")
+                         "RUN: 1 bytes left over after the last field (at byte 49)")
         self.assertEqual(self.reason(mini_batch(kind=4)),
                          "RUN: kind at byte 16: 4 is not a mini-batch kind")
+        self.assertEqual(self.reason(mini_batch(joined=2)),
+                         "RUN: joined at byte 43: 2 is not 0 or 1")
+
+    def test_the_block_must_hold_exactly_n_items(self):
+        for items, count, held in (((b"a", b"b"), 3, 2), ((b"a", b"b"), 1, 2), ((b"x",), 0, 1),
+                                   ((b"", b""), 1, 2), ((b"", b""), 0, 2)):
+            with self.subTest(items=items, count=count):
+                self.assertEqual(self.reason(mini_batch(kind=0, items=items, count=count)),
+                                 "RUN: joined items at byte 44: holds %d items, not %d"
+                                 % (held, count))
+
+    def test_items_one_by_one_only_when_one_holds_a_nul(self):
+        self.assertEqual(self.reason(mini_batch(items=(b"a", b"b"), joined=0)),
+                         "RUN: joined at byte 43: 0, but no item holds a NUL byte")
+        self.assertEqual(self.reason(mini_batch(items=(b"a\0",))[:-1]),
+                         "RUN: item at byte 44: length 2, but 1 bytes follow")
 
     def test_every_truncation_has_a_reason(self):
-        whole = mini_batch(partition=((b"country", b"C\xf4te"), (b"", b"")),
-                           known_rows=5, items=(b"a\nb", b"", b"\xff\xfe"))
-        for n in range(len(whole)):
-            with self.subTest(n=n):
-                self.assertRegex(self.reason(whole[:n]), r"^RUN: [\w ]+ at byte \d+: ")
+        for items in ((b"a\nb", b"", b"\xff\xfe"), (b"a\0b", b"", b"\xff")):
+            whole = mini_batch(partition=((b"country", b"C\xf4te"), (b"", b"")),
+                               known_rows=5, items=items)
+            for n in range(len(whole)):
+                with self.subTest(items=items, n=n):
+                    self.assertRegex(self.reason(whole[:n]), r"^RUN: [\w ]+ at byte \d+: ")
+
+    def test_any_mutation_decodes_or_says_why(self):
+        rng = random.Random(13)
+        wholes = [mini_batch(kind=k, items=items) for k in range(4)
+                  for items in ((b"a", b"\xc3\xa4", b""), (b"a\0", b"b"), ())]
+        for _ in range(3000):
+            payload = bytearray(rng.choice(wholes))
+            for _ in range(rng.randint(1, 3)):
+                payload[rng.randrange(len(payload))] = rng.choice((0, 1, 2, 255, rng.randrange(256)))
+            try:
+                wd._decode_run(bytes(payload))
+            except wd.ProtocolError as exc:
+                self.assertRegex(str(exc), r"^RUN: ")
+
+
+def random_path(rng):
+    """Bytes a Linux file name may hold (any but NUL), with the pieces that
+    trouble decoders: cut and invalid UTF-8 sequences, surrogates' encodings,
+    newlines."""
+    pieces = [b"a", b" ", b"\n", b"\xff", b"\x80", b"\xc3", b"\xc3\xa4", b"\xe2\x82",
+              b"\xe2\x82\xac", b"\xf0\x9f\x98", b"\xed\xb2\x80", b"\x01", b"/"]
+    return b"".join(rng.choice(pieces) for _ in range(rng.randint(0, 6)))
+
+
+class DecodeRunTest(unittest.TestCase):
+
+    def test_joined_paths_decode_as_each_alone(self):
+        rng = random.Random(5)
+        for _ in range(2000):
+            items = [random_path(rng) for _ in range(rng.randint(0, 5))]
+            with self.subTest(items=items):
+                payload = mini_batch(kind=wd.FILES, partition=(), items=items)
+                self.assertEqual(payload[33], 1)  # joined
+                _, _, kind, _, got = wd._decode_run(payload)
+                self.assertEqual(got, [os.fsdecode(i) for i in items])
+                self.assertEqual([os.fsencode(p) for p in got], items)
+
+    def test_both_forms_for_every_kind(self):
+        joined = (b"/d/\xff a", b"", b"/d/new\nline")
+        one_by_one = (b"\x01\0\x02", b"", b"/d/\xff")
+        for kind in range(4):
+            for items in (joined, one_by_one, ()):
+                with self.subTest(kind=kind, items=items):
+                    batch_id, attempt, got_kind, partition, got = wd._decode_run(
+                        mini_batch(kind=kind, items=items))
+                    self.assertEqual((batch_id, attempt, got_kind, partition), (7, 3, kind, {"k": "v"}))
+                    if kind in wd.TABULAR_KINDS:
+                        self.assertEqual(got, list(items))
+                    else:
+                        self.assertEqual(got, [os.fsdecode(i) for i in items])
 
 
 if __name__ == "__main__":
