@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """A worker's own time per mini-batch, outside the pipes: Worker.run of a
 driver (lib/node/worker_driver.py) called on RUN payloads in a loop, with a
-no-op run() and the output pipe on /dev/null. What it times is what the
+no-op run() and its pipes on /dev/null. What it times is what the
 driver does for each RUN besides run(): decoding the mini-batch, building
 the list, the clocks, RESULT. Two drivers are compared in one process,
 alternating, so that both see the same machine (bench/RESULTS.md §7c).
@@ -40,16 +40,10 @@ def payload(version, batch_id, items):
     return head + b"\x01" + field(b"\0".join(items))
 
 
-class NullPipe:
-    def __init__(self):
-        self.fd = os.open(os.devnull, os.O_WRONLY)
-
-    def send(self, kind, payload=b""):
-        os.write(self.fd, struct.pack("<IB", len(payload) + 1, kind) + payload)
-
-
 def worker(driver):
-    w = driver.Worker(NullPipe())
+    """A Worker of `driver` whose pipes are /dev/null, with a no-op run()."""
+    pipe = driver.Pipe(os.open(os.devnull, os.O_RDONLY), os.open(os.devnull, os.O_WRONLY))
+    w = driver.Worker(pipe)
     w.module = types.ModuleType("noop")
     w.module.run = lambda mini_batch: mini_batch
     return w

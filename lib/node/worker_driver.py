@@ -90,6 +90,9 @@ def _field(value):
     return _U32.pack(len(data)) + data
 
 
+_NO_ERROR = _field("") * 3  # RESULT's category, message and traceback of a success
+
+
 class Pipe:
     """Frames over the two private protocol descriptors."""
 
@@ -539,7 +542,6 @@ class Worker:
         status, returned, category, message, tb = RUN_DONE, 0, "", "", ""
         total = len(items)
         run_s = 0.0
-        heading = "run() failed on mini-batch %d, attempt %d:" % (batch_id, attempt)
         try:
             if kind in TABULAR_KINDS:
                 total = TOTAL_UNKNOWN
@@ -580,11 +582,11 @@ class Worker:
                 status = RUN_INVALID_RETURN
                 category = "InvalidReturn"
                 message = invalid
-                self.log_error(heading, message)
+                self.log_error(_run_failed(batch_id, attempt), message)
         except Exception as exc:
             status, category, message = RUN_EXCEPTION, type(exc).__name__, _one_line(exc)
             tb = _user_traceback(exc)
-            self.log_error(heading, tb)
+            self.log_error(_run_failed(batch_id, attempt), tb)
             if total == TOTAL_UNKNOWN and self.rows_held is not None:
                 # The data could not be read: every row it holds failed, as
                 # if run() had raised on them (error_threshold counts them).
@@ -593,7 +595,10 @@ class Worker:
         self.cpu_mark = c1 = time.process_time()
         head = _RESULT_HEAD.pack(batch_id, attempt, status, total, returned, start,
                                  time.perf_counter() - t0, c1 - c0, run_s)
-        self.pipe.send(RESULT, head + _field(category) + _field(message) + _field(tb))
+        if status == RUN_DONE:
+            self.pipe.send(RESULT, head + _NO_ERROR)
+        else:
+            self.pipe.send(RESULT, head + _field(category) + _field(message) + _field(tb))
 
     def load(self, raw_items):
         """A table mini-batch's data as one DataFrame (a partition's files in
@@ -631,6 +636,10 @@ class Worker:
                 self.log_error("shutdown() failed:", tb)
         _flush()
         self.pipe.send(SHUTDOWN_DONE, bytes([ok]) + _field(category) + _field(message) + _field(tb))
+
+
+def _run_failed(batch_id, attempt):
+    return "run() failed on mini-batch %d, attempt %d:" % (batch_id, attempt)
 
 
 def _rows_held(tab, frames, unread):
