@@ -1,10 +1,11 @@
 #!/usr/bin/python3
 """A worker's own time per mini-batch, outside the pipes: Worker.run of a
 driver (lib/node/worker_driver.py) called on RUN payloads in a loop, with a
-no-op run() and its pipes on /dev/null. What it times is what the
-driver does for each RUN besides run(): decoding the mini-batch, building
-the list, the clocks, RESULT. Two drivers are compared in one process,
-alternating, so that both see the same machine (bench/RESULTS.md §7c).
+no-op run() and its pipes on /dev/null. What it times is what the driver
+does for each RUN besides run(): decoding the mini-batch, building the
+list, the clocks, RESULT. It counts the process's CPU time, which does not
+grow while other processes hold the cores. Two drivers are compared in one
+process, alternating (bench/RESULTS.md §7c).
 
 The payload is laid out as the driver's PROTOCOL_VERSION says: 4, each path
 its own field; 5, the paths joined by NUL (lib/node/worker_protocol.h).
@@ -50,10 +51,10 @@ def worker(driver):
 
 
 def per_batch_us(w, payloads):
-    t0 = time.perf_counter()
+    t0 = time.process_time()
     for p in payloads:
         w.run(p)
-    return (time.perf_counter() - t0) / len(payloads) * 1e6
+    return (time.process_time() - t0) / len(payloads) * 1e6
 
 
 def main():
