@@ -288,6 +288,44 @@ Result<std::vector<AttemptRow>> ReadAttemptRows(const std::string& path) {
   return rows;
 }
 
+Result<MiniBatchCounts> CountMiniBatches(const std::string& path) {
+  // The master numbers mini-batches from 0, so the last row of each is kept
+  // in a vector by id; an id far beyond the rows seen (a CSV edited by hand)
+  // goes to a map instead of growing the vector to it.
+  struct Last {
+    uint32_t total = 0, succeeded = 0;
+    int8_t ok = -1;  // -1: no row of this id
+  };
+  std::vector<Last> dense;
+  std::map<uint64_t, Last> sparse;
+  MiniBatchCounts c;
+  Status s = ForEachAttemptRow(path, [&](AttemptRow&& row) {
+    Last* last;
+    if (row.id < dense.size() || row.id < 4 * c.attempts + 65536) {
+      if (row.id >= dense.size()) dense.resize(row.id + 1);
+      last = &dense[row.id];
+    } else {
+      last = &sparse[row.id];
+    }
+    last->total = static_cast<uint32_t>(std::min<uint64_t>(row.total, UINT32_MAX));
+    last->succeeded = static_cast<uint32_t>(std::min<uint64_t>(row.succeeded, UINT32_MAX));
+    last->ok = row.ok() ? 1 : 0;
+    c.attempts++;
+  });
+  if (!s.ok()) return s;
+  auto add = [&c](const Last& last) {
+    if (last.ok < 0) return;
+    c.mini_batches++;
+    (last.ok ? c.succeeded : c.failed)++;
+    c.items += last.total;
+    c.items_succeeded += last.succeeded;
+    c.items_failed += last.total - std::min(last.total, last.succeeded);
+  };
+  for (const Last& last : dense) add(last);
+  for (const auto& [id, last] : sparse) add(last);
+  return c;
+}
+
 Result<JobReports> ReadJobReports(const std::string& job_dir) {
   JobReports out;
   out.job_dir = job_dir;
