@@ -3,7 +3,8 @@
 
 Creates (once; kept for the next run unless --clean) flat folders of empty
 files under ROOT (default /tmp/prlist): files100k (100,000 files) and files1m
-(1,000,000 files). Runs parallelrun over each with a no-op entry script
+(1,000,000 files); with --subfolders K each size is K subfolders of size/K
+files instead (files10m-100d: 10,000,000 files in 100 folders of 100,000). Runs parallelrun over each with a no-op entry script
 (bench/noop_entry.py), mini_batch_size 1000, 2 workers, --progress none,
 PARALLELRUN_PYTHON=/usr/bin/python3, and reports from the job's logs:
 
@@ -31,7 +32,7 @@ size (within 5% + 1 MB). With --clean the folders are deleted at the end
 (deleting 1M files takes 10-20 s).
 
   /usr/bin/python3 bench/listing.py [ROOT] [--bin build-bench/parallelrun]
-      [--sizes 100000,1000000] [--runs 3] [--clean]
+      [--sizes 100000,1000000] [--subfolders K] [--runs 3] [--clean]
 """
 import argparse
 import csv
@@ -50,24 +51,37 @@ PY = "/usr/bin/python3"
 FIRST_TARGET_S = 0.1
 
 
+SUBFOLDERS = 1  # --subfolders
+
+
 def folder_name(n):
     if n % 1000000 == 0:
-        return "files%dm" % (n // 1000000)
-    return "files%dk" % (n // 1000) if n % 1000 == 0 else "files%d" % n
+        name = "files%dm" % (n // 1000000)
+    else:
+        name = "files%dk" % (n // 1000) if n % 1000 == 0 else "files%d" % n
+    return name if SUBFOLDERS == 1 else "%s-%dd" % (name, SUBFOLDERS)
 
 
 def ensure_folder(root, n):
-    """A flat folder of n empty files; a marker beside it says it is complete."""
+    """A folder of n empty files (in SUBFOLDERS folders of n / SUBFOLDERS
+    when above 1); a marker beside it says it is complete."""
     d = os.path.join(root, folder_name(n))
     marker = d + ".complete"
     if os.path.exists(marker) and os.path.isdir(d):
         return d, 0.0
+    if n % SUBFOLDERS:
+        raise SystemExit("%d files do not divide into %d folders" % (n, SUBFOLDERS))
     shutil.rmtree(d, ignore_errors=True)
     os.makedirs(d)
     t0 = time.perf_counter()
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
-    for i in range(n):
-        os.close(os.open(os.path.join(d, "f%07d" % i), flags, 0o644))
+    per = n // SUBFOLDERS
+    for k in range(SUBFOLDERS):
+        sub = d if SUBFOLDERS == 1 else os.path.join(d, "d%03d" % k)
+        if sub != d:
+            os.mkdir(sub)
+        for i in range(k * per, (k + 1) * per):
+            os.close(os.open(os.path.join(sub, "f%08d" % i), flags, 0o644))
     dt = time.perf_counter() - t0
     open(marker, "w").close()
     return d, dt
@@ -166,8 +180,12 @@ def main():
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--mb", type=int, default=1000)
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--subfolders", type=int, default=1,
+                    help="each size as this many subfolders of size/K files")
     ap.add_argument("--clean", action="store_true", help="delete the folders at the end")
     a = ap.parse_args()
+    global SUBFOLDERS
+    SUBFOLDERS = a.subfolders
     sizes = [int(x) for x in a.sizes.split(",")]
     os.makedirs(a.root, exist_ok=True)
     jobs_root = os.path.join(a.root, "jobs")

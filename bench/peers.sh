@@ -1,25 +1,36 @@
 #!/bin/bash
-# No-op throughput of parallelrun against multiprocessing.Pool, GNU parallel and
-# Dask, through the shared harness /work/shared/bench/peers.py (used unchanged).
+# No-op throughput of parallelrun against multiprocessing.Pool, GNU parallel,
+# Dask and Ray Data, through the shared harness ../../shared/bench/peers.py
+# beside this checkout (used unchanged; PEERS_HARNESS names another).
 #
-#   bench/peers.sh [PARALLELRUN_BINARY] [DATA_DIR]
+#   [BENCH_PYTHON=VENV/bin/python] bench/peers.sh [PARALLELRUN_BINARY] [DATA_DIR]
 #
 # Defaults: build-bench/parallelrun of this tree, /tmp/prbench/files20k
 # (20,000 files, generated if missing). For mini_batch_size 10 and 1 it runs
 #
 #   BENCH_WORKLOAD=noop BENCH_MB=<mb> BENCH_PROCS=2 PARALLELRUN=<binary> \
-#     /usr/bin/python3 /work/shared/bench/peers.py compare DIR \
-#     --runners mpool,gnuparallel,dask,parallelrun --reps 3
+#     BENCH_PYTHON=<python> <python> peers.py compare DIR \
+#     --runners mpool,gnuparallel,dask,ray,parallelrun --reps 3
 #
-# except that GNU parallel at mini_batch_size 1 starts one Python process per
-# file (20,000 of them: 15+ minutes a rep on a busy 2-core machine), so by
-# default it runs on a 2,000-file subset instead (SUBSET_GNUPARALLEL_MB1=2000;
-# set it to 0 to run the full set) and its time is scaled per item; the table
-# marks such rows. Then it prints one table: wall seconds, items/s and the
-# ratio parallelrun items/s / peer items/s.
+# BENCH_PYTHON (default /usr/bin/python3) is the interpreter of the harness and
+# of every runner, parallelrun's workers included. Dask and Ray Data run only
+# where it imports them, e.g. a venv made with
 #
-# Environment: REPS (3), MBS ("10 1"), SUBSET_GNUPARALLEL_MB1 (2000),
-# SUBSET_DASK_MB1 (0 = full set), OUT (/tmp/prbench/peers: raw outputs).
+#   /usr/bin/python3 -m venv VENV && VENV/bin/pip install "ray[data]" dask distributed
+#
+# A peer that is missing (Dask, Ray Data, GNU parallel) is left out of the runs
+# and the table says "skipped: <peer> not installed" in its rows.
+#
+# GNU parallel at mini_batch_size 1 starts one Python process per file (20,000
+# of them: 15+ minutes a rep on a busy 2-core machine), so by default it runs
+# on a 2,000-file subset instead (SUBSET_GNUPARALLEL_MB1=2000; set it to 0 to
+# run the full set) and its time is scaled per item; the table marks such rows.
+# SUBSET_DASK_MB1 and SUBSET_RAY_MB1 do the same for Dask and Ray Data (0, the
+# full set, by default); no subset is made of a DATA_DIR that is not larger.
+# Then it prints one table: wall seconds, items/s and the ratio parallelrun
+# items/s / peer items/s, with the versions of Python and of the peers.
+#
+# Environment: REPS (3), MBS ("10 1"), OUT (/tmp/prbench/peers: raw outputs).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -28,23 +39,31 @@ bin=$(cd "$(dirname "$bin")" && pwd)/$(basename "$bin")
 data=${2:-/tmp/prbench/files20k}
 reps=${REPS:-3}
 mbs=${MBS:-"10 1"}
-sub_gnu=${SUBSET_GNUPARALLEL_MB1:-2000}
-sub_dask=${SUBSET_DASK_MB1:-0}
 out=${OUT:-/tmp/prbench/peers}
-py=/usr/bin/python3
-harness=/work/shared/bench/peers.py
-all=mpool,gnuparallel,dask,parallelrun
+py=${BENCH_PYTHON:-/usr/bin/python3}
+harness=${PEERS_HARNESS:-$here/../../shared/bench/peers.py}
+declare -A subset_mb1=([gnuparallel]=${SUBSET_GNUPARALLEL_MB1:-2000}
+                       [dask]=${SUBSET_DASK_MB1:-0} [ray]=${SUBSET_RAY_MB1:-0})
 
 [ -x "$bin" ] || { echo "no parallelrun binary at $bin" >&2; exit 2; }
+[ -f "$harness" ] || { echo "no peer harness at $harness" >&2; exit 2; }
 mkdir -p "$out"
 if [ ! -d "$data" ]; then
   echo "generating 20000 files in $data"
   "$py" "$harness" gen "$data" 20000
 fi
 
+missing() {  # missing RUNNER: prints the peer RUNNER needs and $py lacks, if any
+  case $1 in
+    gnuparallel) command -v parallel >/dev/null || echo "GNU parallel" ;;
+    dask) "$py" -c "import dask.distributed" 2>/dev/null || echo dask ;;
+    ray) "$py" -c "import ray.data" 2>/dev/null || echo ray ;;
+  esac
+}
+
 compare() {  # compare MB DIR RUNNERS LOGFILE
   echo "== mb=$1 dir=$2 runners=$3 reps=$reps load=$(cut -d' ' -f1-3 /proc/loadavg)"
-  BENCH_WORKLOAD=noop BENCH_MB=$1 BENCH_PROCS=2 PARALLELRUN=$bin \
+  BENCH_WORKLOAD=noop BENCH_MB=$1 BENCH_PROCS=2 PARALLELRUN=$bin BENCH_PYTHON=$py \
     "$py" "$harness" compare "$2" --runners "$3" --reps "$reps" 2>&1 | tee "$4"
   echo "   load after: $(cut -d' ' -f1-3 /proc/loadavg)"
 }
@@ -55,25 +74,42 @@ subset_dir() {  # subset_dir N: a folder of the first N files, made by the harne
   echo "$d"
 }
 
-rm -f "$out"/*.txt
+rm -f "$out"/*.txt "$out"/skipped
+runners=()
+for r in mpool gnuparallel dask ray parallelrun; do
+  what=$(missing "$r")
+  if [ -n "$what" ]; then
+    echo "skipping $r: $what not installed for $py"
+    echo "$r $what" >> "$out/skipped"
+  else
+    runners+=("$r")
+  fi
+done
+
+nfiles=$(find "$data" -type f | wc -l)
 for mb in $mbs; do
-  runners=$all
-  if [ "$mb" = 1 ] && [ "$sub_gnu" != 0 ]; then runners=${runners/gnuparallel,/}; fi
-  if [ "$mb" = 1 ] && [ "$sub_dask" != 0 ]; then runners=${runners/dask,/}; fi
-  compare "$mb" "$data" "$runners" "$out/mb$mb.full.txt"
-  if [ "$mb" = 1 ] && [ "$sub_gnu" != 0 ]; then
-    compare "$mb" "$(subset_dir "$sub_gnu")" gnuparallel "$out/mb$mb.subset$sub_gnu.gnuparallel.txt"
-  fi
-  if [ "$mb" = 1 ] && [ "$sub_dask" != 0 ]; then
-    compare "$mb" "$(subset_dir "$sub_dask")" dask "$out/mb$mb.subset$sub_dask.dask.txt"
-  fi
+  full=() subsets=()
+  for r in "${runners[@]}"; do
+    n=${subset_mb1[$r]:-0}
+    if [ "$mb" = 1 ] && [ "$n" != 0 ] && [ "$n" -lt "$nfiles" ]; then
+      subsets+=("$r")
+    else
+      full+=("$r")
+    fi
+  done
+  compare "$mb" "$data" "$(IFS=,; echo "${full[*]}")" "$out/mb$mb.full.txt"
+  for r in "${subsets[@]}"; do
+    n=${subset_mb1[$r]}
+    compare "$mb" "$(subset_dir "$n")" "$r" "$out/mb$mb.subset$n.$r.txt"
+  done
 done
 
 # One table from the harness's lines:
 #   <runner> median <s> s  min <s>  max <s>  ratio-to-<first> <r>  items/s <n>
-"$py" - "$out" "$data" <<'EOF'
-import glob, os, re, sys
-out, data = sys.argv[1], sys.argv[2]
+"$py" - "$out" "$data" "$py" "$mbs" <<'EOF'
+import glob, os, re, subprocess, sys
+from importlib import metadata
+out, data, py, mbs = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4].split()
 full = sum(len(f) for _, _, f in os.walk(data))
 rows = {}
 for path in sorted(glob.glob(os.path.join(out, "mb*.txt"))):
@@ -87,18 +123,36 @@ for path in sorted(glob.glob(os.path.join(out, "mb*.txt"))):
         ips = items / float(med) if float(med) > 0 else float("nan")
         note = "" if items == full else "%d-file subset, scaled" % items
         rows.setdefault(mb, []).append((name, float(med), float(lo), float(hi), ips, items, note))
+skipped = []
+if os.path.exists(os.path.join(out, "skipped")):
+    skipped = [line.split(" ", 1) for line in open(os.path.join(out, "skipped")).read().splitlines()]
+
+versions = ["python %d.%d.%d (%s)" % (sys.version_info[:3] + (py,))]
+for dist in ("dask", "distributed", "ray"):
+    try:
+        versions.append("%s %s" % (dist, metadata.version(dist)))
+    except metadata.PackageNotFoundError:
+        pass
+try:
+    versions.append(subprocess.run(["parallel", "--version"], capture_output=True,
+                                   text=True).stdout.splitlines()[0])
+except (OSError, IndexError):
+    pass
 print()
 print("No-op workload, %d files, 2 processes; wall = median of the reps (subset rows: "
       "scaled to %d files as %d / items/s)" % (full, full, full))
+print("; ".join(versions))
 print("| mb | runner | wall s (full set) | min-max s (as run) | items/s | parallelrun ÷ peer (items/s) | note |")
 print("| --- | --- | ---: | --- | ---: | ---: | --- |")
-for mb in sorted(rows, reverse=True):
-    pr = [r for r in rows[mb] if r[0] == "parallelrun"]
+for mb in sorted({int(m) for m in mbs} | set(rows), reverse=True):
+    pr = [r for r in rows.get(mb, []) if r[0] == "parallelrun"]
     pr_ips = pr[0][4] if pr else float("nan")
-    for name, med, lo, hi, ips, items, note in rows[mb]:
+    for name, med, lo, hi, ips, items, note in rows.get(mb, []):
         wall = full / ips if ips == ips and ips > 0 else float("nan")
         r = pr_ips / ips
         ratio = "" if name == "parallelrun" else ("%.2f×" if r < 10 else "%.0f×") % r
         print("| %d | %s | %.2f | %.2f–%.2f | %.0f | %s | %s |" %
               (mb, name, wall, lo, hi, ips, ratio, note))
+    for name, what in skipped:
+        print("| %d | %s | | | | | skipped: %s not installed |" % (mb, name, what))
 EOF

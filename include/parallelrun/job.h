@@ -31,6 +31,8 @@ class Job {
  public:
   // Counts of processed_mini-batches.csv: its mini-batches by the outcome of
   // their last attempt, and their items. Zero when the job wrote no report.
+  // Read at the first call of counts(), not when the job ends: the command
+  // line does not need them, and the CSV of a big job is hundreds of MB.
   struct Counts {
     uint64_t mini_batches = 0, succeeded = 0, failed = 0;
     uint64_t attempts = 0;
@@ -52,7 +54,7 @@ class Job {
   // The job's folder: "" when none was made (a usage error before the spec
   // was read, a dry run). A pipeline's is the pipeline's job dir.
   const std::string& job_dir() const { return job_dir_; }
-  const Counts& counts() const { return counts_; }
+  const Counts& counts() const;
   // The report files, whether or not they exist (a job stopped early may
   // have written none): logs/sys/job_report/processed_mini-batches.csv,
   // process_summary.csv, node_summary.csv and logs/job_result.txt.
@@ -62,11 +64,10 @@ class Job {
   std::string JobResultPath() const;
 
  private:
-  void ReadCounts();
-
   Status status_;
   std::string job_dir_;
-  Counts counts_;
+  mutable bool counted_ = false;
+  mutable Counts counts_;
 };
 
 // `--set PATH=VALUE` read into the pair RunRequest::overrides holds; a

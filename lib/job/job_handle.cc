@@ -2,7 +2,6 @@
 // run.h and pipeline.h, and the report readers, behind the one header the
 // command line and the Python module include.
 #include <algorithm>
-#include <map>
 
 #include "base/job_dir.h"
 #include "base/spelling.h"
@@ -28,7 +27,6 @@ Job Job::Run(const JobRequest& request, FILE* out) {
   } else {
     job.status_ = RunJob(req, out);
   }
-  job.ReadCounts();
   return job;
 }
 
@@ -37,7 +35,6 @@ Job Job::Resume(const std::string& job_dir, const RunRequest& options, FILE* out
   RunRequest req = options;
   req.job_dir_out = &job.job_dir_;
   job.status_ = ResumeJob(job_dir, req, out);
-  job.ReadCounts();
   return job;
 }
 
@@ -50,24 +47,16 @@ std::string Job::ProcessSummaryCsv() const { return parallelrun::ProcessSummaryC
 std::string Job::NodeSummaryCsv() const { return parallelrun::NodeSummaryCsv(job_dir_); }
 std::string Job::JobResultPath() const { return parallelrun::JobResultPath(job_dir_); }
 
-void Job::ReadCounts() {
+const Job::Counts& Job::counts() const {
   // A job that made no report (a usage error, a dry run, a pipeline, whose
   // jobs each have their own) has no counts: zero, not an error.
-  if (job_dir_.empty()) return;
-  auto rows = ReadAttemptRows(ProcessedMiniBatchesCsv());
-  if (!rows.ok()) return;
-  // Rows are in the order the attempts finished: a mini-batch's last row is
-  // its outcome.
-  std::map<uint64_t, const AttemptRow*> last;
-  for (const AttemptRow& row : *rows) last[row.id] = &row;
-  counts_.attempts = rows->size();
-  counts_.mini_batches = last.size();
-  for (const auto& [id, row] : last) {
-    (row->ok() ? counts_.succeeded : counts_.failed)++;
-    counts_.items += row->total;
-    counts_.items_succeeded += row->succeeded;
-    counts_.items_failed += row->total - std::min(row->total, row->succeeded);
-  }
+  if (counted_ || job_dir_.empty()) return counts_;
+  counted_ = true;
+  auto c = CountMiniBatches(ProcessedMiniBatchesCsv());
+  if (!c.ok()) return counts_;
+  counts_ = {c->mini_batches, c->succeeded, c->failed, c->attempts,
+             c->items, c->items_succeeded, c->items_failed};
+  return counts_;
 }
 
 Result<std::pair<std::string, std::string>> ParseSetOverride(const std::string& text) {

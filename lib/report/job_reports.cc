@@ -37,27 +37,46 @@ std::map<std::string, size_t> Columns(const std::vector<std::string>& header) {
   return out;
 }
 
-// Reads a CSV with a header; calls `row(get)` for each record, where
-// get(name) is that column's field ("" when absent). Stops at the first
-// false from `row`.
+// Where a CSV's reading is: its header's columns once read, and the line.
+struct CsvCursor {
+  std::map<std::string, size_t> cols;
+  bool header = false;
+  int line = 0;
+};
+
+// Reads the whole records of `text`, the first of the file being its
+// header; calls `row(get)` for each other record, where get(name) is that
+// column's field ("" when absent). Stops at the first error `row` returns,
+// naming path:line.
 template <typename RowFn>
-Status ForEachRow(const std::string& path, const std::string& text, RowFn row) {
+Status ReadRecords(const std::string& path, const std::string& text, CsvCursor* c, RowFn& row) {
   size_t pos = 0;
   std::vector<std::string> fields;
-  if (!NextCsvRecord(text, &pos, &fields)) return Status::Usage(path + ": empty file, no header");
-  std::map<std::string, size_t> cols = Columns(fields);
-  int line = 1;
   while (NextCsvRecord(text, &pos, &fields)) {
-    line++;
+    c->line++;
+    if (!c->header) {
+      c->cols = Columns(fields);
+      c->header = true;
+      continue;
+    }
     if (fields.size() == 1 && fields[0].empty()) continue;
     auto get = [&](const char* name) -> std::string {
-      auto it = cols.find(name);
-      return it != cols.end() && it->second < fields.size() ? fields[it->second] : "";
+      auto it = c->cols.find(name);
+      return it != c->cols.end() && it->second < fields.size() ? fields[it->second] : "";
     };
     std::string error = row(get);
-    if (!error.empty()) return Status::Usage(fmt::format("{}:{}: {}", path, line, error));
+    if (!error.empty()) return Status::Usage(fmt::format("{}:{}: {}", path, c->line, error));
   }
   return Status::Ok();
+}
+
+// ReadRecords of a CSV read whole.
+template <typename RowFn>
+Status ForEachRow(const std::string& path, const std::string& text, RowFn row) {
+  CsvCursor c;
+  Status s = ReadRecords(path, text, &c, row);
+  if (s.ok() && !c.header) return Status::Usage(path + ": empty file, no header");
+  return s;
 }
 
 bool ToDouble(const std::string& s, double* out) {
@@ -216,10 +235,8 @@ Status ForEachRowOfFile(const std::string& path, RowFn row) {
   if (!fd.valid()) return Status::Usage(fmt::format("cannot read {}: {}", path, ErrnoText(errno)));
   constexpr size_t kBlock = 1 << 20;
   std::string buf, part;
-  std::vector<std::string> fields;
-  std::map<std::string, size_t> cols;
-  bool header = false, eof = false;
-  int line = 0;
+  CsvCursor c;
+  bool eof = false;
   while (!eof) {
     size_t had = buf.size();
     buf.resize(had + kBlock);
@@ -233,24 +250,10 @@ Status ForEachRowOfFile(const std::string& path, RowFn row) {
     if (end == 0) continue;  // one record longer than a block: read on
     part.assign(buf, 0, end);
     buf.erase(0, end);
-    size_t pos = 0;
-    while (NextCsvRecord(part, &pos, &fields)) {
-      line++;
-      if (!header) {
-        cols = Columns(fields);
-        header = true;
-        continue;
-      }
-      if (fields.size() == 1 && fields[0].empty()) continue;
-      auto get = [&](const char* name) -> std::string {
-        auto it = cols.find(name);
-        return it != cols.end() && it->second < fields.size() ? fields[it->second] : "";
-      };
-      std::string error = row(get);
-      if (!error.empty()) return Status::Usage(fmt::format("{}:{}: {}", path, line, error));
-    }
+    Status s = ReadRecords(path, part, &c, row);
+    if (!s.ok()) return s;
   }
-  if (!header) return Status::Usage(path + ": empty file, no header");
+  if (!c.header) return Status::Usage(path + ": empty file, no header");
   return Status::Ok();
 }
 
@@ -286,6 +289,44 @@ Result<std::vector<AttemptRow>> ReadAttemptRows(const std::string& path) {
   Status s = ForEachAttemptRow(path, [&rows](AttemptRow&& r) { rows.push_back(std::move(r)); });
   if (!s.ok()) return s;
   return rows;
+}
+
+Result<MiniBatchCounts> CountMiniBatches(const std::string& path) {
+  // The master numbers mini-batches from 0, so the last row of each is kept
+  // in a vector by id; an id far beyond the rows seen (a CSV edited by hand)
+  // goes to a map instead of growing the vector to it.
+  struct Last {
+    uint32_t total = 0, succeeded = 0;
+    int8_t ok = -1;  // -1: no row of this id
+  };
+  std::vector<Last> dense;
+  std::map<uint64_t, Last> sparse;
+  MiniBatchCounts c;
+  Status s = ForEachAttemptRow(path, [&](AttemptRow&& row) {
+    Last* last;
+    if (row.id < dense.size() || row.id < 4 * c.attempts + 65536) {
+      if (row.id >= dense.size()) dense.resize(row.id + 1);
+      last = &dense[row.id];
+    } else {
+      last = &sparse[row.id];
+    }
+    last->total = static_cast<uint32_t>(std::min<uint64_t>(row.total, UINT32_MAX));
+    last->succeeded = static_cast<uint32_t>(std::min<uint64_t>(row.succeeded, UINT32_MAX));
+    last->ok = row.ok() ? 1 : 0;
+    c.attempts++;
+  });
+  if (!s.ok()) return s;
+  auto add = [&c](const Last& last) {
+    if (last.ok < 0) return;
+    c.mini_batches++;
+    (last.ok ? c.succeeded : c.failed)++;
+    c.items += last.total;
+    c.items_succeeded += last.succeeded;
+    c.items_failed += last.total - std::min(last.total, last.succeeded);
+  };
+  for (const Last& last : dense) add(last);
+  for (const auto& [id, last] : sparse) add(last);
+  return c;
 }
 
 Result<JobReports> ReadJobReports(const std::string& job_dir) {

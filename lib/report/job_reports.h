@@ -93,6 +93,16 @@ Result<std::vector<AttemptRow>> ReadAttemptRows(const std::string& path);
 // file's size. Stops at the first row that cannot be parsed.
 Status ForEachAttemptRow(const std::string& path, const std::function<void(AttemptRow&&)>& fn);
 
+// processed_mini-batches.csv counted: its mini-batches by the outcome of
+// their last attempt (rows are in the order attempts finished), and their
+// items. Streamed; what it keeps is 12 bytes per mini-batch id.
+struct MiniBatchCounts {
+  uint64_t mini_batches = 0, succeeded = 0, failed = 0;
+  uint64_t attempts = 0;
+  uint64_t items = 0, items_succeeded = 0, items_failed = 0;
+};
+Result<MiniBatchCounts> CountMiniBatches(const std::string& path);
+
 // "2026-12-01T03:51:31.123456" (UTC, as IsoTime writes) → epoch seconds;
 // false when `text` is not such a time.
 bool ParseIsoTime(const std::string& text, double* epoch_seconds);
