@@ -372,7 +372,6 @@ TEST_CASE("TlsLink: garbage instead of a ClientHello is refused at its first byt
   options.tls = TlsContext::ForMaster(settings, dir.path()).value();
   options.max_handshaking = 8;
   options.handshake_timeout = 60s;  // longer than the test: eviction is what frees them
-  options.evict_after = 100ms;      // 8 at a time, each evicted after this
   Master master(io, options);
   uint16_t port = master.listener->port();
 

@@ -810,7 +810,9 @@ struct TcpListener::State : std::enable_shared_from_this<TcpListener::State> {
   // pauses — new connections wait in the kernel's backlog — until a
   // handshake ends or the oldest is old enough. Evicting at once let 10,000
   // agents that joined together evict each other for seconds: a handshake
-  // needs the agent's answer, and 128 newer arrivals came first.
+  // needs the agent's answer, and 128 newer arrivals came first. A real
+  // agent behind N stalled strangers waits about N / max_handshaking ×
+  // evict_after.
   bool Room() {
     handshaking.erase(std::remove_if(handshaking.begin(), handshaking.end(),
                                      [](const std::weak_ptr<TcpConnection>& w) {

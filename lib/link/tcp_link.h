@@ -68,7 +68,7 @@ struct TcpLinkOptions {
   // handshake takes a round trip, gets evict_after to finish it, even when
   // thousands join at once.
   size_t max_handshaking = 128;
-  std::chrono::milliseconds evict_after{1000};
+  std::chrono::milliseconds evict_after{100};
   // Bytes queued for a peer that does not read before it counts as lost.
   size_t max_queued_bytes = 256u << 20;
   // TLS (tls.h): the master's context on a listener, an agent's on a
