@@ -22,7 +22,10 @@
 // one JSON object on stdout:
 //   leases, seconds (first lease received → the master's outcome),
 //   leases_per_second, master_cpu_seconds (main thread: master + its TCP),
-//   master_cpu_us_per_lease, utilisation (busy slot time ÷ (slots × span from
+//   master_cpu_us_per_lease, agents_cpu_us_per_lease (the synthetic agents'
+//   loop, joining included: the other half of the two cores' work),
+//   last_joined_seconds (first lease → the last agent's link opened; the
+//   join storm overlaps the leases), utilisation (busy slot time ÷ (slots × span from
 //   the first lease started to the last one finished); only with --work-ms),
 //   of_ideal_rate (leases × work-ms ÷ (slots × that span): the share of the
 //   rate the slots could reach if the master never kept one waiting), outcome.
@@ -92,6 +95,8 @@ struct AgentStats {
   Clock::time_point first_lease;
   Clock::time_point first_start, last_end;
   double busy_seconds = 0;
+  Clock::time_point last_joined;  // the last agent's link opened
+  double cpu_seconds = 0;         // the agents' loop
   int ended = 0;
   int failed = 0;
 };
@@ -135,6 +140,7 @@ class FakeAgent {
 
  private:
   void OnLink(std::unique_ptr<parallelrun::TcpLinkEnd> link) {
+    stats_->last_joined = Clock::now();
     link_ = std::move(link);
     link_->SetHandler([this](LinkMessage&& m) { OnMessage(std::move(m)); });
     link_->Send(parallelrun::HelloMsg{node_, slots_, "synthetic"});
@@ -364,7 +370,9 @@ int main(int argc, char** argv) {
     }
     auto work = asio::make_work_guard(agents_io);
     for (auto& a : agents) a->Start();
+    double cpu0 = ThreadCpuSeconds();
     agents_io.run();
+    stats->cpu_seconds = ThreadCpuSeconds() - cpu0;
   };
   auto stop_master = [&] {
     // Every agent has its END: the master's loop can stop too.
@@ -424,6 +432,7 @@ int main(int argc, char** argv) {
     return 3;
   }
   double seconds = std::chrono::duration<double>(done_at - stats.first_lease).count();
+  double joined = std::chrono::duration<double>(stats.last_joined - stats.first_lease).count();
   double utilisation = 0, of_ideal = 0;
   if (o.work_ms > 0 && stats.last_end > stats.first_start) {
     double span = std::chrono::duration<double>(stats.last_end - stats.first_start).count();
@@ -436,12 +445,14 @@ int main(int argc, char** argv) {
       "{{\"agents\": {}, \"slots\": {}, \"prefetch\": {}, \"work_ms\": {}, "
       "\"mini_batch_size\": {}, \"leases\": {}, \"seconds\": {:.4f}, "
       "\"leases_per_second\": {:.0f}, \"master_cpu_seconds\": {:.4f}, "
-      "\"master_cpu_us_per_lease\": {:.2f}, \"utilisation\": {:.4f}, "
+      "\"master_cpu_us_per_lease\": {:.2f}, \"agents_cpu_us_per_lease\": {:.2f}, "
+      "\"last_joined_seconds\": {:.3f}, \"utilisation\": {:.4f}, "
       "\"of_ideal_rate\": {:.4f}, \"outcome\": \"{}\", "
       "\"agents_process\": {}, \"rss_mb\": {:.1f}, \"agents_failed\": {}, "
       "\"job_dir\": \"{}\"}}\n",
       o.agents, o.slots, o.prefetch, o.work_ms, o.mini_batch_size, stats.leases, seconds,
-      stats.leases / seconds, cpu, cpu * 1e6 / static_cast<double>(stats.leases), utilisation,
+      stats.leases / seconds, cpu, cpu * 1e6 / static_cast<double>(stats.leases),
+      stats.cpu_seconds * 1e6 / static_cast<double>(stats.leases), joined, utilisation,
       of_ideal,
       outcome.ok() ? "succeeded" : outcome.message(), o.agents_process, rss_mb, stats.failed,
       o.job_dir);

@@ -557,6 +557,40 @@ TEST_CASE("TcpLink: a peer that never greets is refused after the handshake time
   CHECK(raw.Error() == "handshake timeout");
 }
 
+TEST_CASE("TcpLink: when max_handshaking are young, new connections wait instead of evicting "
+          "them; the oldest makes room after evict_after",
+          "[tcp_link]") {
+  asio::io_context io;
+  TcpLinkOptions options;
+  options.max_handshaking = 2;
+  options.evict_after = 300ms;
+  MasterSide master(io, options);
+  uint16_t port = master.listener->port();
+  auto start = steady_clock::now();
+  RawPeer first(io, port), second(io, port);
+  REQUIRE(RunUntil(io, [&] { return !first.Frames().empty() && !second.Frames().empty(); }));
+  // A third waits in the backlog: nobody is closed for it (10,000 agents
+  // joining at once evicted each other for seconds), and it gets no greeting.
+  RawPeer third(io, port);
+  RunFor(io, 150ms);
+  CHECK(!first.eof());
+  CHECK(third.Frames().empty());
+  // A handshake that finishes makes room at once.
+  second.Authenticate(io, 2);
+  REQUIRE(RunUntil(io, [&] { return !third.Frames().empty(); }));
+  CHECK(!first.eof());
+  // Full again: the next one waits until the oldest has had evict_after.
+  RawPeer fourth(io, port);
+  REQUIRE(RunUntil(io, [&] { return first.eof() && !fourth.Frames().empty(); }));
+  CHECK(steady_clock::now() - start >= 300ms);
+  CHECK(!third.eof());
+  CHECK(Contains(master.log, "closed " + first.address() +
+                                 ": more than 2 connections without a finished handshake; the "
+                                 "oldest makes room"));
+  fourth.Authenticate(io, 4);
+  CHECK(master.ends.size() == 2);
+}
+
 TEST_CASE("TcpLink: a silent agent is lost after the heartbeat timeout, a live one is not",
           "[tcp_link]") {
   asio::io_context io;

@@ -782,7 +782,10 @@ struct TcpListener::State : std::enable_shared_from_this<TcpListener::State> {
     if (alive && events.log) events.log(line);
   }
 
+  // Accepts the next connection when there is room for one more handshake.
+  // REQUIRES: no accept in flight and none paused.
   void Accept() {
+    if (!Room()) return;
     acceptor.async_accept([self = shared_from_this()](const boost::system::error_code& ec,
                                                       tcp::socket socket) {
       if (!self->alive) return;
@@ -802,6 +805,50 @@ struct TcpListener::State : std::enable_shared_from_this<TcpListener::State> {
     });
   }
 
+  // Whether one more connection may start its handshake: below the cap, or
+  // the oldest one has had evict_after and makes room. Otherwise accepting
+  // pauses — new connections wait in the kernel's backlog — until a
+  // handshake ends or the oldest is old enough. Evicting at once let 10,000
+  // agents that joined together evict each other for seconds: a handshake
+  // needs the agent's answer, and 128 newer arrivals came first. A real
+  // agent behind N stalled strangers waits about N / max_handshaking ×
+  // evict_after.
+  bool Room() {
+    handshaking.erase(std::remove_if(handshaking.begin(), handshaking.end(),
+                                     [](const std::weak_ptr<TcpConnection>& w) {
+                                       auto c = w.lock();
+                                       return !c || c->open() || c->closed();
+                                     }),
+                      handshaking.end());
+    if (options.max_handshaking == 0 || handshaking.size() < options.max_handshaking) return true;
+    auto oldest = handshaking.front().lock();
+    SteadyClock::time_point due = oldest->started() + options.evict_after;
+    if (SteadyClock::now() >= due) {
+      handshaking.erase(handshaking.begin());
+      evicted++;
+      LogRefused(fmt::format("closed {}: more than {} connections without a finished handshake; "
+                             "the oldest makes room",
+                             oldest->peer().address, options.max_handshaking));
+      oldest->Abort();
+      return true;
+    }
+    paused = true;
+    retry.expires_at(due);
+    retry.async_wait([self = shared_from_this()](const boost::system::error_code& e) {
+      if (!e && self->alive && self->paused) self->Resume();
+    });
+    return false;
+  }
+
+  // A handshake ended, or the oldest became old enough: accepting goes on
+  // if it had paused.
+  void Resume() {
+    if (!paused || !alive) return;
+    paused = false;
+    retry.cancel();
+    Accept();
+  }
+
   void OnAccept(tcp::socket socket) {
     boost::system::error_code ec;
     tcp::endpoint remote = socket.remote_endpoint(ec);
@@ -813,7 +860,12 @@ struct TcpListener::State : std::enable_shared_from_this<TcpListener::State> {
     std::weak_ptr<State> weak = shared_from_this();
     std::string address = peer.address;
     conn->hooks.refused = [weak, address](const std::string& reason, bool) {
-      if (auto self = weak.lock()) self->LogRefused(fmt::format("refused {}: {}", address, reason));
+      auto self = weak.lock();
+      if (!self) return;
+      self->LogRefused(fmt::format("refused {}: {}", address, reason));
+      // Posted: the connection is still among the handshaking until this
+      // hook returns.
+      asio::post(self->acceptor.get_executor(), [self] { self->Resume(); });
     };
     conn->hooks.admit = [weak](const PeerInfo& p) -> std::string {
       auto self = weak.lock();
@@ -839,6 +891,7 @@ struct TcpListener::State : std::enable_shared_from_this<TcpListener::State> {
         c->Close();
         return;
       }
+      self->Resume();  // c->open() already: it no longer counts
       PeerInfo p = c->peer();
       self->joined[p.node] = c;
       c->hooks.lost = [weak, p](const std::string& reason, bool) {
@@ -852,24 +905,6 @@ struct TcpListener::State : std::enable_shared_from_this<TcpListener::State> {
       auto end = std::make_unique<TcpLinkEnd>(c);
       if (self->events.accepted) self->events.accepted(std::move(end));
     };
-    handshaking.erase(std::remove_if(handshaking.begin(), handshaking.end(),
-                                     [](const std::weak_ptr<TcpConnection>& w) {
-                                       auto c = w.lock();
-                                       return !c || c->open() || c->closed();
-                                     }),
-                      handshaking.end());
-    // Full: the oldest stranger makes room. A real agent finishes its
-    // handshake in a round trip, long before it would be the oldest.
-    while (options.max_handshaking > 0 && handshaking.size() >= options.max_handshaking) {
-      auto oldest = handshaking.front().lock();
-      handshaking.erase(handshaking.begin());
-      if (!oldest) continue;
-      evicted++;
-      LogRefused(fmt::format("closed {}: more than {} connections without a finished handshake; "
-                             "the oldest makes room",
-                             oldest->peer().address, options.max_handshaking));
-      oldest->Abort();
-    }
     handshaking.push_back(conn);
     conn->StartMaster();
   }
@@ -912,6 +947,7 @@ struct TcpListener::State : std::enable_shared_from_this<TcpListener::State> {
   TcpLinkOptions options;
   Events events;
   bool alive = true;
+  bool paused = false;  // full of young handshakes: see Room
   uint64_t next_id = 1;
   std::vector<std::weak_ptr<TcpConnection>> handshaking;
 };

@@ -26,8 +26,9 @@
 //
 // Strangers (DESIGN.md §5): before the HMAC proof a connection holds at most
 // a greeting-sized buffer, at most max_handshaking of them exist at once (the
-// oldest is closed for a new one), each has handshake_timeout to finish, and
-// the lines logged about refused connections are rate-limited; with TLS
+// oldest is closed for a new one once it has had evict_after), each has
+// handshake_timeout to finish, and the lines logged about refused
+// connections are rate-limited; with TLS
 // (tls.h) the same holds for the TLS handshake, which counts as part of the
 // handshake: a connection that sends anything but a ClientHello is closed at
 // its first byte, and OpenSSL's state is made only for one that does. An
@@ -60,10 +61,14 @@ struct TcpLinkOptions {
   std::chrono::milliseconds heartbeat_timeout{30000};
   std::chrono::milliseconds handshake_timeout{10000};
   // Connections that have not yet proved the secret. One more closes the
-  // oldest of them: strangers cannot hold more than this many sockets (and
-  // their greeting-sized buffers), and a real agent, whose handshake takes a
-  // round trip, still gets in while they keep trying.
+  // oldest of them once that one has had evict_after; until then new
+  // connections wait in the kernel's backlog. Strangers cannot hold more
+  // than this many sockets (and their greeting-sized buffers), nor one for
+  // longer than evict_after while others wait; a real agent, whose
+  // handshake takes a round trip, gets evict_after to finish it, even when
+  // thousands join at once.
   size_t max_handshaking = 128;
+  std::chrono::milliseconds evict_after{100};
   // Bytes queued for a peer that does not read before it counts as lost.
   size_t max_queued_bytes = 256u << 20;
   // TLS (tls.h): the master's context on a listener, an agent's on a
