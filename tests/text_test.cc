@@ -3,6 +3,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <random>
 #include <string>
 
 namespace parallelrun {
@@ -15,6 +16,47 @@ TEST_CASE("AsciiLower: A-Z lower case, every other byte as it is", "[text]") {
   CHECK(AsciiLower("@[`{09") == "@[`{09");  // the neighbours of A-Z and a-z
   CHECK(AsciiLower("\xC3\x89T\xC3\x89") == "\xC3\x89t\xC3\x89");  // "ÉTÉ": UTF-8 untouched
   CHECK(AsciiLower(std::string("A\0B", 3)) == std::string("a\0b", 3));
+}
+
+TEST_CASE("AppendJsonPrintable is AppendJsonString of Printable, for any bytes", "[text]") {
+  auto slow = [](const std::string& bytes) {
+    std::string out;
+    AppendJsonString(Printable(bytes), &out);
+    return out;
+  };
+  auto fast = [](const std::string& bytes) {
+    std::string out = "x";  // appends: what was there stays
+    AppendJsonPrintable(bytes, &out);
+    return out.substr(1);
+  };
+  for (std::string bytes : {std::string(""), std::string("a/b c.txt"), std::string("q\"uote"),
+                            std::string("back\\slash"), std::string("tab\there"),
+                            std::string("nl\n"), std::string("del\x7f"), std::string("\xc3\xa9t\xc3\xa9"),
+                            std::string("bad\xff"), std::string("nul\0in", 6), std::string("~ !")}) {
+    CHECK(fast(bytes) == slow(bytes));
+  }
+  std::mt19937 rng(20261202);
+  for (int i = 0; i < 20000; i++) {
+    std::string bytes(rng() % 12, '\0');
+    // Mostly plain ASCII, sometimes any byte: both paths taken.
+    for (char& c : bytes) c = static_cast<char>(rng() % 8 ? 0x20 + rng() % 0x5f : rng() % 256);
+    REQUIRE(fast(bytes) == slow(bytes));
+  }
+}
+
+TEST_CASE("AppendCsvQuoted quotes always, doubling quotes, as CsvField does when it quotes",
+          "[text]") {
+  auto quoted = [](const std::string& s) {
+    std::string out = "x";
+    AppendCsvQuoted(s, &out);
+    return out.substr(1);
+  };
+  CHECK(quoted("") == "\"\"");
+  CHECK(quoted("plain") == "\"plain\"");
+  CHECK(quoted("\"") == "\"\"\"\"");
+  CHECK(quoted("{\"items\":[\"a,b\"]}") == CsvField("{\"items\":[\"a,b\"]}"));
+  CHECK(quoted("a\"\"b\"") == CsvField("a\"\"b\""));
+  CHECK(quoted("line\nend\"") == CsvField("line\nend\""));
 }
 
 }  // namespace

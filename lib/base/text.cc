@@ -60,6 +60,31 @@ void AppendJsonString(const std::string& text, std::string* out) {
   out->push_back('"');
 }
 
+void AppendJsonPrintable(const std::string& bytes, std::string* out) {
+  for (char c : bytes) {
+    unsigned char u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u >= 0x7f || c == '"' || c == '\\') {
+      AppendJsonString(Printable(bytes), out);
+      return;
+    }
+  }
+  out->push_back('"');
+  out->append(bytes);
+  out->push_back('"');
+}
+
+void AppendCsvQuoted(const std::string& s, std::string* out) {
+  out->push_back('"');
+  size_t from = 0;
+  for (size_t q = s.find('"'); q != std::string::npos; q = s.find('"', q + 1)) {
+    out->append(s, from, q + 1 - from);
+    out->push_back('"');
+    from = q + 1;
+  }
+  out->append(s, from, std::string::npos);
+  out->push_back('"');
+}
+
 std::string CsvField(const std::string& s) {
   if (s.find_first_of(",\"\r\n") == std::string::npos) return s;
   std::string out = "\"";

@@ -23,8 +23,17 @@ std::string PrintableShort(const std::string& bytes, size_t max_chars);
 // document of every row was most of their cost.
 void AppendJsonString(const std::string& text, std::string* out);
 
+// AppendJsonString(Printable(bytes), out), without its two copies when
+// `bytes` is plain ASCII (the common file name): the report's Mini-batch
+// Detail writes one per item of every attempt.
+void AppendJsonPrintable(const std::string& bytes, std::string* out);
+
 // CSV field: quoted (quotes doubled) when it holds a comma, quote, CR or LF.
 std::string CsvField(const std::string& s);
+
+// Appends `s` to `out` as a quoted CSV field (quotes doubled), whatever it
+// holds: CsvField of a text that has a quote, without the copy.
+void AppendCsvQuoted(const std::string& s, std::string* out);
 
 // ISO-8601 UTC with microseconds ("2026-12-01T00:50:42.123456"), as the
 // original's Start Time column.

@@ -130,7 +130,7 @@ std::string JobLog::Detail(const MiniBatch& batch) const {
   out += ",\"items\":[";
   for (size_t i = 0; i < batch.items.size(); i++) {
     if (i > 0) out.push_back(',');
-    AppendJsonString(Printable(batch.items[i]), &out);
+    AppendJsonPrintable(batch.items[i], &out);
   }
   out += "],\"mini_batch_id\":" + std::to_string(batch.id) + "}";
   return out;
@@ -145,11 +145,13 @@ void JobLog::Attempt(const AttemptResult& r, const MiniBatch& batch) {
     }
   }
   fmt::format_to(std::back_inserter(csv_buffer_),
-                 "{},{},{},{},{},{},{},{:.6f},{:.6f},{:.6f},{},{},{},{},{}\n", r.id, r.attempt,
+                 "{},{},{},{},{},{},{},{:.6f},{:.6f},{:.6f},{},{},{},", r.id, r.attempt,
                  r.process, IsoTime(r.start_time), r.total, r.succeeded, r.total - r.succeeded,
                  r.elapsed_seconds, r.process_seconds, r.run_seconds, AttemptStatusName(r.status),
-                 CsvField(r.error_category), CsvField(Printable(r.error_message)),
-                 CsvField(Detail(batch)), r.node);
+                 CsvField(r.error_category), CsvField(Printable(r.error_message)));
+  // The detail is JSON, so it always holds quotes: quoted as it is appended.
+  AppendCsvQuoted(Detail(batch), &csv_buffer_);
+  fmt::format_to(std::back_inserter(csv_buffer_), ",{}\n", r.node);
   if (csv_buffer_.size() >= kCsvBufferBytes) error_ = Flush();
 }
 
