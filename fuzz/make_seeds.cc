@@ -82,6 +82,10 @@ int main(int argc, char** argv) {
       {"link_workers", LinkMessage(WorkersMsg{0, 1, 2, 1, 0})},
       {"link_init_failed", LinkMessage(InitFailedMsg{"process001", "process001: init() raised "
                                                                    "ValueError: no model"})},
+      {"link_standby_offer", LinkMessage(StandbyOfferMsg{"10.0.0.2", 29500})},
+      {"link_standby", LinkMessage(StandbyMsg{true, 1, "10.0.0.2", 29500})},
+      {"link_journal_copy", LinkMessage(JournalCopyMsg{0, "PRJNL001" + odd})},
+      {"link_part_copy", LinkMessage(PartCopyMsg{5, 1, odd, true})},
   };
   std::string stream;
   for (const auto& [name, f] : frames) {

@@ -105,6 +105,22 @@ bool Equal(const LinkMessage& a, const LinkMessage& b) {
     auto& y = std::get<CancelMsg>(b);
     return x->id == y.id && x->attempt == y.attempt && x->reason == y.reason;
   }
+  if (auto* x = std::get_if<StandbyOfferMsg>(&a)) {
+    auto& y = std::get<StandbyOfferMsg>(b);
+    return x->host == y.host && x->port == y.port;
+  }
+  if (auto* x = std::get_if<StandbyMsg>(&a)) {
+    auto& y = std::get<StandbyMsg>(b);
+    return x->active == y.active && x->node == y.node && x->host == y.host && x->port == y.port;
+  }
+  if (auto* x = std::get_if<JournalCopyMsg>(&a)) {
+    auto& y = std::get<JournalCopyMsg>(b);
+    return x->offset == y.offset && x->data == y.data;
+  }
+  if (auto* x = std::get_if<PartCopyMsg>(&a)) {
+    auto& y = std::get<PartCopyMsg>(b);
+    return x->id == y.id && x->attempt == y.attempt && x->data == y.data && x->last == y.last;
+  }
   return false;
 }
 
@@ -213,7 +229,15 @@ std::vector<LinkMessage> SampleMessages() {
           RowsMsg{std::numeric_limits<uint64_t>::max(), 1, kNasty, true},
           RowsMsg{0, 0, "", true},
           CancelMsg{5, 1, "straggler: attempt 2 finished first"},
-          CancelMsg{}};
+          CancelMsg{},
+          StandbyOfferMsg{"10.0.0.5", 29500},
+          StandbyOfferMsg{"", 0},
+          StandbyMsg{true, 2, "fe80::1", 65535},
+          StandbyMsg{},
+          JournalCopyMsg{0, std::string("PRJNL001") + kNasty},
+          JournalCopyMsg{std::numeric_limits<uint64_t>::max(), std::string(kMaxCopyChunk, 'j')},
+          PartCopyMsg{7, 2, std::string(kMaxCopyChunk, 'p'), false},
+          PartCopyMsg{0, 0, "", true}};
 }
 
 std::vector<LinkFrame> SampleFrames() {
@@ -292,6 +316,34 @@ TEST_CASE("LinkCodec: ROWS carries at most kMaxRowsChunk bytes", "[link_codec]")
   CHECK(Refusal(d.type, d.payload).find("NODE_DIR: shared at byte 6") == 0);
   CHECK(LinkFrameName(kLinkJobDir) == "JOB_DIR");
   CHECK(LinkFrameName(kLinkCancel) == "CANCEL");
+}
+
+TEST_CASE("LinkCodec: failover frames refuse oversized data and ports", "[link_codec]") {
+  std::string bytes;
+  EncodeLinkMessage(JournalCopyMsg{0, std::string(kMaxCopyChunk + 1, 'j')}, &bytes);
+  Frame f = OneFrame(bytes);
+  CHECK(Refusal(f.type, f.payload) ==
+        "JOURNAL_COPY: data at byte 8: 1048577 bytes, more than 1048576");
+  bytes.clear();
+  EncodeLinkMessage(PartCopyMsg{1, 1, std::string(kMaxCopyChunk + 1, 'p'), true}, &bytes);
+  f = OneFrame(bytes);
+  CHECK(Refusal(f.type, f.payload) ==
+        "PART_COPY: data at byte 13: 1048577 bytes, more than 1048576");
+  bytes.clear();
+  EncodeLinkMessage(StandbyOfferMsg{"h", 65536}, &bytes);
+  f = OneFrame(bytes);
+  CHECK(Refusal(f.type, f.payload) == "STANDBY_OFFER: port at byte 5: 65536 is not a TCP port");
+  bytes.clear();
+  EncodeLinkMessage(StandbyMsg{true, 1, "h", 70000}, &bytes);
+  f = OneFrame(bytes);
+  CHECK(Refusal(f.type, f.payload) == "STANDBY: port at byte 10: 70000 is not a TCP port");
+  bytes.clear();
+  EncodeLinkMessage(StandbyMsg{true, 1, "h", 1}, &bytes);
+  f = OneFrame(bytes);
+  f.payload[0] = 2;
+  CHECK(Refusal(f.type, f.payload).find("STANDBY: active at byte 0") == 0);
+  CHECK(LinkFrameName(kLinkStandbyOffer) == "STANDBY_OFFER");
+  CHECK(LinkFrameName(kLinkPartCopy) == "PART_COPY");
 }
 
 TEST_CASE("LinkCodec: the byte layout is the documented one", "[link_codec]") {

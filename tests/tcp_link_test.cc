@@ -320,12 +320,16 @@ TEST_CASE("TcpLink: every message crosses in its direction, byte-exact", "[tcp_l
   const std::vector<LinkMessage> up = {HelloMsg{3, 4, "agent-host"}, PullMsg{4},
                                        ResultMsg{r}, GiveBackMsg{78, 1},
                                        NodeFailedMsg{"init() failed: " + nasty},
-                                       InitFailedMsg{"process001", nasty}, bye};
+                                       InitFailedMsg{"process001", nasty}, bye,
+                                       StandbyOfferMsg{"127.0.0.1", 29500}};
   MiniBatch batch;
   batch.id = 9;
   batch.input = 1;
   batch.items = {"a", nasty, "/x/\x80\x81", ""};
-  const std::vector<LinkMessage> down = {LeaseMsg{batch, 2}, DrainMsg{}, StopMsg{true, nasty}};
+  const std::vector<LinkMessage> down = {LeaseMsg{batch, 2}, DrainMsg{}, StopMsg{true, nasty},
+                                         StandbyMsg{true, 1, "127.0.0.1", 29501},
+                                         JournalCopyMsg{8, nasty},
+                                         PartCopyMsg{9, 2, nasty, true}};
 
   for (const auto& m : up) agent.end->Send(m);
   for (const auto& m : down) master.ends[0]->Send(m);

@@ -33,6 +33,19 @@
 //   master → agent  Cancel{id, attempt, reason} stop that attempt (a straggler another
 //                                               attempt finished first); its result, if
 //                                               any, arrives and is ignored
+// Failover without shared storage (job/failover.h):
+//   agent → master  StandbyOffer{host, port}    this node (its job dir is not the master's)
+//                                               can take the master role from a copy of
+//                                               the journal and would listen at host:port
+//                                               (port 0: it withdraws its offer)
+//   master → agent  Standby{active, node, host, port}  to every agent: if the master dies,
+//                                               node `node` takes over at host:port
+//                                               (active false: no node can)
+//   master → agent  JournalCopy{offset, data}   to the standby: the journal's bytes from
+//                                               `offset` (0: from the start, anew), in order
+//   master → agent  PartCopy{id, attempt, data, last}  to the standby: an accepted
+//                                               append_row part, before the journal bytes
+//                                               that record its acceptance
 #ifndef PARALLELRUN_LINK_LINK_H_
 #define PARALLELRUN_LINK_LINK_H_
 
@@ -94,14 +107,21 @@ struct NodeDirMsg { std::string job_dir; bool shared = false; };
 // the frame limit is the receiver's).
 struct RowsMsg { MiniBatchId id = 0; uint32_t attempt = 0; std::string data; bool last = false; };
 struct CancelMsg { MiniBatchId id = 0; uint32_t attempt = 0; std::string reason; };
+struct StandbyOfferMsg { std::string host; uint32_t port = 0; };
+struct StandbyMsg { bool active = false; uint32_t node = 0; std::string host; uint32_t port = 0; };
+// At most kMaxCopyChunk bytes of `data` per message, as for rows.
+struct JournalCopyMsg { uint64_t offset = 0; std::string data; };
+struct PartCopyMsg { MiniBatchId id = 0; uint32_t attempt = 0; std::string data; bool last = false; };
 
 constexpr size_t kMaxRowsChunk = 1u << 20;
+constexpr size_t kMaxCopyChunk = kMaxRowsChunk;
 
 // New messages go at the end: a message's index is not its wire type, but
 // keeping the order keeps the codec's table readable.
 using LinkMessage = std::variant<HelloMsg, PullMsg, LeaseMsg, ResultMsg, GiveBackMsg, DrainMsg,
                                  StopMsg, NodeFailedMsg, ByeMsg, EndMsg, InitFailedMsg,
-                                 WorkersMsg, JobDirMsg, NodeDirMsg, RowsMsg, CancelMsg>;
+                                 WorkersMsg, JobDirMsg, NodeDirMsg, RowsMsg, CancelMsg,
+                                 StandbyOfferMsg, StandbyMsg, JournalCopyMsg, PartCopyMsg>;
 
 // One end of a link. Send never calls the peer's handler synchronously: the
 // message is delivered later on the receiving side's loop, so a handler can

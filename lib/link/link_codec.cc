@@ -111,6 +111,30 @@ void PutMessage(const LinkMessage& message, uint8_t* type, WireWriter* w) {
             w->U32(m.attempt);
             w->Bytes(m.reason);
           },
+          [&](const StandbyOfferMsg& m) {
+            *type = kLinkStandbyOffer;
+            w->Bytes(m.host);
+            w->U32(m.port);
+          },
+          [&](const StandbyMsg& m) {
+            *type = kLinkStandby;
+            w->U8(m.active ? 1 : 0);
+            w->U32(m.node);
+            w->Bytes(m.host);
+            w->U32(m.port);
+          },
+          [&](const JournalCopyMsg& m) {
+            *type = kLinkJournalCopy;
+            w->U64(m.offset);
+            w->Bytes(m.data);
+          },
+          [&](const PartCopyMsg& m) {
+            *type = kLinkPartCopy;
+            w->U64(m.id);
+            w->U32(m.attempt);
+            w->U8(m.last ? 1 : 0);
+            w->Bytes(m.data);
+          },
       },
       message);
 }
@@ -130,6 +154,24 @@ std::string ReadSized(WireFields* f, const char* field, size_t size) {
     f->Fail(field, at, fmt::format("{} bytes, not {}", s.size(), size));
   }
   return s;
+}
+
+// A TCP port: a u32 that must fit 16 bits.
+uint32_t ReadPort(WireFields* f) {
+  size_t at = f->offset();
+  uint32_t port = f->U32("port");
+  if (f->ok() && port > 65535) f->Fail("port", at, fmt::format("{} is not a TCP port", port));
+  return port;
+}
+
+// A bulk-data field of at most kMaxCopyChunk bytes.
+std::string ReadChunk(WireFields* f) {
+  size_t at = f->offset();
+  std::string data = f->Bytes("data");
+  if (f->ok() && data.size() > kMaxCopyChunk) {
+    f->Fail("data", at, fmt::format("{} bytes, more than {}", data.size(), kMaxCopyChunk));
+  }
+  return data;
 }
 
 bool DecodeMessage(const Frame& frame, LinkMessage* out, std::string* why) {
@@ -256,6 +298,38 @@ bool DecodeMessage(const Frame& frame, LinkMessage* out, std::string* why) {
       *out = std::move(m);
       break;
     }
+    case kLinkStandbyOffer: {
+      StandbyOfferMsg m;
+      m.host = f.Bytes("host");
+      m.port = ReadPort(&f);
+      *out = std::move(m);
+      break;
+    }
+    case kLinkStandby: {
+      StandbyMsg m;
+      m.active = f.Bool("active");
+      m.node = f.U32("node");
+      m.host = f.Bytes("host");
+      m.port = ReadPort(&f);
+      *out = std::move(m);
+      break;
+    }
+    case kLinkJournalCopy: {
+      JournalCopyMsg m;
+      m.offset = f.U64("offset");
+      m.data = ReadChunk(&f);
+      *out = std::move(m);
+      break;
+    }
+    case kLinkPartCopy: {
+      PartCopyMsg m;
+      m.id = f.U64("mini_batch_id");
+      m.attempt = f.U32("attempt");
+      m.last = f.Bool("last");
+      m.data = ReadChunk(&f);
+      *out = std::move(m);
+      break;
+    }
     default:
       *why = fmt::format("unknown frame type {}", LinkFrameName(frame.type));
       return false;
@@ -288,6 +362,10 @@ std::string LinkFrameName(uint8_t type) {
     case kLinkNodeDir: return "NODE_DIR";
     case kLinkRows: return "ROWS";
     case kLinkCancel: return "CANCEL";
+    case kLinkStandbyOffer: return "STANDBY_OFFER";
+    case kLinkStandby: return "STANDBY";
+    case kLinkJournalCopy: return "JOURNAL_COPY";
+    case kLinkPartCopy: return "PART_COPY";
     case kLinkError: return "ERROR";
     default: return fmt::format("0x{:02x}", type);
   }

@@ -96,6 +96,12 @@
 //                                     bytes data (≤ kMaxRowsChunk) — append_row rows of a
 //                                     successful attempt, before its RESULT
 //   CANCEL 0x1e       master → agent  u64 mini_batch_id, u32 attempt, bytes reason
+//   STANDBY_OFFER 0x1f agent → master bytes host, u32 port (≤ 65535; 0 = withdrawn)
+//   STANDBY 0x21      master → agent  u8 active (0|1), u32 node, bytes host,
+//                                     u32 port (≤ 65535)
+//   JOURNAL_COPY 0x22 master → agent  u64 offset, bytes data (≤ kMaxCopyChunk)
+//   PART_COPY 0x23    master → agent  u64 mini_batch_id, u32 attempt, u8 last (0|1),
+//                                     bytes data (≤ kMaxCopyChunk)
 //
 // Decoding is strict: an unknown type, a payload shorter or longer than its
 // fields, a bool other than 0 or 1, a status out of range, a count larger than
@@ -145,7 +151,11 @@ enum LinkFrameType : uint8_t {
   kLinkNodeDir = 0x1c,
   kLinkRows = 0x1d,
   kLinkCancel = 0x1e,
+  kLinkStandbyOffer = 0x1f,
   kLinkWorkers = 0x20,
+  kLinkStandby = 0x21,
+  kLinkJournalCopy = 0x22,
+  kLinkPartCopy = 0x23,
   kLinkError = 0x7f,
 };
 

@@ -490,7 +490,10 @@ class TcpConnection : public std::enable_shared_from_this<TcpConnection> {
   bool Allowed(const LinkMessage& m) const {
     bool to_agent = std::holds_alternative<LeaseMsg>(m) || std::holds_alternative<DrainMsg>(m) ||
                     std::holds_alternative<StopMsg>(m) || std::holds_alternative<EndMsg>(m) ||
-                    std::holds_alternative<JobDirMsg>(m) || std::holds_alternative<CancelMsg>(m);
+                    std::holds_alternative<JobDirMsg>(m) || std::holds_alternative<CancelMsg>(m) ||
+                    std::holds_alternative<StandbyMsg>(m) ||
+                    std::holds_alternative<JournalCopyMsg>(m) ||
+                    std::holds_alternative<PartCopyMsg>(m);
     return side_ == Side::kAgent ? to_agent : !to_agent;
   }
 
