@@ -235,6 +235,16 @@ std::string JobDirIdPath(const std::string& job_dir) {
   return Join(job_dir, ".parallelrun/job_dir_id");
 }
 
+std::string StandbyDir(const std::string& job_dir) { return Join(job_dir, ".parallelrun/standby"); }
+
+std::string StandbyJournalPath(const std::string& job_dir) {
+  return Join(StandbyDir(job_dir), "journal");
+}
+
+std::string StandbyPartsDir(const std::string& job_dir) {
+  return Join(StandbyDir(job_dir), "parts");
+}
+
 std::string TlsCertPath(const std::string& job_dir) {
   return Join(job_dir, ".parallelrun/tls/cert.pem");
 }

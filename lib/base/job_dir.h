@@ -113,6 +113,13 @@ std::string MasterAddressPath(const std::string& job_dir);
 // run; an agent that reads the master's id in its own job dir shares it
 // (link.h, JobDir), otherwise its results travel over the link.
 std::string JobDirIdPath(const std::string& job_dir);
+// .parallelrun/standby/: on a node that stands by for a master whose job dir
+// it does not share (job/failover.h), its copy of the master's journal
+// (`journal`) and of the accepted append_row parts (`parts/`), moved into
+// place if it takes the master role.
+std::string StandbyDir(const std::string& job_dir);
+std::string StandbyJournalPath(const std::string& job_dir);
+std::string StandbyPartsDir(const std::string& job_dir);
 // .parallelrun/tls/cert.pem and key.pem: the self-signed certificate a
 // master with --tls and no certificate files makes (link/tls.h).
 std::string TlsCertPath(const std::string& job_dir);

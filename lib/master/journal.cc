@@ -289,7 +289,7 @@ Result<std::unique_ptr<Journal>> Journal::Open(const std::string& path,
     return Status::Infrastructure(ErrnoMessage(path, errno));
   }
   if (existing) *existing = summary;
-  return std::unique_ptr<Journal>(new Journal(path, std::move(fd)));
+  return std::unique_ptr<Journal>(new Journal(path, std::move(fd), end));
 }
 
 void Journal::Append(const JournalRecord& record) {
@@ -312,6 +312,9 @@ Status Journal::Commit() {
                                                 ErrnoText(errno)));
     return error_;
   }
+  uint64_t offset = size_;
+  size_ += buffer_.size();
+  if (committed_) committed_(offset, buffer_.data());
   buffer_.Clear();
   return Status::Ok();
 }

@@ -127,12 +127,23 @@ class Journal {
 
   size_t buffered_bytes() const { return buffer_.size(); }
   const std::string& path() const { return path_; }
+  // The file's size: its header and every committed record.
+  uint64_t size() const { return size_; }
+
+  // Called after each Commit that wrote something, with the bytes written
+  // and where they start in the file: how the master keeps a standby's copy
+  // of the journal (master.h) byte for byte.
+  using Committed = std::function<void(uint64_t offset, std::string_view bytes)>;
+  void SetCommitted(Committed committed) { committed_ = std::move(committed); }
 
  private:
-  Journal(std::string path, UniqueFd fd) : path_(std::move(path)), fd_(std::move(fd)) {}
+  Journal(std::string path, UniqueFd fd, uint64_t size)
+      : path_(std::move(path)), fd_(std::move(fd)), size_(size) {}
 
   std::string path_;
   UniqueFd fd_;
+  uint64_t size_ = 0;
+  Committed committed_;
   WireWriter buffer_;  // whole records not yet written
   Status error_;
 };

@@ -40,17 +40,29 @@ Master::Master(boost::asio::io_context& io, Config config, JobLog* log, Progress
       queue_(config_.limits),
       watch_(*config_.clock, config_.progress_update_timeout, kOverviewEverySeconds),
       init_failures_(*config_.clock, config_.expected_nodes, config_.process_count_per_node),
-      tick_(io), commit_timer_(io) {
+      tick_(io), standby_feed_(config_.journal, nullptr), commit_timer_(io) {
   // Form enough mini-batches ahead to cover demand, but hold no more than
   // about 8k items in them: memory must not grow with the dataset, and a
   // 100k-file folder should already be past the plateau.
   uint64_t by_items = 8192 / std::max<uint64_t>(config_.mini_batch_size, 1);
   window_ = static_cast<size_t>(std::clamp<uint64_t>(by_items, 16, 1024));
   if (config_.append_row) append_row_ = std::make_unique<AppendRowOutput>(*config_.append_row);
+  standby_feed_ = StandbyFeed(config_.journal, append_row_.get());
+  if (config_.journal) {
+    config_.journal->SetCommitted([this](uint64_t offset, std::string_view bytes) {
+      if (!standby_) return;
+      standby_feed_.Committed(offset, bytes);
+      if (standby_feed_.backlog() > config_.standby_backlog) {
+        DropStandby(fmt::format("its copy of the journal fell behind ({} MiB not yet sent)",
+                                standby_feed_.backlog() >> 20));
+      }
+    });
+  }
 }
 
 Master::~Master() {
   *alive_ = false;
+  if (config_.journal) config_.journal->SetCommitted(nullptr);
   source_.reset();
 }
 
@@ -61,6 +73,7 @@ size_t Master::AddAgent(std::unique_ptr<LinkEnd> link) {
   agents_.back().link->SetHandler([this, index](LinkMessage&& m) { OnMessage(index, std::move(m)); });
   // First, before any lease: where the results of this agent go depends on it.
   if (!config_.job_dir_id.empty()) agents_.back().link->Send(JobDirMsg{config_.job_dir_id});
+  if (standby_) TellStandby(agents_.back().link.get());
   if (finished_) {
     // Too late to help: the job is over.
     agents_.back().bye = true;
@@ -84,6 +97,7 @@ void Master::AgentLost(size_t index, const std::string& reason) {
                                       a.node, a.host, reason, requeued));
   progress_->Say(fmt::format("lost node {} ({}): {}; {} mini-batches go to other nodes", a.node,
                              a.host, reason, requeued));
+  if (standby_ == index) DropStandby("its node was lost");
   bool all_gone = std::all_of(agents_.begin(), agents_.end(),
                               [](const AgentState& s) { return s.bye; });
   if (all_gone) {
@@ -321,6 +335,25 @@ void Master::OnMessage(size_t index, LinkMessage&& m) {
                                                  : ", not the master's: its results and "
                                                    "append_row rows come over the link, its "
                                                    "user logs stay on that node"));
+  } else if (auto* offer = std::get_if<StandbyOfferMsg>(&m)) {
+    a.standby_host = offer->host;
+    a.standby_port = offer->port;
+    if (offer->port == 0 && standby_ == index) {
+      DropStandby("it withdrew: " + offer->host);
+    } else if (offer->port != 0 && !a.shared && !finished_) {
+      if (!standby_) {
+        ChooseStandby();
+      } else if (a.node < agents_[*standby_].node) {
+        // The lowest rank stands by, as the next rank takes over with a
+        // shared job dir: agents join in any order, the role moves down.
+        AgentState& was = agents_[*standby_];
+        log_->Master("INFO", fmt::format("Node {} ranks before node {}: it stands by instead.",
+                                         a.node, was.node));
+        standby_feed_.Stop();
+        standby_.reset();
+        ChooseStandby();
+      }
+    }
   } else if (auto* rows = std::get_if<RowsMsg>(&m)) {
     if (!append_row_) {
       log_->Master("WARNING", fmt::format("Node {} sent append_row rows for mini-batch {}, but "
@@ -367,6 +400,8 @@ void Master::OnMessage(size_t index, LinkMessage&& m) {
     ClearDemand(&a);
     Record(bye->report);
     log_->Node(bye->report);
+    // A standby that said Bye stays one: it waits for END, and can still
+    // take over until then (the job's last records reach its copy).
     size_t requeued = queue_.ReleaseAgent(static_cast<AgentId>(index));
     if (requeued > 0) {
       log_->Master("WARNING", fmt::format("Node {} left holding {} leases; they are pending again.",
@@ -434,6 +469,11 @@ void Master::OnResult(size_t index, AttemptResult&& r) {
     // contributes rows; any other (failed, retried, stale) is dropped.
     if (verdict == BatchQueue::Verdict::kDone) {
       if (append_row_->Accept(r.id, r.attempt)) {
+        // The standby gets the rows before the record that accepts them.
+        if (standby_) {
+          Status copied = standby_feed_.Part(r.id, r.attempt);
+          if (!copied.ok()) DropStandby("its copy of the rows failed: " + copied.message());
+        }
         Record(JournalAccepted{r.id, r.attempt, append_row_->PartBytes(r.id, r.attempt)});
       }
     } else {
@@ -781,6 +821,63 @@ void Master::CommitJournal() {
   Status s = config_.journal->Commit();
   if (s.ok()) s = log_->Flush();
   if (!s.ok()) FailInfrastructure(s);
+}
+
+void Master::TellStandby(LinkEnd* link) {
+  if (!standby_) {
+    link->Send(StandbyMsg{});
+    return;
+  }
+  const AgentState& s = agents_[*standby_];
+  link->Send(StandbyMsg{true, s.node, s.standby_host, s.standby_port});
+}
+
+void Master::ChooseStandby() {
+  if (standby_ || !config_.journal || finished_) return;
+  std::optional<size_t> pick;
+  for (size_t i = 0; i < agents_.size(); i++) {
+    const AgentState& a = agents_[i];
+    if (a.bye || a.shared || a.standby_port == 0) continue;
+    if (!pick || a.node < agents_[*pick].node) pick = i;
+  }
+  if (!pick) return;
+  AgentState& a = agents_[*pick];
+  // Every agent hears who stands by first (the standby starts an empty copy
+  // then); the copy follows: everything committed so far, then each commit.
+  standby_ = *pick;
+  for (AgentState& other : agents_) {
+    if (!other.bye) TellStandby(other.link.get());
+  }
+  CommitJournal();
+  Status started = standby_feed_.Start(a.link.get(), next_id_, config_.standby_backlog);
+  if (!started.ok()) {
+    DropStandby("its copy cannot start: " + started.message());
+    return;
+  }
+  log_->Master("INFO", fmt::format(
+      "Node {} ({}) is the standby: it keeps a copy of the journal{} in its own job dir and "
+      "takes the master role, listening on {}:{}, if this master's process dies ({} bytes "
+      "copied to start).",
+      a.node, a.host, append_row_ ? " and of the accepted append_row rows" : "", a.standby_host,
+      a.standby_port, standby_feed_.sent_bytes()));
+}
+
+void Master::DropStandby(const std::string& why) {
+  if (!standby_) return;
+  AgentState& a = agents_[*standby_];
+  standby_feed_.Stop();
+  standby_.reset();
+  a.standby_port = 0;
+  log_->Master("WARNING", fmt::format("Node {} ({}) is no longer the standby: {}.", a.node, a.host,
+                                      why));
+  for (AgentState& other : agents_) {
+    if (!other.bye) TellStandby(other.link.get());
+  }
+  ChooseStandby();
+  if (!standby_) {
+    log_->Master("WARNING", "No node stands by: if this master's process dies, the job stops "
+                            "(nodes without shared storage need a standby to fail over).");
+  }
 }
 
 void Master::FailInfrastructure(const Status& error) {

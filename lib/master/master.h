@@ -27,6 +27,7 @@
 #include "master/batch_queue.h"
 #include "master/job_init_failures.h"
 #include "master/progress_watch.h"
+#include "master/standby_feed.h"
 #include "master/journal.h"
 #include "report/job_log.h"
 #include "report/progress.h"
@@ -83,6 +84,12 @@ class Master {
     // sees it in its own job dir; one that does not (its node has its own
     // disk) sends its append_row rows over the link (link.h, Rows).
     std::string job_dir_id;
+    // Failover without shared storage (job/failover.h): an agent with a job
+    // dir of its own may offer to stand by; the master keeps the first
+    // one's copy of the journal and its parts (StandbyFeed) and tells every
+    // agent where that node would listen. A standby whose link holds more
+    // than this many unsent bytes is dropped (it fell behind).
+    size_t standby_backlog = 64u << 20;
   };
 
   // `done` runs once, after every agent has said Bye and the reports are
@@ -137,12 +144,22 @@ class Master {
     // What a remote node's workers are doing (Workers messages); the
     // master's own node is counted by SetCountWorkers.
     std::optional<WorkersMsg> workers;
+    // Its offer to take the master role (StandbyOffer; port 0: none).
+    std::string standby_host;
+    uint32_t standby_port = 0;
   };
 
   void OnMessage(size_t agent, LinkMessage&& m);
   void AddDemand(size_t agent, uint32_t n);
   void ClearDemand(AgentState* a);
   void OnResult(size_t agent, AttemptResult&& r);
+  // Failover without shared storage: picks the lowest-ranked agent that
+  // offered to stand by (none when `standby_` is set), starts its copy and
+  // tells every agent; DropStandby stops it (`why`: one sentence) and picks
+  // another.
+  void ChooseStandby();
+  void DropStandby(const std::string& why);
+  void TellStandby(LinkEnd* link);
   // Appends to the journal, with a commit soon after (group commit).
   void Record(const JournalRecord& record);
   void CommitJournal();
@@ -222,6 +239,8 @@ class Master {
   bool finished_ = false;
   Status outcome_;  // once finished_
   Status fatal_;  // overrides the outcome: a journal or report that failed, a changed input
+  StandbyFeed standby_feed_;
+  std::optional<size_t> standby_;  // the agent standing by
   boost::asio::steady_timer commit_timer_;
   bool commit_scheduled_ = false;
   // Resume: what the journal of earlier runs holds.
