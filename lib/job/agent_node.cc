@@ -56,6 +56,12 @@ Status RunAgentNode(NodeLoop& loop, const Role& role, const JobSecret& secret,
       // master is gone or we were interrupted.
       if (interrupted) io.stop();
     });
+    if (failover) {
+      Agent::StandbyEvents standby;
+      standby.job_dir = [failover](bool shared) { failover->shared = shared; };
+      standby.told = [failover](const StandbyMsg& m) { failover->standby = m; };
+      agent->OfferStandby(failover->standby_host, failover->standby_port, std::move(standby));
+    }
     agent->SetEnded([&](Status s) {
       ended = true;
       outcome = s;

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdio>
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "job/node_loop.h"
@@ -28,6 +29,14 @@ struct AgentFailover {
   // once that master is known to be gone (another node holds the role, or
   // it no longer holds the job dir's lock). Null: not asked.
   std::function<bool()> gone;
+  // Without shared storage: where this node would listen as the master
+  // (port 0: it does not offer to stand by; Agent::OfferStandby), and what
+  // it learnt — whether the master's job dir is its own, and the latest
+  // Standby message (which node takes over, and where).
+  std::string standby_host;
+  uint32_t standby_port = 0;
+  std::optional<bool> shared;
+  StandbyMsg standby;
 };
 constexpr std::chrono::milliseconds kGonePoll{500};
 

@@ -13,6 +13,7 @@
 #include <functional>
 #include <memory>
 #include <sstream>
+#include <vector>
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -29,6 +30,7 @@
 #include "job/node_loop.h"
 #include "job/shuffle_processes.h"
 #include "master/journal.h"
+#include "node/standby_replica.h"
 
 namespace parallelrun {
 
@@ -77,6 +79,27 @@ std::string LocalAddressToward(const std::string& host, uint16_t port) {
   return "";
 }
 
+// Whether `master_host` is this machine as seen from `local` (the address
+// the kernel picks toward it): the same address, or a loopback one.
+bool IsLocalAddress(const std::string& local, const std::string& master_host) {
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  if (getaddrinfo(master_host.c_str(), nullptr, &hints, &found) != 0) return true;
+  std::unique_ptr<addrinfo, decltype(&freeaddrinfo)> list(found, freeaddrinfo);
+  for (addrinfo* a = found; a; a = a->ai_next) {
+    char text[INET6_ADDRSTRLEN] = {};
+    const void* where =
+        a->ai_family == AF_INET6
+            ? static_cast<const void*>(&reinterpret_cast<sockaddr_in6*>(a->ai_addr)->sin6_addr)
+            : static_cast<const void*>(&reinterpret_cast<sockaddr_in*>(a->ai_addr)->sin_addr);
+    if (!inet_ntop(a->ai_family, where, text, sizeof text)) continue;
+    std::string address = text;
+    if (address == local || address == "::1" || address.rfind("127.", 0) == 0) return true;
+  }
+  return false;
+}
+
 // Whether a listener could bind `host`:`port` now (as TcpListener does:
 // SO_REUSEADDR, so that the lost master's connections in TIME_WAIT do not
 // count).
@@ -93,6 +116,52 @@ bool PortFree(const std::string& host, uint16_t port) {
     return false;
   }
   return bind(fd.get(), found->ai_addr, found->ai_addrlen) == 0;
+}
+
+// A port this node could listen on as the master, held until then: a socket
+// bound (SO_REUSEADDR, not listening) on the address toward the master, on
+// the master's port when that is free here, else on any. TcpListener binds
+// the same address and port later (also with SO_REUSEADDR, which Linux
+// allows while this socket does not listen), so the standby's address that
+// the agents were told stays its own.
+struct Reservation {
+  std::string host;
+  uint16_t port = 0;
+  UniqueFd fd;
+};
+std::optional<Reservation> ReservePort(const std::string& master_host, uint16_t master_port) {
+  std::string host = LocalAddressToward(master_host, master_port);
+  if (host.empty()) return std::nullopt;
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_NUMERICHOST;
+  // Not the master's port on the master's own machine (several nodes on one
+  // host, or loopback): the master may not have bound it yet, and a
+  // non-listening SO_REUSEADDR socket would not keep it out.
+  std::vector<uint16_t> ports = {0};
+  if (!IsLocalAddress(host, master_host)) ports.insert(ports.begin(), master_port);
+  for (uint16_t port : ports) {
+    addrinfo* found = nullptr;
+    if (getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &found) != 0) continue;
+    std::unique_ptr<addrinfo, decltype(&freeaddrinfo)> list(found, freeaddrinfo);
+    Reservation r;
+    r.fd = UniqueFd(socket(found->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    int one = 1;
+    if (!r.fd.valid() ||
+        setsockopt(r.fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+        bind(r.fd.get(), found->ai_addr, found->ai_addrlen) != 0) {
+      continue;
+    }
+    sockaddr_storage bound{};
+    socklen_t size = sizeof bound;
+    if (getsockname(r.fd.get(), reinterpret_cast<sockaddr*>(&bound), &size) != 0) continue;
+    r.port = ntohs(bound.ss_family == AF_INET6
+                       ? reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port
+                       : reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
+    r.host = host;
+    return r;
+  }
+  return std::nullopt;
 }
 
 Status WriteMasterAddress(const std::string& job_dir, const MasterAddress& a) {
@@ -189,10 +258,20 @@ Next Elect(const Role& role, const std::string& job_dir, uint32_t round,
   return next;
 }
 
+// Where a standby without shared storage listens (it told the agents).
+struct Heir {
+  std::string host;
+  uint16_t port = 0;
+};
+
 // This node took the lock: it runs the job's master from the journal on.
-// `role`: this node as the agent of the master it lost.
+// `role`: this node as the agent of the master it lost, of round
+// `lost_round`. `heir`: this node was the standby of a master whose job dir
+// it does not share, and listens where the agents were told (null: the
+// job dir is shared, and the address is found as the header says).
 Status TakeOver(const FailoverNode& node, Role role, JobDirLock lock, int lost_nodes,
-                const std::string& lost, Progress* progress, FILE* out) {
+                const std::string& lost, uint32_t lost_round, const Heir* heir,
+                Progress* progress, FILE* out) {
   // First: from here on a Ctrl-C is the job's interrupt, not the process's end.
   NodeLoop loop;
   const JobPlan& plan = *node.plan;
@@ -222,17 +301,24 @@ Status TakeOver(const FailoverNode& node, Role role, JobDirLock lock, int lost_n
   Status s = journal->Commit();
   if (!s.ok()) return s;
 
-  int round = NextMasterRound(plan.job_dir);
+  // Without shared storage this job dir has no logs of the earlier rounds.
+  int round = std::max(NextMasterRound(plan.job_dir), static_cast<int>(lost_round) + 1);
   std::string lost_master = fmt::format("{}:{}", role.master_host, role.master_port);
-  std::string host = LocalAddressToward(role.master_host, role.master_port);
-  if (host.empty()) host = "0.0.0.0";
-  uint16_t port = PortFree(host, role.master_port) ? role.master_port : 0;
-  role.master_host = host;
-  role.master_port = port;
+  if (heir) {
+    role.master_host = heir->host;
+    role.master_port = heir->port;
+  } else {
+    std::string host = LocalAddressToward(role.master_host, role.master_port);
+    if (host.empty()) host = "0.0.0.0";
+    role.master_port = PortFree(host, role.master_port) ? role.master_port : 0;
+    role.master_host = host;
+  }
   role.explanation = fmt::format(
-      "role: node {} of {} (master, round {}) took the master role: {}; the job dir's lock "
-      "was free, so that master's process had ended",
-      role.node_rank, role.node_count, round, lost);
+      "role: node {} of {} (master, round {}) took the master role: {}; {}", role.node_rank,
+      role.node_count, round, lost,
+      heir ? "this node was the standby, with a copy of that master's journal (the nodes share "
+             "no job dir), so it takes over"
+           : "the job dir's lock was free, so that master's process had ended");
 
   Master::Config mc = MakeMasterConfig(plan, role);
   mc.journal = journal.get();
@@ -349,9 +435,19 @@ Status RunAgentNodeWithFailover(FailoverNode node, Progress* progress, FILE* out
   WorkerPool::Config first = std::move(node.wc);
   node.wc = first;
   node.wc.zygote = nullptr;
+  // Where this node would listen if it stood by for a master whose job dir
+  // it does not share (reserved now, so that the agents can be told).
+  std::optional<Reservation> reserved =
+      ReservePort(role.master_host, static_cast<uint16_t>(role.master_port));
+  bool by_standby = false;  // the current master is a standby's: no lock to watch
   for (;;) {
     AgentFailover failover;
-    failover.gone = [&job_dir, round, &current] {
+    if (reserved) {
+      failover.standby_host = reserved->host;
+      failover.standby_port = reserved->port;
+    }
+    failover.gone = [&job_dir, round, &current, &by_standby] {
+      if (by_standby) return false;  // nothing to watch: the connect timeout decides
       // Another node holds the role now…
       auto a = ParseMasterAddress(ReadSmallFile(MasterAddressPath(job_dir)));
       if (a && a->round > round && HoldsTheLock(job_dir, *a)) return true;
@@ -369,6 +465,52 @@ Status RunAgentNodeWithFailover(FailoverNode node, Progress* progress, FILE* out
     lost_nodes++;
     std::string what = fmt::format("lost the master (node {}, {}:{}, round {}): {}", master_node,
                                    role.master_host, role.master_port, round, lost.message());
+    if (failover.shared == false) {
+      // The master's job dir is not this node's: the standby takes over.
+      const StandbyMsg& heir = failover.standby;
+      if (heir.active && heir.node == role.node_rank && reserved) {
+        progress->Say(fmt::format("node {}: {}; this node is the standby: taking the master role",
+                                  role.node_rank, what));
+        const auto& append_row = node.plan->append_row;
+        Status promoted = StandbyReplica::Promote(job_dir, JournalPath(job_dir),
+                                                  append_row ? append_row->parts_dir : "");
+        auto locked = promoted.ok() ? JobDirLock::Acquire(job_dir)
+                                    : Result<JobDirLock>(promoted);
+        if (!locked.ok()) {
+          progress->Say(fmt::format("node {}: cannot take the master role: {}", role.node_rank,
+                                    locked.status().message()));
+          return locked.status();
+        }
+        Heir at{reserved->host, reserved->port};
+        return TakeOver(node, role, std::move(*locked), lost_nodes, what, round, &at, progress,
+                        out);
+      }
+      if (heir.active) {
+        progress->Say(fmt::format("node {}: {}; the standby, node {}, takes over", role.node_rank,
+                                  what, heir.node));
+        round++;
+        by_standby = true;
+        master_node = heir.node;
+        current = MasterAddress{round, heir.node, heir.host, static_cast<uint16_t>(heir.port), 0,
+                                ""};
+        role.master_host = heir.host;
+        role.master_port = heir.port;
+        role.explanation = fmt::format(
+            "role: node {} of {} (agent of master {}:{}, node {}, round {}: the standby) after it "
+            "{}",
+            role.node_rank, role.node_count, role.master_host, role.master_port, master_node,
+            round, what);
+        continue;
+      }
+      progress->Say(fmt::format("node {}: {}", role.node_rank, what));
+      progress->Say("no failover: the nodes share no job dir, and no node stood by with a copy "
+                    "of the master's journal");
+      progress->Say(fmt::format("to continue: {} on the master's node ({}), with the agents "
+                                "started again as before",
+                                ResumeCommand(job_dir), node.role.master_host));
+      return lost;
+    }
+    by_standby = false;
     struct stat st;
     if (stat(JournalPath(job_dir).c_str(), &st) != 0) {
       // No journal here: this node does not share the master's job dir.
@@ -387,7 +529,8 @@ Status RunAgentNodeWithFailover(FailoverNode node, Progress* progress, FILE* out
     auto patience = std::chrono::duration_cast<std::chrono::milliseconds>(node.connect.retry_for);
     Next next = Elect(role, job_dir, round, patience);
     if (next.kind == Next::Kind::kTakeOver) {
-      return TakeOver(node, role, std::move(*next.lock), lost_nodes, what, progress, out);
+      return TakeOver(node, role, std::move(*next.lock), lost_nodes, what, round, nullptr,
+                      progress, out);
     }
     if (next.kind == Next::Kind::kStop) {
       if (next.why.code() != Status::Code::kInterrupted) {

@@ -4,10 +4,10 @@
 // journal, the other agents reconnect to it, and the job ends as a clean run
 // would — the same mini-batches done once, the same reports and output.
 //
-// It needs the job dir on storage every node sees (as the journal, the
-// token file and the reports of a job of several nodes already do). A node
-// whose job dir holds no journal when it loses the master is not on shared
-// storage: it stops as before, saying how to resume the job.
+// With the job dir on storage every node sees, the job dir's lock elects
+// the next master and the journal is read where the lost master wrote it
+// (the rounds below). Without shared storage, a standby takes over from a
+// copy (see "Without shared storage" further down).
 //
 // One round, as an agent sees it (every node but the master runs this):
 //   1. Its link to the master closes (the process died: the kernel resets
@@ -43,10 +43,36 @@
 //      after a failover dials the heir the file names.
 // A later loss of the new master is the next round, the same way.
 //
+// Without shared storage (the master's JobDir id is not in this node's job
+// dir, link.h): every agent reserves a port on the address toward the
+// master (the master's port when it is free there: ReservePort) and offers
+// to stand by (StandbyOffer). The master picks the lowest-ranked offer and
+// streams it the journal and the accepted append_row parts
+// (master/standby_feed.h), which the standby keeps apart in
+// .parallelrun/standby/ (node/standby_replica.h), and tells every agent
+// which node stands by and where it would listen (Standby). When the master
+// is lost:
+//   - the standby moves its copy into place (the journal, the parts), takes
+//     its own job dir's lock and runs TakeOver on the reserved port: the
+//     journal is replayed as above, and its job dir then holds the job's
+//     reports and output (its master_role.<n>.txt counts on from the lost
+//     round; the earlier rounds' logs stay on their nodes);
+//   - the other agents dial the standby's address (no lock to watch: they
+//     give up after PARALLELRUN_CONNECT_TIMEOUT);
+//   - with no standby (none offered, or its copy failed or fell behind), the
+//     agents stop and say how to resume, as before.
+// The new master picks its own standby among the agents that join it, so a
+// later loss is the next round. Two losses at once (the master and its
+// standby) stop the job. A master that lives but that the standby cannot
+// reach (a partition, not a death) also makes the standby take over, as it
+// cannot tell the two apart without a shared lock: the agents that still
+// reach the old master stay with it, both masters finish the job (the work
+// after the split is done twice) and each job dir holds a complete report
+// and output; with shared storage the lock prevents this.
+//
 // Not covered: a master that lives but cannot be reached (its lock stays
 // held, so no node takes over; the agents give up after
-// PARALLELRUN_CONNECT_TIMEOUT and say how to resume), nodes without shared
-// storage (the journal is not streamed to a standby over the link yet), the
+// PARALLELRUN_CONNECT_TIMEOUT and say how to resume), the
 // launcher's master dying before any agent reached it (nobody lost it: the
 // agents dial it until the connect timeout), and a master killed after it
 // journaled the job's end but before its agents heard it (they wait for a new

@@ -88,6 +88,46 @@ void Agent::OnJobDir(const std::string& id) {
                            "the link; user logs stay here",
                            where, rows_over_link_ ? " and append_row rows" : ""));
   link_->Send(NodeDirMsg{where, shared});
+  if (!shared && offer_port_ != 0) link_->Send(StandbyOfferMsg{offer_host_, offer_port_});
+  if (standby_events_.job_dir) standby_events_.job_dir(shared);
+}
+
+void Agent::OfferStandby(std::string host, uint32_t port, StandbyEvents events) {
+  offer_host_ = std::move(host);
+  offer_port_ = port;
+  standby_events_ = std::move(events);
+}
+
+void Agent::OnStandby(const StandbyMsg& m) {
+  bool mine = m.active && m.node == node_ && offer_port_ != 0;
+  if (mine && !replica_) {
+    replica_ = std::make_unique<StandbyReplica>(job_dir_);
+    Status reset = replica_->Reset();
+    if (!reset.ok()) return KeepCopy(reset);
+    Log(fmt::format("this node is the standby: it keeps a copy of the master's journal in {} "
+                    "and takes the master role on {}:{} if the master's process dies",
+                    StandbyDir(job_dir_), m.host, m.port));
+  } else if (!mine && replica_) {
+    replica_->Remove();
+    replica_.reset();
+    Log("this node is no longer the standby; its copy of the journal is removed");
+  }
+  if (!mine && m.active) {
+    Log(fmt::format("the standby is node {}: if the master's process dies, it takes over on {}:{}",
+                    m.node, m.host, m.port));
+  }
+  if (standby_events_.told) standby_events_.told(m);
+}
+
+void Agent::KeepCopy(const Status& written) {
+  if (written.ok() || !replica_) return;
+  Log("cannot keep the copy of the master's journal: " + written.message() +
+      "; this node withdraws as standby");
+  replica_->Remove();
+  replica_.reset();
+  offer_port_ = 0;
+  link_->Send(StandbyOfferMsg{written.message(), 0});
+  if (standby_events_.told) standby_events_.told(StandbyMsg{});
 }
 
 void Agent::OnResult(AttemptResult&& r) {
@@ -251,6 +291,12 @@ void Agent::OnMessage(LinkMessage&& m) {
       return;
     }
     pool_->Submit(lease->batch, lease->attempt);
+  } else if (auto* standby = std::get_if<StandbyMsg>(&m)) {
+    OnStandby(*standby);
+  } else if (auto* copy = std::get_if<JournalCopyMsg>(&m)) {
+    if (replica_) KeepCopy(replica_->AppendJournal(copy->offset, copy->data));
+  } else if (auto* part = std::get_if<PartCopyMsg>(&m)) {
+    if (replica_) KeepCopy(replica_->WritePart(part->id, part->attempt, part->data, part->last));
   } else if (auto* cancel = std::get_if<CancelMsg>(&m)) {
     Log(fmt::format("master: cancel mini-batch {} attempt {}: {}", cancel->id, cancel->attempt,
                     cancel->reason));
@@ -265,6 +311,10 @@ void Agent::OnMessage(LinkMessage&& m) {
     pool_->Stop(stop->immediate, stop->reason);
   } else if (auto* end = std::get_if<EndMsg>(&m)) {
     Log("master: the job is over: " + (end->message.empty() ? "succeeded" : end->message));
+    if (replica_) {
+      replica_->Remove();
+      replica_.reset();
+    }
     if (!ended_) return;  // the in-process agent shares the master's outcome
     Status s;
     switch (static_cast<Status::Code>(end->status_code)) {

@@ -18,6 +18,7 @@
 
 #include "link/link.h"
 #include "node/resource_monitor.h"
+#include "node/standby_replica.h"
 #include "node/worker_pool.h"
 
 namespace parallelrun {
@@ -42,6 +43,16 @@ class Agent {
   void Note(const std::string& line) { Log(line); }
   std::vector<std::string> Describe() const { return pool_->Describe(); }
   Progress::Workers CountWorkers() const { return pool_->Count(); }
+  // Failover without shared storage (job/failover.h): when the master's
+  // JobDir shows that this node's job dir is its own, the agent offers to
+  // stand by, listening at `host`:`port` (reserved by the caller) if the
+  // master dies; while the master names it the standby it keeps the copy
+  // the master sends (StandbyReplica). Set before Start.
+  struct StandbyEvents {
+    std::function<void(bool shared)> job_dir;    // the answer to JobDir
+    std::function<void(const StandbyMsg&)> told;  // every Standby message
+  };
+  void OfferStandby(std::string host, uint32_t port, StandbyEvents events);
   // Tells the master what this node's workers are doing whenever it changed,
   // at most every `every` (a remote agent: the master's live line shows
   // every node). Call after Start.
@@ -53,6 +64,9 @@ class Agent {
   // it is the master's; if not, append_row rows go over the link.
   void OnJobDir(const std::string& id);
   void OnResult(AttemptResult&& r);
+  void OnStandby(const StandbyMsg& m);
+  // A copy that could not be kept: this node withdraws as standby.
+  void KeepCopy(const Status& written);
   // Sends the outbox in order: a successful attempt's rows (its local part,
   // in chunks, then deleted) before its Result. Waits on a timer while the
   // link holds more than kRowsBacklog unsent bytes, so that memory does not
@@ -97,6 +111,11 @@ class Agent {
   std::deque<Outgoing> outbox_;
   boost::asio::steady_timer outbox_timer_;
   bool outbox_waiting_ = false;
+  // OfferStandby; replica_ while the master names this node its standby.
+  std::string offer_host_;
+  uint32_t offer_port_ = 0;
+  StandbyEvents standby_events_;
+  std::unique_ptr<StandbyReplica> replica_;
 };
 
 }  // namespace parallelrun

@@ -57,8 +57,8 @@ COLUMNS = ("Mini-batch Id", "Picked Count", "Total", "Succeeded", "Failed", "Sta
            "Mini-batch Detail")
 
 
-class FailoverTest(MultiNodeBase):
-    """3 nodes on loopback with a shared job dir; the master is killed with SIGKILL."""
+class FailoverBase(MultiNodeBase):
+    """A job of 3 loopback nodes whose master is killed with SIGKILL."""
 
     def setUp(self):
         super().setUp()
@@ -160,6 +160,11 @@ class FailoverTest(MultiNodeBase):
         # The last master replayed the journal (an earlier one may have died first).
         self.assertIn("resuming: ", self.master_log(rounds))
         self.assertIn("Job succeeded", (self.logs() / "job_result.txt").read_text())
+
+
+
+class FailoverTest(FailoverBase):
+    """3 nodes on loopback with a shared job dir."""
 
     def test_master_killed_at_random_moments(self):
         clean = self.clean_run()
@@ -278,31 +283,161 @@ class FailoverTest(MultiNodeBase):
                           % self.job_dir, node.stderr)
         self.assertFalse(self.master_log(1), "a node took the master role")
 
-    def test_unshared_job_dir_stops_the_agents(self):
-        port = free_port()
-        args = self.job_args("shared")
-        environment = self.env(PARALLELRUN_TOKEN="failover-e2e-token")
-        nodes = [self.start_torchrun_node(0, port, environment, args)]
-        # Nodes 1 and 2 each have a job dir of their own, as on machines
-        # without shared storage.
-        for rank in (1, 2):
-            own = [a if a != str(self.job_dir) else str(self.tmp / ("own%d" % rank))
-                   for a in args]
-            nodes.append(self.start_torchrun_node(rank, port, environment, own))
-        self.wait_joined(nodes)
-        self.kill_at(nodes[0], 1, alive=nodes)
-        for rank in (1, 2):
-            self.assertExits(nodes[rank], 3)
-            self.assertIn("parallelrun: no failover: the job dir %s holds no journal here (it "
-                          "is not on storage the master shares)\n" % (self.tmp / ("own%d" % rank)),
-                          nodes[rank].stderr)
-        self.assertFalse(self.master_log(1), "a node took the master role")
-
     def test_a_bad_failover_setting_is_refused(self):
         run = self.run_parallelrun(*self.job_args("bad"), env={"PARALLELRUN_FAILOVER": "maybe"})
         self.assertUsageError(run, "PARALLELRUN_FAILOVER='maybe' is not valid: give 1 or on (the "
                                    "default: another node takes the master role when the "
                                    "master's process dies), or 0 or off")
+
+
+class NoSharedStorageFailoverTest(FailoverBase):
+    """3 nodes on loopback, each with a job dir and an output folder of its
+    own, as on machines without shared storage: the master streams its
+    journal and accepted rows to a standby (the lowest-ranked agent), which
+    takes over when the master is killed; its job dir then holds the job's
+    complete report and output."""
+
+    def own_args(self, name, rank):
+        """`run` arguments of node `rank` of job `name`: its own job dir and output."""
+        return self.run_args(None, "--output_action", "append_row", "--append_row_file_name",
+                             "result.txt", "--job-dir", str(self.own_dir(name, rank)))
+
+    def own_dir(self, name, rank):
+        return self.tmp / ("%s_job%d" % (name, rank))
+
+    def own_out(self, name, rank):
+        return self.tmp / ("%s_out%d" % (name, rank))
+
+    def start_own(self, name, ranks=(0, 1, 2), **env):
+        port = free_port()
+        self.gate = self.tmp / ("gate_" + name)
+        self.gate.mkdir(exist_ok=True)
+        environment = self.env(E2E_SLEEP=env.pop("sleep", "0.05"),
+                               PARALLELRUN_TOKEN="no-shared-failover-token", **env)
+        nodes = []
+        for rank in ranks:
+            args = self.own_args(name, rank)
+            args[args.index("out=%s" % self.out)] = "out=%s" % self.own_out(name, rank)
+            nodes.append(self.start_torchrun_node(rank, port, environment, args))
+        self.job_dir = self.own_dir(name, 0)
+        return nodes
+
+    def log_of(self, name, rank, round_):
+        path = self.own_dir(name, rank) / "logs" / "sys" / ("master_role.%d.txt" % round_)
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def wait_standby(self, name, node, nodes, round_=0, master=0):
+        self.wait_until(
+            lambda: re.search(r"Node %d \(\S+\) is the standby: it keeps a copy of the journal "
+                              r"and of the accepted append_row rows in its own job dir and takes "
+                              r"the master role, listening on 127\.0\.0\.1:\d+" % node,
+                              self.log_of(name, master, round_)),
+            "node %d standing by" % node, alive=nodes, describe=self.describe)
+
+    def check_heir(self, clean, name, heir, round_, others=()):
+        """Node `heir`'s job dir and output hold the job as a clean run does."""
+        output, rows = clean
+        job = self.own_dir(name, heir)
+        self.job_dir = job
+        self.assertSucceededReport(job)
+        self.assertEqual((self.own_out(name, heir) / "result.txt").read_bytes(), output,
+                         "append_row output differs from a clean run's\n" + self.describe())
+        self.assertEqual(self.rows(job), rows,
+                         "processed_mini-batches.csv differs from a clean run's\n"
+                         + self.describe())
+        first = self.log_of(name, heir, round_).split("\n")[0]
+        self.assertRegex(first, r"\|INFO\|\d+\|role: node %d of 3 \(master, round %d\) took "
+                                r"the master role: lost the master \(node \d, 127\.0\.0\.1:"
+                                r"\d+, round %d\): .*; this node was the standby, with a copy "
+                                r"of that master's journal \(the nodes share no job dir\), so "
+                                r"it takes over$" % (heir, round_, round_ - 1))
+        self.assertIn("resuming: ", self.log_of(name, heir, round_))
+        self.assertIn("Job succeeded", (job / "logs" / "job_result.txt").read_text())
+        # The copy was moved into place: nothing is left in .parallelrun/standby.
+        self.assertFalse((job / ".parallelrun" / "standby").exists())
+        for rank in others:
+            self.assertFalse((self.own_out(name, rank) / "result.txt").exists())
+            self.assertFalse((self.own_dir(name, rank) / ".parallelrun" / "standby").exists(),
+                             "node %d kept a copy after the job ended" % rank)
+
+    def test_the_standby_takes_over_at_random_moments(self):
+        clean = self.clean_run()
+        for i in range(2):
+            name = "own%d" % i
+            nodes = self.start_own(name)
+            self.wait_standby(name, 1, nodes)
+            moment = self.random.randrange(0, FILES - 1)
+            sys.stderr.write("job %d: kill -9 the master after %d mini-batches\n" % (i, moment))
+            self.kill_at(nodes[0], moment, alive=nodes)
+            self.assertExits(nodes[1], 0)
+            self.assertExits(nodes[2], 0)
+            self.check_heir(clean, name, 1, 1, others=(2,))
+            self.assertRegex(nodes[1].stderr, r"node 1: lost the master \(node 0, 127\.0\.0\.1:"
+                                              r"\d+, round 0\): .*; this node is the standby: "
+                                              r"taking the master role\n")
+            self.assertIn("node 2: connecting to the master at 127.0.0.1:", nodes[2].stderr)
+            self.assertRegex(nodes[2].stderr, r"the standby, node 1, takes over\n")
+            self.assertIn("job succeeded (reported by the master)", nodes[2].stderr)
+
+    def test_second_failover_and_a_lost_standby(self):
+        """The standby is killed first (node 2 stands by instead); then the
+        master (node 2 takes over); node 1 joins node 2's round... and the
+        job ends there."""
+        clean = self.clean_run()
+        name = "twice"
+        nodes = self.start_own(name, sleep="0.1")
+        self.wait_standby(name, 1, nodes)
+        self.kill_at(nodes[1], self.random.randrange(1, FILES // 4), alive=nodes)
+        self.wait_standby(name, 2, [nodes[0], nodes[2]])
+        self.assertIn("Node 1 (", self.log_of(name, 0, 0))
+        self.assertRegex(self.log_of(name, 0, 0), r"Node 1 \(\S+\) is no longer the standby: its "
+                                                  r"node was lost\.")
+        self.kill_at(nodes[0], self.ran() + self.random.randrange(1, 6),
+                     alive=[nodes[0], nodes[2]])
+        self.assertExits(nodes[2], 0)
+        self.check_heir(clean, name, 2, 1)
+
+    def test_standby_chain_two_rounds(self):
+        clean = self.clean_run()
+        name = "chain"
+        nodes = self.start_own(name, sleep="0.1")
+        self.wait_standby(name, 1, nodes)
+        self.kill_at(nodes[0], self.random.randrange(1, FILES // 3), alive=nodes)
+        # Node 1 is master now; node 2 joins it and stands by for it.
+        self.wait_standby(name, 2, nodes[1:], round_=1, master=1)
+        self.kill_at(nodes[1], self.ran() + self.random.randrange(1, 6), alive=nodes[1:])
+        self.assertExits(nodes[2], 0)
+        self.check_heir(clean, name, 2, 2)
+
+    def test_master_and_standby_lost_together_stop_the_job(self):
+        name = "both"
+        nodes = self.start_own(name, sleep="0.2", PARALLELRUN_CONNECT_TIMEOUT="3")
+        self.wait_standby(name, 1, nodes)
+        self.wait_until(lambda: self.ran() >= 1, "a mini-batch run", alive=nodes,
+                        describe=self.describe)
+        # The master first, so that it cannot name another standby; the
+        # standby right after, before it can listen.
+        os.kill(nodes[0].proc.pid, signal.SIGKILL)
+        os.kill(nodes[1].proc.pid, signal.SIGKILL)
+        self.assertExits(nodes[0], -signal.SIGKILL)
+        self.assertExits(nodes[1], -signal.SIGKILL)
+        self.assertExits(nodes[2], 3)
+        self.assertRegex(nodes[2].stderr, r"cannot reach the master at 127\.0\.0\.1:\d+|"
+                                          r"no failover: the nodes share no job dir")
+
+    def test_failover_off_without_shared_storage_stops_the_agents(self):
+        name = "off"
+        nodes = self.start_own(name, PARALLELRUN_FAILOVER="0")
+        self.wait_until(lambda: all("Node %d connected" % n in self.log_of(name, 0, 0)
+                                    for n in (1, 2)),
+                        "nodes 1 and 2 joining", alive=nodes, describe=self.describe)
+        self.kill_at(nodes[0], 1, alive=nodes)
+        for rank in (1, 2):
+            self.assertExits(nodes[rank], 3)
+            self.assertIn("parallelrun: to continue: parallelrun resume %s on the master's node "
+                          "(127.0.0.1), with the agents started again as before\n"
+                          % self.own_dir(name, rank), nodes[rank].stderr)
+        self.assertNotIn("is the standby", self.log_of(name, 0, 0))
 
 
 if __name__ == "__main__":

@@ -14,8 +14,11 @@ creates (test_netns.SUBNET), and the namespaces are deleted at the end.
 
 import collections
 import json
+import re
+import sys
 import unittest
 
+import test_failover
 import test_multinode as mn
 import test_netns
 
@@ -166,6 +169,64 @@ class BigRowsTest(mn.MultiNodeBase):
         for rank in (1, 2):
             parts = self.tmp / ("bjob%d" % rank) / "append_row"
             self.assertEqual(list(parts.iterdir()) if parts.exists() else [], [])
+
+
+class NetnsStandbyFailoverTest(test_failover.FailoverBase):
+    """Failover without shared storage across three network namespaces: each
+    node its own address, job dir and output folder. Node 1 stands by with
+    a copy of the master's journal and rows; when the master is killed it
+    takes over on its own address and, as its namespace has the port free,
+    on the job's master port; node 2 reconnects there."""
+
+    ip = test_netns.NetnsTest.ip
+    must = test_netns.NetnsTest.must
+    make_network = test_netns.NetnsTest.make_network
+
+    def node_args(self, rank):
+        return ["run", str(self.spec), "-i", "data=%s" % self.data,
+                "-o", "out=%s" % (self.tmp / ("nout%d" % rank)),
+                "--mini-batch-size", "1", "--process-count-per-node", "2", "--progress", "plain",
+                "--output_action", "append_row", "--append_row_file_name", "result.txt",
+                "--job-dir", str(self.tmp / ("njob%d" % rank))]
+
+    def test_the_standby_takes_over_in_its_own_namespace(self):
+        namespaces = self.make_network(3)
+        clean = self.clean_run()
+        self.gate = self.tmp / "gate_netns"
+        self.gate.mkdir()
+        env = self.env(E2E_SLEEP="0.05", PARALLELRUN_TOKEN="netns-failover-e2e-token",
+                       PARALLELRUN_NODE_COUNT="3",
+                       PARALLELRUN_MASTER_ADDR="%s.1" % test_netns.SUBNET)
+        nodes = []
+        for rank, ns in enumerate(namespaces):
+            nodes.append(self.start(
+                "node%d" % rank, [self.ip_path, "netns", "exec", ns, self.parallelrun] +
+                self.node_args(rank), dict(env, PARALLELRUN_NODE_RANK=str(rank))))
+        self.job_dir = self.tmp / "njob0"
+        subnet = re.escape(test_netns.SUBNET)
+        self.wait_until(
+            lambda: re.search(r"Node 1 \(\S+\) is the standby: .* listening on %s\.2:29517, "
+                              % subnet, self.master_log(0)),
+            "node 1 standing by", alive=nodes, describe=self.describe)
+        moment = self.random.randrange(0, test_failover.FILES - 1)
+        sys.stderr.write("kill -9 the master after %d mini-batches\n" % moment)
+        self.kill_at(nodes[0], moment, alive=nodes)
+        self.assertExits(nodes[1], 0)
+        self.assertExits(nodes[2], 0)
+
+        output, rows = clean
+        self.job_dir = self.tmp / "njob1"
+        self.assertSucceededReport(self.job_dir)
+        self.assertEqual((self.tmp / "nout1" / "result.txt").read_bytes(), output,
+                         "append_row output differs from a clean run's\n" + self.describe())
+        self.assertEqual(self.rows(self.job_dir), rows, self.describe())
+        self.assertFalse((self.tmp / "nout2" / "result.txt").exists())
+        self.assertRegex(nodes[1].stderr, r"node 1: took the master role \(round 1\) from "
+                                          r"%s\.1:29517; listening on %s\.2:29517\n"
+                         % (subnet, subnet))
+        self.assertIn("node 2: connecting to the master at %s.2:29517" % test_netns.SUBNET,
+                      nodes[2].stderr)
+        self.assertIn("Node 2 connected from %s.3:" % test_netns.SUBNET, self.master_log(1))
 
 
 if __name__ == "__main__":
