@@ -63,7 +63,9 @@
 //     agents stop and say how to resume, as before.
 // The new master picks its own standby among the agents that join it, so a
 // later loss is the next round. Two losses at once (the master and its
-// standby) stop the job. A master that lives but that the standby cannot
+// standby) stop the job, and an agent that had not reached the master (or
+// not yet heard who stands by) when it died cannot learn where the standby
+// is: it dials the launcher's address until the connect timeout. A master that lives but that the standby cannot
 // reach (a partition, not a death) also makes the standby take over, as it
 // cannot tell the two apart without a shared lock: the agents that still
 // reach the old master stay with it, both masters finish the job (the work

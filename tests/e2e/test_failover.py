@@ -326,12 +326,20 @@ class NoSharedStorageFailoverTest(FailoverBase):
         path = self.own_dir(name, rank) / "logs" / "sys" / ("master_role.%d.txt" % round_)
         return path.read_text(errors="replace") if path.exists() else ""
 
-    def wait_standby(self, name, node, nodes, round_=0, master=0):
+    def node_log(self, name, rank):
+        path = self.own_dir(name, rank) / "logs" / "sys" / "node" / str(rank) / "_main.txt"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def wait_standby(self, name, node, nodes, round_=0, master=0, agents=()):
+        """Node `node` stands by for the master of `round_` (node `master`),
+        and the agents `agents` have heard it (an agent that never reached
+        the master cannot learn where the standby is: no shared job dir)."""
         self.wait_until(
             lambda: re.search(r"Node %d \(\S+\) is the standby: it keeps a copy of the journal "
                               r"and of the accepted append_row rows in its own job dir and takes "
                               r"the master role, listening on 127\.0\.0\.1:\d+" % node,
-                              self.log_of(name, master, round_)),
+                              self.log_of(name, master, round_))
+            and all("the standby is node %d:" % node in self.node_log(name, a) for a in agents),
             "node %d standing by" % node, alive=nodes, describe=self.describe)
 
     def check_heir(self, clean, name, heir, round_, others=()):
@@ -365,7 +373,7 @@ class NoSharedStorageFailoverTest(FailoverBase):
         for i in range(2):
             name = "own%d" % i
             nodes = self.start_own(name)
-            self.wait_standby(name, 1, nodes)
+            self.wait_standby(name, 1, nodes, agents=(2,))
             moment = self.random.randrange(0, FILES - 1)
             sys.stderr.write("job %d: kill -9 the master after %d mini-batches\n" % (i, moment))
             self.kill_at(nodes[0], moment, alive=nodes)
@@ -386,7 +394,7 @@ class NoSharedStorageFailoverTest(FailoverBase):
         clean = self.clean_run()
         name = "twice"
         nodes = self.start_own(name, sleep="0.1")
-        self.wait_standby(name, 1, nodes)
+        self.wait_standby(name, 1, nodes, agents=(2,))
         self.kill_at(nodes[1], self.random.randrange(1, FILES // 4), alive=nodes)
         self.wait_standby(name, 2, [nodes[0], nodes[2]])
         self.assertIn("Node 1 (", self.log_of(name, 0, 0))
@@ -401,7 +409,7 @@ class NoSharedStorageFailoverTest(FailoverBase):
         clean = self.clean_run()
         name = "chain"
         nodes = self.start_own(name, sleep="0.1")
-        self.wait_standby(name, 1, nodes)
+        self.wait_standby(name, 1, nodes, agents=(2,))
         self.kill_at(nodes[0], self.random.randrange(1, FILES // 3), alive=nodes)
         # Node 1 is master now; node 2 joins it and stands by for it.
         self.wait_standby(name, 2, nodes[1:], round_=1, master=1)
@@ -412,7 +420,7 @@ class NoSharedStorageFailoverTest(FailoverBase):
     def test_master_and_standby_lost_together_stop_the_job(self):
         name = "both"
         nodes = self.start_own(name, sleep="0.2", PARALLELRUN_CONNECT_TIMEOUT="3")
-        self.wait_standby(name, 1, nodes)
+        self.wait_standby(name, 1, nodes, agents=(2,))
         self.wait_until(lambda: self.ran() >= 1, "a mini-batch run", alive=nodes,
                         describe=self.describe)
         # The master first, so that it cannot name another standby; the

@@ -189,6 +189,10 @@ class NetnsStandbyFailoverTest(test_failover.FailoverBase):
                 "--output_action", "append_row", "--append_row_file_name", "result.txt",
                 "--job-dir", str(self.tmp / ("njob%d" % rank))]
 
+    def node_log(self, rank):
+        path = self.tmp / ("njob%d" % rank) / "logs" / "sys" / "node" / str(rank) / "_main.txt"
+        return path.read_text(errors="replace") if path.exists() else ""
+
     def test_the_standby_takes_over_in_its_own_namespace(self):
         namespaces = self.make_network(3)
         clean = self.clean_run()
@@ -206,7 +210,8 @@ class NetnsStandbyFailoverTest(test_failover.FailoverBase):
         subnet = re.escape(test_netns.SUBNET)
         self.wait_until(
             lambda: re.search(r"Node 1 \(\S+\) is the standby: .* listening on %s\.2:29517, "
-                              % subnet, self.master_log(0)),
+                              % subnet, self.master_log(0))
+            and "the standby is node 1:" in self.node_log(2),
             "node 1 standing by", alive=nodes, describe=self.describe)
         moment = self.random.randrange(0, test_failover.FILES - 1)
         sys.stderr.write("kill -9 the master after %d mini-batches\n" % moment)
