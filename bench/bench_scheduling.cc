@@ -21,7 +21,10 @@
 // DIR is a folder of files (the input; bench/scheduling.py makes it). Prints
 // one JSON object on stdout:
 //   leases, seconds (first lease received → the master's outcome),
-//   leases_per_second, master_cpu_seconds (main thread: master + its TCP),
+//   leases_per_second, leasing_seconds and leasing_leases_per_second (first
+//   lease → the first DRAIN, sent once the master has every result: the
+//   scheduling alone), end_seconds (the rest: the reports, trace.json, END),
+//   master_cpu_seconds (main thread: master + its TCP),
 //   master_cpu_us_per_lease, agents_cpu_us_per_lease (the synthetic agents'
 //   loop, joining included: the other half of the two cores' work),
 //   last_joined_seconds (first lease → the last agent's link opened; the
@@ -96,6 +99,8 @@ struct AgentStats {
   Clock::time_point first_start, last_end;
   double busy_seconds = 0;
   Clock::time_point last_joined;  // the last agent's link opened
+  bool any_drain = false;
+  Clock::time_point first_drain;  // every result recorded: the master drains
   double cpu_seconds = 0;         // the agents' loop
   int ended = 0;
   int failed = 0;
@@ -168,6 +173,10 @@ class FakeAgent {
       RunQueued();
     } else if (std::holds_alternative<parallelrun::DrainMsg>(m) ||
                std::holds_alternative<parallelrun::StopMsg>(m)) {
+      if (!stats_->any_drain) {
+        stats_->any_drain = true;
+        stats_->first_drain = Clock::now();
+      }
       finishing_ = true;
       MaybeBye();
     } else if (std::holds_alternative<parallelrun::EndMsg>(m)) {
@@ -433,6 +442,11 @@ int main(int argc, char** argv) {
   }
   double seconds = std::chrono::duration<double>(done_at - stats.first_lease).count();
   double joined = std::chrono::duration<double>(stats.last_joined - stats.first_lease).count();
+  // The leasing alone: first lease → the master has every result (it sends
+  // DRAIN); the rest is the job's end (reports, trace.json, END to every agent).
+  double leasing = stats.any_drain
+                       ? std::chrono::duration<double>(stats.first_drain - stats.first_lease).count()
+                       : seconds;
   double utilisation = 0, of_ideal = 0;
   if (o.work_ms > 0 && stats.last_end > stats.first_start) {
     double span = std::chrono::duration<double>(stats.last_end - stats.first_start).count();
@@ -444,14 +458,16 @@ int main(int argc, char** argv) {
   fmt::print(
       "{{\"agents\": {}, \"slots\": {}, \"prefetch\": {}, \"work_ms\": {}, "
       "\"mini_batch_size\": {}, \"leases\": {}, \"seconds\": {:.4f}, "
-      "\"leases_per_second\": {:.0f}, \"master_cpu_seconds\": {:.4f}, "
+      "\"leases_per_second\": {:.0f}, \"leasing_seconds\": {:.4f}, "
+      "\"leasing_leases_per_second\": {:.0f}, \"end_seconds\": {:.4f}, "
+      "\"master_cpu_seconds\": {:.4f}, "
       "\"master_cpu_us_per_lease\": {:.2f}, \"agents_cpu_us_per_lease\": {:.2f}, "
       "\"last_joined_seconds\": {:.3f}, \"utilisation\": {:.4f}, "
       "\"of_ideal_rate\": {:.4f}, \"outcome\": \"{}\", "
       "\"agents_process\": {}, \"rss_mb\": {:.1f}, \"agents_failed\": {}, "
       "\"job_dir\": \"{}\"}}\n",
       o.agents, o.slots, o.prefetch, o.work_ms, o.mini_batch_size, stats.leases, seconds,
-      stats.leases / seconds, cpu, cpu * 1e6 / static_cast<double>(stats.leases),
+      stats.leases / seconds, leasing, stats.leases / leasing, seconds - leasing, cpu, cpu * 1e6 / static_cast<double>(stats.leases),
       stats.cpu_seconds * 1e6 / static_cast<double>(stats.leases), joined, utilisation,
       of_ideal,
       outcome.ok() ? "succeeded" : outcome.message(), o.agents_process, rss_mb, stats.failed,

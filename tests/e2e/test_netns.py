@@ -67,16 +67,20 @@ class NetnsTest(MultiNodeBase):
         self.addCleanup(self.end_all)
         return names
 
+    def start_in_namespaces(self, namespaces, env, args):
+        """Node r of a job in namespace r (`ip netns exec`, PARALLELRUN_NODE_RANK=r),
+        with the run arguments `args(r)`; returns the nodes in rank order."""
+        return [self.start("node%d" % rank,
+                           [self.ip_path, "netns", "exec", ns, self.parallelrun] + args(rank),
+                           dict(env, PARALLELRUN_NODE_RANK=str(rank)))
+                for rank, ns in enumerate(namespaces)]
+
     def test_three_namespaces_form_one_job(self):
         namespaces = self.make_network(3)
         env = self.env(mode="all", PARALLELRUN_TOKEN="netns-e2e-token",
                        PARALLELRUN_NODE_COUNT="3", PARALLELRUN_MASTER_ADDR="%s.1" % SUBNET)
         args = self.run_args()
-        nodes = []
-        for rank, ns in enumerate(namespaces):
-            nodes.append(self.start(
-                "node%d" % rank, [self.ip_path, "netns", "exec", ns, self.parallelrun] + args,
-                dict(env, PARALLELRUN_NODE_RANK=str(rank))))
+        nodes = self.start_in_namespaces(namespaces, env, lambda rank: args)
         for node in nodes:
             self.assertExits(node, 0)
         self.check_job()

@@ -28,6 +28,7 @@ class SeparateJobDirsTest(mn.MultiNodeBase):
     ip = test_netns.NetnsTest.ip
     must = test_netns.NetnsTest.must
     make_network = test_netns.NetnsTest.make_network
+    start_in_namespaces = test_netns.NetnsTest.start_in_namespaces
 
     def node_args(self, rank):
         """The run arguments of node `rank`: its own job dir and output folder."""
@@ -48,11 +49,7 @@ class SeparateJobDirsTest(mn.MultiNodeBase):
         env = self.env(mode="all", PARALLELRUN_TOKEN="separate-dirs-e2e-token",
                        PARALLELRUN_NODE_COUNT="3",
                        PARALLELRUN_MASTER_ADDR="%s.1" % test_netns.SUBNET)
-        nodes = []
-        for rank, ns in enumerate(namespaces):
-            nodes.append(self.start(
-                "node%d" % rank, [self.ip_path, "netns", "exec", ns, self.parallelrun] +
-                self.node_args(rank), dict(env, PARALLELRUN_NODE_RANK=str(rank))))
+        nodes = self.start_in_namespaces(namespaces, env, self.node_args)
         self.job_dir = self.tmp / "job0"
         for node in nodes:
             self.assertExits(node, 0)
@@ -181,6 +178,7 @@ class NetnsStandbyFailoverTest(test_failover.FailoverBase):
     ip = test_netns.NetnsTest.ip
     must = test_netns.NetnsTest.must
     make_network = test_netns.NetnsTest.make_network
+    start_in_namespaces = test_netns.NetnsTest.start_in_namespaces
 
     def node_args(self, rank):
         return ["run", str(self.spec), "-i", "data=%s" % self.data,
@@ -201,11 +199,7 @@ class NetnsStandbyFailoverTest(test_failover.FailoverBase):
         env = self.env(E2E_SLEEP="0.05", PARALLELRUN_TOKEN="netns-failover-e2e-token",
                        PARALLELRUN_NODE_COUNT="3",
                        PARALLELRUN_MASTER_ADDR="%s.1" % test_netns.SUBNET)
-        nodes = []
-        for rank, ns in enumerate(namespaces):
-            nodes.append(self.start(
-                "node%d" % rank, [self.ip_path, "netns", "exec", ns, self.parallelrun] +
-                self.node_args(rank), dict(env, PARALLELRUN_NODE_RANK=str(rank))))
+        nodes = self.start_in_namespaces(namespaces, env, self.node_args)
         self.job_dir = self.tmp / "njob0"
         subnet = re.escape(test_netns.SUBNET)
         self.wait_until(
