@@ -63,9 +63,9 @@ int main(int argc, char** argv) {
   bye.report.processes.push_back(ProcessReport{"process000", 99, 1, 2, true, 0.25, "exit code 0"});
 
   std::vector<std::pair<std::string, LinkFrame>> frames = {
-      {"link_master_hello", MasterHelloFrame{1, 0, std::string(32, 'n')}},
+      {"link_master_hello", MasterHelloFrame{kLinkProtocolVersion, 0, std::string(32, 'n')}},
       {"link_agent_hello",
-       AgentHelloFrame{1, 0, 1, 4, "n1", std::string(32, 'a'), std::string(32, 'p')}},
+       AgentHelloFrame{kLinkProtocolVersion, 0, 1, 4, "n1", std::string(32, 'a'), std::string(32, 'p')}},
       {"link_welcome", WelcomeFrame{0, 2000, 30000, std::string(32, 'w')}},
       {"link_heartbeat", HeartbeatFrame{}},
       {"link_goodbye", GoodbyeFrame{}},

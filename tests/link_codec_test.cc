@@ -386,9 +386,9 @@ TEST_CASE("LinkCodec: the byte layout is the documented one", "[link_codec]") {
   CHECK(bytes == B({7, 0, 0, 0, 0x7f, 2, 0, 0, 0, 'n', 'o'}));
 
   bytes.clear();
-  EncodeLinkFrame(MasterHelloFrame{1, 2, std::string(32, 'z')}, &bytes);
+  EncodeLinkFrame(MasterHelloFrame{2, 2, std::string(32, 'z')}, &bytes);
   std::string expected = B({4 + 16 + 4 + 8 + 4 + 32 + 1, 0, 0, 0, 0x01, 16, 0, 0, 0}) +
-                         "parallelrun-link" + B({1, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 32, 0, 0, 0}) +
+                         "parallelrun-link" + B({2, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 32, 0, 0, 0}) +
                          std::string(32, 'z');
   CHECK(bytes == expected);
 }
@@ -510,9 +510,9 @@ TEST_CASE("LinkCodec: greetings check magic, sizes and heartbeats", "[link_codec
   CHECK(Refusal(kLinkAgentHello, w.data()) ==
         "AGENT_HELLO: magic at byte 0: not a parallelrun link peer");
   // Nonce and proof sizes.
-  CHECK(Refusal(kLinkMasterHello, hello_payload(MasterHelloFrame{1, 0, "short"})) ==
+  CHECK(Refusal(kLinkMasterHello, hello_payload(MasterHelloFrame{kLinkProtocolVersion, 0, "short"})) ==
         "MASTER_HELLO: nonce at byte 32: 5 bytes, not 32");
-  CHECK(Refusal(kLinkAgentHello, hello_payload(AgentHelloFrame{1, 0, 1, 1, "h",
+  CHECK(Refusal(kLinkAgentHello, hello_payload(AgentHelloFrame{kLinkProtocolVersion, 0, 1, 1, "h",
                                                                std::string(32, 'n'), "p"})) ==
         "AGENT_HELLO: proof at byte 81: 1 bytes, not 32");
   // Heartbeat settings that cannot work.
@@ -524,7 +524,7 @@ TEST_CASE("LinkCodec: greetings check magic, sizes and heartbeats", "[link_codec
   // Another version: only the version is read, whatever follows.
   WireWriter v2;
   v2.Bytes(kLinkMagic);
-  v2.U32(2);
+  v2.U32(1);
   v2.Bytes("a layout this version does not know");
   for (uint8_t type : {kLinkMasterHello, kLinkAgentHello}) {
     Frame f{type, v2.data()};
@@ -532,10 +532,10 @@ TEST_CASE("LinkCodec: greetings check magic, sizes and heartbeats", "[link_codec
     std::string why;
     REQUIRE(DecodeLinkFrame(f, &out, &why));
     if (type == kLinkMasterHello) {
-      CHECK(std::get<MasterHelloFrame>(out).version == 2);
+      CHECK(std::get<MasterHelloFrame>(out).version == 1);
       CHECK(std::get<MasterHelloFrame>(out).nonce.empty());
     } else {
-      CHECK(std::get<AgentHelloFrame>(out).version == 2);
+      CHECK(std::get<AgentHelloFrame>(out).version == 1);
       CHECK(std::get<AgentHelloFrame>(out).proof.empty());
     }
   }

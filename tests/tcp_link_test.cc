@@ -396,7 +396,7 @@ TEST_CASE("TcpLink: rude peers are refused and logged while a good agent keeps w
     RawPeer raw(io, port);
     REQUIRE(RunUntil(io, [&] { return !raw.Frames().empty(); }));
     auto nonce = std::get<MasterHelloFrame>(raw.Frames()[0]).nonce;
-    raw.Write(FrameBytes(AgentHelloFrame{1, 0, 2, 1, "h", std::string(32, 'a'),
+    raw.Write(FrameBytes(AgentHelloFrame{kLinkProtocolVersion, 0, 2, 1, "h", std::string(32, 'a'),
                                     AgentProof(kSecret, nonce, 1)}));
     refused(raw, "authentication failed",
             "refused " + raw.address() + ": authentication failed (claims node 2)");
@@ -404,14 +404,14 @@ TEST_CASE("TcpLink: rude peers are refused and logged while a good agent keeps w
   SECTION("wrong version") {
     RawPeer raw(io, port);
     raw.Greet(io, kSecret, 5, 99);
-    refused(raw, "protocol version 99 is not supported (this side speaks 1)",
+    refused(raw, "protocol version 99 is not supported (this side speaks 2)",
             "refused " + raw.address() +
-                ": protocol version 99 is not supported (this side speaks 1)");
+                ": protocol version 99 is not supported (this side speaks 2)");
   }
   SECTION("truncated greeting, then close") {
     RawPeer raw(io, port);
     REQUIRE(RunUntil(io, [&] { return !raw.Frames().empty(); }));
-    raw.Write(FrameBytes(AgentHelloFrame{1, 0, 5, 1, "h", std::string(32, 'a'), std::string(32, 'p')})
+    raw.Write(FrameBytes(AgentHelloFrame{kLinkProtocolVersion, 0, 5, 1, "h", std::string(32, 'a'), std::string(32, 'p')})
                   .substr(0, 10));
     raw.ShutdownSend();
     refused(raw, "",
@@ -533,7 +533,7 @@ TEST_CASE("TcpLink: rude peers are refused and logged while a good agent keeps w
     RawPeer raw(io, port);
     raw.Authenticate(io, 6);
     REQUIRE(RunUntil(io, [&] { return master.ends.size() == 2; }));
-    raw.Write(FrameBytes(AgentHelloFrame{1, 0, 6, 1, "h", std::string(32, 'a'), std::string(32, 'p')}));
+    raw.Write(FrameBytes(AgentHelloFrame{kLinkProtocolVersion, 0, 6, 1, "h", std::string(32, 'a'), std::string(32, 'p')}));
     lost(raw, "unexpected AGENT_HELLO after the handshake",
          "unexpected AGENT_HELLO after the handshake");
   }
@@ -651,7 +651,7 @@ class FakeMaster {
 
   // Greets (with `version`), reads AGENT_HELLO, answers WELCOME with a proof
   // made with `secret`.
-  void Handshake(asio::io_context& io, const std::string& secret, uint32_t version = 1) {
+  void Handshake(asio::io_context& io, const std::string& secret, uint32_t version = kLinkProtocolVersion) {
     REQUIRE(RunUntil(io, [&] { return accepted_; }));
     std::string nonce(32, 'm');
     Write(FrameBytes(MasterHelloFrame{version, 0, nonce}));
@@ -746,10 +746,10 @@ TEST_CASE("TcpLink: an agent refuses a master of another protocol version", "[tc
   REQUIRE(RunUntil(io, [&] { return agent.settled(); }));
   REQUIRE(agent.failed);
   CHECK(agent.failed->message() ==
-        fmt::format("the master at 127.0.0.1:{} speaks protocol version 7; this agent speaks 1",
+        fmt::format("the master at 127.0.0.1:{} speaks protocol version 7; this agent speaks 2",
                     master.port()));
   REQUIRE(RunUntil(io, [&] { return !master.Error().empty(); }));
-  CHECK(master.Error() == "protocol version 7 is not supported (this side speaks 1)");
+  CHECK(master.Error() == "protocol version 7 is not supported (this side speaks 2)");
 }
 
 TEST_CASE("TcpLink: an agent with the wrong secret is told so and does not retry",

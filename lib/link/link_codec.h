@@ -43,11 +43,13 @@
 // every version of this protocol, so any version can read them. A side
 // speaks only kLinkProtocolVersion; on a HELLO of another version it reads no
 // further and answers ERROR "protocol version N is not supported (this side
-// speaks 1)".
+// speaks 2)". Version 2 added STANDBY_OFFER, STANDBY, JOURNAL_COPY and
+// PART_COPY (failover without shared storage), which version 1 reads as
+// malformed: nodes of the two versions refuse each other at the handshake.
 //
 // Capabilities: a bitmask for optional features added within a version;
 // a feature is used only when both sides set its bit (WELCOME carries the
-// intersection); unknown bits are ignored. Version 1 defines none.
+// intersection); unknown bits are ignored. Versions 1 and 2 define none.
 //
 // Heartbeats: the master chooses the interval and the timeout and announces
 // them in WELCOME. Each side sends HEARTBEAT whenever it has sent nothing for
@@ -123,8 +125,8 @@
 
 namespace parallelrun {
 
-constexpr uint32_t kLinkProtocolVersion = 1;
-constexpr uint64_t kLinkCapabilities = 0;  // version 1 defines no optional features
+constexpr uint32_t kLinkProtocolVersion = 2;
+constexpr uint64_t kLinkCapabilities = 0;  // versions 1 and 2 define no optional features
 constexpr uint32_t kMaxLinkFrame = 64u << 20;
 constexpr uint32_t kMaxGreetingFrame = 64u << 10;
 constexpr size_t kLinkNonceSize = 32;

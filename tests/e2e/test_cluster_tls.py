@@ -401,7 +401,7 @@ class TlsStrangerTest(TlsBase):
             with context.wrap_socket(raw) as tls:
                 kind, body = read_frame(tls)
                 self.assertEqual(kind, 0x01)  # MASTER_HELLO, inside TLS
-                hello = (field(b"parallelrun-link") + struct.pack("<IQII", 1, 0, 1, 4) +
+                hello = (field(b"parallelrun-link") + struct.pack("<IQII", 2, 0, 1, 4) +
                          field(b"stranger") + field(b"n" * 32) + field(b"p" * 32))
                 tls.sendall(frame(0x02, hello))
                 kind, body = read_frame(tls)
