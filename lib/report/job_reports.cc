@@ -409,7 +409,6 @@ class AttemptScanner {
         *length += upto - at;
         at = upto;
         if (at == n) break;
-        if (at + 1 == n && !eof) return false;  // a doubled quote, or its end?
         if (at + 1 < n && text[at + 1] == '"') {
           if (into) into->push_back('"');
           (*length)++;
@@ -429,6 +428,8 @@ class AttemptScanner {
       }
       at++;
     }
+    // Unfinished, or maybe (a quote last may be half of a doubled one): the
+    // record is read again once more text follows.
     if (at == n && !eof) return false;
     *i = at;
     return true;
