@@ -60,11 +60,11 @@ void AppendJsonString(const std::string& text, std::string* out) {
   out->push_back('"');
 }
 
-void AppendJsonPrintable(const std::string& bytes, std::string* out) {
+void AppendJsonPrintable(std::string_view bytes, std::string* out) {
   for (char c : bytes) {
     unsigned char u = static_cast<unsigned char>(c);
     if (u < 0x20 || u >= 0x7f || c == '"' || c == '\\') {
-      AppendJsonString(Printable(bytes), out);
+      AppendJsonString(Printable(std::string(bytes)), out);
       return;
     }
   }

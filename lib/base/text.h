@@ -6,6 +6,7 @@
 
 #include <cstdio>
 #include <string>
+#include <string_view>
 
 namespace parallelrun {
 
@@ -26,7 +27,7 @@ void AppendJsonString(const std::string& text, std::string* out);
 // AppendJsonString(Printable(bytes), out), without its two copies when
 // `bytes` is plain ASCII (the common file name): the report's Mini-batch
 // Detail writes one per item of every attempt.
-void AppendJsonPrintable(const std::string& bytes, std::string* out);
+void AppendJsonPrintable(std::string_view bytes, std::string* out);
 
 // CSV field: quoted (quotes doubled) when it holds a comma, quote, CR or LF.
 std::string CsvField(const std::string& s);

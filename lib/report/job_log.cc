@@ -13,7 +13,7 @@
 
 #include "base/clock.h"
 #include "base/job_dir.h"
-#include "report/trace.h"
+#include "report/job_reports.h"
 
 namespace parallelrun {
 
@@ -144,11 +144,22 @@ void JobLog::Attempt(const AttemptResult& r, const MiniBatch& batch) {
       if (note.result.id == r.id) note.succeeded_later = true;
     }
   }
+  std::string start = IsoTime(r.start_time);
+  std::string elapsed = fmt::format("{:.6f}", r.elapsed_seconds);
   fmt::format_to(std::back_inserter(csv_buffer_),
-                 "{},{},{},{},{},{},{},{:.6f},{:.6f},{:.6f},{},{},{},", r.id, r.attempt,
-                 r.process, IsoTime(r.start_time), r.total, r.succeeded, r.total - r.succeeded,
-                 r.elapsed_seconds, r.process_seconds, r.run_seconds, AttemptStatusName(r.status),
-                 CsvField(r.error_category), CsvField(Printable(r.error_message)));
+                 "{},{},{},{},{},{},{},{},{:.6f},{:.6f},{},{},{},", r.id, r.attempt, r.process,
+                 start, r.total, r.succeeded, r.total - r.succeeded, elapsed, r.process_seconds,
+                 r.run_seconds, AttemptStatusName(r.status), CsvField(r.error_category),
+                 CsvField(Printable(r.error_message)));
+  // The row's times as they will read back (rounded to the microsecond):
+  // the timeline is made from the CSV and must not depend on how it learnt
+  // them. A row that does not read back makes the timeline's reading fail
+  // with the reader's error, bounds or not.
+  double start_read = 0, elapsed_read = 0;
+  if (r.process.find_first_of(",\"\r\n") != std::string::npos) trace_bounds_ok_ = false;
+  if (ParseIsoTime(start, &start_read) && ParseCsvDouble(elapsed, &elapsed_read)) {
+    trace_bounds_.Add(r.node, r.process, start_read, start_read + elapsed_read);
+  }
   // The detail is JSON, so it always holds quotes: quoted as it is appended.
   AppendCsvQuoted(Detail(batch), &csv_buffer_);
   fmt::format_to(std::back_inserter(csv_buffer_), ",{}\n", r.node);
@@ -414,7 +425,8 @@ Status JobLog::Close(const Status& outcome, const Totals& t, const std::string& 
   // keeps no list of attempts. It is a view, not the record: a failure to
   // make it is logged, not the job's.
   if (status.ok()) {
-    Status traced = WriteTrace(job_dir_, node_reports_);
+    Status traced =
+        WriteTrace(job_dir_, node_reports_, trace_bounds_ok_ ? &trace_bounds_ : nullptr);
     if (!traced.ok()) Master("WARNING", "No timeline: " + traced.message());
   }
   return status;

@@ -22,6 +22,7 @@
 #include "base/text.h"
 #include "link/link.h"
 #include "parallelrun/status.h"
+#include "report/trace.h"
 
 namespace parallelrun {
 
@@ -144,6 +145,11 @@ class JobLog {
   std::map<std::pair<std::string, std::string>, FailureGroup> failure_groups_;
   uint64_t other_failed_attempts_ = 0;
   std::vector<std::pair<uint32_t, std::string>> node_failures_;
+  // The timeline's bounds as the CSV's rows read back, so that Close()
+  // reads the CSV once for it; off when a row would not read back as
+  // written (a process name that needs CSV quoting).
+  TraceBounds trace_bounds_;
+  bool trace_bounds_ok_ = true;
 };
 
 }  // namespace parallelrun

@@ -5,6 +5,8 @@
 #include <fcntl.h>
 #include <time.h>
 
+#include <string.h>
+
 #include <algorithm>
 #include <cstdlib>
 #include <map>
@@ -92,6 +94,51 @@ bool ToU64(const std::string& s, uint64_t* out) {
   errno = 0;
   *out = strtoull(s.c_str(), &end, 10);
   return errno == 0 && end && *end == '\0';
+}
+
+// The digits of `text` as a number when it is only decimal digits, at most
+// `max_digits` of them; false otherwise (the caller falls back to strtoull
+// or strtod, which also read signs, spaces, exponents and "inf").
+bool Digits(std::string_view text, size_t max_digits, uint64_t* out) {
+  if (text.empty() || text.size() > max_digits) return false;
+  uint64_t n = 0;
+  for (char c : text) {
+    if (c < '0' || c > '9') return false;
+    n = n * 10 + static_cast<uint64_t>(c - '0');
+  }
+  *out = n;
+  return true;
+}
+
+// ToU64 without a copy when `text` is plain digits (19 cannot overflow).
+bool ToU64(std::string_view text, uint64_t* out) {
+  if (Digits(text, 19, out)) return true;
+  return ToU64(std::string(text), out);
+}
+
+// ToDouble without a copy for the numbers JobLog writes ("12.345678"):
+// with at most 15 digits the digits are exact in a double and so is the
+// power of ten, so one division is the correctly rounded value — what
+// strtod returns for the same text.
+bool ToDouble(std::string_view text, double* out) {
+  static constexpr double kPow10[] = {1e0, 1e1, 1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                      1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
+  size_t dot = text.find('.');
+  uint64_t whole = 0, frac = 0;
+  if (dot == std::string_view::npos) {
+    if (Digits(text, 15, &whole)) {
+      *out = static_cast<double>(whole);
+      return true;
+    }
+  } else if (dot > 0 && dot + 1 < text.size() && text.size() - 1 <= 15 &&
+             Digits(text.substr(0, dot), 15, &whole) && Digits(text.substr(dot + 1), 15, &frac)) {
+    size_t decimals = text.size() - dot - 1;
+    uint64_t mantissa = whole;
+    for (size_t i = 0; i < decimals; i++) mantissa *= 10;
+    *out = static_cast<double>(mantissa + frac) / kPow10[decimals];
+    return true;
+  }
+  return ToDouble(std::string(text), out);
 }
 
 // The settings the entry script was given: the master's log line
@@ -187,7 +234,54 @@ bool NextCsvRecord(const std::string& text, size_t* pos, std::vector<std::string
   return true;
 }
 
-bool ParseIsoTime(const std::string& text, double* epoch_seconds) {
+namespace {
+
+// Days from 1970-01-01 to year-month-day of the proleptic Gregorian
+// calendar (Howard Hinnant's days_from_civil). Linear in `day`, as timegm
+// is when it normalizes a day past the month's end.
+int64_t DaysFromCivil(int64_t year, int64_t month, int64_t day) {
+  year -= month <= 2;
+  int64_t era = (year >= 0 ? year : year - 399) / 400;
+  int64_t yoe = year - era * 400;
+  int64_t doy = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1;
+  int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + doe - 719468;
+}
+
+// The time IsoTime writes, "2026-12-01T03:51:31.123456" exactly, without
+// strptime and timegm (two thirds of reading a row back): the same value,
+// as the fraction's six digits over 1e6 is the correctly rounded value of
+// "0.123456" that strtod gives. False for any other shape (the caller
+// falls back to the general parser).
+bool ParseIsoTimeFast(std::string_view t, double* epoch_seconds) {
+  if (t.size() != 26 || t[4] != '-' || t[7] != '-' || t[10] != 'T' || t[13] != ':' ||
+      t[16] != ':' || t[19] != '.') {
+    return false;
+  }
+  uint64_t year, month, day, hour, minute, second, micros;
+  if (!Digits(t.substr(0, 4), 4, &year) || !Digits(t.substr(5, 2), 2, &month) ||
+      !Digits(t.substr(8, 2), 2, &day) || !Digits(t.substr(11, 2), 2, &hour) ||
+      !Digits(t.substr(14, 2), 2, &minute) || !Digits(t.substr(17, 2), 2, &second) ||
+      !Digits(t.substr(20, 6), 6, &micros)) {
+    return false;
+  }
+  // The ranges strptime accepts all of, and a year timegm needs no care for.
+  if (year < 1900 || month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 ||
+      second > 59) {
+    return false;
+  }
+  int64_t days = DaysFromCivil(static_cast<int64_t>(year), static_cast<int64_t>(month),
+                               static_cast<int64_t>(day));
+  int64_t secs = days * 86400 + static_cast<int64_t>(hour * 3600 + minute * 60 + second);
+  *epoch_seconds = static_cast<double>(secs) + static_cast<double>(micros) / 1e6;
+  return true;
+}
+
+}  // namespace
+
+bool ParseIsoTime(std::string_view view, double* epoch_seconds) {
+  if (ParseIsoTimeFast(view, epoch_seconds)) return true;
+  std::string text(view);
   struct tm tm = {};
   const char* rest = strptime(text.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
   if (!rest) rest = strptime(text.c_str(), "%Y-%m-%d %H:%M:%S", &tm);
@@ -201,6 +295,8 @@ bool ParseIsoTime(const std::string& text, double* epoch_seconds) {
   return true;
 }
 
+bool ParseCsvDouble(std::string_view text, double* out) { return ToDouble(text, out); }
+
 int ProcessNumber(const std::string& process) {
   if (process.rfind("process", 0) != 0 || process.size() == 7) return -1;
   uint64_t n = 0;
@@ -210,77 +306,250 @@ int ProcessNumber(const std::string& process) {
 
 namespace {
 
-// The end of the last whole record in text[0, n): just after the last line
-// end outside quotes (a doubled quote toggles twice). 0 when there is none.
-size_t LastRecordEnd(const std::string& text, size_t n) {
+// The columns of processed_mini-batches.csv that an AttemptRow holds.
+enum AttemptColumn {
+  kIdColumn, kPickedColumn, kProcessColumn, kStartColumn, kTotalColumn, kSucceededColumn,
+  kElapsedColumn, kCpuColumn, kRunColumn, kNodeColumn, kStatusColumn, kCategoryColumn,
+  kMessageColumn, kAttemptColumns
+};
+constexpr const char* kAttemptColumnNames[kAttemptColumns] = {
+    "Mini-batch Id",   "Picked Count",       "Process", "Start Time", "Total",
+    "Succeeded",       "Elapsed Seconds",    "Process Seconds",       "Run Method Seconds",
+    "Node",            "Status",             "Error Category",        "Error Message"};
+
+// Reads the records of processed_mini-batches.csv in one scan of each
+// block, as NextCsvRecord would read the whole file, keeping only the
+// fields of the wanted columns: a field without quotes is a view into the
+// block, one with quotes is unquoted into a buffer of its column (reused
+// from row to row). The Mini-batch Detail, most of the bytes, is skipped.
+class AttemptScanner {
+ public:
+  // A record of text[*pos, n), its fields in fields(); false when the
+  // record does not end before n and more text may follow (not `eof`):
+  // then nothing is consumed. Records that end at `n` end there when `eof`.
+  bool Next(const char* text, size_t n, bool eof, size_t* pos) {
+    size_t i = *pos;
+    for (auto& f : fields_) f = std::string_view();
+    size_t index = 0;
+    first_empty_ = true;
+    for (;;) {
+      int column = index < want_.size() ? want_[index] : -1;
+      // The common field: no quote before its comma or line end.
+      size_t start = i;
+      while (i < n && text[i] != ',' && text[i] != '\n' && text[i] != '\r' && text[i] != '"') i++;
+      if (i < n && text[i] == '"') {
+        i = start;
+        std::string* into = column >= 0 ? &scratch_[column] : nullptr;
+        if (into) into->clear();
+        size_t length = 0;
+        if (!Quoted(text, n, eof, &i, into, &length)) return false;
+        if (into) fields_[column] = *into;
+        if (index == 0) first_empty_ = length == 0;
+      } else {
+        if (column >= 0) fields_[column] = std::string_view(text + start, i - start);
+        if (index == 0) first_empty_ = i == start;
+      }
+      if (i == n) {
+        if (!eof) return false;
+        break;
+      }
+      char c = text[i++];
+      if (c == ',') {
+        index++;
+        continue;
+      }
+      // A line end; "\r\n" is one, so a '\r' last in the text needs the next.
+      if (c == '\r') {
+        if (i == n && !eof) return false;
+        if (i < n && text[i] == '\n') i++;
+      }
+      break;
+    }
+    fields_count_ = index + 1;
+    *pos = i;
+    return true;
+  }
+
+  // A record of one empty field: an empty line, skipped.
+  bool Empty() const { return fields_count_ == 1 && first_empty_; }
+
+  // Sets the wanted columns from the header's names (the last of a name
+  // that appears twice, as a map from name to index would).
+  void Header(const std::vector<std::string>& names) {
+    want_.assign(names.size(), -1);
+    for (int c = 0; c < kAttemptColumns; c++) {
+      for (size_t i = names.size(); i-- > 0;) {
+        if (names[i] == kAttemptColumnNames[c]) {
+          want_[i] = static_cast<int8_t>(c);
+          break;
+        }
+      }
+    }
+  }
+
+  std::string_view operator[](int column) const { return fields_[column]; }
+
+ private:
+  // A field holding a quote, from text[*i], by NextCsvRecord's rules:
+  // quotes start and end quoted text anywhere in it, a doubled quote inside
+  // is one quote. Appends it to `into` (when not null) and counts its bytes;
+  // stops at its comma or line end. False when the text ends first and more
+  // may follow.
+  static bool Quoted(const char* text, size_t n, bool eof, size_t* i, std::string* into,
+                     size_t* length) {
+    size_t at = *i;
+    bool quoted = false;
+    while (at < n) {
+      char c = text[at];
+      if (quoted) {
+        // Skip to the next quote: a Mini-batch Detail is long.
+        const void* q = memchr(text + at, '"', n - at);
+        size_t upto = q ? static_cast<size_t>(static_cast<const char*>(q) - text) : n;
+        if (into) into->append(text + at, upto - at);
+        *length += upto - at;
+        at = upto;
+        if (at == n) break;
+        if (at + 1 < n && text[at + 1] == '"') {
+          if (into) into->push_back('"');
+          (*length)++;
+          at += 2;
+          continue;
+        }
+        quoted = false;
+        at++;
+        continue;
+      }
+      if (c == ',' || c == '\n' || c == '\r') break;
+      if (c == '"') {
+        quoted = true;
+      } else {
+        if (into) into->push_back(c);
+        (*length)++;
+      }
+      at++;
+    }
+    // Unfinished, or maybe (a quote last may be half of a doubled one): the
+    // record is read again once more text follows.
+    if (at == n && !eof) return false;
+    *i = at;
+    return true;
+  }
+
+  std::vector<int8_t> want_;  // by field index: its AttemptColumn, or -1
+  std::string_view fields_[kAttemptColumns];
+  std::string scratch_[kAttemptColumns];
+  size_t fields_count_ = 0;
+  bool first_empty_ = true;
+};
+
+// The end of the first record of text[pos, n) (after its line end), or 0
+// when it does not end there and more may follow. Quote parity tells
+// whether a line end is inside a field: a doubled quote toggles twice.
+size_t HeaderEnd(const std::string& text, size_t pos, bool eof) {
   bool quoted = false;
-  size_t end = 0;
-  for (size_t i = 0; i < n; i++) {
+  for (size_t i = pos; i < text.size(); i++) {
     char c = text[i];
     if (c == '"') {
       quoted = !quoted;
-    } else if (c == '\n' && !quoted) {
-      end = i + 1;
+    } else if (!quoted && (c == '\n' || c == '\r')) {
+      if (c == '\r' && i + 1 == text.size() && !eof) return 0;
+      if (c == '\r' && i + 1 < text.size() && text[i + 1] == '\n') i++;
+      return i + 1;
     }
   }
-  return end;
+  return eof ? text.size() : 0;
 }
 
-// ForEachRow over a file read in blocks: memory is one block and one
-// record, whatever the file's size (a CSV of millions of attempts is read
-// at the end of the job it describes).
-template <typename RowFn>
-Status ForEachRowOfFile(const std::string& path, RowFn row) {
+// Why a record is not an attempt, or nullptr: the checks, in order, of the
+// reader that made AttemptRows of std::strings (the first that fails names
+// the row's error).
+const char* ToAttempt(const AttemptScanner& f, AttemptView* r) {
+  uint64_t attempt = 0, node = 0;
+  if (!ToU64(f[kIdColumn], &r->id)) return "Mini-batch Id is not a number";
+  if (!ToU64(f[kPickedColumn], &attempt)) return "Picked Count is not a number";
+  if (!ParseIsoTime(f[kStartColumn], &r->start)) return "Start Time is not a time";
+  if (!ToU64(f[kTotalColumn], &r->total) || !ToU64(f[kSucceededColumn], &r->succeeded)) {
+    return "Total or Succeeded is not a number";
+  }
+  if (!ToDouble(f[kElapsedColumn], &r->elapsed)) return "Elapsed Seconds is not a number";
+  ToDouble(f[kCpuColumn], &r->cpu);
+  ToDouble(f[kRunColumn], &r->run);
+  ToU64(f[kNodeColumn], &node);
+  r->attempt = static_cast<uint32_t>(attempt);
+  r->node = static_cast<uint32_t>(node);
+  r->process = f[kProcessColumn];
+  r->status = f[kStatusColumn];
+  r->category = f[kCategoryColumn];
+  r->message = f[kMessageColumn];
+  return nullptr;
+}
+
+}  // namespace
+
+Status ForEachAttempt(const std::string& path, const std::function<void(const AttemptView&)>& fn) {
+  // Memory is one block and one record, whatever the file's size (a CSV of
+  // millions of attempts is read at the end of the job it describes).
   UniqueFd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd.valid()) return Status::Usage(fmt::format("cannot read {}: {}", path, ErrnoText(errno)));
   constexpr size_t kBlock = 1 << 20;
-  std::string buf, part;
-  CsvCursor c;
-  bool eof = false;
+  std::string buf;
+  size_t pos = 0;  // where the next record starts in buf
+  bool eof = false, header = false;
+  int line = 0;
+  AttemptScanner scanner;
   while (!eof) {
+    // Keep the record not yet whole, then read a block after it.
+    buf.erase(0, pos);
+    pos = 0;
     size_t had = buf.size();
     buf.resize(had + kBlock);
     ssize_t n = ReadAll(fd.get(), buf.data() + had, kBlock);
     if (n < 0) return Status::Usage(fmt::format("cannot read {}: {}", path, ErrnoText(errno)));
     buf.resize(had + static_cast<size_t>(n));
     eof = static_cast<size_t>(n) < kBlock;
-    // Whole records only, but all of what is left at the end (a last
-    // record without its line end).
-    size_t end = eof ? buf.size() : LastRecordEnd(buf, buf.size());
-    if (end == 0) continue;  // one record longer than a block: read on
-    part.assign(buf, 0, end);
-    buf.erase(0, end);
-    Status s = ReadRecords(path, part, &c, row);
-    if (!s.ok()) return s;
+    if (!header) {
+      size_t end = HeaderEnd(buf, 0, eof);
+      if (end == 0) continue;  // a header longer than a block: read on
+      std::vector<std::string> names;
+      size_t at = 0;
+      std::string text = buf.substr(0, end);
+      NextCsvRecord(text, &at, &names);
+      scanner.Header(names);
+      header = true;
+      line++;
+      pos = end;
+    }
+    while (pos < buf.size() && scanner.Next(buf.data(), buf.size(), eof, &pos)) {
+      line++;
+      if (scanner.Empty()) continue;
+      AttemptView r;
+      if (const char* error = ToAttempt(scanner, &r)) {
+        return Status::Usage(fmt::format("{}:{}: {}", path, line, error));
+      }
+      fn(r);
+    }
   }
-  if (!c.header) return Status::Usage(path + ": empty file, no header");
+  if (!header) return Status::Usage(path + ": empty file, no header");
   return Status::Ok();
 }
 
-}  // namespace
-
 Status ForEachAttemptRow(const std::string& path, const std::function<void(AttemptRow&&)>& fn) {
-  return ForEachRowOfFile(path, [&fn](auto get) -> std::string {
+  return ForEachAttempt(path, [&fn](const AttemptView& v) {
     AttemptRow r;
-    uint64_t attempt = 0, node = 0;
-    if (!ToU64(get("Mini-batch Id"), &r.id)) return "Mini-batch Id is not a number";
-    if (!ToU64(get("Picked Count"), &attempt)) return "Picked Count is not a number";
-    if (!ParseIsoTime(get("Start Time"), &r.start)) return "Start Time is not a time";
-    if (!ToU64(get("Total"), &r.total) || !ToU64(get("Succeeded"), &r.succeeded)) {
-      return "Total or Succeeded is not a number";
-    }
-    if (!ToDouble(get("Elapsed Seconds"), &r.elapsed)) return "Elapsed Seconds is not a number";
-    ToDouble(get("Process Seconds"), &r.cpu);
-    ToDouble(get("Run Method Seconds"), &r.run);
-    ToU64(get("Node"), &node);
-    r.attempt = static_cast<uint32_t>(attempt);
-    r.node = static_cast<uint32_t>(node);
-    r.process = get("Process");
-    r.status = get("Status");
-    r.category = get("Error Category");
-    r.message = get("Error Message");
+    r.id = v.id;
+    r.attempt = v.attempt;
+    r.process = std::string(v.process);
+    r.node = v.node;
+    r.start = v.start;
+    r.total = v.total;
+    r.succeeded = v.succeeded;
+    r.elapsed = v.elapsed;
+    r.cpu = v.cpu;
+    r.run = v.run;
+    r.status = std::string(v.status);
+    r.category = std::string(v.category);
+    r.message = std::string(v.message);
     fn(std::move(r));
-    return "";
   });
 }
 
@@ -372,7 +641,7 @@ Result<JobReports> ReadJobReports(const std::string& job_dir) {
   if (DIR* d = opendir(perf_root.c_str())) {
     while (dirent* e = readdir(d)) {
       uint64_t node = 0;
-      if (!ToU64(e->d_name, &node)) continue;
+      if (!ToU64(std::string(e->d_name), &node)) continue;
       std::string path = perf_root + "/" + e->d_name + "/node_resource_usage.csv";
       if (!ReadWhole(path, &text)) continue;
       std::vector<PerfSample> samples;

@@ -13,6 +13,7 @@
 #include <functional>
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "parallelrun/status.h"
@@ -93,6 +94,28 @@ Result<std::vector<AttemptRow>> ReadAttemptRows(const std::string& path);
 // file's size. Stops at the first row that cannot be parsed.
 Status ForEachAttemptRow(const std::string& path, const std::function<void(AttemptRow&&)>& fn);
 
+// An AttemptRow whose strings are views into the reader's block, valid
+// during the call only: what a reader that looks at every row once needs,
+// without copying each row's strings (the timeline of a job of 200,000
+// attempts).
+struct AttemptView {
+  uint64_t id = 0;
+  uint32_t attempt = 0;
+  std::string_view process;
+  uint32_t node = 0;
+  double start = 0;
+  uint64_t total = 0, succeeded = 0;
+  double elapsed = 0, cpu = 0, run = 0;
+  std::string_view status, category, message;
+  bool ok() const { return status == "RUN_DONE"; }
+  double end() const { return start + elapsed; }
+};
+
+// ForEachAttemptRow with views: the same rows, values and errors. Only the
+// columns an AttemptRow has are parsed (not the Mini-batch Detail, most of
+// the bytes), in one scan of each block.
+Status ForEachAttempt(const std::string& path, const std::function<void(const AttemptView&)>& fn);
+
 // processed_mini-batches.csv counted: its mini-batches by the outcome of
 // their last attempt (rows are in the order attempts finished), and their
 // items. Streamed; what it keeps is 12 bytes per mini-batch id.
@@ -105,7 +128,11 @@ Result<MiniBatchCounts> CountMiniBatches(const std::string& path);
 
 // "2026-12-01T03:51:31.123456" (UTC, as IsoTime writes) → epoch seconds;
 // false when `text` is not such a time.
-bool ParseIsoTime(const std::string& text, double* epoch_seconds);
+bool ParseIsoTime(std::string_view text, double* epoch_seconds);
+
+// A number of a CSV column as the readers take it (strtod's, whole text);
+// false when `text` is not one. JobLog reads back what it writes with it.
+bool ParseCsvDouble(std::string_view text, double* out);
 
 // The fields of one CSV record starting at `*pos` in `text` (RFC 4180:
 // quoted fields may hold commas, doubled quotes and newlines); advances
