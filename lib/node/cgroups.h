@@ -6,7 +6,7 @@
 // where the child subreaper (process_tree.h), which is kept as well, can only
 // kill every orphan at once. Made under the hierarchy's own cgroup of this
 // process, as `parallelrun-<pid>/<worker name>`, and removed at the end.
-// Loop thread only.
+// Loop thread only, except Add (see there).
 #ifndef PARALLELRUN_NODE_CGROUPS_H_
 #define PARALLELRUN_NODE_CGROUPS_H_
 
@@ -25,6 +25,8 @@ class WorkerCgroups {
   ~WorkerCgroups();
 
   // Moves `pid` into a new cgroup `name`. False when the kernel refuses.
+  // Blocks for an RCU grace period (~10 ms, WorkerPool::MoveToCgroup); safe
+  // on any thread while this object lives: it touches only `name`'s files.
   bool Add(const std::string& name, pid_t pid);
   // SIGKILLs every process in `name`'s cgroup; removes it once it is empty
   // (here, or in the destructor).
