@@ -157,9 +157,15 @@ std::vector<std::string> DriverArgs(const std::vector<std::string>& driver_args)
     args = {"-c", "TABULAR_SOURCE = " + BytesLiteral(WorkerTabularSource()) + "\n" +
                       WorkerDriverSource()};
   } else {
-    args = {"-c", fmt::format("import sys; sys.path.insert(0, '{0}'); import {1} as d; "
-                              "del sys.path[0]; d.TABULAR_PATH = '{0}/{2}.py'; "
-                              "sys.exit(d.main(sys.argv))",
+    // The bytecode is written even under PYTHONDONTWRITEBYTECODE or -B,
+    // which are about the user's folders, not this cache: without it every
+    // Python start compiles the driver again (25-40 ms, before the zygote's
+    // check on every job's critical path). The user's setting is back before
+    // any of their code runs.
+    args = {"-c", fmt::format("import sys; b = sys.dont_write_bytecode; "
+                              "sys.dont_write_bytecode = False; sys.path.insert(0, '{0}'); "
+                              "import {1} as d; del sys.path[0]; sys.dont_write_bytecode = b; "
+                              "del b; d.TABULAR_PATH = '{0}/{2}.py'; sys.exit(d.main(sys.argv))",
                               cached.dir, cached.driver, cached.tabular)};
   }
   args.insert(args.end(), driver_args.begin(), driver_args.end());

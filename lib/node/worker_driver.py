@@ -359,7 +359,14 @@ def _load_tabular_module(source=None):
         spec = importlib.util.spec_from_file_location("parallelrun_tabular", TABULAR_PATH)
         module = importlib.util.module_from_spec(spec)
         sys.modules["parallelrun_tabular"] = module
-        spec.loader.exec_module(module)
+        # Its bytecode is kept beside it, as the driver's (python_locator.h
+        # DriverArgs), whatever PYTHONDONTWRITEBYTECODE says.
+        keep = sys.dont_write_bytecode
+        sys.dont_write_bytecode = False
+        try:
+            spec.loader.exec_module(module)
+        finally:
+            sys.dont_write_bytecode = keep
         return module
     source = TABULAR_SOURCE if source is None else source
     if source is None:
