@@ -7,9 +7,11 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <cstring>
 #include <map>
 #include <tuple>
 #include <fstream>
+#include <functional>
 #include <sstream>
 
 #include <fmt/format.h>
@@ -30,16 +32,18 @@ bool ReadWhole(const std::string& path, std::string* text) {
   return true;
 }
 
-// Column name → index, from a header record.
-std::map<std::string, size_t> Columns(const std::vector<std::string>& header) {
-  std::map<std::string, size_t> out;
+// Column name → index, from a header record; looked up by a C string
+// without making a std::string of it (std::less<>), once per field read.
+using ColumnIndex = std::map<std::string, size_t, std::less<>>;
+ColumnIndex Columns(const std::vector<std::string>& header) {
+  ColumnIndex out;
   for (size_t i = 0; i < header.size(); i++) out[header[i]] = i;
   return out;
 }
 
 // Where a CSV's reading is: its header's columns once read, and the line.
 struct CsvCursor {
-  std::map<std::string, size_t> cols;
+  ColumnIndex cols;
   bool header = false;
   int line = 0;
 };
@@ -147,40 +151,45 @@ void FindProfiles(const std::string& dir, int depth, std::vector<std::string>* o
 }  // namespace
 
 bool NextCsvRecord(const std::string& text, size_t* pos, std::vector<std::string>* fields) {
+  // Stretches are appended whole, not character by character: the end of a
+  // job reads its processed_mini-batches.csv back for the timeline (twice,
+  // trace.h), and that was most of a small job's end.
   fields->clear();
-  size_t i = *pos;
-  if (i >= text.size()) return false;
+  const char* s = text.data();
+  size_t n = text.size(), i = *pos;
+  if (i >= n) return false;
   std::string field;
-  bool quoted = false;
-  while (i < text.size()) {
-    char c = text[i];
-    if (quoted) {
-      if (c == '"') {
-        if (i + 1 < text.size() && text[i + 1] == '"') {
+  while (i < n) {
+    char c = s[i];
+    if (c == '"') {
+      // Quoted, up to the closing quote ("" is one quote; a quote that
+      // never closes takes the rest of the text).
+      i++;
+      for (;;) {
+        const void* q = memchr(s + i, '"', n - i);
+        size_t at = q ? static_cast<size_t>(static_cast<const char*>(q) - s) : n;
+        field.append(s + i, at - i);
+        if (at + 1 < n && s[at + 1] == '"') {
           field.push_back('"');
-          i += 2;
+          i = at + 2;
           continue;
         }
-        quoted = false;
-      } else {
-        field.push_back(c);
+        i = at < n ? at + 1 : n;
+        break;
       }
-      i++;
-      continue;
-    }
-    if (c == '"') {
-      quoted = true;
     } else if (c == ',') {
       fields->push_back(std::move(field));
       field.clear();
+      i++;
     } else if (c == '\n' || c == '\r') {
       i++;
-      if (c == '\r' && i < text.size() && text[i] == '\n') i++;
+      if (c == '\r' && i < n && s[i] == '\n') i++;
       break;
     } else {
-      field.push_back(c);
+      size_t start = i;
+      while (i < n && s[i] != '"' && s[i] != ',' && s[i] != '\n' && s[i] != '\r') i++;
+      field.append(s + start, i - start);
     }
-    i++;
   }
   fields->push_back(std::move(field));
   *pos = i;
@@ -215,11 +224,17 @@ namespace {
 size_t LastRecordEnd(const std::string& text, size_t n) {
   bool quoted = false;
   size_t end = 0;
+  const char* s = text.data();
   for (size_t i = 0; i < n; i++) {
-    char c = text[i];
-    if (c == '"') {
-      quoted = !quoted;
-    } else if (c == '\n' && !quoted) {
+    if (quoted) {
+      // Inside quotes only the next quote matters.
+      const void* q = memchr(s + i, '"', n - i);
+      if (!q) break;
+      i = static_cast<size_t>(static_cast<const char*>(q) - s);
+      quoted = false;
+    } else if (s[i] == '"') {
+      quoted = true;
+    } else if (s[i] == '\n') {
       end = i + 1;
     }
   }
