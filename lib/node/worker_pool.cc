@@ -178,6 +178,7 @@ WorkerPool::~WorkerPool() {
   for (const auto& w : workers_) {
     if (w->cgroup_move.joinable()) w->cgroup_move.join();
   }
+  for (auto& t : cgroup_warmers_) t.join();
   *alive_ = false;
 }
 
@@ -238,6 +239,7 @@ void WorkerPool::Start() {
                     config_.start.profiling_module,
                     Relative(ProfilePath(config_.job_dir, config_.node, "processNNN"))));
   }
+  WarmCgroupMoves();
   if (!config_.zygote) return StartSlots();
   // The zygote imports the entry script once (its logs beside the workers'),
   // then the workers are forked from it.
@@ -270,6 +272,7 @@ void WorkerPool::Start() {
     } else {
       DropZygote(why);
     }
+    WarmCgroupMoves();  // again: the first warm-up may have cooled meanwhile
     StartSlots();
   });
 }
@@ -388,6 +391,15 @@ void WorkerPool::StartWorker() {
   ArmTimeout(raw);
   if (cgroups_) return MoveToCgroup(raw, std::move(frame));
   raw->proc->Write(std::move(frame));
+}
+
+void WorkerPool::WarmCgroupMoves() {
+  // On a thread: a cold warm-up waits for a grace period too. The first
+  // worker's move, which follows it by a fork, then waits for the rest of
+  // it at most, and the moves after it for nothing (cgroups.h, Warm).
+  if (!cgroups_) return;
+  WorkerCgroups* cgroups = cgroups_.get();
+  cgroup_warmers_.emplace_back([cgroups] { cgroups->Warm(); });
 }
 
 void WorkerPool::MoveToCgroup(Worker* w, std::string start_frame) {
