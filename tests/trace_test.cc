@@ -31,6 +31,24 @@ TEST_CASE("job reports: CSV records keep quoted commas, quotes and newlines", "[
   CHECK_FALSE(NextCsvRecord(text, &pos, &f));
 }
 
+TEST_CASE("job reports: CSV records read in stretches as character by character", "[trace]") {
+  // A quote inside an unquoted field opens a quoted stretch of the same
+  // field; a quote that never closes takes the rest of the text; a text
+  // without a last line end still ends its record.
+  std::string text = "ab\"c,d\"e,\"\"\"\",\r\nlast,\"open\n,\"\"end";
+  size_t pos = 0;
+  std::vector<std::string> f;
+  REQUIRE(NextCsvRecord(text, &pos, &f));
+  CHECK(f == std::vector<std::string>{"abc,de", "\"", ""});
+  REQUIRE(NextCsvRecord(text, &pos, &f));
+  CHECK(f == std::vector<std::string>{"last", "open\n,\"end"});
+  CHECK(pos == text.size());
+  CHECK_FALSE(NextCsvRecord(text, &pos, &f));
+  pos = 0;
+  REQUIRE(NextCsvRecord("x,y", &pos, &f));
+  CHECK(f == std::vector<std::string>{"x", "y"});
+}
+
 TEST_CASE("job reports: ISO times and process numbers", "[trace]") {
   double t = 0;
   REQUIRE(ParseIsoTime("1970-01-02T00:00:01.500000", &t));

@@ -13,6 +13,7 @@
 #include <cctype>
 #include <cmath>
 #include <cstring>
+#include <functional>
 
 #include <fmt/format.h>
 
@@ -185,9 +186,12 @@ Result<bool> UseFork(const RunRequest& req, const EnvironmentMap& env) {
 // compiles and defines run(), and tabular input finds pandas (and pyarrow).
 // With the start method fork the zygote makes the check, as the first thing
 // it does: the same Python start then serves it and the workers, and the
-// entry script's imports run while the job sets itself up.
+// entry script's imports run while the job sets itself up. `meanwhile` runs
+// while Python starts (before a spawned check): work that is needed later,
+// says nothing and changes nothing, taken off the critical path.
 Status ChooseInterpreter(const JobPlan& plan, const RunRequest& req, const Role& role,
-                         bool fork, PythonChoice* choice, Preflight* preflight,
+                         bool fork, const std::function<void()>& meanwhile,
+                         PythonChoice* choice, Preflight* preflight,
                          std::shared_ptr<Zygote>* zygote) {
   auto chosen = ChoosePython(req.python, req.environment);
   if (!chosen.ok()) return chosen.status();
@@ -200,9 +204,11 @@ Status ChooseInterpreter(const JobPlan& plan, const RunRequest& req, const Role&
                                  wc.env, wc.cwd);
     if (!started.ok()) return started.status();
     *zygote = std::move(*started);
+    meanwhile();
     pf = CheckEntryScriptInZygote(*chosen, plan.spec.entry_script, zygote->get(),
                                   req.environment);
   } else {
+    meanwhile();
     pf = CheckEntryScript(*chosen, plan.spec.entry_script, req.environment);
   }
   if (!pf.ok()) return pf.status();
@@ -365,7 +371,13 @@ Status RunJobForSpec(const RunRequest& request, const Spec* spec, FILE* out) {
   PythonChoice choice;
   Preflight pf;
   std::shared_ptr<Zygote> zygote;
-  Status python = ChooseInterpreter(plan, req, role, *fork, &choice, &pf, &zygote);
+  // The journal's fingerprints read the spec and the entry script and hash
+  // them; the first hash initialises OpenSSL (milliseconds): while Python starts.
+  std::string fingerprints;
+  auto meanwhile = [&] {
+    if (role.is_master() && !req.dry_run) fingerprints = Fingerprints(plan);
+  };
+  Status python = ChooseInterpreter(plan, req, role, *fork, meanwhile, &choice, &pf, &zygote);
   if (!python.ok()) return python;
 
   Progress::Mode mode;
@@ -442,7 +454,7 @@ Status RunJobForSpec(const RunRequest& request, const Spec* spec, FILE* out) {
           "its failed mini-batches again)",
           plan.job_dir));
     }
-    return CompareFingerprints(earlier->first.fingerprints, Fingerprints(plan), req.force,
+    return CompareFingerprints(earlier->first.fingerprints, fingerprints, req.force,
                                &resume_warning);
   };
   Status fresh = check_job_dir(false);
@@ -469,7 +481,7 @@ Status RunJobForSpec(const RunRequest& request, const Spec* spec, FILE* out) {
     run.host = Hostname();
     run.pid = static_cast<uint32_t>(getpid());
     run.request = earlier ? earlier->first.request : EncodeRunRequest(req);
-    run.fingerprints = earlier ? earlier->first.fingerprints : Fingerprints(plan);
+    run.fingerprints = earlier ? earlier->first.fingerprints : fingerprints;
     // The request goes to the journal before anything else, so that a job
     // killed at any later moment can be resumed. (Written, not synced: only
     // a crash of the machine in the next moments could lose it, and then

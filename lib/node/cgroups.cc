@@ -93,7 +93,7 @@ std::unique_ptr<WorkerCgroups> WorkerCgroups::Create(std::string* why) {
     *why = ErrnoMessage(root, errno);
     return nullptr;
   }
-  return std::unique_ptr<WorkerCgroups>(new WorkerCgroups(root));
+  return std::unique_ptr<WorkerCgroups>(new WorkerCgroups(root, parent));
 }
 
 WorkerCgroups::~WorkerCgroups() {
@@ -118,6 +118,11 @@ bool WorkerCgroups::Add(const std::string& name, pid_t pid) {
   std::string path = root_ + "/" + name;
   if (mkdir(path.c_str(), 0755) != 0 && errno != EEXIST) return false;
   return WriteText(path + "/cgroup.procs", std::to_string(pid));
+}
+
+void WorkerCgroups::Warm() {
+  // A move to the cgroup it is in changes nothing, but takes the lock.
+  WriteText(own_ + "/cgroup.procs", std::to_string(getpid()));
 }
 
 void WorkerCgroups::Kill(const std::string& name) {

@@ -69,7 +69,8 @@ std::string WorkerDriverSource();
 // The interpreter arguments that run the driver with `driver_args` (e.g.
 // {"worker"}): `-c` with a bootstrap that imports a cached copy of the
 // driver, so that Python keeps its compiled bytecode — compiling the driver
-// from `-c` source costs ~25 ms at every worker start. worker_tabular.py is
+// from `-c` source costs ~25 ms at every worker start (the bytecode is
+// written there even under PYTHONDONTWRITEBYTECODE). worker_tabular.py is
 // cached beside it and the bootstrap tells the driver where (TABULAR_PATH),
 // so that it too is compiled once. The cache is /tmp/parallelrun-<uid>/
 // (ours alone, 0700); if it cannot be used, the sources themselves go in

@@ -31,16 +31,31 @@ bytecode; when there is no cache, its source is TABULAR_SOURCE, put in front
 of this driver's in `-c`. pandas itself is imported only for tabular input.
 """
 import faulthandler
-import importlib.util
 import io
-import logging
 import os
 import signal
 import struct
 import sys
 import time
-import traceback
 import types
+
+# logging, traceback and importlib.util cost more than Python's own start
+# (logging brings re, string, threading, weakref). The zygote (`python -c
+# <bootstrap> zygote SCRIPT`, lib/node/zygote.h) imports them only after it
+# sent the pre-flight check, on which the agent waits: the agent then sets the
+# job up while the zygote imports them. Everywhere else they are imported here.
+logging = traceback = importlib = None
+
+
+def _import_the_rest():
+    global logging, traceback, importlib
+    import importlib.util
+    import logging
+    import traceback
+
+
+if sys.argv[:2] != ["-c", "zygote"]:
+    _import_the_rest()
 
 PROTOCOL_VERSION = 5
 MAX_FRAME = 256 << 20
@@ -359,7 +374,14 @@ def _load_tabular_module(source=None):
         spec = importlib.util.spec_from_file_location("parallelrun_tabular", TABULAR_PATH)
         module = importlib.util.module_from_spec(spec)
         sys.modules["parallelrun_tabular"] = module
-        spec.loader.exec_module(module)
+        # Its bytecode is kept beside it, as the driver's (python_locator.h
+        # DriverArgs), whatever PYTHONDONTWRITEBYTECODE says.
+        keep = sys.dont_write_bytecode
+        sys.dont_write_bytecode = False
+        try:
+            spec.loader.exec_module(module)
+        finally:
+            sys.dont_write_bytecode = keep
         return module
     source = TABULAR_SOURCE if source is None else source
     if source is None:
@@ -1060,6 +1082,7 @@ def zygote_main(script):
     ctl.send(bytes([Z_CHECK]) + _json_object(check).encode())
     if not (check.get("ok") and check.get("version_ok") and check.get("defines_run")):
         return 0
+    _import_the_rest()  # while the agent sets the job up (it waits for READY)
 
     def receive():
         fds = array.array("i")

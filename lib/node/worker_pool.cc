@@ -10,6 +10,7 @@
 #include <cmath>
 #include <fstream>
 #include <optional>
+#include <thread>
 
 #include <boost/asio/post.hpp>
 #include <fmt/format.h>
@@ -164,12 +165,22 @@ struct WorkerPool::Worker {
   std::string error_path;
   ProcessReport report;
   std::unique_ptr<FILE, int (*)(FILE*)> sys_log{nullptr, fclose};
+  // Moves the process into its cgroup (MoveToCgroup); joined on the loop.
+  std::thread cgroup_move;
 };
 
 WorkerPool::WorkerPool(boost::asio::io_context& io, Config config, Events events)
     : io_(io), config_(std::move(config)), events_(std::move(events)), gpus_(config_.gpus) {}
 
-WorkerPool::~WorkerPool() = default;
+WorkerPool::~WorkerPool() {
+  // A move still under way finishes first: it uses cgroups_, and its
+  // completion, posted to the loop, must find that this pool is gone.
+  for (const auto& w : workers_) {
+    if (w->cgroup_move.joinable()) w->cgroup_move.join();
+  }
+  for (auto& t : cgroup_warmers_) t.join();
+  *alive_ = false;
+}
 
 void WorkerPool::Log(const std::string& line) {
   if (events_.log) events_.log(line);
@@ -228,6 +239,7 @@ void WorkerPool::Start() {
                     config_.start.profiling_module,
                     Relative(ProfilePath(config_.job_dir, config_.node, "processNNN"))));
   }
+  WarmCgroupMoves();
   if (!config_.zygote) return StartSlots();
   // The zygote imports the entry script once (its logs beside the workers'),
   // then the workers are forked from it.
@@ -260,6 +272,7 @@ void WorkerPool::Start() {
     } else {
       DropZygote(why);
     }
+    WarmCgroupMoves();  // again: the first warm-up may have cooled meanwhile
     StartSlots();
   });
 }
@@ -356,11 +369,6 @@ void WorkerPool::StartWorker() {
   }
   raw->proc = std::move(proc.value());
   raw->report.pid = static_cast<uint32_t>(raw->proc->pid());
-  // At once: the worker is still starting Python, long before user code
-  // could fork.
-  if (cgroups_ && !cgroups_->Add(raw->name, raw->proc->pid())) {
-    Log(fmt::format("{}: could not be put in its cgroup", raw->name));
-  }
   if (events_.started) events_.started(raw->proc->pid(), raw->name);
   std::string gpu_note;
   if (gpu) gpu_note = "; CUDA_VISIBLE_DEVICES=" + *gpu;
@@ -380,8 +388,44 @@ void WorkerPool::StartWorker() {
   start.cuda_visible_devices = gpu;
   std::string frame;
   EncodeStart(start, &frame);
-  raw->proc->Write(std::move(frame));
   ArmTimeout(raw);
+  if (cgroups_) return MoveToCgroup(raw, std::move(frame));
+  raw->proc->Write(std::move(frame));
+}
+
+void WorkerPool::WarmCgroupMoves() {
+  // On a thread: a cold warm-up waits for a grace period too. The first
+  // worker's move, which follows it by a fork, then waits for the rest of
+  // it at most, and the moves after it for nothing (cgroups.h, Warm).
+  if (!cgroups_) return;
+  WorkerCgroups* cgroups = cgroups_.get();
+  cgroup_warmers_.emplace_back([cgroups] { cgroups->Warm(); });
+}
+
+void WorkerPool::MoveToCgroup(Worker* w, std::string start_frame) {
+  // Moving a process into a cgroup waits for an RCU grace period (the
+  // kernel's cgroup_threadgroup_rwsem, unless cgroup2 is mounted with
+  // favordynmods): 10-15 ms on this project's VMs, for each worker. On the
+  // loop it delayed every later worker's start and every frame; on a thread
+  // of its own the moves of all workers overlap with each other and with
+  // the loop. The worker gets START, and with it its first line of user
+  // code, only once it is in its cgroup: nothing it starts escapes.
+  pid_t pid = w->proc->pid();
+  std::string name = w->name;
+  WorkerCgroups* cgroups = cgroups_.get();
+  std::shared_ptr<bool> alive = alive_;
+  w->cgroup_move = std::thread([this, w, cgroups, pid, name, alive,
+                                frame = std::move(start_frame)]() mutable {
+    bool moved = cgroups->Add(name, pid);
+    boost::asio::post(io_, [this, w, alive, moved, frame = std::move(frame)]() mutable {
+      if (!*alive) return;
+      w->cgroup_move.join();  // it has just posted this
+      // Stopped meanwhile (Drain, Stop): it runs no user code.
+      if (w->exited || w->terminating) return;
+      if (!moved) Log(fmt::format("{}: could not be put in its cgroup", w->name));
+      w->proc->Write(std::move(frame));
+    });
+  });
 }
 
 void WorkerPool::StartFailed() {

@@ -39,6 +39,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -172,6 +173,11 @@ class WorkerPool {
   // The zygote cannot be used (any more): says why, once; spawn from now on.
   void DropZygote(const std::string& why);
   Result<std::unique_ptr<WorkerProcess>> ForkWorker(Worker* w);
+  // Moves w's process into its cgroup on a thread of its own, then (on the
+  // loop) sends it `start_frame`, unless it was stopped meanwhile.
+  void MoveToCgroup(Worker* w, std::string start_frame);
+  // WorkerCgroups::Warm on a thread of its own, before workers are moved.
+  void WarmCgroupMoves();
   void StartFailed();
   void OnData(Worker* w, const char* data, size_t n);
   void OnFrame(Worker* w, Frame&& frame);
@@ -211,6 +217,9 @@ class WorkerPool {
   bool stopping_ = false;
   bool stopped_reported_ = false;
   std::unique_ptr<WorkerCgroups> cgroups_;  // null: no writable cgroup2 here
+  // False once the pool is destroyed: for what a cgroup move posted.
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+  std::vector<std::thread> cgroup_warmers_;  // WarmCgroupMoves: at most two, joined at the end
   GpuSlots gpus_;
   bool failed_reported_ = false;
   double avg_batch_seconds_ = 0.01;  // moving average of elapsed per mini-batch

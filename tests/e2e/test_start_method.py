@@ -6,6 +6,7 @@ so; a zygote killed with SIGKILL makes the job spawn its workers, saying so,
 with nothing left behind."""
 
 import os
+import pathlib
 import re
 import signal
 import subprocess
@@ -36,6 +37,23 @@ class StartMethodTest(FaultyCase):
 
     def test_spawn_runs_the_job(self):
         self.check_same_job("spawn", False)
+
+    def test_the_driver_keeps_its_bytecode_under_pythondontwritebytecode(self):
+        # PYTHONDONTWRITEBYTECODE is about the user's folders, whose scripts
+        # stay without __pycache__; the driver's cache keeps its bytecode,
+        # else each Python start compiles the driver again (issue 13).
+        cache = pathlib.Path("/tmp/parallelrun-%d/__pycache__" % os.getuid())
+        for pyc in cache.glob("parallelrun_driver_*.pyc"):
+            pyc.unlink()
+        script = self.tmp / "plain.py"
+        script.write_text("def run(mini_batch):\n    return mini_batch\n")
+        spec = self.component_spec(entry="plain.py")
+        self.make_files(self.tmp / "in", ["a", "b"])
+        run = self.run_job(spec, "-i", "data=%s" % (self.tmp / "in"), "--start-method", "fork",
+                           env={"PYTHONDONTWRITEBYTECODE": "1"})
+        self.assertExit(run, 0)
+        self.assertTrue(list(cache.glob("parallelrun_driver_*.pyc")), sorted(cache.glob("*")))
+        self.assertFalse((self.tmp / "__pycache__").exists())
 
     def test_a_worker_replaced_after_a_crash_is_forked_again(self):
         run = self.run_with("fork", {"a": "ok", "x": "exit_once 4", "b": "ok"},
