@@ -54,6 +54,16 @@ int NextMasterRound(const std::string& job_dir) {
   return n;
 }
 
+// An IPv4 or IPv6 socket address as text, without the port ("" if neither).
+std::string AddressText(const sockaddr* address) {
+  char text[INET6_ADDRSTRLEN] = {};
+  const void* where =
+      address->sa_family == AF_INET6
+          ? static_cast<const void*>(&reinterpret_cast<const sockaddr_in6*>(address)->sin6_addr)
+          : static_cast<const void*>(&reinterpret_cast<const sockaddr_in*>(address)->sin_addr);
+  return inet_ntop(address->sa_family, where, text, sizeof text) ? text : "";
+}
+
 // The local address the kernel would use toward `host`:`port` (a UDP
 // "connection" sends nothing): where the other nodes, which reached the same
 // master, can reach this one. "" when `host` does not resolve.
@@ -69,12 +79,8 @@ std::string LocalAddressToward(const std::string& host, uint16_t port) {
     sockaddr_storage local{};
     socklen_t size = sizeof local;
     if (getsockname(fd.get(), reinterpret_cast<sockaddr*>(&local), &size) != 0) continue;
-    char text[INET6_ADDRSTRLEN] = {};
-    const void* where =
-        local.ss_family == AF_INET6
-            ? static_cast<const void*>(&reinterpret_cast<sockaddr_in6*>(&local)->sin6_addr)
-            : static_cast<const void*>(&reinterpret_cast<sockaddr_in*>(&local)->sin_addr);
-    if (inet_ntop(local.ss_family, where, text, sizeof text)) return text;
+    std::string text = AddressText(reinterpret_cast<const sockaddr*>(&local));
+    if (!text.empty()) return text;
   }
   return "";
 }
@@ -88,13 +94,8 @@ bool IsLocalAddress(const std::string& local, const std::string& master_host) {
   if (getaddrinfo(master_host.c_str(), nullptr, &hints, &found) != 0) return true;
   std::unique_ptr<addrinfo, decltype(&freeaddrinfo)> list(found, freeaddrinfo);
   for (addrinfo* a = found; a; a = a->ai_next) {
-    char text[INET6_ADDRSTRLEN] = {};
-    const void* where =
-        a->ai_family == AF_INET6
-            ? static_cast<const void*>(&reinterpret_cast<sockaddr_in6*>(a->ai_addr)->sin6_addr)
-            : static_cast<const void*>(&reinterpret_cast<sockaddr_in*>(a->ai_addr)->sin_addr);
-    if (!inet_ntop(a->ai_family, where, text, sizeof text)) continue;
-    std::string address = text;
+    std::string address = AddressText(a->ai_addr);
+    if (address.empty()) continue;
     if (address == local || address == "::1" || address.rfind("127.", 0) == 0) return true;
   }
   return false;
