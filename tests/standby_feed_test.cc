@@ -151,6 +151,15 @@ void Connect(Job& job, Agent& a, uint32_t node, const std::string& job_dir) {
   a.end->Send(NodeDirMsg{job_dir, false});
 }
 
+// The rows of mini-batch `id`: mini-batch 5's cross in several chunks
+// (more than kMaxCopyChunk), exactly one chunk for mini-batch 6.
+std::string Rows(MiniBatchId id) {
+  std::string rows = "row of " + std::to_string(id) + "\n";
+  if (id == 5) rows += std::string(2 * kMaxCopyChunk + 123, 'x');
+  if (id == 6) rows += std::string(kMaxCopyChunk - rows.size(), 'y');
+  return rows;
+}
+
 // Runs every lease the worker agent gets: writes its part as a worker
 // would, then reports success.
 void Work(Job& job, Agent& worker, size_t* served) {
@@ -158,8 +167,7 @@ void Work(Job& job, Agent& worker, size_t* served) {
     auto* lease = std::get_if<LeaseMsg>(&worker.received[*served]);
     if (!lease) continue;
     MiniBatchId id = lease->batch.id;
-    std::ofstream(AppendRowOutput::PartPath(job.parts_dir, id, lease->attempt))
-        << "row of " << id << "\n";
+    std::ofstream(AppendRowOutput::PartPath(job.parts_dir, id, lease->attempt)) << Rows(id);
     AttemptResult r;
     r.id = id;
     r.attempt = lease->attempt;
@@ -207,7 +215,8 @@ TEST_CASE("StandbyFeed: the standby's copy is the journal, byte for byte, parts 
   CHECK(standby.replica->journal_bytes() == job.journal->size());
   int parts = 0;
   for (const auto& e : std::filesystem::directory_iterator(StandbyPartsDir(standby.job_dir))) {
-    CHECK(ReadWhole(e.path()).rfind("row of ", 0) == 0);
+    MiniBatchId id = std::stoull(e.path().filename().string());
+    CHECK(ReadWhole(e.path()) == Rows(id));
     parts++;
   }
   CHECK(parts == 12);
