@@ -19,7 +19,9 @@ from test_multinode import MultiNodeBase
 SUBNET = "10.77.0"
 
 
-class NetnsTest(MultiNodeBase):
+class Namespaces:
+    """Network namespaces for a test of MultiNodeBase: make them, start a
+    job's nodes in them."""
 
     def ip(self, *args):
         """Runs `ip args`; returns (exit code, output)."""
@@ -74,6 +76,19 @@ class NetnsTest(MultiNodeBase):
                            [self.ip_path, "netns", "exec", ns, self.parallelrun] + args(rank),
                            dict(env, PARALLELRUN_NODE_RANK=str(rank)))
                 for rank, ns in enumerate(namespaces)]
+
+    def own_node_args(self, rank, prefix, *extra):
+        """`run` arguments of node `rank` with a job dir and an output folder of
+        its own (<prefix>job<rank>, <prefix>out<rank>), as on machines without
+        shared storage."""
+        return ["run", str(self.spec), "-i", "data=%s" % self.data,
+                "-o", "out=%s" % (self.tmp / ("%sout%d" % (prefix, rank))),
+                "--mini-batch-size", "1", "--process-count-per-node", "2", "--progress", "plain",
+                "--output_action", "append_row", "--job-dir",
+                str(self.tmp / ("%sjob%d" % (prefix, rank)))] + list(extra)
+
+
+class NetnsTest(Namespaces, MultiNodeBase):
 
     def test_three_namespaces_form_one_job(self):
         namespaces = self.make_network(3)

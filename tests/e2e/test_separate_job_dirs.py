@@ -23,19 +23,11 @@ import test_multinode as mn
 import test_netns
 
 
-class SeparateJobDirsTest(mn.MultiNodeBase):
-
-    ip = test_netns.NetnsTest.ip
-    must = test_netns.NetnsTest.must
-    make_network = test_netns.NetnsTest.make_network
-    start_in_namespaces = test_netns.NetnsTest.start_in_namespaces
+class SeparateJobDirsTest(test_netns.Namespaces, mn.MultiNodeBase):
 
     def node_args(self, rank):
         """The run arguments of node `rank`: its own job dir and output folder."""
-        return ["run", str(self.spec), "-i", "data=%s" % self.data,
-                "-o", "out=%s" % (self.tmp / ("out%d" % rank)),
-                "--mini-batch-size", "1", "--process-count-per-node", "2", "--progress", "plain",
-                "--output_action", "append_row", "--job-dir", str(self.tmp / ("job%d" % rank))]
+        return self.own_node_args(rank, "")
 
     def test_master_job_dir_holds_everything_without_shared_storage(self):
         namespaces = self.make_network(3)
@@ -168,24 +160,15 @@ class BigRowsTest(mn.MultiNodeBase):
             self.assertEqual(list(parts.iterdir()) if parts.exists() else [], [])
 
 
-class NetnsStandbyFailoverTest(test_failover.FailoverBase):
+class NetnsStandbyFailoverTest(test_netns.Namespaces, test_failover.FailoverBase):
     """Failover without shared storage across three network namespaces: each
     node its own address, job dir and output folder. Node 1 stands by with
     a copy of the master's journal and rows; when the master is killed it
     takes over on its own address and, as its namespace has the port free,
     on the job's master port; node 2 reconnects there."""
 
-    ip = test_netns.NetnsTest.ip
-    must = test_netns.NetnsTest.must
-    make_network = test_netns.NetnsTest.make_network
-    start_in_namespaces = test_netns.NetnsTest.start_in_namespaces
-
     def node_args(self, rank):
-        return ["run", str(self.spec), "-i", "data=%s" % self.data,
-                "-o", "out=%s" % (self.tmp / ("nout%d" % rank)),
-                "--mini-batch-size", "1", "--process-count-per-node", "2", "--progress", "plain",
-                "--output_action", "append_row", "--append_row_file_name", "result.txt",
-                "--job-dir", str(self.tmp / ("njob%d" % rank))]
+        return self.own_node_args(rank, "n", "--append_row_file_name", "result.txt")
 
     def node_log(self, rank):
         path = self.tmp / ("njob%d" % rank) / "logs" / "sys" / "node" / str(rank) / "_main.txt"
