@@ -30,32 +30,22 @@ this driver says (lib/node/python_locator.h DriverArgs), so Python keeps its
 bytecode; when there is no cache, its source is TABULAR_SOURCE, put in front
 of this driver's in `-c`. pandas itself is imported only for tabular input.
 """
+import _signal as signal  # its constants as ints: `signal` imports enum (~10 ms)
 import faulthandler
 import io
 import os
-import signal
 import struct
 import sys
 import time
 import types
 
-# logging, traceback and importlib.util cost more than Python's own start
-# (logging brings re, string, threading, weakref). The zygote (`python -c
-# <bootstrap> zygote SCRIPT`, lib/node/zygote.h) imports them only after it
-# sent the pre-flight check, on which the agent waits: the agent then sets the
-# job up while the zygote imports them. Everywhere else they are imported here.
-logging = traceback = importlib = None
-
-
-def _import_the_rest():
-    global logging, traceback, importlib
-    import importlib.util
-    import logging
-    import traceback
-
-
-if sys.argv[:2] != ["-c", "zygote"]:
-    _import_the_rest()
+# logging and traceback are imported where they are used, not here: they cost
+# more than Python's own start (logging brings re, enum, string, threading,
+# weakref; traceback brings linecache and tokenize), on every job's critical
+# path (the zygote's or each spawned worker's start), and a no-op entry script
+# needs neither. The root logger's handler (Worker.start) is installed when
+# something imports logging (_LoggingImportHook), so what the user's code logs
+# is written as if it had been installed at START.
 
 PROTOCOL_VERSION = 5
 MAX_FRAME = 256 << 20
@@ -251,6 +241,7 @@ class EntryScript:
     @property
     def logger(self):
         if self._logger is None:
+            import logging
             logger = logging.getLogger("parallelrun.entry_script")
             logger.setLevel(_CONFIG.get("logging_level", "INFO"))
             logger.propagate = False
@@ -312,6 +303,62 @@ def _invalid_return(value):
             ("None" if value is None else "a " + type(value).__name__))
 
 
+class _LoggingImportHook:
+    """The root logger's handler (the stdout log, "time|level|name|message")
+    and level, installed at once when logging is already imported, else right
+    after the first import of logging has run, before the importer's next
+    line: before any call of logging.basicConfig() or any record, as if it had
+    been installed at START. A finder on sys.meta_path that finds nothing
+    itself: it wraps the loader the other finders give for `logging`."""
+
+    def __init__(self, stream, level):
+        self._stream, self._level = stream, level
+        self._loader = None
+
+    @classmethod
+    def configure_root(cls, stream, level):
+        logging = sys.modules.get("logging")
+        if logging is not None:
+            cls._configure(logging, stream, level)
+        else:
+            sys.meta_path.insert(0, cls(stream, level))
+
+    @staticmethod
+    def _configure(logging, stream, level):
+        root = logging.getLogger()
+        handler = logging.StreamHandler(stream)
+        handler.setFormatter(logging.Formatter("%(asctime)s|%(levelname)s|%(name)s|%(message)s"))
+        root.addHandler(handler)
+        root.setLevel(level)
+
+    def find_spec(self, name, path=None, target=None):
+        if name != "logging" or self._loader is not None:
+            return None
+        for finder in sys.meta_path:
+            find = getattr(finder, "find_spec", None)
+            if finder is self or find is None:
+                continue
+            spec = find(name, path, target)
+            if spec is not None and spec.loader is not None:
+                self._loader = spec.loader
+                spec.loader = self
+                return spec
+            if spec is not None:
+                return spec
+        return None
+
+    def create_module(self, spec):
+        return self._loader.create_module(spec)
+
+    def exec_module(self, module):
+        # The module is the real loader's from here on (tracebacks, reloads).
+        module.__spec__.loader = module.__loader__ = self._loader
+        if self in sys.meta_path:
+            sys.meta_path.remove(self)
+        self._loader.exec_module(module)
+        self._configure(module, self._stream, self._level)
+
+
 def _install_helper_modules():
     """Makes `from azureml_user.parallel_run import EntryScript` and
     `from parallelrun import EntryScript` work without any package installed."""
@@ -327,6 +374,11 @@ def _install_helper_modules():
     sys.modules["parallelrun"] = own
 
 
+def _helper_modules():
+    return [sys.modules.get(name) for name in ("azureml_user", "azureml_user.parallel_run",
+                                                "parallelrun")]
+
+
 def _user_traceback(exc):
     """The traceback from the first frame outside this driver."""
     tb = exc.__traceback__
@@ -334,6 +386,7 @@ def _user_traceback(exc):
     own = ("<string>", globals().get("__file__"))
     while tb is not None and tb.tb_frame.f_code.co_filename in own:
         tb = tb.tb_next
+    import traceback
     return _cut("".join(traceback.format_exception(type(exc), exc, tb)), MAX_TRACEBACK)
 
 
@@ -371,6 +424,7 @@ def _load_tabular_module(source=None):
     where the bootstrap cached it (Python caches its bytecode there too),
     else from the source in front of this driver's."""
     if source is None and TABULAR_PATH:
+        import importlib.util
         spec = importlib.util.spec_from_file_location("parallelrun_tabular", TABULAR_PATH)
         module = importlib.util.module_from_spec(spec)
         sys.modules["parallelrun_tabular"] = module
@@ -505,12 +559,7 @@ class Worker:
                 stream.reconfigure(errors="surrogateescape")
             except (AttributeError, ValueError):
                 pass
-        level = config.get("logging_level", "INFO")
-        root = logging.getLogger()
-        handler = logging.StreamHandler(sys.stdout)
-        handler.setFormatter(logging.Formatter("%(asctime)s|%(levelname)s|%(name)s|%(message)s"))
-        root.addHandler(handler)
-        root.setLevel(level)
+        _LoggingImportHook.configure_root(sys.stdout, config.get("logging_level", "INFO"))
         if config.get("output_dir"):
             os.environ["AZUREML_BI_OUTPUT_PATH"] = config["output_dir"]
         self.append_row_dir = config["append_row_dir"]
@@ -709,6 +758,7 @@ def _flush():
 
 
 def _import_entry_script(script):
+    import importlib.util
     name = os.path.splitext(os.path.basename(script))[0]
     spec = importlib.util.spec_from_file_location(name, script)
     module = importlib.util.module_from_spec(spec)
@@ -1082,7 +1132,6 @@ def zygote_main(script):
     ctl.send(bytes([Z_CHECK]) + _json_object(check).encode())
     if not (check.get("ok") and check.get("version_ok") and check.get("defines_run")):
         return 0
-    _import_the_rest()  # while the agent sets the job up (it waits for READY)
 
     def receive():
         fds = array.array("i")
@@ -1169,6 +1218,9 @@ def _zygote_prepare(config):
                 return "importing the entry script initialised CUDA, which a forked worker cannot use"
         except Exception:
             pass
+    if any(v is EntryScript or v in _helper_modules() for v in vars(module).values()):
+        # Its EntryScript().logger imports logging: once here for every worker.
+        import logging  # noqa: F401
     _PRELOADED["module"] = module
     return None
 
@@ -1224,13 +1276,15 @@ def _become_worker(ctl, fds, agent):
             os.close(fd)
         _FORKED["agent"] = agent
         # The zygote's logger handlers write to the zygote's logs.
-        logging.getLogger("parallelrun.entry_script").handlers.clear()
+        if "logging" in sys.modules:
+            sys.modules["logging"].getLogger("parallelrun.entry_script").handlers.clear()
         if EntryScript._instance is not None:
             EntryScript._instance._logger = None
         code = worker_main()
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except BaseException:  # noqa: B902 - as Python would print it, then exit
+        import traceback
         traceback.print_exc()
     finally:
         try:
@@ -1254,6 +1308,7 @@ def _adopted():
 
 def check_tabular_main():
     import importlib.metadata
+    import importlib.util
     import json
 
     def version(name):

@@ -8,6 +8,9 @@ import importlib.util
 import os
 import random
 import struct
+import subprocess
+import sys
+import textwrap
 import unittest
 
 SOURCE_DIR = os.environ.get("PARALLELRUN_SOURCE_DIR",
@@ -210,6 +213,69 @@ class DecodeRunTest(unittest.TestCase):
                         self.assertEqual(got, list(items))
                     else:
                         self.assertEqual(got, [os.fsdecode(i) for i in items])
+
+
+def run_python(pieces, *argv):
+    """stdout of a fresh interpreter (this one) running the pieces of code,
+    with the driver's path as DRIVER."""
+    code = "import sys\nDRIVER = %r\n" % DRIVER_PATH + "".join(textwrap.dedent(p) for p in pieces)
+    out = subprocess.run([sys.executable, "-c", code] + list(argv),
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=False)
+    if out.returncode != 0:
+        raise AssertionError("python failed: %s" % out.stderr.decode(errors="replace"))
+    return out.stdout.decode()
+
+
+class LazyImportsTest(unittest.TestCase):
+    """The driver's own start imports neither logging nor traceback nor
+    signal (enum): they cost more than Python's start, on every job's
+    critical path (issue 13). The root logger's handler still comes with the
+    first import of logging, before the importer's next line."""
+
+    # As the bootstrap runs it, with sys.argv[1:] the driver's arguments.
+    LOAD = """
+        source = open(DRIVER, encoding="utf-8").read()
+        d = {"__name__": "parallelrun_driver"}
+        exec(compile(source, DRIVER, "exec"), d)
+        """
+
+    def test_starting_the_driver_imports_none_of_them(self):
+        for mode in ("worker", "zygote"):
+            with self.subTest(mode=mode):
+                out = run_python([self.LOAD, """
+                    heavy = ("logging", "traceback", "signal", "enum", "re", "threading")
+                    print(" ".join(m for m in heavy if m in sys.modules))
+                    """], mode, "x")
+                self.assertEqual(out.strip(), "")
+
+    def test_the_root_handler_comes_with_the_first_import_of_logging(self):
+        out = run_python([self.LOAD, """
+            import io
+            stream = io.StringIO()
+            d["_LoggingImportHook"].configure_root(stream, "DEBUG")
+            assert "logging" not in sys.modules
+            import logging.handlers
+            logging.basicConfig(level=logging.ERROR)  # a handler is there: does nothing
+            logging.getLogger("user").debug("one")
+            assert logging.__spec__.loader is logging.__loader__
+            assert type(logging.__loader__).__name__ == "SourceFileLoader"
+            assert not any(type(f).__name__ == "_LoggingImportHook" for f in sys.meta_path)
+            print(len(logging.getLogger().handlers), logging.getLogger().level)
+            print(stream.getvalue().split("|", 1)[1], end="")
+            """])
+        self.assertEqual(out, "1 10\nDEBUG|user|one\n")
+
+    def test_the_root_handler_at_once_when_logging_is_imported(self):
+        out = run_python(["""
+            import io, logging
+            """, self.LOAD, """
+            stream = io.StringIO()
+            d["_LoggingImportHook"].configure_root(stream, "WARNING")
+            logging.getLogger("user").info("hidden")
+            logging.getLogger("user").warning("two")
+            print(stream.getvalue().split("|", 1)[1], end="")
+            """])
+        self.assertEqual(out, "WARNING|user|two\n")
 
 
 if __name__ == "__main__":
