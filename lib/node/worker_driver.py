@@ -758,10 +758,20 @@ def _flush():
 
 
 def _import_entry_script(script):
-    import importlib.util
     name = os.path.splitext(os.path.basename(script))[0]
-    spec = importlib.util.spec_from_file_location(name, script)
-    module = importlib.util.module_from_spec(spec)
+    # importlib.util's two functions, from where it takes them (Python 3.4 to
+    # 3.13): importlib.util itself imports contextlib, and with it
+    # collections and functools, on every job's critical path.
+    import importlib
+    try:
+        spec_from_file_location = importlib._bootstrap_external.spec_from_file_location
+        module_from_spec = importlib._bootstrap.module_from_spec
+    except AttributeError:
+        import importlib.util
+        spec_from_file_location = importlib.util.spec_from_file_location
+        module_from_spec = importlib.util.module_from_spec
+    spec = spec_from_file_location(name, script)
+    module = module_from_spec(spec)
     sys.modules[name] = module
     spec.loader.exec_module(module)
     return module

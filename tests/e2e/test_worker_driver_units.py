@@ -7,9 +7,11 @@ tests/worker_protocol_test.cc): the field, what is wrong, and the offset.
 import importlib.util
 import os
 import random
+import shutil
 import struct
 import subprocess
 import sys
+import tempfile
 import textwrap
 import unittest
 
@@ -227,8 +229,9 @@ def run_python(pieces, *argv):
 
 
 class LazyImportsTest(unittest.TestCase):
-    """The driver's own start imports neither logging nor traceback nor
-    signal (enum): they cost more than Python's start, on every job's
+    """The driver's own start and its import of a no-op entry script import
+    neither logging nor traceback nor signal (enum) nor importlib.util
+    (contextlib): they cost more than Python's start, on every job's
     critical path (issue 13). The root logger's handler still comes with the
     first import of logging, before the importer's next line."""
 
@@ -240,12 +243,17 @@ class LazyImportsTest(unittest.TestCase):
         """
 
     def test_starting_the_driver_imports_none_of_them(self):
+        script = os.path.join(tempfile.mkdtemp(prefix="driver-imports-"), "noop_entry.py")
+        self.addCleanup(shutil.rmtree, os.path.dirname(script))
         for mode in ("worker", "zygote"):
             with self.subTest(mode=mode):
                 out = run_python([self.LOAD, """
-                    heavy = ("logging", "traceback", "signal", "enum", "re", "threading")
+                    heavy = ("logging", "traceback", "signal", "enum", "re", "threading",
+                             "importlib.util", "contextlib")
+                    open(sys.argv[2], "w").write("def run(mini_batch):\\n    return mini_batch\\n")
+                    d["_import_entry_script"](sys.argv[2])
                     print(" ".join(m for m in heavy if m in sys.modules))
-                    """], mode, "x")
+                    """], mode, script)
                 self.assertEqual(out.strip(), "")
 
     def test_the_root_handler_comes_with_the_first_import_of_logging(self):
