@@ -1142,6 +1142,9 @@ def zygote_main(script):
     ctl.send(bytes([Z_CHECK]) + _json_object(check).encode())
     if not (check.get("ok") and check.get("version_ok") and check.get("defines_run")):
         return 0
+    # While the agent sets the job up before PREPARE, which it sends only then.
+    import ctypes  # for the workers' PR_SET_PDEATHSIG (_adopted): imported once, here
+    _PRELOADED["libc"] = ctypes.CDLL(None, use_errno=True)
 
     def receive():
         fds = array.array("i")
@@ -1166,8 +1169,6 @@ def zygote_main(script):
     if reason:
         ctl.send(bytes([Z_FALLBACK]) + reason.encode("utf-8", "backslashreplace"))
         return 0
-    import ctypes  # for the workers' PR_SET_PDEATHSIG (_adopted): imported once, here
-    _PRELOADED["libc"] = ctypes.CDLL(None, use_errno=True)
     # What was imported stays out of the workers' garbage collections, which
     # would otherwise touch (and so copy) every page of it in every worker.
     import gc
