@@ -38,6 +38,31 @@ class StartMethodTest(FaultyCase):
     def test_spawn_runs_the_job(self):
         self.check_same_job("spawn", False)
 
+    def test_the_root_logger_writes_to_the_stdout_log_however_logging_is_imported(self):
+        # The driver imports logging only when something does (issue 13); the
+        # root logger's handler and level still come before the user's next
+        # line, whether the script imports logging at the top (in the zygote
+        # with fork) or in init(), and basicConfig() after it changes nothing.
+        top = "import logging\n\n\ndef init():\n"
+        late = "def init():\n    import logging\n"
+        body = ("    logging.basicConfig(level=logging.DEBUG, format='%(message)s')\n"
+                "    logging.getLogger('user').debug('hidden')\n"
+                "    logging.getLogger('user').info('from init')\n\n\n"
+                "def run(mini_batch):\n    return mini_batch\n")
+        self.make_files(self.tmp / "in", ["a"])
+        for method in ("fork", "spawn"):
+            for name, head in (("top", top), ("late", late)):
+                with self.subTest(method=method, imported=name):
+                    (self.tmp / "logs_it.py").write_text(head + body)
+                    spec = self.component_spec(entry="logs_it.py")
+                    run = self.run_job(spec, "-i", "data=%s" % (self.tmp / "in"), "--start-method",
+                                       method, "--process_count_per_node", "1",
+                                       job_dir="job-%s-%s" % (method, name))
+                    self.assertExit(run, 0)
+                    log = self.logs() / "user" / "stdout" / "0" / "process000.stdout.txt"
+                    self.assertRegex(log.read_text(), r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}"
+                                                      r"\|INFO\|user\|from init\n$")
+
     def test_the_driver_keeps_its_bytecode_under_pythondontwritebytecode(self):
         # PYTHONDONTWRITEBYTECODE is about the user's folders, whose scripts
         # stay without __pycache__; the driver's cache keeps its bytecode,
