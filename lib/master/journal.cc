@@ -314,8 +314,16 @@ Status Journal::Commit() {
   }
   uint64_t offset = size_;
   size_ += buffer_.size();
-  if (committed_) committed_(offset, buffer_.data());
+  if (!committed_) {
+    buffer_.Clear();
+    return Status::Ok();
+  }
+  // The buffer is emptied before the hook runs: a hook that appends and
+  // commits again (the master choosing another standby) writes only its own
+  // records, never these a second time.
+  std::string written = buffer_.Take();
   buffer_.Clear();
+  committed_(offset, written);
   return Status::Ok();
 }
 

@@ -132,7 +132,8 @@ class Journal {
 
   // Called after each Commit that wrote something, with the bytes written
   // and where they start in the file: how the master keeps a standby's copy
-  // of the journal (master.h) byte for byte.
+  // of the journal (master.h) byte for byte. The hook may Append and Commit
+  // again (those records follow these).
   using Committed = std::function<void(uint64_t offset, std::string_view bytes)>;
   void SetCommitted(Committed committed) { committed_ = std::move(committed); }
 

@@ -430,8 +430,10 @@ class NoSharedStorageFailoverTest(FailoverBase):
         self.assertExits(nodes[0], -signal.SIGKILL)
         self.assertExits(nodes[1], -signal.SIGKILL)
         self.assertExits(nodes[2], 3)
-        self.assertRegex(nodes[2].stderr, r"cannot reach the master at 127\.0\.0\.1:\d+|"
-                                          r"no failover: the nodes share no job dir")
+        # Node 2 knew the standby and dialled it, until the connect timeout.
+        self.assertRegex(nodes[2].stderr, r"node 2: lost the master \(node 0, 127\.0\.0\.1:\d+, "
+                                          r"round 0\): .*; the standby, node 1, takes over\n")
+        self.assertRegex(nodes[2].stderr, r"cannot reach the master at 127\.0\.0\.1:\d+")
 
     def test_failover_off_without_shared_storage_stops_the_agents(self):
         name = "off"
