@@ -52,6 +52,18 @@ names = [k for k, _ in keys] + ["wall", "cpu"]
 print("%-14s" % "event" + "".join("%14s" % os.path.basename(os.path.dirname(b)) [:13] for b in bins))
 for k in names:
     print("%-14s" % k + "".join("%14s" % ("%.1f" % (statistics.median(res[b][k]) * 1e3) if res[b].get(k) else "-") for b in bins))
+spans = [("launch→role", None, "role"), ("role→zygote ready", "role", "zyg_ready"),
+         ("ready→p0 started", "zyg_ready", "p0_started"), ("p0 started→init", "p0_started", "p0_init"),
+         ("p0 init→over", "p0_init", "over")]
+print("medians of each run's span (ms):")
+for name, a, z in spans:
+    row = []
+    for b in bins:
+        r = res[b]
+        n = min(len(r.get(z, [])), len(r.get(a, [])) if a else len(r.get(z, [])))
+        d = [r[z][i] - (r[a][i] if a else 0) for i in range(n)]
+        row.append("%14s" % ("%.1f" % (statistics.median(d) * 1e3) if d else "-"))
+    print("%-22s" % name + "".join(row))
 for b in bins:
     print(b, "wall/python = %.2f" % (statistics.median(res[b]["wall"]) / base))
 print("load average %.1f %.1f %.1f" % os.getloadavg())

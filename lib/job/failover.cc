@@ -436,6 +436,7 @@ Status RunAgentNodeWithFailover(FailoverNode node, Progress* progress, FILE* out
   WorkerPool::Config first = std::move(node.wc);
   node.wc = first;
   node.wc.zygote = nullptr;
+  node.wc.cgroups = nullptr;  // made for it (its zygote is in one): later pools make their own
   // Where this node would listen if it stood by for a master whose job dir
   // it does not share (reserved now, so that the agents can be told).
   std::optional<Reservation> reserved =

@@ -36,6 +36,7 @@
 #include "link/tls.h"
 #include "node/gpu_slots.h"
 #include "node/python_locator.h"
+#include "node/cgroups.h"
 #include "node/zygote.h"
 #include "parallelrun/run.h"
 #include "plan/job_plan.h"
@@ -192,7 +193,8 @@ Result<bool> UseFork(const RunRequest& req, const EnvironmentMap& env) {
 Status ChooseInterpreter(const JobPlan& plan, const RunRequest& req, const Role& role,
                          bool fork, const std::function<void()>& meanwhile,
                          PythonChoice* choice, Preflight* preflight,
-                         std::shared_ptr<Zygote>* zygote) {
+                         std::shared_ptr<Zygote>* zygote,
+                         std::shared_ptr<WorkerCgroups>* cgroups) {
   auto chosen = ChoosePython(req.python, req.environment);
   if (!chosen.ok()) return chosen.status();
   Result<Preflight> pf = Status::Infrastructure("no check");
@@ -204,6 +206,17 @@ Status ChooseInterpreter(const JobPlan& plan, const RunRequest& req, const Role&
                                  wc.env, wc.cwd);
     if (!started.ok()) return started.status();
     *zygote = std::move(*started);
+    // The workers' cgroups now, and the zygote in the first one's while
+    // Python starts: the first worker is then born there, with no move on
+    // the way to its START (WorkerPool::PlaceZygote). None: the pool says why.
+    std::string no_cgroups;
+    *cgroups = WorkerCgroups::Create(&no_cgroups);
+    if (*cgroups) {
+      std::string first = "process000";
+      (*zygote)->PlaceIn(first, [c = *cgroups, first, pid = (*zygote)->pid()] {
+        return c->Add(first, pid);
+      });
+    }
     meanwhile();
     pf = CheckEntryScriptInZygote(*chosen, plan.spec.entry_script, zygote->get(),
                                   req.environment);
@@ -370,6 +383,7 @@ Status RunJobForSpec(const RunRequest& request, const Spec* spec, FILE* out) {
   if (!fork.ok()) return fork.status();
   PythonChoice choice;
   Preflight pf;
+  std::shared_ptr<WorkerCgroups> cgroups;  // before the zygote, which is in one
   std::shared_ptr<Zygote> zygote;
   // The journal's fingerprints read the spec and the entry script and hash
   // them; the first hash initialises OpenSSL (milliseconds): while Python starts.
@@ -377,7 +391,8 @@ Status RunJobForSpec(const RunRequest& request, const Spec* spec, FILE* out) {
   auto meanwhile = [&] {
     if (role.is_master() && !req.dry_run) fingerprints = Fingerprints(plan);
   };
-  Status python = ChooseInterpreter(plan, req, role, *fork, meanwhile, &choice, &pf, &zygote);
+  Status python = ChooseInterpreter(plan, req, role, *fork, meanwhile, &choice, &pf, &zygote,
+                                    &cgroups);
   if (!python.ok()) return python;
 
   Progress::Mode mode;
@@ -511,6 +526,7 @@ Status RunJobForSpec(const RunRequest& request, const Spec* spec, FILE* out) {
   }
   WorkerPool::Config wc = MakeWorkerConfig(plan, req, role, pf);
   wc.zygote = std::move(zygote);
+  wc.cgroups = std::move(cgroups);
   wc.say = [&progress](const std::string& line) { progress.Say(line); };
   wc.gpus = gpus.devices;
   wc.gpu_source = gpus.source;

@@ -167,6 +167,12 @@ struct WorkerPool::Worker {
   std::unique_ptr<FILE, int (*)(FILE*)> sys_log{nullptr, fclose};
   // Moves the process into its cgroup (MoveToCgroup); joined on the loop.
   std::thread cgroup_move;
+  // Asked of the zygote, no pid yet (ForkAsync): proc is null and these are
+  // our ends of its stdin and stdout pipes until then.
+  bool forking = false;
+  bool born_in_cgroup = false;  // forked by a zygote placed in its cgroup
+  int fork_stdin = -1;
+  int fork_stdout = -1;
 };
 
 WorkerPool::WorkerPool(boost::asio::io_context& io, Config config, Events events)
@@ -177,7 +183,10 @@ WorkerPool::~WorkerPool() {
   // completion, posted to the loop, must find that this pool is gone.
   for (const auto& w : workers_) {
     if (w->cgroup_move.joinable()) w->cgroup_move.join();
+    if (w->fork_stdin >= 0) ::close(w->fork_stdin);
+    if (w->fork_stdout >= 0) ::close(w->fork_stdout);
   }
+  if (zygote_move_.joinable()) zygote_move_.join();
   for (auto& t : cgroup_warmers_) t.join();
   *alive_ = false;
 }
@@ -219,7 +228,7 @@ void WorkerPool::Start() {
   // And each worker in a cgroup of its own where one can be made: what it
   // starts cannot leave that, however it detaches.
   std::string why;
-  cgroups_ = WorkerCgroups::Create(&why);
+  cgroups_ = config_.cgroups ? config_.cgroups : WorkerCgroups::Create(&why);
   Log(cgroups_ ? "each worker runs in a cgroup of its own under " + cgroups_->path()
                : "no cgroup per worker (" + why + "); the process groups and the child subreaper "
                  "keep what workers start from outliving them");
@@ -266,13 +275,33 @@ void WorkerPool::Start() {
   }
   Log(fmt::format("zygote (pid {}) imports the entry script; workers are forked from it",
                   config_.zygote->pid()));
+  // Where the caller put the zygote (PlaceIn, as it started), or now,
+  // while it imports.
+  if (cgroups_ && config_.cgroups == cgroups_ && !config_.zygote->placement().empty()) {
+    zygote_moving_ = true;
+    zygote_target_ = config_.zygote->placement();
+    std::shared_ptr<Zygote> zygote = config_.zygote;
+    std::shared_ptr<bool> alive = alive_;
+    zygote_move_ = std::thread([this, zygote, alive]() mutable {
+      zygote_move_ok_ = zygote->AwaitPlacement();
+      // The last reference may be this one: given back on the loop.
+      boost::asio::post(io_, [this, alive, zygote = std::move(zygote)] {
+        if (!*alive) return;
+        ZygotePlaced();
+        ForkNext();
+      });
+    });
+  } else {
+    PlaceZygote();
+  }
   config_.zygote->AwaitReady(io_, [this](const std::string& why) {
     if (why.empty()) {
       Log("zygote ready");
+      SetAsideZygoteChildren();
     } else {
       DropZygote(why);
+      WarmCgroupMoves();  // again: spawned workers are moved
     }
-    WarmCgroupMoves();  // again: the first warm-up may have cooled meanwhile
     StartSlots();
   });
 }
@@ -289,11 +318,53 @@ void WorkerPool::DropZygote(const std::string& why) {
   Log(line);
   if (config_.say) config_.say(line);
   config_.zygote.reset();
+  zygote_cgroup_.clear();
+  // Forks it was asked for and never answered: spawned instead. (A worker it
+  // forked without telling us waits for START on a pipe we now close, and
+  // ends; KillOrphans takes it if it does not.)
+  fork_queue_.clear();
+  fork_in_flight_ = false;
+  for (const auto& w : workers_) {
+    if (!w->forking) continue;
+    w->forking = false;
+    if (w->fork_stdin >= 0) ::close(w->fork_stdin);
+    if (w->fork_stdout >= 0) ::close(w->fork_stdout);
+    w->fork_stdin = w->fork_stdout = -1;
+    SpawnWorker(w.get());
+  }
 }
 
-Result<std::unique_ptr<WorkerProcess>> WorkerPool::ForkWorker(Worker* w) {
-  // Our ends close-on-exec; the worker's ends go to the zygote and are
-  // closed here once sent.
+void WorkerPool::ForkNext() {
+  // One fork at a time, each once the zygote is in the cgroup of the worker
+  // it forks (PlaceZygote), or without one once the last worker was moved
+  // into its own: the kernel's fork and a move between cgroups exclude each
+  // other (a move waits for every fork under way), so a worker moved while
+  // the zygote forks the next one waits for that fork (5-10 ms here) before
+  // its START. The forks are one after the other in the zygote anyway.
+  while (config_.zygote && !fork_in_flight_ && !zygote_moving_ && !fork_queue_.empty()) {
+    Worker* w = fork_queue_.front();
+    fork_queue_.pop_front();
+    Status asked = ForkWorker(w);
+    if (asked.ok()) return;
+    w->forking = false;
+    DropZygote(asked.message());  // spawns the ones still queued
+    SpawnWorker(w);
+  }
+}
+
+void WorkerPool::DiscardQueuedForks() {
+  // Workers not asked of the zygote yet have no process, logs or report:
+  // when no more are wanted (Drain, Stop) they are simply not made.
+  for (Worker* w : fork_queue_) {
+    workers_.erase(std::find_if(workers_.begin(), workers_.end(),
+                                [w](const auto& p) { return p.get() == w; }));
+  }
+  fork_queue_.clear();
+}
+
+Status WorkerPool::ForkWorker(Worker* w) {
+  // Our ends close-on-exec and kept until the pid comes (OnForked); the
+  // worker's ends go to the zygote and are closed here once sent.
   int in[2], out[2];
   if (::pipe2(in, O_CLOEXEC) != 0) {
     return Status::Infrastructure(fmt::format("pipe: {}", strerror(errno)));
@@ -304,20 +375,63 @@ Result<std::unique_ptr<WorkerProcess>> WorkerPool::ForkWorker(Worker* w) {
     return Status::Infrastructure(fmt::format("pipe: {}", strerror(errno)));
   }
   int err = ::open(w->stderr_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-  Result<pid_t> pid = err < 0 ? Result<pid_t>(Status::Infrastructure(fmt::format(
-                                    "cannot open {}: {}", w->stderr_path, strerror(errno))))
-                              : config_.zygote->Fork(in[0], out[1], err);
+  if (err < 0) {
+    Status why = Status::Infrastructure(
+        fmt::format("cannot open {}: {}", w->stderr_path, strerror(errno)));
+    for (int fd : {in[0], in[1], out[0], out[1]}) ::close(fd);
+    return why;
+  }
+  fork_in_flight_ = true;
+  w->born_in_cgroup = !zygote_cgroup_.empty() && zygote_cgroup_ == w->name;
+  w->fork_stdin = in[1];
+  w->fork_stdout = out[0];
+  std::shared_ptr<bool> alive = alive_;
+  config_.zygote->ForkAsync(in[0], out[1], err, [this, w, alive](Result<pid_t> pid) {
+    if (*alive) OnForked(w, std::move(pid));
+  });
   ::close(in[0]);
   ::close(out[1]);
-  if (err >= 0) ::close(err);
-  if (!pid.ok()) {
-    ::close(in[1]);
-    ::close(out[0]);
-    return pid.status();
+  ::close(err);
+  return Status::Ok();
+}
+
+void WorkerPool::OnForked(Worker* w, Result<pid_t> pid) {
+  if (!w->forking) return;  // spawned meanwhile (DropZygote)
+  w->forking = false;
+  fork_in_flight_ = false;
+  int in = w->fork_stdin, out = w->fork_stdout;
+  w->fork_stdin = w->fork_stdout = -1;
+  Result<std::unique_ptr<WorkerProcess>> proc = pid.status();
+  if (pid.ok()) {
+    proc = WorkerProcess::Adopt(
+        io_, *pid, in, out, [this, w](const char* d, size_t n) { OnData(w, d, n); },
+        [this, w] { OnEof(w); }, [this, w](WorkerProcess::Exit e) { OnExit(w, e); });
+  } else {
+    ::close(in);
+    ::close(out);
   }
-  return WorkerProcess::Adopt(
-      io_, *pid, in[1], out[0], [this, w](const char* d, size_t n) { OnData(w, d, n); },
-      [this, w] { OnEof(w); }, [this, w](WorkerProcess::Exit e) { OnExit(w, e); });
+  if (proc.ok()) {
+    Launched(w, std::move(proc));
+    // The next fork once this worker is in its cgroup (MoveToCgroup), or
+    // the zygote in the next one's (PlaceZygote), or now.
+    if (w->proc && w->cgroup_move.joinable()) return;
+    if (!PlaceZygote()) ForkNext();
+    return;
+  }
+  DropZygote(proc.status().message());  // spawns the ones still queued
+  SpawnWorker(w);
+}
+
+void WorkerPool::SpawnWorker(Worker* w) {
+  WorkerProcess::Options opts;
+  opts.executable = config_.python;
+  opts.args = config_.python_args;
+  opts.env = config_.env;
+  opts.stderr_path = w->stderr_path;
+  opts.cwd = config_.cwd;
+  Launched(w, WorkerProcess::Start(
+                  io_, opts, [this, w](const char* d, size_t n) { OnData(w, d, n); },
+                  [this, w] { OnEof(w); }, [this, w](WorkerProcess::Exit e) { OnExit(w, e); }));
 }
 
 void WorkerPool::StartWorker() {
@@ -327,32 +441,23 @@ void WorkerPool::StartWorker() {
   Worker* raw = w.get();
   w->number = next_number_++;
   w->name = fmt::format("process{:03d}", w->number);
-  std::string node = std::to_string(config_.node);
   const std::string& job = config_.job_dir;
-  std::string stdout_path = UserLogPath(job, UserLog::kStdout, config_.node, w->name);
   w->stderr_path = UserLogPath(job, UserLog::kStderr, config_.node, w->name);
   w->error_path = UserLogPath(job, UserLog::kError, config_.node, w->name);
-  w->sys_log.reset(fopen(ProcessLogPath(job, config_.node, w->name).c_str(), "ae"));
   w->report.process = w->name;
   w->report.start_time = WallSeconds();
   workers_.push_back(std::move(w));
 
-  Result<std::unique_ptr<WorkerProcess>> proc = Status::Infrastructure("not started");
   if (config_.zygote) {
-    proc = ForkWorker(raw);
-    if (!proc.ok()) DropZygote(proc.status().message());
+    // Launched once the zygote answers: the loop goes on meanwhile.
+    raw->forking = true;
+    fork_queue_.push_back(raw);
+    return ForkNext();
   }
-  if (!config_.zygote) {
-    WorkerProcess::Options opts;
-    opts.executable = config_.python;
-    opts.args = config_.python_args;
-    opts.env = config_.env;
-    opts.stderr_path = raw->stderr_path;
-    opts.cwd = config_.cwd;
-    proc = WorkerProcess::Start(
-        io_, opts, [this, raw](const char* d, size_t n) { OnData(raw, d, n); },
-        [this, raw] { OnEof(raw); }, [this, raw](WorkerProcess::Exit e) { OnExit(raw, e); });
-  }
+  SpawnWorker(raw);
+}
+
+void WorkerPool::Launched(Worker* raw, Result<std::unique_ptr<WorkerProcess>> proc) {
   std::optional<std::string> gpu = gpus_.Acquire(raw->name);
   if (!proc.ok()) {
     gpus_.Release(raw->name);
@@ -368,6 +473,8 @@ void WorkerPool::StartWorker() {
     return;
   }
   raw->proc = std::move(proc.value());
+  raw->sys_log.reset(
+      fopen(ProcessLogPath(config_.job_dir, config_.node, raw->name).c_str(), "ae"));
   raw->report.pid = static_cast<uint32_t>(raw->proc->pid());
   if (events_.started) events_.started(raw->proc->pid(), raw->name);
   std::string gpu_note;
@@ -376,11 +483,17 @@ void WorkerPool::StartWorker() {
   Log(fmt::format("{} started (pid {}){}", raw->name, raw->proc->pid(), gpu_note));
   if (config_.zygote) Log(fmt::format("{} is a fork of the zygote (pid {})", raw->name,
                                       config_.zygote->pid()));
+  if (raw->terminating) {
+    // Stopped (Drain, Stop) while it was being forked: it runs no user code.
+    raw->proc->KillGroup(SIGKILL);
+    return;
+  }
 
+  const std::string& job = config_.job_dir;
   WorkerStart start = config_.start;
   start.process_name = raw->name;
-  start.node_id = node;
-  start.stdout_log = stdout_path;
+  start.node_id = std::to_string(config_.node);
+  start.stdout_log = UserLogPath(job, UserLog::kStdout, config_.node, raw->name);
   start.error_log = raw->error_path;
   start.entry_log = UserLogPath(job, UserLog::kEntryScript, config_.node, raw->name);
   start.log_dir = UserLogDir(job, UserLog::kEntryScript, config_.node);
@@ -389,8 +502,79 @@ void WorkerPool::StartWorker() {
   std::string frame;
   EncodeStart(start, &frame);
   ArmTimeout(raw);
-  if (cgroups_) return MoveToCgroup(raw, std::move(frame));
+  // Born in its cgroup (PlaceZygote), or moved there before its first line
+  // of user code.
+  if (cgroups_ && !raw->born_in_cgroup) return MoveToCgroup(raw, std::move(frame));
   raw->proc->Write(std::move(frame));
+}
+
+bool WorkerPool::PlaceZygote() {
+  // The zygote waits in the cgroup of the next worker it forks, so that the
+  // worker is born there: no move (an RCU grace period, 5-15 ms on this
+  // project's VMs) between its fork and its START, and no moment outside
+  // its cgroup. The move of the zygote runs on a thread, while it imports
+  // the entry script or while the worker it forked last starts; ForkNext
+  // waits for it. A move that fails leaves the workers to be moved after
+  // their fork, as spawned ones are.
+  if (!cgroups_ || !config_.zygote || zygote_moving_ || zygote_unplaced_) return false;
+  std::string name = fork_queue_.empty() ? fmt::format("process{:03d}", next_number_)
+                                         : fork_queue_.front()->name;
+  if (zygote_cgroup_ == name) return false;
+  if (zygote_move_.joinable()) zygote_move_.join();  // done: its completion ran
+  zygote_moving_ = true;
+  zygote_move_ok_ = false;
+  zygote_target_ = name;
+  pid_t pid = config_.zygote->pid();
+  WorkerCgroups* cgroups = cgroups_.get();
+  std::shared_ptr<bool> alive = alive_;
+  zygote_move_ = std::thread([this, cgroups, pid, name, alive] {
+    zygote_move_ok_ = cgroups->Add(name, pid);
+    boost::asio::post(io_, [this, alive] {
+      if (!*alive) return;
+      ZygotePlaced();
+      ForkNext();
+    });
+  });
+  return true;
+}
+
+void WorkerPool::SetAsideZygoteChildren() {
+  // What the entry script started as the zygote imported it (a server, a
+  // multiprocessing Manager) serves every worker and lives as long as the
+  // zygote: not in the first worker's cgroup, which goes when that worker
+  // does, but in one of its own (killed at the pool's end). Where the zygote
+  // never left our own cgroup they are left where they are, as before.
+  if (!cgroups_ || !config_.zygote || (zygote_cgroup_.empty() && !zygote_moving_)) return;
+  std::vector<pid_t> started = Descendants(config_.zygote->pid());
+  if (started.empty()) return;
+  int moved = 0;
+  for (pid_t pid : started) moved += cgroups_->Add("zygote", pid) ? 1 : 0;
+  Log(fmt::format("the zygote started {} process{} as it imported the entry script; moved {} "
+                  "of them to a cgroup of their own ({}/zygote), which ends with the job",
+                  started.size(), started.size() == 1 ? "" : "es", moved, cgroups_->path()));
+}
+
+void WorkerPool::ZygotePlaced() {
+  // Also called early by OnExit, which must know where the zygote is before
+  // it kills a cgroup: then the posted call finds nothing to do.
+  if (!zygote_moving_) return;
+  zygote_move_.join();
+  zygote_moving_ = false;
+  if (!config_.zygote) return;  // dropped meanwhile
+  const std::string& name = zygote_target_;
+  if (zygote_move_ok_) {
+    zygote_cgroup_ = name;
+    return;
+  }
+  zygote_unplaced_ = true;
+  std::string was = zygote_cgroup_;
+  zygote_cgroup_.clear();
+  if (draining_ || stopping_) return;  // killed at Drain, or no longer needed
+  Log(fmt::format("could not put the zygote in {}'s cgroup; workers are moved into theirs "
+                  "after they are forked",
+                  name));
+  // Still in a worker's cgroup, whose end would kill it.
+  if (!was.empty()) DropZygote("it could not leave the cgroup of " + was);
 }
 
 void WorkerPool::WarmCgroupMoves() {
@@ -421,9 +605,11 @@ void WorkerPool::MoveToCgroup(Worker* w, std::string start_frame) {
       if (!*alive) return;
       w->cgroup_move.join();  // it has just posted this
       // Stopped meanwhile (Drain, Stop): it runs no user code.
-      if (w->exited || w->terminating) return;
-      if (!moved) Log(fmt::format("{}: could not be put in its cgroup", w->name));
-      w->proc->Write(std::move(frame));
+      if (!w->exited && !w->terminating) {
+        if (!moved) Log(fmt::format("{}: could not be put in its cgroup", w->name));
+        w->proc->Write(std::move(frame));
+      }
+      ForkNext();
     });
   });
 }
@@ -557,6 +743,7 @@ void WorkerPool::Terminate(Worker* w, Ending why, bool immediate) {
     w->timer.cancel();
     w->timer_armed = false;
   }
+  if (!w->proc) return;  // still being forked: killed when it is (Launched)
   w->proc->KillGroup(immediate ? SIGKILL : SIGTERM);
   if (immediate) return;
   // A worker that ignores SIGTERM still dies.
@@ -807,7 +994,15 @@ void WorkerPool::OnExit(Worker* w, WorkerProcess::Exit exit) {
     Log(fmt::format("{} exited; killed {} process{} that had left its process group", w->name, n,
                     n == 1 ? "" : "es"));
   }
-  // Everything else it started, wherever it went (its cgroup).
+  // Everything else it started, wherever it went (its cgroup) — once the
+  // zygote has left it (PlaceZygote moves it on as soon as w was forked).
+  if (cgroups_ && zygote_cgroup_ == w->name) {
+    ZygotePlaced();
+    // (Draining or stopped: no more forks, and the zygote may go with it.)
+    if (config_.zygote && zygote_cgroup_ == w->name && !draining_ && !stopping_) {
+      DropZygote("it was still in the cgroup of " + w->name + ", which ended");
+    }
+  }
   if (cgroups_) cgroups_->Kill(w->name);
   if (w->eof) return Reap(w);
   // The pipe may still hold the worker's last frames (a RESULT sent just
@@ -969,6 +1164,11 @@ void WorkerPool::MaybeStopped() {
 void WorkerPool::Drain() {
   if (draining_ || stopping_) return;
   draining_ = true;
+  // No worker is started from here on: the zygote dies now, in parallel
+  // with the workers' shutdown(), rather than after them. (One still
+  // forking a worker is left to answer: that worker exists already.)
+  DiscardQueuedForks();
+  if (config_.zygote && !fork_in_flight_) config_.zygote->Kill();
   for (const auto& w : workers_) {
     if (w->exited || w->terminating) continue;
     if (!w->init_answered && w->queue.empty()) {
@@ -1002,6 +1202,7 @@ void WorkerPool::Stop(bool immediate, const std::string& reason) {
   }
   stopping_ = true;
   stop_reason_ = reason;
+  DiscardQueuedForks();
   for (const auto& w : workers_) {
     if (w->reaped) continue;
     GiveBackQueued(w.get(), 1);
@@ -1044,7 +1245,9 @@ std::vector<std::string> WorkerPool::Describe() const {
   for (const auto& w : workers_) {
     if (w->reaped) continue;
     std::string what;
-    if (w->exited) {
+    if (!w->proc) {
+      what = "being forked by the zygote";
+    } else if (w->exited) {
       what = "exited; reading its last output";
     } else if (w->terminating) {
       what = "being stopped";

@@ -87,6 +87,11 @@ class WorkerPool {
     // Deadlines and elapsed times read this (not owned); tests pass a
     // ManualClock.
     const Clock* clock = &SystemClock();
+    // The workers' cgroups, when the caller made them already (with the
+    // start method fork, before the zygote: Zygote::PlaceIn); null: the
+    // pool makes its own at Start, or says why there are none.
+    std::shared_ptr<WorkerCgroups> cgroups;
+    // (Declared before the zygote, which may be in one: it ends first.)
     // The start method fork: workers are forked by this zygote (node/zygote.h),
     // which has sent its check; null = spawn (`python` and `python_args`
     // start each worker). When it cannot fork, workers are spawned.
@@ -172,7 +177,25 @@ class WorkerPool {
   void StartSlots();
   // The zygote cannot be used (any more): says why, once; spawn from now on.
   void DropZygote(const std::string& why);
-  Result<std::unique_ptr<WorkerProcess>> ForkWorker(Worker* w);
+  // Asks the zygote for the next queued worker's process, unless a fork is
+  // under way; OnForked follows on the loop.
+  void ForkNext();
+  // Forgets the workers that wait in fork_queue_ (Drain, Stop).
+  void DiscardQueuedForks();
+  Status ForkWorker(Worker* w);
+  void OnForked(Worker* w, Result<pid_t> pid);
+  // Starts w's process with `python python_args…`.
+  void SpawnWorker(Worker* w);
+  // w has its process (or could not have one): START, or why it did not start.
+  void Launched(Worker* w, Result<std::unique_ptr<WorkerProcess>> proc);
+  // Moves the zygote into the cgroup of the next worker it forks, on a
+  // thread; false when there is nothing to move. ZygotePlaced (on the loop)
+  // takes the result.
+  bool PlaceZygote();
+  void ZygotePlaced();
+  // At READY: moves what the zygote started while importing out of the
+  // cgroup it was placed in, into one of its own.
+  void SetAsideZygoteChildren();
   // Moves w's process into its cgroup on a thread of its own, then (on the
   // loop) sends it `start_frame`, unless it was stopped meanwhile.
   void MoveToCgroup(Worker* w, std::string start_frame);
@@ -216,10 +239,23 @@ class WorkerPool {
   bool draining_ = false;
   bool stopping_ = false;
   bool stopped_reported_ = false;
-  std::unique_ptr<WorkerCgroups> cgroups_;  // null: no writable cgroup2 here
+  std::shared_ptr<WorkerCgroups> cgroups_;  // null: no writable cgroup2 here
   // False once the pool is destroyed: for what a cgroup move posted.
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
   std::vector<std::thread> cgroup_warmers_;  // WarmCgroupMoves: at most two, joined at the end
+  // Workers waiting for the zygote (oldest first), and whether it is forking
+  // one now: one fork at a time (ForkNext says why).
+  std::deque<Worker*> fork_queue_;
+  bool fork_in_flight_ = false;
+  // PlaceZygote: the cgroup the zygote is in ("": the agent's), the move
+  // under way (to zygote_target_; zygote_move_ok_ its result, set by the
+  // thread before it posts), and whether a move failed (no more tries).
+  std::string zygote_cgroup_;
+  std::string zygote_target_;
+  std::thread zygote_move_;
+  bool zygote_moving_ = false;
+  bool zygote_move_ok_ = false;
+  bool zygote_unplaced_ = false;
   GpuSlots gpus_;
   bool failed_reported_ = false;
   double avg_batch_seconds_ = 0.01;  // moving average of elapsed per mini-batch

@@ -10,7 +10,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <deque>
+
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <fmt/format.h>
 
@@ -59,9 +63,13 @@ std::string ReadTail(int fd, size_t max) {
 }  // namespace
 
 struct Zygote::Waiter {
-  explicit Waiter(boost::asio::io_context& io) : descriptor(io) {}
+  explicit Waiter(boost::asio::io_context& io) : descriptor(io), fork_timer(io) {}
   boost::asio::posix::stream_descriptor descriptor;
   bool alive = true;
+  // Forks asked and not answered yet, oldest first (ForkAsync).
+  std::deque<std::function<void(Result<pid_t>)>> forks;
+  bool reading = false;                  // an async_wait for FORKED is armed
+  boost::asio::steady_timer fork_timer;  // kForkWait for the oldest fork
 };
 
 Result<std::unique_ptr<Zygote>> Zygote::Start(const std::string& python,
@@ -114,7 +122,18 @@ Result<std::unique_ptr<Zygote>> Zygote::Start(const std::string& python,
   return z;
 }
 
+void Zygote::PlaceIn(std::string cgroup, std::function<bool()> move) {
+  placement_ = std::move(cgroup);
+  placing_ = std::thread([this, move = std::move(move)] { placed_ = move(); });
+}
+
+bool Zygote::AwaitPlacement() {
+  if (placing_.joinable()) placing_.join();
+  return placed_;
+}
+
 Zygote::~Zygote() {
+  if (placing_.joinable()) placing_.join();
   if (waiter_) waiter_->alive = false;
   waiter_.reset();
   if (socket_ >= 0) ::close(socket_);
@@ -126,6 +145,12 @@ Zygote::~Zygote() {
     while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
     }
   }
+}
+
+void Zygote::Kill() {
+  if (pid_ <= 0 || reaped_) return;
+  ::kill(-pid_, SIGKILL);
+  ::kill(pid_, SIGKILL);
 }
 
 bool Zygote::Reaped(int* status) {
@@ -245,26 +270,71 @@ Status Zygote::Gone() {
   return Status::Infrastructure(fmt::format("the zygote (pid {}) is gone ({})", pid_, Describe()));
 }
 
-Result<pid_t> Zygote::Fork(int stdin_fd, int stdout_fd, int stderr_fd) {
+void Zygote::ForkAsync(int stdin_fd, int stdout_fd, int stderr_fd,
+                       std::function<void(Result<pid_t>)> done) {
   Status sent = SendMessage(kFork, "", {stdin_fd, stdout_fd, stderr_fd});
-  if (!sent.ok()) return sent;
-  if (!WaitReadable(socket_, static_cast<int>(
-                                 std::chrono::milliseconds(kForkWait).count()))) {
-    return Status::Infrastructure(fmt::format("the zygote (pid {}) did not answer FORK within {} s",
-                                              pid_, kForkWait.count()));
+  if (!sent.ok()) {
+    // Not from inside the caller, which may be starting several workers.
+    boost::asio::post(waiter_->descriptor.get_executor(),
+                      [done = std::move(done), sent] { done(sent); });
+    return;
   }
-  auto msg = Receive(socket_);
-  if (!msg.ok()) return msg.status();
-  if (msg->empty()) return Gone();
-  if ((*msg)[0] == static_cast<char>(kForked) && msg->size() == 5) {
-    uint32_t pid;
-    memcpy(&pid, msg->data() + 1, 4);  // little-endian, as every x86/ARM Linux
-    return static_cast<pid_t>(pid);
+  waiter_->forks.push_back(std::move(done));
+  if (waiter_->reading) return;
+  AwaitForked();
+}
+
+void Zygote::AwaitForked() {
+  Waiter* w = waiter_.get();
+  w->reading = true;
+  std::weak_ptr<Waiter> weak = waiter_;
+  w->fork_timer.expires_after(kForkWait);
+  w->fork_timer.async_wait([this, weak](const boost::system::error_code& ec) {
+    auto w = weak.lock();
+    if (ec || !w || !w->alive || !w->reading) return;
+    FailForks(Status::Infrastructure(fmt::format(
+        "the zygote (pid {}) did not answer FORK within {} s", pid_, kForkWait.count())));
+  });
+  w->descriptor.async_wait(
+      boost::asio::posix::stream_descriptor::wait_read,
+      [this, weak](const boost::system::error_code& wait_ec) {
+        auto w = weak.lock();
+        if (!w || !w->alive || wait_ec == boost::asio::error::operation_aborted) return;
+        if (w->forks.empty()) {  // failed meanwhile (FailForks)
+          w->reading = false;
+          return;
+        }
+        auto msg = Receive(socket_);
+        Result<pid_t> pid = Status::Infrastructure("the zygote answered FORK with something else");
+        if (!msg.ok()) {
+          return FailForks(msg.status());
+        } else if (msg->empty()) {
+          return FailForks(Gone());
+        } else if ((*msg)[0] == static_cast<char>(kForked) && msg->size() == 5) {
+          uint32_t raw;
+          memcpy(&raw, msg->data() + 1, 4);  // little-endian, as every x86/ARM Linux
+          pid = static_cast<pid_t>(raw);
+        } else if ((*msg)[0] == static_cast<char>(kForkFailed)) {
+          pid = Status::Infrastructure("the zygote could not fork: " + msg->substr(1));
+        }
+        auto done = std::move(w->forks.front());
+        w->forks.pop_front();
+        w->reading = false;
+        w->fork_timer.cancel();
+        done(std::move(pid));  // may destroy this Zygote
+        if (w->alive && !w->forks.empty() && !w->reading) AwaitForked();
+      });
+}
+
+void Zygote::FailForks(const Status& why) {
+  std::shared_ptr<Waiter> w = waiter_;
+  w->reading = false;
+  w->fork_timer.cancel();
+  while (w->alive && !w->forks.empty()) {
+    auto done = std::move(w->forks.front());
+    w->forks.pop_front();
+    done(why);  // may destroy this Zygote: w->alive says so
   }
-  if ((*msg)[0] == static_cast<char>(kForkFailed)) {
-    return Status::Infrastructure("the zygote could not fork: " + msg->substr(1));
-  }
-  return Status::Infrastructure("the zygote answered FORK with something else");
 }
 
 }  // namespace parallelrun

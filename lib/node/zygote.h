@@ -39,6 +39,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "node/worker_protocol.h"
@@ -77,24 +78,34 @@ class Zygote {
   // it is READY, else why workers are not forked (FALLBACK, or it died).
   void AwaitReady(boost::asio::io_context& io, std::function<void(const std::string& why)> done);
 
-  // Forks a worker with these descriptors (not taken) on its fds 0–2 and
-  // returns its pid, now the caller's child. Blocks until the zygote
-  // answers, bounded by kForkWait, after which the zygote counts as broken.
+  // Asks for a worker with these descriptors (not taken: the caller closes
+  // them once this returns) on its fds 0–2, and returns at once; `done` is
+  // called later on the loop given to AwaitReady with its pid, now the
+  // caller's child, or why there is none. Answers come in the order asked,
+  // so several forks are under way together: the loop goes on (a worker
+  // forked first gets START and runs init() while the next is forked). A
+  // zygote that answers none within kForkWait counts as broken: every fork
+  // still waiting gets that error. `done` may destroy this Zygote; after
+  // that no other callback is called.
   // REQUIRES: AwaitReady reported READY.
-  //
-  // Why a handler may block here (STYLE.md: handlers never block), and
-  // what it costs: the zygote does nothing but wait for FORK, and answers
-  // after two fork()s and the reaping of the middle process, i.e. after
-  // three of its processes got a core. At load average 30 on 2 cores that
-  // took 180–380 ms per worker (8 workers after a pandas import, node log
-  // timestamps; bench/RESULTS.md §7), during which other workers' frames
-  // wait in their pipes and timers fire late. Workers are forked only at
-  // the start and to replace one that ended. The bound keeps the worst
-  // case — a stopped or wedged zygote — to one stall, after which workers
-  // spawn. Making FORK asynchronous (a worker without a process yet, in
-  // every state of WorkerPool) is the way to remove the stall.
-  Result<pid_t> Fork(int stdin_fd, int stdout_fd, int stderr_fd);
+  void ForkAsync(int stdin_fd, int stdout_fd, int stderr_fd,
+                 std::function<void(Result<pid_t>)> done);
   static constexpr auto kForkWait = std::chrono::seconds(2);
+
+  // Runs `move` on a thread of its own now: it moves the zygote into the
+  // cgroup named `cgroup` (WorkerCgroups::Add), where the first worker it
+  // forks is then born (WorkerPool::PlaceZygote says why). A move waits for
+  // an RCU grace period; started at once, it ends while Python starts.
+  void PlaceIn(std::string cgroup, std::function<bool()> move);
+  // The cgroup PlaceIn named ("" for none).
+  const std::string& placement() const { return placement_; }
+  // Waits for PlaceIn's move to end: whether the zygote is in that cgroup.
+  // Any thread; once.
+  bool AwaitPlacement();
+
+  // SIGKILLs the zygote's group and returns at once (the destructor reaps
+  // it): for when no more workers will be forked.
+  void Kill();
 
   pid_t pid() const { return pid_; }
   // "exit code 3", "killed by SIGKILL" once it ended, else "running".
@@ -106,9 +117,16 @@ class Zygote {
   bool Reaped(int* status);
   // "the zygote (pid N) is gone (how it ended)", once it closed its end.
   Status Gone();
+  // Waits (on the loop) for the answer to the oldest fork asked.
+  void AwaitForked();
+  // Calls every waiting fork's `done` with `why`, oldest first.
+  void FailForks(const Status& why);
 
   pid_t pid_ = -1;
   int socket_ = -1;
+  std::string placement_;
+  std::thread placing_;
+  bool placed_ = false;  // set by placing_ before it ends
   int scratch_ = -1;  // its stderr until PREPARE: an unnamed file
   bool reaped_ = false;
   int status_ = 0;

@@ -143,7 +143,10 @@ class StartMethodTest(FaultyCase):
         # The first worker to start init() is quick; the other would load a
         # "model" for 10 minutes. With one item there is nothing left for it
         # once the first worker is done: it is stopped, not waited for (were
-        # it waited for, the run would pass the test's timeout).
+        # it waited for, the run would pass the test's timeout). The first
+        # returns only once the other is in init(): workers start one after
+        # the other, and one not started yet when the work runs out is not
+        # started at all.
         script = self.tmp / "slow_init.py"
         script.write_text(
             "import os, time\n"
@@ -151,7 +154,10 @@ class StartMethodTest(FaultyCase):
             "    try:\n"
             "        os.close(os.open(os.environ['FIRST_INIT'], os.O_CREAT | os.O_EXCL))\n"
             "    except FileExistsError:\n"
+            "        open(os.environ['FIRST_INIT'] + '.second', 'w').close()\n"
             "        time.sleep(600)\n"
+            "    while not os.path.exists(os.environ['FIRST_INIT'] + '.second'):\n"
+            "        time.sleep(0.01)\n"
             "def run(mini_batch):\n"
             "    return mini_batch\n"
             "def shutdown():\n"
@@ -175,6 +181,52 @@ class StartMethodTest(FaultyCase):
         self.assertEqual(len(list(self.tmp.glob("first_init.shutdown.*"))), 1)
         self.assertIn("job succeeded", run.stderr)
         self.assertSucceededReport()  # no job_error.txt: nothing failed
+
+    def test_a_process_started_at_import_outlives_the_first_worker_and_not_the_job(self):
+        # The zygote waits in the first worker's cgroup so that the worker is
+        # born there; what the entry script started as the zygote imported it
+        # serves every worker, and must not go when that worker does.
+        from test_containment import writable_cgroup2
+        if writable_cgroup2() is None:
+            self.skipTest("SKIPPED: no writable cgroup2 hierarchy here; workers are not put in "
+                          "cgroups")
+        script = self.tmp / "helper_at_import.py"
+        script.write_text(
+            "import os, subprocess\n"
+            "STATE = os.environ['HELPER_STATE']\n"
+            "helper = subprocess.Popen(['sleep', '600'])\n"
+            "with open(os.path.join(STATE, 'helper.pid'), 'w') as f:\n"
+            "    f.write(str(helper.pid))\n"
+            "def run(mini_batch):\n"
+            "    for item in mini_batch:\n"
+            "        name = os.path.basename(item)\n"
+            "        if name == 'b_crash' and not os.path.exists(os.path.join(STATE, 'crashed')):\n"
+            "            open(os.path.join(STATE, 'crashed'), 'w').close()\n"
+            "            os._exit(3)\n"
+            "        if name == 'c_check':\n"
+            "            pid = int(open(os.path.join(STATE, 'helper.pid')).read())\n"
+            "            with open('/proc/%d/stat' % pid) as f:  # raises once it is reaped\n"
+            "                state = f.read().rsplit(')', 1)[1].split()[0]\n"
+            "            if state in 'ZX':\n"
+            "                raise RuntimeError('the helper was killed')\n"
+            "    return mini_batch\n")
+        state = self.tmp / "state"
+        state.mkdir()
+        spec = self.component_spec(entry="helper_at_import.py")
+        self.make_files(self.tmp / "in", ["a_ok", "b_crash", "c_check"])
+        run = self.run_job(spec, "-i", "data=%s" % (self.tmp / "in"), "--start-method", "fork",
+                           "--process_count_per_node", "1", "--mini_batch_size", "1",
+                           env={"HELPER_STATE": str(state)})
+        self.assertExit(run, 0)
+        main = self.main_log()
+        self.assertRegex(main, r"\|process000 exits with returncode 3\n")
+        self.assertRegex(main, r"\|process001 is a fork of the zygote")
+        self.assertRegex(main, r"\|the zygote started 1 process as it imported the entry script; "
+                               r"moved 1 of them to a cgroup of their own \(.*/zygote\)")
+        statuses = {k: [r["Status"] for r in v] for k, v in self.rows_by_item().items()}
+        self.assertEqual(statuses["c_check"], ["RUN_DONE"], statuses)
+        helper = int((state / "helper.pid").read_text())
+        self.wait_until(lambda: process_gone(helper), "the end of the helper", timeout=10)
 
     def test_a_worker_still_in_init_when_work_runs_out_is_stopped_fork(self):
         self.check_slow_init_not_waited_for("fork")
