@@ -352,10 +352,11 @@ void WorkerPool::ForkNext() {
   }
 }
 
-void WorkerPool::DiscardQueuedForks() {
+void WorkerPool::DiscardQueuedForks(const std::string& why) {
   // Workers not asked of the zygote yet have no process, logs or report:
   // when no more are wanted (Drain, Stop) they are simply not made.
   for (Worker* w : fork_queue_) {
+    Log(fmt::format("{} is not started: {}", w->name, why));
     workers_.erase(std::find_if(workers_.begin(), workers_.end(),
                                 [w](const auto& p) { return p.get() == w; }));
   }
@@ -1167,7 +1168,7 @@ void WorkerPool::Drain() {
   // No worker is started from here on: the zygote dies now, in parallel
   // with the workers' shutdown(), rather than after them. (One still
   // forking a worker is left to answer: that worker exists already.)
-  DiscardQueuedForks();
+  DiscardQueuedForks("no work is left");
   if (config_.zygote && !fork_in_flight_) config_.zygote->Kill();
   for (const auto& w : workers_) {
     if (w->exited || w->terminating) continue;
@@ -1202,7 +1203,7 @@ void WorkerPool::Stop(bool immediate, const std::string& reason) {
   }
   stopping_ = true;
   stop_reason_ = reason;
-  DiscardQueuedForks();
+  DiscardQueuedForks("the workers are being stopped (" + reason + ")");
   for (const auto& w : workers_) {
     if (w->reaped) continue;
     GiveBackQueued(w.get(), 1);

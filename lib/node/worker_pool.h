@@ -180,8 +180,8 @@ class WorkerPool {
   // Asks the zygote for the next queued worker's process, unless a fork is
   // under way; OnForked follows on the loop.
   void ForkNext();
-  // Forgets the workers that wait in fork_queue_ (Drain, Stop).
-  void DiscardQueuedForks();
+  // Forgets the workers that wait in fork_queue_ (Drain, Stop), saying why.
+  void DiscardQueuedForks(const std::string& why);
   Status ForkWorker(Worker* w);
   void OnForked(Worker* w, Result<pid_t> pid);
   // Starts w's process with `python python_args…`.

@@ -29,7 +29,9 @@
 //                                 the import failed); the zygote exits
 //   agent → zygote  FORK 0x44     (empty) stdin, stdout, stderr as SCM_RIGHTS
 //   zygote → agent  FORKED 0x45   u32 pid (LE) | FORK_FAILED 0x46 text
-// The zygote exits when the agent closes its end.
+// The zygote exits when the agent closes its end. The agent reads FORKED on
+// its loop (ForkAsync) and asks for one fork at a time, each once the zygote
+// is in the cgroup of the worker to fork (WorkerPool::ForkNext, PlaceZygote).
 #ifndef PARALLELRUN_NODE_ZYGOTE_H_
 #define PARALLELRUN_NODE_ZYGOTE_H_
 
