@@ -1178,7 +1178,9 @@ void WorkerPool::Drain() {
       // succeeded, so no shutdown() is owed either.
       // SIGKILL, not SIGTERM: the driver would print its stack to the
       // stderr log, which the end of the job would then point at.
-      Log(fmt::format("{} is still in init() and no work is left: stopping it now", w->name));
+      Log(fmt::format(w->proc ? "{} is still in init() and no work is left: stopping it now"
+                              : "{} is being forked and no work is left: stopping it once it is",
+                      w->name));
       Terminate(w.get(), Ending::kNotNeeded, true);
       continue;
     }

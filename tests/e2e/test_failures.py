@@ -261,6 +261,7 @@ class WorkerDeathTest(FaultyCase):
         # one after the other) was not started yet then.
         self.assertEqual(main.count(" init() done in ") +
                          main.count(" is still in init() and no work is left") +
+                         main.count(" is being forked and no work is left") +
                          main.count(" is not started: no work is left"), 8, main)
 
         error = self.read("job_error.txt")
