@@ -38,6 +38,16 @@ class FaultyCase(E2ETestCase):
                             "--mini_batch_size", "1", *flags, progress="plain",
                             env=environment, timeout=timeout)
 
+    @staticmethod
+    def started_or_not(main):
+        """Workers the node log shows as asked for: each ran init(), or was
+        stopped in it (or while it was being forked), or was not started
+        (workers are forked one after the other) when the work ran out."""
+        return (main.count(" init() done in ") +
+                main.count(" is still in init() and no work is left") +
+                main.count(" is being forked and no work is left") +
+                main.count(" is not started: no work is left"))
+
     def rows_by_item(self):
         """{item name: [rows by Picked Count]} from processed_mini-batches.csv."""
         by_item = {}
@@ -190,10 +200,10 @@ class TimeoutTest(FaultyCase):
         self.assertGreaterEqual(float(rows["stubborn"][0]["Elapsed Seconds"]), 1.0 + KILL_GRACE)
         self.assertLess(float(rows["slow"][0]["Elapsed Seconds"]), 1.0 + KILL_GRACE)
         # Replacements were started: two more processes than slots, each of
-        # which ran init() — or was stopped in it when the work ran out.
+        # which ran init() — or was stopped in it, or before it, when the
+        # work ran out.
         main = self.main_log()
-        self.assertEqual(main.count(" init() done in ") +
-                         main.count(" is still in init() and no work is left"), 4, main)
+        self.assertEqual(self.started_or_not(main), 4, main)
         # The stack where run() hung is the reason shown.
         error = self.read("job_error.txt")
         self.assertRegex(error, r"RUN_TIMEOUT: run\(\) did not finish within run_invocation_timeout "
@@ -259,10 +269,7 @@ class WorkerDeathTest(FaultyCase):
         # 2 slots + 6 replacements (1 SIGKILL, 3 SEGV, 2 exits), each ran
         # init() — or was stopped in it when the work ran out, or (forked
         # one after the other) was not started yet then.
-        self.assertEqual(main.count(" init() done in ") +
-                         main.count(" is still in init() and no work is left") +
-                         main.count(" is being forked and no work is left") +
-                         main.count(" is not started: no work is left"), 8, main)
+        self.assertEqual(self.started_or_not(main), 8, main)
 
         error = self.read("job_error.txt")
         self.assertIn("1 of 6 mini-batches failed after all tries; 1 of 6 items failed.\n"
