@@ -614,6 +614,35 @@ TEST_CASE("TcpLink: when max_handshaking are young, new connections wait instead
   CHECK(master.ends.size() == 2);
 }
 
+TEST_CASE("TcpLink: when agents' handshakes take long, the oldest keeps its place for twice "
+          "as long before it is evicted",
+          "[tcp_link]") {
+  asio::io_context io;
+  TcpLinkOptions options;
+  options.max_handshaking = 1;
+  options.evict_after = 50ms;
+  MasterSide master(io, options);
+  uint16_t port = master.listener->port();
+  // An agent that answers its greeting after 400 ms: a busy loop, not a
+  // stranger, since it proves the secret.
+  RawPeer slow(io, port);
+  REQUIRE(RunUntil(io, [&] { return !slow.Frames().empty(); }));
+  RunFor(io, 400ms);
+  slow.Authenticate(io, 1);
+  REQUIRE(RunUntil(io, [&] { return master.ends.size() == 1; }));
+  // The next one is not evicted after 50 ms for a newcomer, but after
+  // twice the 400 ms the agents' handshakes took.
+  RawPeer next(io, port);
+  REQUIRE(RunUntil(io, [&] { return !next.Frames().empty(); }));
+  auto greeted = steady_clock::now();
+  RawPeer newcomer(io, port);
+  RunFor(io, 300ms);
+  CHECK(!next.eof());
+  CHECK(newcomer.Frames().empty());
+  REQUIRE(RunUntil(io, [&] { return next.eof() && !newcomer.Frames().empty(); }));
+  CHECK(steady_clock::now() - greeted >= 800ms);
+}
+
 TEST_CASE("TcpLink: the listener empties the kernel's accept queue up to max_waiting and "
           "greets the waiting connections in the order they came",
           "[tcp_link]") {

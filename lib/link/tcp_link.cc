@@ -865,7 +865,7 @@ struct TcpListener::State : std::enable_shared_from_this<TcpListener::State> {
                       handshaking.end());
     if (options.max_handshaking == 0 || handshaking.size() < options.max_handshaking) return true;
     auto oldest = handshaking.front().lock();
-    SteadyClock::time_point due = oldest->started() + options.evict_after;
+    SteadyClock::time_point due = oldest->started() + EvictAfter();
     if (SteadyClock::now() >= due) {
       handshaking.erase(handshaking.begin());
       evicted++;
@@ -885,6 +885,19 @@ struct TcpListener::State : std::enable_shared_from_this<TcpListener::State> {
       });
     }
     return false;
+  }
+
+  // How long the oldest handshake keeps its place while others wait:
+  // evict_after, or twice what the agents' handshakes have recently taken
+  // when that is longer (at most handshake_timeout). A master busy with
+  // thousands of agents' leases answered agents later than 100 ms, and
+  // evicting them all made a storm of retries (10,000 in one bench run).
+  // Only a peer that proves the secret counts, so strangers cannot
+  // lengthen it.
+  SteadyClock::duration EvictAfter() const {
+    SteadyClock::duration after = std::max<SteadyClock::duration>(options.evict_after,
+                                                                  2 * handshake_typical);
+    return std::min<SteadyClock::duration>(after, options.handshake_timeout);
   }
 
   // A handshake ended: the next waiting connection may start its own.
@@ -939,6 +952,11 @@ struct TcpListener::State : std::enable_shared_from_this<TcpListener::State> {
         c->Close();
         return;
       }
+      // A running average over the last ~16 handshakes.
+      SteadyClock::duration took = SteadyClock::now() - c->started();
+      self->handshake_typical = self->handshake_typical.count() == 0
+                                    ? took
+                                    : (self->handshake_typical * 15 + took) / 16;
       self->Resume();  // c->open() already: it no longer counts
       PeerInfo p = c->peer();
       self->joined[p.node] = c;
@@ -998,6 +1016,7 @@ struct TcpListener::State : std::enable_shared_from_this<TcpListener::State> {
   bool alive = true;
   bool paused = false;     // full of young handshakes: see Room
   bool accepting = false;  // an accept is in flight
+  SteadyClock::duration handshake_typical{0};  // of agents that proved the secret: EvictAfter
   uint64_t next_id = 1;
   std::vector<std::weak_ptr<TcpConnection>> handshaking;
   // Accepted, not yet greeted (at most max_waiting), oldest first.

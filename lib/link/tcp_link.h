@@ -67,7 +67,9 @@ struct TcpLinkOptions {
   // than this many sockets (and their greeting-sized buffers), nor one for
   // longer than evict_after while others wait; a real agent, whose
   // handshake takes a round trip, gets evict_after to finish it, even when
-  // thousands join at once.
+  // thousands join at once — or twice what the recent agents' handshakes
+  // took when that is longer (a busy master answers late), at most
+  // handshake_timeout.
   size_t max_handshaking = 128;
   std::chrono::milliseconds evict_after{100};
   // Accepted connections that wait for one of those places, in the order
