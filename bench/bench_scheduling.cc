@@ -11,12 +11,19 @@
 //
 //   bench_scheduling --files DIR [--agents 4] [--slots 8] [--prefetch 8]
 //                    [--work-ms 0] [--mini-batch-size 1] [--job-dir D]
-//                    [--agents-process]
+//                    [--agents-process] [--join-first]
 //
 // --agents-process runs the synthetic agents in a child process instead of
 // a thread: each process then needs one descriptor per agent, so 10,000
 // agents fit under a 20,000-descriptor limit, and master_rss_mb is the
 // master's own peak memory.
+//
+// --join-first starts the master's scheduling only once every agent has
+// joined (join_seconds: the first agent's link opened → the last one's), so
+// that every agent takes leases: with all agents on one thread of this
+// machine, 10,000 handshakes answered by a loop that also carries the first
+// thousands' leases take longer than a short job (a real agent answers from a
+// machine of its own).
 //
 // DIR is a folder of files (the input; bench/scheduling.py makes it). Prints
 // one JSON object on stdout:
@@ -27,6 +34,11 @@
 //   master_cpu_seconds (main thread: master + its TCP),
 //   master_cpu_us_per_lease, agents_cpu_us_per_lease (the synthetic agents'
 //   loop, joining included: the other half of the two cores' work),
+//   leasing_master_cpu_us_per_lease and leasing_agents_cpu_us_per_lease (the
+//   same, counting only the CPU spent from the first lease to the first
+//   DRAIN: the lease path without the start and the job's end), joined (agents
+//   whose link opened before the first DRAIN), leased_agents (agents that
+//   received at least one lease),
 //   last_joined_seconds (first lease → the last agent's link opened; the
 //   join storm overlaps the leases), utilisation (busy slot time ÷ (slots × span from
 //   the first lease started to the last one finished); only with --work-ms),
@@ -78,6 +90,7 @@ struct Options {
   double work_ms = 0;
   uint64_t mini_batch_size = 1;
   bool agents_process = false;
+  bool join_first = false;
 };
 
 double EpochNow() {
@@ -102,6 +115,10 @@ struct AgentStats {
   bool any_drain = false;
   Clock::time_point first_drain;  // every result recorded: the master drains
   double cpu_seconds = 0;         // the agents' loop
+  double leasing_cpu_seconds = 0; // the agents' loop, first lease → first DRAIN
+  int joined = 0;                 // agents whose link opened before the first DRAIN
+  int leased = 0;                 // agents that received at least one lease
+  int retries = 0;                // connection attempts that failed and were tried again
   int ended = 0;
   int failed = 0;
 };
@@ -134,6 +151,12 @@ class FakeAgent {
       if (!done_) fmt::print(stderr, "agent {}: lost the master: {}\n", node_, reason);
       Ended();
     };
+    events.log = [this](const std::string& line) {
+      if (line.find("not reachable yet") != std::string::npos) {
+        stats_->retries++;
+        if (stats_->retries <= 5) fmt::print(stderr, "agent {}: {}\n", node_, line);
+      }
+    };
     parallelrun::TcpConnector::Options options;
     options.retry_for = std::chrono::seconds(120);  // 10,000 agents join in a storm
     connector_ = std::make_unique<parallelrun::TcpConnector>(
@@ -146,6 +169,7 @@ class FakeAgent {
  private:
   void OnLink(std::unique_ptr<parallelrun::TcpLinkEnd> link) {
     stats_->last_joined = Clock::now();
+    if (!stats_->any_drain) stats_->joined++;
     link_ = std::move(link);
     link_->SetHandler([this](LinkMessage&& m) { OnMessage(std::move(m)); });
     link_->Send(parallelrun::HelloMsg{node_, slots_, "synthetic"});
@@ -155,6 +179,10 @@ class FakeAgent {
   void OnMessage(LinkMessage&& m) {
     if (auto* lease = std::get_if<parallelrun::LeaseMsg>(&m)) {
       stats_->leases++;
+      if (!leased_) {
+        leased_ = true;
+        stats_->leased++;
+      }
       if (!stats_->any_lease) {
         stats_->any_lease = true;
         stats_->first_lease = Clock::now();
@@ -268,12 +296,48 @@ class FakeAgent {
   bool bye_sent_ = false;
   bool done_ = false;
   bool ended_called_ = false;
+  bool leased_ = false;
+};
+
+// The CPU time of one loop's thread over time: a sample every 10 ms, so that
+// the CPU spent between two moments (first lease, first DRAIN) can be told
+// apart from joining and the job's end.
+class CpuSampler {
+ public:
+  explicit CpuSampler(asio::io_context& io) : timer_(io) {}
+  void Start() {
+    samples_.emplace_back(Clock::now(), ThreadCpuSeconds());
+    timer_.expires_after(std::chrono::milliseconds(10));
+    timer_.async_wait([this](const boost::system::error_code& ec) {
+      if (!ec) Start();
+    });
+  }
+  void Stop() {
+    timer_.cancel();
+    samples_.emplace_back(Clock::now(), ThreadCpuSeconds());
+  }
+  // CPU seconds of the thread between `from` and `to` (the samples nearest
+  // inside them).
+  double Between(Clock::time_point from, Clock::time_point to) const {
+    auto at = [this](Clock::time_point t) {
+      for (const auto& [when, cpu] : samples_) {
+        if (when >= t) return cpu;
+      }
+      return samples_.empty() ? 0.0 : samples_.back().second;
+    };
+    return at(to) - at(from);
+  }
+
+ private:
+  asio::steady_timer timer_;
+  std::vector<std::pair<Clock::time_point, double>> samples_;
 };
 
 [[noreturn]] void Usage(const std::string& why) {
   fmt::print(stderr,
              "bench_scheduling: {}\nusage: bench_scheduling --files DIR [--agents N] [--slots S] "
-             "[--prefetch P] [--work-ms W] [--mini-batch-size M] [--job-dir D] [--agents-process]\n",
+             "[--prefetch P] [--work-ms W] [--mini-batch-size M] [--job-dir D] [--agents-process] "
+             "[--join-first]\n",
              why);
   std::exit(2);
 }
@@ -284,6 +348,10 @@ Options ParseArgs(int argc, char** argv) {
     std::string a = argv[i];
     if (a == "--agents-process") {
       o.agents_process = true;
+      continue;
+    }
+    if (a == "--join-first") {
+      o.join_first = true;
       continue;
     }
     if (i + 1 >= argc) Usage("missing value after " + a);
@@ -339,14 +407,25 @@ int main(int argc, char** argv) {
 
   std::map<uint64_t, size_t> peers;
   parallelrun::TcpListener::Events events;
+  int accepted = 0;
+  Clock::time_point first_accepted, last_accepted;
+  bool started = false;
   events.accepted = [&](std::unique_ptr<parallelrun::TcpLinkEnd> end) {
     uint64_t id = end->peer().id;
     peers[id] = master.AddAgent(std::move(end));
+    last_accepted = Clock::now();
+    if (accepted++ == 0) first_accepted = last_accepted;
+    if (o.join_first && accepted == o.agents && !started) {
+      started = true;
+      master.Start();
+    }
   };
   events.lost = [&](const parallelrun::PeerInfo& peer, const std::string& reason) {
     auto it = peers.find(peer.id);
     if (it != peers.end()) master.AgentLost(it->second, reason);
   };
+  // As in `parallelrun run`: joins, refusals and evictions go to the master's log.
+  events.log = [&log](const std::string& line) { log->Master("INFO", line); };
   auto listener_or = parallelrun::TcpListener::Listen(master_io, "127.0.0.1", 0, kSecret,
                                                       parallelrun::TcpLinkOptions{},
                                                       std::move(events));
@@ -378,15 +457,23 @@ int main(int argc, char** argv) {
           }));
     }
     auto work = asio::make_work_guard(agents_io);
-    for (auto& a : agents) a->Start();
+    CpuSampler sampler(agents_io);
     double cpu0 = ThreadCpuSeconds();
+    sampler.Start();
+    for (auto& a : agents) a->Start();
     agents_io.run();
+    sampler.Stop();
     stats->cpu_seconds = ThreadCpuSeconds() - cpu0;
+    if (stats->any_lease && stats->any_drain) {
+      stats->leasing_cpu_seconds = sampler.Between(stats->first_lease, stats->first_drain);
+    }
   };
+  CpuSampler master_sampler(master_io);
   auto stop_master = [&] {
     // Every agent has its END: the master's loop can stop too.
     asio::post(master_io, [&] {
       guard.cancel();
+      master_sampler.Stop();
       listener.reset();
       master_io.stop();
     });
@@ -427,7 +514,11 @@ int main(int argc, char** argv) {
   }
 
   double cpu0 = ThreadCpuSeconds();
-  master.Start();
+  master_sampler.Start();
+  if (!o.join_first) {
+    started = true;
+    master.Start();
+  }
   master_io.run();
   double cpu = ThreadCpuSeconds() - cpu0;
   agents_thread.join();
@@ -447,6 +538,10 @@ int main(int argc, char** argv) {
   double leasing = stats.any_drain
                        ? std::chrono::duration<double>(stats.first_drain - stats.first_lease).count()
                        : seconds;
+  double master_leasing_cpu = stats.any_drain
+                                  ? master_sampler.Between(stats.first_lease, stats.first_drain)
+                                  : cpu;
+  double agents_leasing_cpu = stats.any_drain ? stats.leasing_cpu_seconds : stats.cpu_seconds;
   double utilisation = 0, of_ideal = 0;
   if (o.work_ms > 0 && stats.last_end > stats.first_start) {
     double span = std::chrono::duration<double>(stats.last_end - stats.first_start).count();
@@ -462,13 +557,19 @@ int main(int argc, char** argv) {
       "\"leasing_leases_per_second\": {:.0f}, \"end_seconds\": {:.4f}, "
       "\"master_cpu_seconds\": {:.4f}, "
       "\"master_cpu_us_per_lease\": {:.2f}, \"agents_cpu_us_per_lease\": {:.2f}, "
+      "\"leasing_master_cpu_us_per_lease\": {:.2f}, "
+      "\"leasing_agents_cpu_us_per_lease\": {:.2f}, \"joined\": {}, \"leased_agents\": {}, \"agent_retries\": {}, \"join_seconds\": {:.3f}, "
       "\"last_joined_seconds\": {:.3f}, \"utilisation\": {:.4f}, "
       "\"of_ideal_rate\": {:.4f}, \"outcome\": \"{}\", "
       "\"agents_process\": {}, \"rss_mb\": {:.1f}, \"agents_failed\": {}, "
       "\"job_dir\": \"{}\"}}\n",
       o.agents, o.slots, o.prefetch, o.work_ms, o.mini_batch_size, stats.leases, seconds,
       stats.leases / seconds, leasing, stats.leases / leasing, seconds - leasing, cpu, cpu * 1e6 / static_cast<double>(stats.leases),
-      stats.cpu_seconds * 1e6 / static_cast<double>(stats.leases), joined, utilisation,
+      stats.cpu_seconds * 1e6 / static_cast<double>(stats.leases),
+      master_leasing_cpu * 1e6 / static_cast<double>(stats.leases),
+      agents_leasing_cpu * 1e6 / static_cast<double>(stats.leases), stats.joined, stats.leased, stats.retries,
+      std::chrono::duration<double>(last_accepted - first_accepted).count(),
+      joined, utilisation,
       of_ideal,
       outcome.ok() ? "succeeded" : outcome.message(), o.agents_process, rss_mb, stats.failed,
       o.job_dir);

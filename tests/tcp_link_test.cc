@@ -12,7 +12,10 @@
 
 #include <algorithm>
 #include <chrono>
+#include <fstream>
 #include <functional>
+#include <memory>
+#include <sstream>
 #include <optional>
 #include <string>
 #include <vector>
@@ -44,6 +47,22 @@ bool RunUntil(asio::io_context& io, const std::function<bool()>& done, milliseco
     io.run_one_for(5ms);
   }
   return true;
+}
+
+// Connections in the kernel's accept queue of the listener on 127.0.0.1:`port`
+// (its rx_queue in /proc/net/tcp), or -1 when it is not found.
+int AcceptQueue(uint16_t port) {
+  std::ifstream in("/proc/net/tcp");
+  std::string line;
+  std::string local = fmt::format("0100007F:{:04X}", port);
+  while (std::getline(in, line)) {
+    std::istringstream fields(line);
+    std::string sl, local_address, remote, state, queues;
+    fields >> sl >> local_address >> remote >> state >> queues;
+    if (local_address != local || state != "0A") continue;  // 0A: LISTEN
+    return static_cast<int>(std::stoul(queues.substr(queues.find(':') + 1), nullptr, 16));
+  }
+  return -1;
 }
 
 // Runs `io` for `period` (to show that something does NOT happen).
@@ -593,6 +612,77 @@ TEST_CASE("TcpLink: when max_handshaking are young, new connections wait instead
                                  "oldest makes room"));
   fourth.Authenticate(io, 4);
   CHECK(master.ends.size() == 2);
+}
+
+TEST_CASE("TcpLink: when agents' handshakes take long, the oldest keeps its place for twice "
+          "as long before it is evicted",
+          "[tcp_link]") {
+  asio::io_context io;
+  TcpLinkOptions options;
+  options.max_handshaking = 1;
+  options.evict_after = 50ms;
+  MasterSide master(io, options);
+  uint16_t port = master.listener->port();
+  // An agent that answers its greeting after 400 ms: a busy loop, not a
+  // stranger, since it proves the secret.
+  RawPeer slow(io, port);
+  REQUIRE(RunUntil(io, [&] { return !slow.Frames().empty(); }));
+  RunFor(io, 400ms);
+  slow.Authenticate(io, 1);
+  REQUIRE(RunUntil(io, [&] { return master.ends.size() == 1; }));
+  // The next one is not evicted after 50 ms for a newcomer, but after
+  // twice the 400 ms the agents' handshakes took.
+  RawPeer next(io, port);
+  REQUIRE(RunUntil(io, [&] { return !next.Frames().empty(); }));
+  auto greeted = steady_clock::now();
+  RawPeer newcomer(io, port);
+  RunFor(io, 300ms);
+  CHECK(!next.eof());
+  CHECK(newcomer.Frames().empty());
+  REQUIRE(RunUntil(io, [&] { return next.eof() && !newcomer.Frames().empty(); }));
+  CHECK(steady_clock::now() - greeted >= 800ms);
+}
+
+TEST_CASE("TcpLink: the listener empties the kernel's accept queue up to max_waiting and "
+          "greets the waiting connections in the order they came",
+          "[tcp_link]") {
+  asio::io_context io;
+  TcpLinkOptions options;
+  options.max_handshaking = 2;
+  options.max_waiting = 5;
+  options.evict_after = std::chrono::hours(1);  // nobody is evicted here
+  MasterSide master(io, options);
+  uint16_t port = master.listener->port();
+  REQUIRE(AcceptQueue(port) == 0);
+  std::vector<std::unique_ptr<RawPeer>> peers;
+  for (int i = 0; i < 20; i++) peers.push_back(std::make_unique<RawPeer>(io, port));
+  auto greeted = [&] {
+    std::vector<size_t> out;
+    for (size_t i = 0; i < peers.size(); i++) {
+      if (!peers[i]->Frames().empty()) out.push_back(i);
+    }
+    return out;
+  };
+  // 2 in their handshake, 5 accepted and waiting, 13 left to the kernel
+  // (taking one connection per turn of the loop left the kernel's queue to
+  // overflow when 10,000 agents joined at once).
+  REQUIRE(RunUntil(io, [&] { return AcceptQueue(port) == 13 && greeted().size() == 2; }));
+  RunFor(io, 100ms);
+  CHECK(AcceptQueue(port) == 13);
+  CHECK(greeted() == std::vector<size_t>{0, 1});
+  // Each finished handshake greets the next waiting one, and one more
+  // connection leaves the kernel's queue for the waiting list.
+  peers[0]->Authenticate(io, 1);
+  peers[1]->Authenticate(io, 2);
+  REQUIRE(RunUntil(io, [&] { return AcceptQueue(port) == 11 && greeted().size() == 4; }));
+  CHECK(greeted() == std::vector<size_t>{0, 1, 2, 3});
+  CHECK(master.ends.size() == 2);
+  for (uint32_t i = 2; i < 20; i++) {
+    REQUIRE(RunUntil(io, [&] { return !peers[i]->Frames().empty(); }));
+    peers[i]->Authenticate(io, i + 1);
+  }
+  REQUIRE(RunUntil(io, [&] { return master.ends.size() == 20; }));
+  CHECK(AcceptQueue(port) == 0);
 }
 
 TEST_CASE("TcpLink: a silent agent is lost after the heartbeat timeout, a live one is not",

@@ -778,19 +778,29 @@ void TcpLinkEnd::Close() { connection_->Close(); }
 
 struct TcpListener::State : std::enable_shared_from_this<TcpListener::State> {
   State(asio::io_context& io, std::string secret, TcpLinkOptions options, Events events)
-      : acceptor(io), retry(io), secret(std::move(secret)), options(options),
+      : acceptor(io), retry(io), evict_timer(io), secret(std::move(secret)), options(options),
         events(std::move(events)) {}
 
   void Log(const std::string& line) {
     if (alive && events.log) events.log(line);
   }
 
-  // Accepts the next connection when there is room for one more handshake.
-  // REQUIRES: no accept in flight and none paused.
+  // Keeps one accept in flight while fewer than max_waiting accepted
+  // connections wait for a handshake place: the kernel's accept queue
+  // (net.core.somaxconn, 4,096 by default) is emptied as fast as the loop
+  // turns. When it overflows the kernel drops SYNs, and those agents try
+  // again after 1, 3, 7 s: 10,000 agents starting together, greeted 128 at
+  // a time from the kernel's queue, had only 1,700–3,000 of them joined when
+  // a 20-second job ended. A waiting connection holds a descriptor and
+  // nothing else (nothing is read from it, no buffer, no timer) and gets
+  // its greeting, in the order it came, when Room says so.
+  // REQUIRES: no accept in flight.
   void Accept() {
-    if (!Room()) return;
+    if (accepting || !alive || waiting.size() >= MaxWaiting()) return;
+    accepting = true;
     acceptor.async_accept([self = shared_from_this()](const boost::system::error_code& ec,
                                                       tcp::socket socket) {
+      self->accepting = false;
       if (!self->alive) return;
       if (ec) {
         if (ec == asio::error::operation_aborted) return;
@@ -803,19 +813,49 @@ struct TcpListener::State : std::enable_shared_from_this<TcpListener::State> {
         });
         return;
       }
-      self->OnAccept(std::move(socket));
-      self->Accept();
+      self->waiting.push_back(std::move(socket));
+      self->AcceptPending();
+      self->Greet();
     });
   }
 
+  // Takes every connection already in the kernel's queue, up to
+  // max_waiting, without waiting for the loop: one accept per completion
+  // handler took one connection per turn of a loop busy with thousands of
+  // agents' traffic, and the kernel's queue overflowed all the same.
+  void AcceptPending() {
+    boost::system::error_code ec;
+    acceptor.non_blocking(true, ec);
+    if (ec) return;
+    while (waiting.size() < MaxWaiting()) {
+      tcp::socket socket(acceptor.get_executor());
+      acceptor.accept(socket, ec);
+      if (ec) return;  // would_block: empty; anything else: the next async accept says so
+      waiting.push_back(std::move(socket));
+    }
+  }
+
+  size_t MaxWaiting() const { return std::max<size_t>(options.max_waiting, 1); }
+
+  // Starts the handshakes of waiting connections while there is room, then
+  // accepts again if the waiting list had been full.
+  void Greet() {
+    while (!waiting.empty() && Room()) {
+      tcp::socket socket = std::move(waiting.front());
+      waiting.pop_front();
+      OnAccept(std::move(socket));
+    }
+    Accept();
+  }
+
   // Whether one more connection may start its handshake: below the cap, or
-  // the oldest one has had evict_after and makes room. Otherwise accepting
-  // pauses — new connections wait in the kernel's backlog — until a
-  // handshake ends or the oldest is old enough. Evicting at once let 10,000
-  // agents that joined together evict each other for seconds: a handshake
-  // needs the agent's answer, and 128 newer arrivals came first. A real
-  // agent behind N stalled strangers waits about N / max_handshaking ×
-  // evict_after.
+  // the oldest one has had evict_after and makes room. Otherwise the
+  // waiting connections (and, once max_waiting of them wait, new ones in
+  // the kernel's backlog) wait until a handshake ends or the oldest is old
+  // enough. Evicting at once let 10,000 agents that joined together evict
+  // each other for seconds: a handshake needs the agent's answer, and 128
+  // newer arrivals came first. A real agent behind N stalled strangers
+  // waits about N / max_handshaking × evict_after.
   bool Room() {
     handshaking.erase(std::remove_if(handshaking.begin(), handshaking.end(),
                                      [](const std::weak_ptr<TcpConnection>& w) {
@@ -825,7 +865,7 @@ struct TcpListener::State : std::enable_shared_from_this<TcpListener::State> {
                       handshaking.end());
     if (options.max_handshaking == 0 || handshaking.size() < options.max_handshaking) return true;
     auto oldest = handshaking.front().lock();
-    SteadyClock::time_point due = oldest->started() + options.evict_after;
+    SteadyClock::time_point due = oldest->started() + EvictAfter();
     if (SteadyClock::now() >= due) {
       handshaking.erase(handshaking.begin());
       evicted++;
@@ -835,21 +875,39 @@ struct TcpListener::State : std::enable_shared_from_this<TcpListener::State> {
       oldest->Abort();
       return true;
     }
-    paused = true;
-    retry.expires_at(due);
-    retry.async_wait([self = shared_from_this()](const boost::system::error_code& e) {
-      if (!e && self->alive && self->paused) self->Resume();
-    });
+    if (!paused) {
+      paused = true;
+      evict_timer.expires_at(due);
+      evict_timer.async_wait([self = shared_from_this()](const boost::system::error_code& e) {
+        if (e || !self->alive || !self->paused) return;
+        self->paused = false;
+        self->Greet();
+      });
+    }
     return false;
   }
 
-  // A handshake ended, or the oldest became old enough: accepting goes on
-  // if it had paused.
+  // How long the oldest handshake keeps its place while others wait:
+  // evict_after, or twice what the agents' handshakes have recently taken
+  // when that is longer (at most handshake_timeout). A master busy with
+  // thousands of agents' leases answered agents later than 100 ms, and
+  // evicting them all made a storm of retries (10,000 in one bench run).
+  // Only a peer that proves the secret counts, so strangers cannot
+  // lengthen it.
+  SteadyClock::duration EvictAfter() const {
+    SteadyClock::duration after = std::max<SteadyClock::duration>(options.evict_after,
+                                                                  2 * handshake_typical);
+    return std::min<SteadyClock::duration>(after, options.handshake_timeout);
+  }
+
+  // A handshake ended: the next waiting connection may start its own.
   void Resume() {
-    if (!paused || !alive) return;
-    paused = false;
-    retry.cancel();
-    Accept();
+    if (!alive) return;
+    if (paused) {
+      paused = false;
+      evict_timer.cancel();
+    }
+    if (!waiting.empty()) Greet();
   }
 
   void OnAccept(tcp::socket socket) {
@@ -894,6 +952,11 @@ struct TcpListener::State : std::enable_shared_from_this<TcpListener::State> {
         c->Close();
         return;
       }
+      // A running average over the last ~16 handshakes.
+      SteadyClock::duration took = SteadyClock::now() - c->started();
+      self->handshake_typical = self->handshake_typical.count() == 0
+                                    ? took
+                                    : (self->handshake_typical * 15 + took) / 16;
       self->Resume();  // c->open() already: it no longer counts
       PeerInfo p = c->peer();
       self->joined[p.node] = c;
@@ -945,14 +1008,19 @@ struct TcpListener::State : std::enable_shared_from_this<TcpListener::State> {
   std::map<uint32_t, std::weak_ptr<TcpConnection>> joined;
 
   tcp::acceptor acceptor;
-  asio::steady_timer retry;
+  asio::steady_timer retry;        // accepting again after an error
+  asio::steady_timer evict_timer;  // the oldest handshake may be evicted
   std::string secret;
   TcpLinkOptions options;
   Events events;
   bool alive = true;
-  bool paused = false;  // full of young handshakes: see Room
+  bool paused = false;     // full of young handshakes: see Room
+  bool accepting = false;  // an accept is in flight
+  SteadyClock::duration handshake_typical{0};  // of agents that proved the secret: EvictAfter
   uint64_t next_id = 1;
   std::vector<std::weak_ptr<TcpConnection>> handshaking;
+  // Accepted, not yet greeted (at most max_waiting), oldest first.
+  std::deque<tcp::socket> waiting;
 };
 
 TcpListener::TcpListener(std::shared_ptr<State> state) : state_(std::move(state)) {}
@@ -962,6 +1030,8 @@ TcpListener::~TcpListener() {
   boost::system::error_code ec;
   state_->acceptor.close(ec);
   state_->retry.cancel();
+  state_->evict_timer.cancel();
+  state_->waiting.clear();
   for (auto& w : state_->handshaking) {
     if (auto c = w.lock(); c && !c->open()) c->Close();
   }

@@ -26,7 +26,8 @@
 //
 // Strangers (DESIGN.md §5): before the HMAC proof a connection holds at most
 // a greeting-sized buffer, at most max_handshaking of them exist at once (the
-// oldest is closed for a new one once it has had evict_after), each has
+// oldest is closed for a new one once it has had evict_after; at most
+// max_waiting more wait for a place holding only a descriptor), each has
 // handshake_timeout to finish, and the lines logged about refused
 // connections are rate-limited; with TLS
 // (tls.h) the same holds for the TLS handshake, which counts as part of the
@@ -66,9 +67,21 @@ struct TcpLinkOptions {
   // than this many sockets (and their greeting-sized buffers), nor one for
   // longer than evict_after while others wait; a real agent, whose
   // handshake takes a round trip, gets evict_after to finish it, even when
-  // thousands join at once.
+  // thousands join at once — or twice what the recent agents' handshakes
+  // took when that is longer (a busy master answers late), at most
+  // handshake_timeout.
   size_t max_handshaking = 128;
   std::chrono::milliseconds evict_after{100};
+  // Accepted connections that wait for one of those places, in the order
+  // they came: a descriptor each, nothing read from them. The listener
+  // empties the kernel's accept queue into this list, so that a storm of
+  // agents (10,000 starting together) does not overflow the kernel's queue
+  // (net.core.somaxconn, 4,096 by default), where dropped SYNs are sent
+  // again only after 1, 3, 7 s. Once this many wait, new ones wait in the
+  // kernel's backlog. A stranger's connection waits its turn, then has
+  // evict_after like any other: at most max_waiting + max_handshaking
+  // descriptors are held by unproven peers.
+  size_t max_waiting = 8192;
   // Bytes queued for a peer that does not read before it counts as lost.
   size_t max_queued_bytes = 256u << 20;
   // TLS (tls.h): the master's context on a listener, an agent's on a

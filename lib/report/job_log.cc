@@ -9,6 +9,7 @@
 
 #include <algorithm>
 
+#include <fmt/compile.h>
 #include <fmt/format.h>
 
 #include "base/clock.h"
@@ -136,6 +137,26 @@ std::string JobLog::Detail(const MiniBatch& batch) const {
   return out;
 }
 
+void JobLog::RowTime(double epoch_seconds, std::string* out) {
+  // As IsoTime computes them.
+  time_t secs = static_cast<time_t>(epoch_seconds);
+  int micros = static_cast<int>((epoch_seconds - static_cast<double>(secs)) * 1e6);
+  if (micros < 0) micros = 0;
+  if (micros > 999999) micros = 999999;
+  if (row_second_text_.empty() || secs != row_second_) {
+    row_second_text_ = IsoTime(static_cast<double>(secs));
+    row_second_text_.resize(row_second_text_.size() - 6);  // "….000000" → "…."
+    row_second_ = secs;
+  }
+  out->assign(row_second_text_);
+  char digits[6];
+  for (int i = 5; i >= 0; i--) {
+    digits[i] = static_cast<char>('0' + micros % 10);
+    micros /= 10;
+  }
+  out->append(digits, 6);
+}
+
 void JobLog::Attempt(const AttemptResult& r, const MiniBatch& batch) {
   processes_[{r.node, r.process}].Add(r);
   nodes_[r.node].Add(r);
@@ -144,13 +165,22 @@ void JobLog::Attempt(const AttemptResult& r, const MiniBatch& batch) {
       if (note.result.id == r.id) note.succeeded_later = true;
     }
   }
-  std::string start = IsoTime(r.start_time);
-  std::string elapsed = fmt::format("{:.6f}", r.elapsed_seconds);
-  fmt::format_to(std::back_inserter(csv_buffer_),
-                 "{},{},{},{},{},{},{},{},{:.6f},{:.6f},{},{},{},", r.id, r.attempt, r.process,
-                 start, r.total, r.succeeded, r.total - r.succeeded, elapsed, r.process_seconds,
-                 r.run_seconds, AttemptStatusName(r.status), CsvField(r.error_category),
-                 CsvField(Printable(r.error_message)));
+  std::string& start = start_;
+  RowTime(r.start_time, &start);
+  std::string& elapsed = elapsed_;
+  elapsed.clear();
+  // Compiled formats: parsing the format strings at run time was a tenth of
+  // the master's CPU per lease. The text is the same.
+  fmt::format_to(std::back_inserter(elapsed), FMT_COMPILE("{:.6f}"), r.elapsed_seconds);
+  fmt::format_to(std::back_inserter(csv_buffer_), FMT_COMPILE("{},{},{},{},{},{},{},{},{:.6f},{:.6f},"),
+                 r.id, r.attempt, r.process, start, r.total, r.succeeded, r.total - r.succeeded,
+                 elapsed, r.process_seconds, r.run_seconds);
+  csv_buffer_ += AttemptStatusName(r.status);
+  csv_buffer_ += ',';
+  csv_buffer_ += CsvField(r.error_category);
+  csv_buffer_ += ',';
+  csv_buffer_ += r.error_message.empty() ? std::string() : CsvField(Printable(r.error_message));
+  csv_buffer_ += ',';
   // The row's times as they will read back (rounded to the microsecond):
   // the timeline is made from the CSV and must not depend on how it learnt
   // them. A row that does not read back makes the timeline's reading fail

@@ -121,6 +121,9 @@ class JobLog {
 
   JobLog() = default;
   std::string Detail(const MiniBatch& batch) const;
+  // IsoTime(epoch_seconds) into `out`, with the date and the time of day
+  // formatted once per second rather than once per row.
+  void RowTime(double epoch_seconds, std::string* out);
 
   std::string job_dir_;
   std::vector<std::string> input_names_;
@@ -150,6 +153,10 @@ class JobLog {
   // written (a process name that needs CSV quoting).
   TraceBounds trace_bounds_;
   bool trace_bounds_ok_ = true;
+  // RowTime's second and its text up to the '.'.
+  time_t row_second_ = 0;
+  std::string row_second_text_;
+  std::string start_, elapsed_;  // Attempt's, reused
 };
 
 }  // namespace parallelrun

@@ -1,0 +1,82 @@
+// JobLog's rows of processed_mini-batches.csv: the fields before the
+// Mini-batch Detail are the text the row's format gave before it was
+// compiled and before the start time's date was formatted once a second.
+#include "report/job_log.h"
+
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <catch2/catch.hpp>
+#include <fmt/format.h>
+
+#include "base/job_dir.h"
+#include "base/text.h"
+#include "temp_dir.h"
+
+namespace parallelrun {
+namespace {
+
+TEST_CASE("JobLog: a row's fields are those of IsoTime and the row's format, whatever the start "
+          "time",
+          "[job_log]") {
+  TempDir dir("job_log_test");
+  std::string job = dir.path() + "/job";
+  auto opened = JobLog::Open(job, 2, {"data"});
+  REQUIRE(opened.ok());
+  std::unique_ptr<JobLog> log = std::move(opened.value());
+  // Seconds that repeat, go back, cross a second a microsecond away, fall
+  // before the epoch, and fractions that round up to the next second.
+  std::vector<double> starts = {1796119200.25, 1796119200.75,     1796119199.999999,
+                                1796119201.0,  1796119200.9999999, 0.0,
+                                -0.5,          1796119200.000001, 1796205600.5};
+  std::mt19937_64 g(12);
+  for (int i = 0; i < 2000; i++) {
+    starts.push_back(1796119200.0 + static_cast<double>(g() % 5000000) / 1000.0 +
+                     static_cast<double>(g() % 1000) * 1e-9);
+  }
+  std::vector<std::string> expected;
+  MiniBatch batch;
+  batch.items = {"a.png"};
+  for (size_t i = 0; i < starts.size(); i++) {
+    AttemptResult r;
+    r.id = i;
+    r.attempt = 1 + i % 3;
+    r.node = static_cast<uint32_t>(i % 2);
+    r.process = fmt::format("process{:03d}", i % 4);
+    r.start_time = starts[i];
+    r.elapsed_seconds = static_cast<double>(g() % 100000) / 7.0;
+    r.process_seconds = r.elapsed_seconds / 3;
+    r.run_seconds = r.elapsed_seconds / 9;
+    r.total = 3;
+    r.succeeded = i % 4 == 0 ? 2 : 3;
+    r.status = i % 4 == 0 ? AttemptStatus::kRunException : AttemptStatus::kRunDone;
+    if (i % 4 == 0) {
+      r.error_category = "UserError";
+      r.error_message = "ValueError: \"x\", line 1\n\tbad";
+    }
+    batch.id = r.id;
+    log->Attempt(r, batch);
+    expected.push_back(fmt::format("{},{},{},{},{},{},{},{},{:.6f},{:.6f},{},{},{},", r.id,
+                                   r.attempt, r.process, IsoTime(r.start_time), r.total,
+                                   r.succeeded, r.total - r.succeeded,
+                                   fmt::format("{:.6f}", r.elapsed_seconds), r.process_seconds,
+                                   r.run_seconds, AttemptStatusName(r.status),
+                                   CsvField(r.error_category),
+                                   CsvField(Printable(r.error_message))));
+  }
+  REQUIRE(log->Flush().ok());
+  std::ifstream in(ProcessedMiniBatchesCsv(job));
+  std::string line;
+  std::getline(in, line);  // the header
+  for (size_t i = 0; i < expected.size(); i++) {
+    REQUIRE(std::getline(in, line));
+    INFO("row " << i << ", start " << fmt::format("{:.9f}", starts[i]));
+    CHECK(line.substr(0, expected[i].size()) == expected[i]);
+  }
+}
+
+}  // namespace
+}  // namespace parallelrun
