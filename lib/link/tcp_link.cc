@@ -1,5 +1,7 @@
 #include "link/tcp_link.h"
 
+#include <sys/resource.h>
+
 #include <algorithm>
 #include <array>
 #include <deque>
@@ -835,7 +837,21 @@ struct TcpListener::State : std::enable_shared_from_this<TcpListener::State> {
     }
   }
 
-  size_t MaxWaiting() const { return std::max<size_t>(options.max_waiting, 1); }
+  // max_waiting, but never more than a quarter of this process's descriptor
+  // limit: a stranger's waiting connections must not take the descriptors
+  // the node needs for its logs, its workers' pipes and its real agents
+  // (at the common soft limit of 1,024, 256 wait; raise `ulimit -n` for a
+  // 10,000-node job, as the README says).
+  size_t MaxWaiting() const {
+    static const size_t budget = [] {
+      struct rlimit limit;
+      if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) {
+        return static_cast<size_t>(1) << 20;
+      }
+      return std::max<size_t>(static_cast<size_t>(limit.rlim_cur) / 4, 16);
+    }();
+    return std::max<size_t>(std::min(options.max_waiting, budget), 1);
+  }
 
   // Starts the handshakes of waiting connections while there is room, then
   // accepts again if the waiting list had been full.

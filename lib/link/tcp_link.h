@@ -80,7 +80,9 @@ struct TcpLinkOptions {
   // again only after 1, 3, 7 s. Once this many wait, new ones wait in the
   // kernel's backlog. A stranger's connection waits its turn, then has
   // evict_after like any other: at most max_waiting + max_handshaking
-  // descriptors are held by unproven peers.
+  // descriptors are held by unproven peers. Capped at a quarter of the
+  // process's descriptor limit (RLIMIT_NOFILE), so that strangers cannot
+  // take the descriptors the node needs.
   size_t max_waiting = 8192;
   // Bytes queued for a peer that does not read before it counts as lost.
   size_t max_queued_bytes = 256u << 20;
