@@ -192,6 +192,15 @@ class E2ETestCase(unittest.TestCase):
         with open(path, newline="", encoding="utf-8") as f:
             return list(csv.DictReader(f))
 
+    def workers_of_node(self, node=0, job_dir=None):
+        """(started, not started) worker names from a node's log. Workers are
+        forked one after the other: one not forked yet when the work ran out
+        is not started, and the node log says so."""
+        main = (self.logs(job_dir) / "sys" / "node" / str(node) / "_main.txt").read_text()
+        started = re.findall(r"\|(process\d+) started \(pid", main)
+        not_started = re.findall(r"\|(process\d+) is not started: no work is left", main)
+        return sorted(started), sorted(not_started)
+
     def recorded_paths(self, out_dir):
         """{process file name: [byte paths]} written by scripts/record_paths.py."""
         recorded = {}
