@@ -6,6 +6,7 @@
 // condition holds or a deadline passes.
 #include "link/tcp_link.h"
 
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include <catch2/catch.hpp>
@@ -683,6 +684,36 @@ TEST_CASE("TcpLink: the listener empties the kernel's accept queue up to max_wai
   }
   REQUIRE(RunUntil(io, [&] { return master.ends.size() == 20; }));
   CHECK(AcceptQueue(port) == 0);
+}
+
+TEST_CASE("TcpLink: strangers' waiting connections take at most a quarter of the descriptor "
+          "limit",
+          "[tcp_link]") {
+  // The limit as the listener is made: 400 descriptors, so 100 may wait.
+  struct rlimit before;
+  REQUIRE(getrlimit(RLIMIT_NOFILE, &before) == 0);
+  if (before.rlim_max != RLIM_INFINITY && before.rlim_max < 400) {
+    WARN("SKIPPED: the hard descriptor limit here is below 400");
+    return;
+  }
+  asio::io_context io;
+  TcpLinkOptions options;
+  options.max_handshaking = 2;
+  options.evict_after = std::chrono::hours(1);  // nobody is evicted here
+  REQUIRE(options.max_waiting > 100);
+  struct rlimit low = before;
+  low.rlim_cur = 400;
+  REQUIRE(setrlimit(RLIMIT_NOFILE, &low) == 0);
+  MasterSide master(io, options);
+  REQUIRE(setrlimit(RLIMIT_NOFILE, &before) == 0);
+  uint16_t port = master.listener->port();
+  std::vector<std::unique_ptr<RawPeer>> strangers;
+  for (int i = 0; i < 150; i++) strangers.push_back(std::make_unique<RawPeer>(io, port));
+  // 2 in their handshake and 100 accepted; the other 48 stay in the
+  // kernel's queue, holding none of this process's descriptors.
+  REQUIRE(RunUntil(io, [&] { return AcceptQueue(port) == 48; }));
+  RunFor(io, 100ms);
+  CHECK(AcceptQueue(port) == 48);
 }
 
 TEST_CASE("TcpLink: a silent agent is lost after the heartbeat timeout, a live one is not",

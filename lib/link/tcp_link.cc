@@ -781,7 +781,7 @@ void TcpLinkEnd::Close() { connection_->Close(); }
 struct TcpListener::State : std::enable_shared_from_this<TcpListener::State> {
   State(asio::io_context& io, std::string secret, TcpLinkOptions options, Events events)
       : acceptor(io), retry(io), evict_timer(io), secret(std::move(secret)), options(options),
-        events(std::move(events)) {}
+        events(std::move(events)), max_waiting(WaitingBudget(options.max_waiting)) {}
 
   void Log(const std::string& line) {
     if (alive && events.log) events.log(line);
@@ -838,20 +838,19 @@ struct TcpListener::State : std::enable_shared_from_this<TcpListener::State> {
   }
 
   // max_waiting, but never more than a quarter of this process's descriptor
-  // limit: a stranger's waiting connections must not take the descriptors
-  // the node needs for its logs, its workers' pipes and its real agents
-  // (at the common soft limit of 1,024, 256 wait; raise `ulimit -n` for a
-  // 10,000-node job, as the README says).
-  size_t MaxWaiting() const {
-    static const size_t budget = [] {
-      struct rlimit limit;
-      if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) {
-        return static_cast<size_t>(1) << 20;
-      }
-      return std::max<size_t>(static_cast<size_t>(limit.rlim_cur) / 4, 16);
-    }();
-    return std::max<size_t>(std::min(options.max_waiting, budget), 1);
+  // limit when the listener was made: a stranger's waiting connections must
+  // not take the descriptors the node needs for its logs, its workers'
+  // pipes and its real agents (at the common soft limit of 1,024, 256 wait;
+  // raise `ulimit -n` for a 10,000-node job, as the README says).
+  static size_t WaitingBudget(size_t wanted) {
+    struct rlimit limit;
+    size_t budget = static_cast<size_t>(1) << 20;
+    if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY) {
+      budget = std::max<size_t>(static_cast<size_t>(limit.rlim_cur) / 4, 16);
+    }
+    return std::max<size_t>(std::min(wanted, budget), 1);
   }
+  size_t MaxWaiting() const { return max_waiting; }
 
   // Starts the handshakes of waiting connections while there is room, then
   // accepts again if the waiting list had been full.
@@ -1032,6 +1031,7 @@ struct TcpListener::State : std::enable_shared_from_this<TcpListener::State> {
   bool alive = true;
   bool paused = false;     // full of young handshakes: see Room
   bool accepting = false;  // an accept is in flight
+  size_t max_waiting;      // options.max_waiting within the descriptor budget
   SteadyClock::duration handshake_typical{0};  // of agents that proved the secret: EvictAfter
   uint64_t next_id = 1;
   std::vector<std::weak_ptr<TcpConnection>> handshaking;
