@@ -202,20 +202,28 @@ Status ChooseInterpreter(const JobPlan& plan, const RunRequest& req, const Role&
     Preflight as_chosen;
     as_chosen.executable = chosen->path;
     WorkerPool::Config wc = MakeWorkerConfig(plan, req, role, as_chosen);
-    auto started = Zygote::Start(chosen->path, DriverArgs({"zygote", plan.spec.entry_script}),
-                                 wc.env, wc.cwd);
-    if (!started.ok()) return started.status();
-    *zygote = std::move(*started);
-    // The workers' cgroups now, and the zygote in the first one's while
-    // Python starts: the first worker is then born there, with no move on
-    // the way to its START (WorkerPool::PlaceZygote). None: the pool says why.
+    // The workers' cgroups first, and the zygote born in the first one's:
+    // the first worker is then born there too, with no move on the way to
+    // its START (WorkerPool::PlaceZygote). Where it cannot be born there, it
+    // is moved there while Python starts. No cgroups: the pool says why.
     std::string no_cgroups;
     *cgroups = WorkerCgroups::Create(&no_cgroups);
-    if (*cgroups) {
-      std::string first = "process000";
+    const std::string first = "process000";
+    int birthplace = *cgroups ? (*cgroups)->OpenForBirth(first) : -1;
+    auto started = Zygote::Start(chosen->path, DriverArgs({"zygote", plan.spec.entry_script}),
+                                 wc.env, wc.cwd, birthplace, first);
+    if (birthplace >= 0) ::close(birthplace);
+    if (!started.ok()) return started.status();
+    *zygote = std::move(*started);
+    if (*cgroups && (*zygote)->placement().empty()) {
       (*zygote)->PlaceIn(first, [c = *cgroups, first, pid = (*zygote)->pid()] {
         return c->Add(first, pid);
       });
+    } else if (*cgroups) {
+      // Born there, it is not moved; but it will be, into the next worker's
+      // cgroup once it forked the first (PlaceZygote), and the first move
+      // after a quiet while waits for a grace period, as the warm-up now.
+      (*cgroups)->WarmAsync();
     }
     meanwhile();
     pf = CheckEntryScriptInZygote(*chosen, plan.spec.entry_script, zygote->get(),

@@ -97,6 +97,7 @@ std::unique_ptr<WorkerCgroups> WorkerCgroups::Create(std::string* why) {
 }
 
 WorkerCgroups::~WorkerCgroups() {
+  for (auto& t : warmers_) t.join();
   DIR* dir = opendir(root_.c_str());
   if (dir) {
     std::vector<std::string> names;
@@ -120,9 +121,20 @@ bool WorkerCgroups::Add(const std::string& name, pid_t pid) {
   return WriteText(path + "/cgroup.procs", std::to_string(pid));
 }
 
+int WorkerCgroups::OpenForBirth(const std::string& name) {
+  std::string path = root_ + "/" + name;
+  if (mkdir(path.c_str(), 0755) != 0 && errno != EEXIST) return -1;
+  return ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+}
+
 void WorkerCgroups::Warm() {
   // A move to the cgroup it is in changes nothing, but takes the lock.
   WriteText(own_ + "/cgroup.procs", std::to_string(getpid()));
+}
+
+void WorkerCgroups::WarmAsync() {
+  std::lock_guard<std::mutex> lock(warmers_mu_);
+  warmers_.emplace_back([this] { Warm(); });
 }
 
 void WorkerCgroups::Kill(const std::string& name) {

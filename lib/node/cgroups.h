@@ -13,7 +13,10 @@
 #include <sys/types.h>
 
 #include <memory>
+#include <mutex>
 #include <string>
+#include <thread>
+#include <vector>
 
 namespace parallelrun {
 
@@ -28,6 +31,10 @@ class WorkerCgroups {
   // Blocks for an RCU grace period (~10 ms, WorkerPool::MoveToCgroup); safe
   // on any thread while this object lives: it touches only `name`'s files.
   bool Add(const std::string& name, pid_t pid);
+  // Makes cgroup `name` and opens it (O_DIRECTORY, close-on-exec), for a
+  // process to be born there (clone3's CLONE_INTO_CGROUP: no move, so no
+  // grace period). -1 when the kernel refuses. The caller closes it.
+  int OpenForBirth(const std::string& name);
   // Takes the kernel's lock on cgroup moves without moving anything: this
   // process's pid written to its own cgroup. A move waits for an RCU grace
   // period only when no other move took that lock in the last ~10 ms
@@ -36,6 +43,8 @@ class WorkerCgroups {
   // this process may not write its own cgroup. Blocks like Add; safe on any
   // thread while this object lives.
   void Warm();
+  // Warm on a thread of its own, at once; the destructor waits for it.
+  void WarmAsync();
   // SIGKILLs every process in `name`'s cgroup; removes it once it is empty
   // (here, or in the destructor).
   void Kill(const std::string& name);
@@ -47,6 +56,8 @@ class WorkerCgroups {
       : root_(std::move(root)), own_(std::move(own)) {}
   std::string root_;  // <cgroup2 mount><own cgroup>/parallelrun-<pid>
   std::string own_;   // <cgroup2 mount><own cgroup>: this process's
+  std::mutex warmers_mu_;
+  std::vector<std::thread> warmers_;  // WarmAsync's, joined by the destructor
 };
 
 }  // namespace parallelrun

@@ -187,7 +187,6 @@ WorkerPool::~WorkerPool() {
     if (w->fork_stdout >= 0) ::close(w->fork_stdout);
   }
   if (zygote_move_.joinable()) zygote_move_.join();
-  for (auto& t : cgroup_warmers_) t.join();
   *alive_ = false;
 }
 
@@ -400,6 +399,10 @@ void WorkerPool::OnForked(Worker* w, Result<pid_t> pid) {
   if (!w->forking) return;  // spawned meanwhile (DropZygote)
   w->forking = false;
   fork_in_flight_ = false;
+  // The fork Drain waited for: the zygote has nothing more to do, and its
+  // exit (a whole interpreter's memory) overlaps the workers' shutdown
+  // rather than following it.
+  if (draining_ && config_.zygote) config_.zygote->Kill();
   int in = w->fork_stdin, out = w->fork_stdout;
   w->fork_stdin = w->fork_stdout = -1;
   Result<std::unique_ptr<WorkerProcess>> proc = pid.status();
@@ -582,9 +585,7 @@ void WorkerPool::WarmCgroupMoves() {
   // On a thread: a cold warm-up waits for a grace period too. The first
   // worker's move, which follows it by a fork, then waits for the rest of
   // it at most, and the moves after it for nothing (cgroups.h, Warm).
-  if (!cgroups_) return;
-  WorkerCgroups* cgroups = cgroups_.get();
-  cgroup_warmers_.emplace_back([cgroups] { cgroups->Warm(); });
+  if (cgroups_) cgroups_->WarmAsync();
 }
 
 void WorkerPool::MoveToCgroup(Worker* w, std::string start_frame) {
@@ -997,10 +998,11 @@ void WorkerPool::OnExit(Worker* w, WorkerProcess::Exit exit) {
   }
   // Everything else it started, wherever it went (its cgroup) — once the
   // zygote has left it (PlaceZygote moves it on as soon as w was forked).
-  if (cgroups_ && zygote_cgroup_ == w->name) {
+  // Draining or stopped, no more forks: the zygote may go with it, and its
+  // move still under way (a whole RCU grace period) is not waited for.
+  if (cgroups_ && zygote_cgroup_ == w->name && !draining_ && !stopping_) {
     ZygotePlaced();
-    // (Draining or stopped: no more forks, and the zygote may go with it.)
-    if (config_.zygote && zygote_cgroup_ == w->name && !draining_ && !stopping_) {
+    if (config_.zygote && zygote_cgroup_ == w->name) {
       DropZygote("it was still in the cgroup of " + w->name + ", which ended");
     }
   }

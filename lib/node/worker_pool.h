@@ -242,7 +242,6 @@ class WorkerPool {
   std::shared_ptr<WorkerCgroups> cgroups_;  // null: no writable cgroup2 here
   // False once the pool is destroyed: for what a cgroup move posted.
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
-  std::vector<std::thread> cgroup_warmers_;  // WarmCgroupMoves: at most two, joined at the end
   // Workers waiting for the zygote (oldest first), and whether it is forking
   // one now: one fork at a time (ForkNext says why).
   std::deque<Worker*> fork_queue_;

@@ -57,10 +57,16 @@ class Zygote {
  public:
   // Starts `python args…` (DriverArgs({"zygote", entry_script})) with `env`
   // in `cwd` ("" = inherit). Returns at once; the check follows (ReadCheck).
+  // With `birthplace` (a cgroup's directory, WorkerCgroups::OpenForBirth;
+  // not taken) it is born in that cgroup, named `birthplace_name`, where
+  // the kernel can (clone3, Linux 5.7): placement() names it and no move
+  // is needed (PlaceIn). A move would wait for an RCU grace period, and it
+  // slowed Python's start by ~2 ms when made during it.
   static Result<std::unique_ptr<Zygote>> Start(const std::string& python,
                                                const std::vector<std::string>& args,
                                                const std::vector<std::string>& env,
-                                               const std::string& cwd);
+                                               const std::string& cwd, int birthplace = -1,
+                                               const std::string& birthplace_name = "");
   // Kills the zygote's group and reaps it. Workers it forked are the
   // agent's children and live on.
   ~Zygote();
@@ -71,8 +77,10 @@ class Zygote {
     std::string stderr_tail;   // and the end of what it wrote to stderr
   };
   // Blocks until the check arrives or `deadline` passes (an error naming
-  // `deadline_name`). Call once, before anything else.
-  Result<Check> ReadCheck(std::chrono::milliseconds deadline, const std::string& deadline_name);
+  // `deadline_name`), or `stop_fd` (when not -1) becomes readable: then an
+  // Interrupted error (StartupSignals). Call once, before anything else.
+  Result<Check> ReadCheck(std::chrono::milliseconds deadline, const std::string& deadline_name,
+                          int stop_fd = -1);
 
   // Sends PREPARE with `start` and the zygote's log descriptors (not taken).
   Status Prepare(const WorkerStart& start, int stdout_fd, int stderr_fd);
@@ -99,7 +107,7 @@ class Zygote {
   // forks is then born (WorkerPool::PlaceZygote says why). A move waits for
   // an RCU grace period; started at once, it ends while Python starts.
   void PlaceIn(std::string cgroup, std::function<bool()> move);
-  // The cgroup PlaceIn named ("" for none).
+  // The cgroup PlaceIn named, or the one it was born in ("" for none).
   const std::string& placement() const { return placement_; }
   // Waits for PlaceIn's move to end: whether the zygote is in that cgroup.
   // Any thread; once.
