@@ -74,6 +74,7 @@ TOTAL_UNKNOWN = (1 << 64) - 1
 
 _U8 = struct.Struct("<B")
 _U32 = struct.Struct("<I")
+_I32 = struct.Struct("i")  # a descriptor in SCM_RIGHTS: a C int, native order
 _U64 = struct.Struct("<Q")
 _RUN_HEAD = struct.Struct("<QIIB")
 _RUN_ITEMS = struct.Struct("<QIBI")  # known_rows, item count, joined, the block's length
@@ -1128,10 +1129,10 @@ def zygote_main(script):
     when forking would not be safe (threads running, CUDA initialised),
     and exits. Then each FORK (stdin, stdout, stderr attached) makes one
     worker, answered with its pid (FORKED) or why not (FORK_FAILED)."""
-    # The C modules, not their Python wrappers (socket, json): the zygote's
-    # start is on every job's critical path, and `socket` alone costs more
-    # than the rest of what it imports here.
-    import array
+    # The C modules, not their Python wrappers (socket, json), and not
+    # `array` (it imports collections: ~2 ms): the zygote's start is on every
+    # job's critical path, and `socket` alone costs more than the rest of
+    # what it imports here.
     import _socket as socket
 
     ctl = socket.socket(fileno=os.dup(0))
@@ -1143,16 +1144,15 @@ def zygote_main(script):
     if not (check.get("ok") and check.get("version_ok") and check.get("defines_run")):
         return 0
     # While the agent sets the job up before PREPARE, which it sends only then.
-    import ctypes  # for the workers' PR_SET_PDEATHSIG (_adopted): imported once, here
-    _PRELOADED["libc"] = ctypes.CDLL(None, use_errno=True)
+    _PRELOADED["pdeathsig"] = _pdeathsig_setter()  # for the workers (_adopted): once, here
 
     def receive():
-        fds = array.array("i")
-        msg, anc, _flags, _addr = ctl.recvmsg(Z_MAX_MESSAGE, socket.CMSG_SPACE(4 * fds.itemsize))
+        fds = []
+        msg, anc, _flags, _addr = ctl.recvmsg(Z_MAX_MESSAGE, socket.CMSG_SPACE(4 * _I32.size))
         for level, kind, data in anc:
             if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
-                fds.frombytes(data[:len(data) - len(data) % fds.itemsize])
-        return msg, list(fds)
+                fds.extend(v for (v,) in _I32.iter_unpack(data[:len(data) - len(data) % 4]))
+        return msg, fds
 
     msg, fds = receive()
     if not msg or msg[0] != Z_PREPARE or len(fds) != 2:
@@ -1310,11 +1310,27 @@ def _adopted():
     """In a forked worker, once START came (the agent sends it only after the
     middle process was reaped, so the agent is our parent now): die with the
     agent, as a spawned worker does (process_group.h NewProcessGroup)."""
-    libc = _PRELOADED.get("libc")
-    if libc is not None:
-        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    pdeathsig = _PRELOADED.get("pdeathsig")
+    if pdeathsig is not None:
+        pdeathsig()
     if os.getppid() != _FORKED["agent"]:
         os._exit(1)  # the agent died before we could tie us to it
+
+
+def _pdeathsig_setter():
+    """A callable that makes this process die with its parent (prctl's
+    PR_SET_PDEATHSIG, SIGKILL). Through _ctypes' dlsym and call_function
+    (0.6 ms to import) rather than ctypes (2-3 ms, on the zygote's way to
+    READY); they are not public, so ctypes where they are missing."""
+    try:
+        import _ctypes
+        prctl = _ctypes.dlsym(_ctypes.dlopen(None), "prctl")
+        call = _ctypes.call_function
+        return lambda: call(prctl, (1, int(signal.SIGKILL)))
+    except (ImportError, AttributeError, OSError):
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        return lambda: libc.prctl(1, int(signal.SIGKILL))
 
 
 def check_tabular_main():

@@ -259,6 +259,46 @@ class LazyImportsTest(unittest.TestCase):
                     """], mode, script)
                 self.assertEqual(out.strip(), "")
 
+    def test_the_zygote_imports_none_of_them_up_to_its_prepare(self):
+        # Its check, then what it readies for the workers while the agent
+        # sets the job up: `array` pulled collections (~2 ms) before the
+        # check, ctypes 2-3 ms after it.
+        script = os.path.join(tempfile.mkdtemp(prefix="zygote-imports-"), "noop_entry.py")
+        self.addCleanup(shutil.rmtree, os.path.dirname(script))
+        with open(script, "w") as f:
+            f.write("def run(mini_batch):\n    return mini_batch\n")
+        out = run_python([self.LOAD, """
+            import socket
+            ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+            os = d["os"]
+            os.dup2(theirs.fileno(), 0)
+            theirs.close()
+            loaded = set(sys.modules)
+            ours.shutdown(socket.SHUT_WR)  # no PREPARE: it returns after its check
+            code = d["zygote_main"](sys.argv[1])
+            check = ours.recv(1 << 16)
+            heavy = ("array", "collections", "ctypes", "logging", "traceback", "enum", "re")
+            print(code, check[:1].hex(), b'"ok": true' in check.replace(b'"ok":true', b'"ok": true'),
+                  callable(d["_PRELOADED"].get("pdeathsig")),
+                  " ".join(m for m in heavy if m in sys.modules and m not in loaded))
+            """], script)
+        self.assertEqual(out.strip(), "0 40 True True")
+
+    def test_the_pdeathsig_setter_works_with_and_without_ctypes_private_calls(self):
+        for without in (False, True):
+            with self.subTest(without_call_function=without):
+                out = run_python([self.LOAD, """
+                    import _ctypes
+                    if sys.argv[1] == "1":
+                        del _ctypes.call_function  # as on a Python without it
+                    d["_pdeathsig_setter"]()()
+                    import ctypes
+                    value = ctypes.c_int()
+                    ctypes.CDLL(None).prctl(2, ctypes.byref(value))  # PR_GET_PDEATHSIG
+                    print(value.value, "ctypes" in d["sys"].modules)
+                    """], "1" if without else "0")
+                self.assertEqual(out.strip(), "9 True")
+
     def test_the_root_handler_comes_with_the_first_import_of_logging(self):
         out = run_python([self.LOAD, """
             import io
