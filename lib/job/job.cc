@@ -30,6 +30,7 @@
 #include "job/node_configs.h"
 #include "job/node_loop.h"
 #include "job/shuffle_processes.h"
+#include "job/stop_signals.h"
 #include "link/role.h"
 #include "link/secret.h"
 #include "link/tcp_link.h"
@@ -38,6 +39,7 @@
 #include "node/python_locator.h"
 #include "node/cgroups.h"
 #include "node/zygote.h"
+#include "report/job_log.h"
 #include "parallelrun/run.h"
 #include "plan/job_plan.h"
 #include "report/progress.h"
@@ -45,6 +47,25 @@
 namespace parallelrun {
 
 namespace {
+
+// Runs `undo` when it goes out of scope, unless disarmed first.
+class Undo {
+ public:
+  explicit Undo(std::function<void()> undo) : undo_(std::move(undo)) {}
+  ~Undo() {
+    if (undo_) undo_();
+  }
+  Undo(const Undo&) = delete;
+  Undo& operator=(const Undo&) = delete;
+  void Disarm() { undo_ = nullptr; }
+
+ private:
+  std::function<void()> undo_;
+};
+
+bool PathExists(const std::string& path) {
+  return access(path.c_str(), F_OK) == 0 || errno != ENOENT;
+}
 
 // Who this process is in the job.
 struct NodeIdentity {
@@ -188,13 +209,13 @@ Result<bool> UseFork(const RunRequest& req, const EnvironmentMap& env) {
 // With the start method fork the zygote makes the check, as the first thing
 // it does: the same Python start then serves it and the workers, and the
 // entry script's imports run while the job sets itself up. `meanwhile` runs
-// while Python starts (before a spawned check): work that is needed later,
-// says nothing and changes nothing, taken off the critical path.
+// while Python starts (before a spawned check): work that is needed later
+// and says nothing, taken off the critical path.
 Status ChooseInterpreter(const JobPlan& plan, const RunRequest& req, const Role& role,
                          bool fork, const std::function<void()>& meanwhile,
                          PythonChoice* choice, Preflight* preflight,
                          std::shared_ptr<Zygote>* zygote,
-                         std::shared_ptr<WorkerCgroups>* cgroups) {
+                         std::shared_ptr<WorkerCgroups>* cgroups, int stop_fd) {
   auto chosen = ChoosePython(req.python, req.environment);
   if (!chosen.ok()) return chosen.status();
   Result<Preflight> pf = Status::Infrastructure("no check");
@@ -227,7 +248,7 @@ Status ChooseInterpreter(const JobPlan& plan, const RunRequest& req, const Role&
     }
     meanwhile();
     pf = CheckEntryScriptInZygote(*chosen, plan.spec.entry_script, zygote->get(),
-                                  req.environment);
+                                  req.environment, stop_fd);
   } else {
     meanwhile();
     pf = CheckEntryScript(*chosen, plan.spec.entry_script, req.environment);
@@ -393,14 +414,115 @@ Status RunJobForSpec(const RunRequest& request, const Spec* spec, FILE* out) {
   Preflight pf;
   std::shared_ptr<WorkerCgroups> cgroups;  // before the zygote, which is in one
   std::shared_ptr<Zygote> zygote;
+  std::string fingerprints;
+
+  // The job dir: a new one for a run, the job's own for a resume — checked
+  // before anything is made, and again under the lock (two jobs may race).
+  std::optional<EarlierJob> earlier;
+  std::string resume_warning;
+  auto check_job_dir = [&](bool locked) -> Status {
+    if (!role.is_master()) return Status::Ok();
+    if (!locked) {
+      // A running job is the first thing to say (its journal is incomplete).
+      Status free = JobDirLock::CheckFree(plan.job_dir);
+      if (!free.ok()) return free;
+    }
+    if (!req.resume) return CheckJobDirIsNew(plan.job_dir);
+    auto read = ReadEarlierJob(plan.job_dir);
+    if (!read.ok()) return read.status();
+    if (!read->has_value()) {
+      return Status::Usage(plan.job_dir + " holds no job to resume: it has no journal");
+    }
+    earlier = std::move(**read);
+    if (earlier->ended && earlier->status_code == 0 && !req.rerun_failed) {
+      return Status::Usage(fmt::format(
+          "job dir {}: the job already succeeded; nothing to resume (add --rerun-failed to run "
+          "its failed mini-batches again)",
+          plan.job_dir));
+    }
+    return CompareFingerprints(earlier->first.fingerprints, fingerprints, req.force,
+                               &resume_warning);
+  };
+  // Its folders, its lock and the journal's first record: claimed.
+  std::optional<JobDirLock> lock;
+  std::unique_ptr<Journal> journal;
+  auto claim = [&]() -> Status {
+    Status fresh = check_job_dir(false);
+    if (!fresh.ok()) return fresh;
+    Status created = CreateJobFolders(plan);
+    if (!created.ok()) return created;
+    if (!role.is_master()) return Status::Ok();
+    auto locked = JobDirLock::Acquire(plan.job_dir);
+    if (!locked.ok()) return locked.status();
+    lock = std::move(*locked);
+    fresh = check_job_dir(true);
+    if (!fresh.ok()) return fresh;
+    auto opened = Journal::Open(JournalPath(plan.job_dir));
+    if (!opened.ok()) return opened.status();
+    journal = std::move(*opened);
+    JournalRunStarted run;
+    run.run = earlier ? static_cast<uint32_t>(earlier->runs + 1) : 1;
+    run.start_time = WallSeconds();
+    run.host = Hostname();
+    run.pid = static_cast<uint32_t>(getpid());
+    run.request = earlier ? earlier->first.request : EncodeRunRequest(req);
+    run.fingerprints = earlier ? earlier->first.fingerprints : fingerprints;
+    // The request goes to the journal before anything else, so that a job
+    // killed at any later moment can be resumed. (Written, not synced: only
+    // a crash of the machine in the next moments could lose it, and then
+    // nothing of the job ran; a sync here would delay every job's start.)
+    journal->Append(run);
+    return journal->Commit();
+  };
+
+  // A new job dir of a master is made while Python starts and checks the
+  // entry script (~2 ms of folders on the critical path otherwise), with its
+  // logs. Should the check — or anything else before the job dir would have
+  // been made — fail, it is removed, with every folder made for it, so that
+  // a mistake leaves nothing behind, as before. A job dir that exists (a
+  // resume, or a folder given with --job-dir) is claimed after the check.
+  bool early = *fork && role.is_master() && !req.dry_run && !req.resume &&
+               !PathExists(plan.job_dir);
+  // A stop signal in that time (Ctrl-C, a closed terminal) stops the start
+  // and removes the job dir: nothing ran. The job's loop takes them later.
+  std::optional<StartupSignals> startup_signals;
+  if (early) startup_signals.emplace();
+  auto stopped_at_start = [&]() -> Status {
+    int signo = startup_signals ? startup_signals->received() : 0;
+    if (signo == 0) return Status::Ok();
+    return Status::Interrupted(fmt::format(
+        "interrupted by {} while the job started; nothing ran, and the job dir {} was removed",
+        StopSignalName(signo), plan.job_dir));
+  };
+  std::vector<std::string> missing = early ? MissingJobFolders(plan) : std::vector<std::string>{};
+  Status early_claim;
+  std::unique_ptr<JobLog> early_log;
+  Undo undo([&] {
+    if (!early) return;
+    early_log.reset();
+    journal.reset();
+    // The job dir is ours only if we hold its lock: another job racing for
+    // the same new folder may hold it instead.
+    RemoveMadeFolders(missing, lock ? plan.job_dir : "");
+    lock.reset();
+  });
   // The journal's fingerprints read the spec and the entry script and hash
   // them; the first hash initialises OpenSSL (milliseconds): while Python starts.
-  std::string fingerprints;
   auto meanwhile = [&] {
     if (role.is_master() && !req.dry_run) fingerprints = Fingerprints(plan);
+    if (!early) return;
+    early_claim = claim();
+    if (!early_claim.ok()) return;
+    auto log = JobLog::Open(plan.job_dir, 1, plan.input_names, 0);
+    if (log.ok()) {
+      early_log = std::move(*log);
+    } else {
+      early_claim = log.status();
+    }
   };
   Status python = ChooseInterpreter(plan, req, role, *fork, meanwhile, &choice, &pf, &zygote,
-                                    &cgroups);
+                                    &cgroups, startup_signals ? startup_signals->fd() : -1);
+  if (Status stopped = stopped_at_start(); !stopped.ok()) return stopped;
   if (!python.ok()) return python;
 
   Progress::Mode mode;
@@ -453,66 +575,19 @@ Status RunJobForSpec(const RunRequest& request, const Spec* spec, FILE* out) {
     return PrintDryRun(plan, text, req.plan_out ? req.plan_out : out);
   }
 
-  // The job dir: a new one for a run, the job's own for a resume — checked
-  // before anything is made, and again under the lock (two jobs may race).
-  std::optional<EarlierJob> earlier;
-  std::string resume_warning;
-  auto check_job_dir = [&](bool locked) -> Status {
-    if (!role.is_master()) return Status::Ok();
-    if (!locked) {
-      // A running job is the first thing to say (its journal is incomplete).
-      Status free = JobDirLock::CheckFree(plan.job_dir);
-      if (!free.ok()) return free;
-    }
-    if (!req.resume) return CheckJobDirIsNew(plan.job_dir);
-    auto read = ReadEarlierJob(plan.job_dir);
-    if (!read.ok()) return read.status();
-    if (!read->has_value()) {
-      return Status::Usage(plan.job_dir + " holds no job to resume: it has no journal");
-    }
-    earlier = std::move(**read);
-    if (earlier->ended && earlier->status_code == 0 && !req.rerun_failed) {
-      return Status::Usage(fmt::format(
-          "job dir {}: the job already succeeded; nothing to resume (add --rerun-failed to run "
-          "its failed mini-batches again)",
-          plan.job_dir));
-    }
-    return CompareFingerprints(earlier->first.fingerprints, fingerprints, req.force,
-                               &resume_warning);
-  };
-  Status fresh = check_job_dir(false);
-  if (!fresh.ok()) return fresh;
-  Status created = CreateJobFolders(plan);
-  if (!created.ok()) return created;
-  std::optional<JobDirLock> lock;
-  std::unique_ptr<Journal> journal;
-  if (role.is_master()) {
-    auto locked = JobDirLock::Acquire(plan.job_dir);
-    if (!locked.ok()) return locked.status();
-    lock = std::move(*locked);
-    fresh = check_job_dir(true);
-    if (!fresh.ok()) return fresh;
-    if (!resume_warning.empty()) progress.Say("warning: " + resume_warning);
-    auto opened = Journal::Open(JournalPath(plan.job_dir));
-    if (!opened.ok()) return opened.status();
-    journal = std::move(*opened);
-    // The request goes to disk before anything else, so that a job killed
-    // at any later moment can be resumed.
-    JournalRunStarted run;
-    run.run = earlier ? static_cast<uint32_t>(earlier->runs + 1) : 1;
-    run.start_time = WallSeconds();
-    run.host = Hostname();
-    run.pid = static_cast<uint32_t>(getpid());
-    run.request = earlier ? earlier->first.request : EncodeRunRequest(req);
-    run.fingerprints = earlier ? earlier->first.fingerprints : fingerprints;
-    // The request goes to the journal before anything else, so that a job
-    // killed at any later moment can be resumed. (Written, not synced: only
-    // a crash of the machine in the next moments could lose it, and then
-    // nothing of the job ran; a sync here would delay every job's start.)
-    journal->Append(run);
-    Status s = journal->Commit();
-    if (!s.ok()) return s;
+  // The job dir, made while Python started (early) or now.
+  if (early) {
+    if (!early_claim.ok()) return early_claim;  // undone
+  } else {
+    Status claimed = claim();
+    if (!claimed.ok()) return claimed;
   }
+  if (Status stopped = stopped_at_start(); !stopped.ok()) return stopped;
+  undo.Disarm();
+  // From here a stop signal stops the job as it runs (NodeLoop), which says
+  // how to continue it. (Between these two lines, it ends the process.)
+  startup_signals.reset();
+  if (!resume_warning.empty()) progress.Say("warning: " + resume_warning);
   // The job dir is this job's from here on (a caller that named none learns it).
   if (req.job_dir_out) *req.job_dir_out = plan.job_dir;
   if (role.multi_node()) {
@@ -567,7 +642,7 @@ Status RunJobForSpec(const RunRequest& request, const Spec* spec, FILE* out) {
                         &progress, out);
   }
   return RunMasterNode(loop, role, node.secret, link, mc, std::move(wc), plan, argv, &progress,
-                       out);
+                       out, nullptr, std::move(early_log));
 }
 
 Status ResumeJob(const std::string& job_dir, const RunRequest& options, FILE* out) {

@@ -27,11 +27,14 @@ namespace parallelrun {
 Status RunMasterNode(NodeLoop& loop, const Role& role, const JobSecret& secret,
                      const TcpLinkOptions& link, const Master::Config& mc,
                      WorkerPool::Config wc, const JobPlan& plan, const std::string& argv,
-                     Progress* progress, FILE* out, const MasterTakeover* takeover) {
+                     Progress* progress, FILE* out, const MasterTakeover* takeover,
+                     std::unique_ptr<JobLog> log) {
   boost::asio::io_context& io = loop.io();
-  auto log_or = JobLog::Open(plan.job_dir, 1, plan.input_names, takeover ? takeover->round : 0);
-  if (!log_or.ok()) return log_or.status();
-  std::unique_ptr<JobLog> log = std::move(log_or.value());
+  if (!log) {
+    auto log_or = JobLog::Open(plan.job_dir, 1, plan.input_names, takeover ? takeover->round : 0);
+    if (!log_or.ok()) return log_or.status();
+    log = std::move(log_or.value());
+  }
   // The first line says who this process is and why (DESIGN.md §6).
   log->Master("INFO", role.explanation);
   if (role.multi_node()) log->Master(secret.weak ? "WARNING" : "INFO", secret.Describe());

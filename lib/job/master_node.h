@@ -5,6 +5,7 @@
 
 #include <cstdio>
 #include <functional>
+#include <memory>
 #include <string>
 
 #include "job/node_loop.h"
@@ -14,6 +15,7 @@
 #include "master/master.h"
 #include "node/worker_pool.h"
 #include "plan/job_plan.h"
+#include "report/job_log.h"
 #include "report/progress.h"
 
 namespace parallelrun {
@@ -32,11 +34,13 @@ struct MasterTakeover {
 // summary (to `progress`, and the error report to `out`). `argv` is the
 // entry script's arguments as one shell-quoted string with a leading space.
 // `takeover`: this node takes over from a lost master (null: the first).
-// Returns the job's outcome.
+// `log`: the job's logs when the caller opened them (JobLog::Open of round
+// 0), else null. Returns the job's outcome.
 Status RunMasterNode(NodeLoop& loop, const Role& role, const JobSecret& secret,
                      const TcpLinkOptions& link, const Master::Config& mc,
                      WorkerPool::Config wc, const JobPlan& plan, const std::string& argv,
-                     Progress* progress, FILE* out, const MasterTakeover* takeover = nullptr);
+                     Progress* progress, FILE* out, const MasterTakeover* takeover = nullptr,
+                     std::unique_ptr<JobLog> log = nullptr);
 
 }  // namespace parallelrun
 

@@ -5,18 +5,6 @@
 
 namespace parallelrun {
 
-namespace {
-
-const char* SignalName(int signo) {
-  switch (signo) {
-    case SIGTERM: return "SIGTERM";
-    case SIGHUP: return "SIGHUP";
-    default: return "SIGINT";
-  }
-}
-
-}  // namespace
-
 // A closed terminal or ssh session (SIGHUP) stops the job as SIGTERM does.
 NodeLoop::NodeLoop() : signals_(io_, SIGINT, SIGTERM, SIGHUP) {
   // Workers write to pipes that may close under them; never die of SIGPIPE.
@@ -34,7 +22,7 @@ void NodeLoop::Wait() {
     // A signal sent to the whole process group arrives more than once; those
     // repeats are the same request (stop_signals.h).
     int interrupts = stops_.Add(StopSignals::Clock::now());
-    if (interrupts > 0) on_interrupt_(interrupts > 1, SignalName(signo));
+    if (interrupts > 0) on_interrupt_(interrupts > 1, StopSignalName(signo));
     Wait();
   });
 }

@@ -9,7 +9,10 @@
 #ifndef PARALLELRUN_JOB_STOP_SIGNALS_H_
 #define PARALLELRUN_JOB_STOP_SIGNALS_H_
 
+#include <signal.h>
+
 #include <chrono>
+#include <string>
 
 namespace parallelrun {
 
@@ -29,6 +32,31 @@ class StopSignals {
   int count_ = 0;
   Clock::time_point last_counted_;
 };
+
+// SIGINT, SIGTERM and SIGHUP while a job starts, before its loop watches
+// them (NodeLoop): recorded instead of fatal, so that the start-up can undo
+// what it made (a job dir made while Python starts) and say so. The first
+// one counts; fd() becomes readable then, whichever thread took it. One at a
+// time; the destructor puts the previous actions back.
+class StartupSignals {
+ public:
+  StartupSignals();
+  ~StartupSignals();
+  StartupSignals(const StartupSignals&) = delete;
+  StartupSignals& operator=(const StartupSignals&) = delete;
+  // Readable once a signal came (poll it with what start-up waits for).
+  int fd() const { return read_fd_; }
+  // The first signal that came, or 0.
+  int received() const;
+
+ private:
+  int read_fd_ = -1;
+  int write_fd_ = -1;
+  struct sigaction old_[3];
+};
+
+// "SIGINT", "SIGTERM", "SIGHUP", else "signal N".
+std::string StopSignalName(int signo);
 
 }  // namespace parallelrun
 

@@ -256,13 +256,15 @@ Result<Preflight> CheckEntryScript(const PythonChoice& python, const std::string
 
 Result<Preflight> CheckEntryScriptInZygote(const PythonChoice& python,
                                            const std::string& entry_script, Zygote* zygote,
-                                           const std::vector<std::string>& env) {
+                                           const std::vector<std::string>& env, int stop_fd) {
   auto check = zygote->ReadCheck(
       PreflightDeadline(env),
       fmt::format("the deadline of the pre-flight check, which starts Python and reads and "
                   "parses entry script {} without running it: the interpreter's start or "
                   "reading the script hung (PARALLELRUN_PREFLIGHT_TIMEOUT)",
-                  entry_script));
+                  entry_script),
+      stop_fd);
+  if (!check.ok() && check.status().code() == Status::Code::kInterrupted) return check.status();
   if (!check.ok()) return check.status().WithContext(fmt::format("Python from {}", python.source));
   return ReadEntryScriptCheck(python, entry_script, check->json.empty() ? check->exit_code : 0,
                               check->json, check->stderr_tail);

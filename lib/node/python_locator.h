@@ -37,10 +37,12 @@ Result<Preflight> CheckEntryScript(const PythonChoice& python, const std::string
 
 class Zygote;
 // The same check, made by the zygote of the start method fork (node/zygote.h)
-// as the first thing it does, so that its Python start serves both.
+// as the first thing it does, so that its Python start serves both. An
+// Interrupted error once `stop_fd` (when not -1) is readable (Zygote::ReadCheck).
 Result<Preflight> CheckEntryScriptInZygote(const PythonChoice& python,
                                            const std::string& entry_script, Zygote* zygote,
-                                           const std::vector<std::string>& env);
+                                           const std::vector<std::string>& env,
+                                           int stop_fd = -1);
 // Reads the check's JSON `out` (from a process that exited with `code` and
 // wrote `err` to stderr) into a Preflight or the error it reports.
 Result<Preflight> ReadEntryScriptCheck(const PythonChoice& python, const std::string& entry_script,

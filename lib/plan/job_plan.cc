@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <filesystem>
 #include <set>
 
 #include <fmt/format.h>
@@ -723,6 +724,43 @@ Result<JobPlan> MakeJobPlanForSpec(const RunRequest& req, Spec spec, PlanCheck* 
   return finish();
 }
 
+namespace {
+
+// What CreateJobFolders makes (the model folder is in the job dir), each
+// with what it is for its errors.
+std::vector<std::pair<std::string, std::string>> JobFolders(const JobPlan& plan) {
+  std::vector<std::pair<std::string, std::string>> folders;
+  for (const auto& [name, dir] : plan.output_dirs) folders.emplace_back(dir, "output " + name);
+  folders.emplace_back(plan.job_dir, "job dir");
+  if (plan.append_row) folders.emplace_back(plan.append_row->parts_dir, "append_row parts folder");
+  return folders;
+}
+
+}  // namespace
+
+std::vector<std::string> MissingJobFolders(const JobPlan& plan) {
+  std::vector<std::string> missing;
+  for (const auto& [dir, what] : JobFolders(plan)) {
+    std::string cur = dir;
+    while (cur.size() > 1 && access(cur.c_str(), F_OK) != 0 && errno == ENOENT) {
+      if (std::find(missing.begin(), missing.end(), cur) == missing.end()) missing.push_back(cur);
+      size_t slash = cur.find_last_of('/');
+      if (slash == std::string::npos || slash == 0) break;
+      cur.resize(slash);
+    }
+  }
+  // Deepest first: a folder before its parent.
+  std::stable_sort(missing.begin(), missing.end(),
+                   [](const std::string& a, const std::string& b) { return a.size() > b.size(); });
+  return missing;
+}
+
+void RemoveMadeFolders(const std::vector<std::string>& missing, const std::string& job_dir) {
+  std::error_code ec;
+  if (!job_dir.empty()) std::filesystem::remove_all(job_dir, ec);
+  for (const auto& dir : missing) rmdir(dir.c_str());
+}
+
 Status CreateJobFolders(const JobPlan& plan) {
   // Check every folder before creating any, so that a usage error leaves
   // nothing behind: the deepest existing ancestor must be a writable folder.
@@ -750,10 +788,7 @@ Status CreateJobFolders(const JobPlan& plan) {
     }
     return Status::Ok();
   };
-  std::vector<std::pair<std::string, std::string>> folders;
-  for (const auto& [name, dir] : plan.output_dirs) folders.emplace_back(dir, "output " + name);
-  folders.emplace_back(plan.job_dir, "job dir");
-  if (plan.append_row) folders.emplace_back(plan.append_row->parts_dir, "append_row parts folder");
+  std::vector<std::pair<std::string, std::string>> folders = JobFolders(plan);
   for (const auto& [dir, what] : folders) {
     Status s = check(dir, what);
     if (!s.ok()) return s;

@@ -82,6 +82,14 @@ Result<JobPlan> MakeJobPlanForSpec(const RunRequest& request, Spec spec,
 // parts folder), after checking that every one of them can be created (a
 // usage error leaves nothing behind).
 Status CreateJobFolders(const JobPlan& plan);
+// The folders CreateJobFolders would make that do not exist now (each
+// missing ancestor too), deepest first: what undoes it (RemoveMadeFolders).
+std::vector<std::string> MissingJobFolders(const JobPlan& plan);
+// Undoes CreateJobFolders, given MissingJobFolders from before it: removes
+// `job_dir` with all it holds (when not "": the caller's own, locked), then
+// each folder of `missing` that is empty — one that is not (another job
+// made something there meanwhile) stays, with its ancestors.
+void RemoveMadeFolders(const std::vector<std::string>& missing, const std::string& job_dir);
 
 
 // A new folder <cwd>/parallelrun-jobs/<name>-<yyyymmdd-hhmmss>[-n] (the name

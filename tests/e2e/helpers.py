@@ -201,6 +201,16 @@ class E2ETestCase(unittest.TestCase):
         not_started = re.findall(r"\|(process\d+) is not started: no work is left", main)
         return sorted(started), sorted(not_started)
 
+    def job_loop_runs(self, job_dir, node=0):
+        """Whether the job's loop runs (it takes stop signals from then on): a
+        worker was started. Not the job dir's folders: a new job dir is made
+        while Python starts, and a stop signal then undoes the start."""
+        main = pathlib.Path(job_dir) / "logs" / "sys" / "node" / str(node) / "_main.txt"
+        try:
+            return re.search(r"\|process\d+ started \(pid", main.read_text()) is not None
+        except FileNotFoundError:
+            return False
+
     def recorded_paths(self, out_dir):
         """{process file name: [byte paths]} written by scripts/record_paths.py."""
         recorded = {}

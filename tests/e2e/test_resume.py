@@ -141,9 +141,7 @@ class InterruptAndResumeTest(ResumeCase):
         self.make_items(30)
         job, out = self.tmp / "job", self.tmp / "out"
         proc = self.start(self.args(job, out), env={"ITEM_SECONDS": "0.1"})
-        # The report exists once the job's loop, which takes the signals, runs.
-        self.wait_until(lambda: (job / "logs" / "sys" / "job_report").exists(), "the job's start",
-                        alive=[proc])
+        self.wait_until(lambda: self.job_loop_runs(job), "the job's start", alive=[proc])
         proc.send_signal(signal.SIGHUP)
         code, _, err = self.finish(proc)
         self.assertEqual(code, 130, err)
@@ -152,6 +150,54 @@ class InterruptAndResumeTest(ResumeCase):
         run = self.run_parallelrun("resume", job, "--progress", "none", env=self.env)
         self.assertExit(run, 0)
         self.assertWholeJob(job, 10, 30)
+
+
+class StopWhileStartingTest(ResumeCase):
+    """A new job dir is made while Python starts and checks the entry script
+    (issue 13): a stop signal in that time undoes it, as if the job had
+    never started — no job dir, no parent folder it made, no output folder."""
+
+    def slow_python(self):
+        wrapper = self.tmp / "slow-python"
+        wrapper.write_text('#!/bin/sh\nsleep 60\nexec %s "$@"\n' % PYTHON)
+        wrapper.chmod(0o755)
+        return wrapper
+
+    def test_a_stop_signal_while_python_starts_removes_what_the_start_made(self):
+        self.make_items(6)
+        for signo in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            with self.subTest(signal=signo.name):
+                job = self.tmp / ("jobs-" + signo.name) / "job"
+                out = self.tmp / ("out-" + signo.name) / "result"
+                started = time.monotonic()
+                proc = self.start(self.args(job, out), env={"PARALLELRUN_PYTHON": str(self.slow_python())})
+                # The journal is written while Python starts (here: sleeps).
+                self.wait_until(lambda: (job / "journal").exists(), "the new job dir's journal",
+                                alive=[proc])
+                proc.send_signal(signo)
+                code, _, err = self.finish(proc)
+                self.assertEqual(code, 130, err)
+                self.assertIn("interrupted by %s while the job started; nothing ran, and the job "
+                              "dir %s was removed" % (signo.name, job), err)
+                self.assertFalse(job.parent.exists(), list(job.parent.rglob("*"))
+                                 if job.parent.exists() else "")
+                self.assertFalse(out.parent.exists())
+                # The zygote (here the wrapper's sleep) went with it.
+                self.assertLess(time.monotonic() - started, 30)
+
+    def test_a_stop_signal_while_python_starts_leaves_an_existing_parent_alone(self):
+        self.make_items(6)
+        parent = self.tmp / "jobs"
+        parent.mkdir()
+        (parent / "other-job").mkdir()
+        job, out = parent / "job", self.tmp / "out"
+        proc = self.start(self.args(job, out), env={"PARALLELRUN_PYTHON": str(self.slow_python())})
+        self.wait_until(lambda: (job / "journal").exists(), "the new job dir's journal",
+                        alive=[proc])
+        proc.send_signal(signal.SIGINT)
+        code, _, err = self.finish(proc)
+        self.assertEqual(code, 130, err)
+        self.assertEqual(sorted(p.name for p in parent.iterdir()), ["other-job"])
 
 
 class KillAtRandomMomentsTest(ResumeCase):
@@ -270,9 +316,7 @@ class JobDirTest(ResumeCase):
         self.make_items(30)
         job, out = self.tmp / "job", self.tmp / "out"
         proc = self.start(self.args(job, out), env={"ITEM_SECONDS": "0.05"})
-        # The report exists once the job's loop, which takes the signals, runs.
-        self.wait_until(lambda: (job / "logs" / "sys" / "job_report").exists(), "the job's start",
-                        alive=[proc])
+        self.wait_until(lambda: self.job_loop_runs(job), "the job's start", alive=[proc])
         proc.send_signal(signal.SIGTERM)
         code, _, err = self.finish(proc)
         self.assertEqual(code, 130, err)
