@@ -13,8 +13,12 @@ namespace {
 constexpr int kStartupSignals[3] = {SIGINT, SIGTERM, SIGHUP};
 std::atomic<int> g_startup_signal{0};
 std::atomic<int> g_startup_pipe{-1};
+std::atomic<pid_t> g_startup_owner{0};
 
 void OnStartupSignal(int signo) {
+  // A child between its fork and its exec (the zygote's start) has this
+  // handler too: its signals are not the job's.
+  if (getpid() != g_startup_owner.load()) return;
   int none = 0;
   g_startup_signal.compare_exchange_strong(none, signo);
   int fd = g_startup_pipe.load();
@@ -36,6 +40,7 @@ StartupSignals::StartupSignals() {
   }
   g_startup_signal = 0;
   g_startup_pipe = write_fd_;
+  g_startup_owner = getpid();
   struct sigaction sa = {};
   sa.sa_handler = OnStartupSignal;
   sigemptyset(&sa.sa_mask);
