@@ -22,7 +22,9 @@ namespace parallelrun {
 
 namespace {
 
-constexpr size_t kTraceBlock = 1 << 20;
+// Written in blocks of this size: the same pages again and again (a larger
+// block's first touch of each page is a page fault).
+constexpr size_t kTraceBlock = 64 << 10;
 
 // Each attempt once: the trace's events in the order of the rows.
 using EachAttempt = std::function<Status(const std::function<void(const AttemptView&)>&)>;
