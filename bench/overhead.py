@@ -23,6 +23,9 @@ from each job's logs/sys/job_report/processed_mini-batches.csv:
               same for a job over a single file (start-up and shutdown). The
               clock tick is 10 ms, so this is coarse, but it does not grow when
               other processes compete for the cores, as the wall-clock figures do.
+              parallelrun's share is split into the lister's (its helper thread's
+              CPU, from the master log's "Listed ... (the lister's CPU: C s)") and
+              the rest: the event loop that dispatches, records and reports.
 
 Prints the median over the runs of each figure, in microseconds.
 
@@ -31,6 +34,7 @@ Prints the median over the runs of each figure, in microseconds.
 """
 import argparse
 import csv
+import re
 import datetime
 import os
 import shutil
@@ -44,7 +48,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 PY = "/usr/bin/python3"
 PEERS = "/work/shared/bench/peers.py"
-TARGET_US = 50.0
+TARGET_US = 20.0  # issue 13: <= 20 us per mini-batch at 1 and 10 files
 
 
 def parse_time(s):
@@ -122,12 +126,19 @@ def run_job(exe, data, mb, workers, job_root, extra=()):
     return job, wall, own, children
 
 
+def lister_cpu(job_dir):
+    """The lister thread's CPU seconds, from the master log (0 if absent)."""
+    with open(os.path.join(job_dir, "logs", "sys", "master_role.0.txt"), errors="replace") as f:
+        m = re.search(r"the lister's CPU: ([0-9.]+) s", f.read())
+    return float(m.group(1)) if m else 0.0
+
+
 def run_once(exe, data, mb, workers):
     tmp = tempfile.mkdtemp(prefix="prbench-overhead-")
     try:
         job, wall, own, children = run_job(exe, data, mb, workers, tmp)
         f = figures(read_report(job), workers)
-        f.update(wall_s=wall, cpu_own_s=own, cpu_children_s=children)
+        f.update(wall_s=wall, cpu_own_s=own, cpu_children_s=children, cpu_lister_s=lister_cpu(job))
         return f
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -173,9 +184,10 @@ def main():
         n = runs[0]["batches"]
         own = statistics.median(r["cpu_own_s"] for r in runs)
         children = statistics.median(r["cpu_children_s"] for r in runs)
-        cpu_lines.append("%-4d %7d %13.2f %13.2f %13.1f %13.1f %13.1f" % (
-            mb, n, own, children, (own - base_own) / n * 1e6,
-            (children - base_children) / n * 1e6,
+        lister = statistics.median(r["cpu_lister_s"] for r in runs)
+        cpu_lines.append("%-4d %7d %13.2f %13.2f %13.1f %13.1f %13.1f %13.1f %13.1f" % (
+            mb, n, own, children, (own - base_own) / n * 1e6, lister / n * 1e6,
+            (own - base_own - lister) / n * 1e6, (children - base_children) / n * 1e6,
             (own - base_own + children - base_children) / n * 1e6))
         med = {k: statistics.median(r[k] for r in runs)
                for k in ("wall_s", "span_s", "overhead_us", "amortized_us", "windowed_us",
@@ -184,13 +196,14 @@ def main():
               (mb, runs[0]["batches"], med["wall_s"], med["span_s"], med["overhead_us"],
                med["amortized_us"], med["windowed_us"], med["gap_us"], med["gap_mean_us"],
                med["gap_p99_us"], med["mean_run_us"],
-               "met" if med["overhead_us"] < TARGET_US else "NOT MET",
+               "met" if med["overhead_us"] <= TARGET_US else "NOT MET",
                " ".join("%.1f" % r["overhead_us"] for r in runs)))
         print("     mini-batches per worker in each run: %s" % ", ".join(r["share"] for r in runs))
     print()
     print("CPU time (median of the runs; per mini-batch: less a one-file job)")
-    print("%-4s %7s %13s %13s %13s %13s %13s" % ("mb", "batches", "parallelrun s", "workers s",
-                                                  "pr us/batch", "wk us/batch", "all us/batch"))
+    print("%-4s %7s %13s %13s %13s %13s %13s %13s %13s" % (
+        "mb", "batches", "parallelrun s", "workers s", "pr us/batch", "lister us/b", "loop us/b",
+        "wk us/batch", "all us/batch"))
     for line in cpu_lines:
         print(line)
     print("load average after: %s" % " ".join("%.2f" % x for x in os.getloadavg()))

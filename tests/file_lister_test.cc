@@ -330,6 +330,20 @@ TEST_CASE("a folder larger than sort_limit is streamed, each file once", "[file_
   CHECK(ListAll(dir.path(), options) == items);
 }
 
+TEST_CASE("the helper thread's CPU time is known once listing is done, within its wall time",
+          "[file_lister]") {
+  TempDir dir("file_lister_test");
+  for (int i = 0; i < 300; ++i) MakeFile(dir.path() + "/" + Numbered(i));
+  Notifications notifications;
+  auto started = Clock::now();
+  FileLister lister(dir.path(), {}, notifications.Callback());
+  CHECK(TakeAll(lister, notifications).size() == 300);
+  double wall = std::chrono::duration<double>(Clock::now() - started).count();
+  REQUIRE(lister.listing_done());
+  CHECK(lister.cpu_seconds() > 0);
+  CHECK(lister.cpu_seconds() <= wall);
+}
+
 TEST_CASE("the destructor returns promptly while the helper waits on a full buffer",
           "[file_lister]") {
   TempDir dir("file_lister_test");

@@ -78,5 +78,61 @@ TEST_CASE("JobLog: a row's fields are those of IsoTime and the row's format, wha
   }
 }
 
+TEST_CASE("JobLog: the Mini-batch Detail field is the mini-batch's JSON, CSV-quoted, whatever "
+          "its items and input name hold",
+          "[job_log]") {
+  TempDir dir("job_log_detail_test");
+  std::string job = dir.path() + "/job";
+  std::vector<std::string> inputs = {"data", "in\"put,2\\"};
+  auto opened = JobLog::Open(job, 1, inputs);
+  REQUIRE(opened.ok());
+  std::unique_ptr<JobLog> log = std::move(opened.value());
+  std::vector<std::vector<std::string>> batches = {
+      {"/data/a.png", "/data/b c,d.png"},
+      {},
+      {""},
+      {"/data/quote\"d.txt", "/data/back\\slash", "/data/new\nline\r", "/data/tab\tx"},
+      {std::string("/data/\x01ctl\x7f", 14), "/data/caf\xc3\xa9.txt", "/data/bad\xff.txt"},
+      {"\"\"", "a\"b\"c"},
+  };
+  // What the column held when it was built as a JSON text first and then
+  // quoted whole: the functions of base/text.h, composed.
+  std::vector<std::string> expected;
+  for (size_t i = 0; i < batches.size(); i++) {
+    MiniBatch batch;
+    batch.id = 1000000007ull * i;
+    batch.input = static_cast<uint32_t>(i % 2);
+    batch.items = batches[i];
+    AttemptResult r;
+    r.id = batch.id;
+    r.attempt = 1;
+    r.process = "process000";
+    r.total = r.succeeded = batch.items.size();
+    log->Attempt(r, batch);
+    std::string json = "{\"input\":";
+    AppendJsonString(inputs[batch.input], &json);
+    json += ",\"items\":[";
+    for (size_t k = 0; k < batch.items.size(); k++) {
+      if (k > 0) json += ",";
+      AppendJsonPrintable(batch.items[k], &json);
+    }
+    json += "],\"mini_batch_id\":" + std::to_string(batch.id) + "}";
+    std::string field;
+    AppendCsvQuoted(json, &field);
+    expected.push_back(field + ",0");
+  }
+  REQUIRE(log->Flush().ok());
+  std::ifstream in(ProcessedMiniBatchesCsv(job));
+  std::string line;
+  std::getline(in, line);  // the header
+  for (size_t i = 0; i < expected.size(); i++) {
+    REQUIRE(std::getline(in, line));
+    INFO("mini-batch " << i);
+    REQUIRE(line.size() >= expected[i].size());
+    CHECK(line.substr(line.size() - expected[i].size()) == expected[i]);
+  }
+  CHECK_FALSE(std::getline(in, line));
+}
+
 }  // namespace
 }  // namespace parallelrun

@@ -22,8 +22,7 @@ class FileBatches : public InputSource {
   End Summary() const override {
     End end;
     end.files = listing_.listed();
-    end.info.push_back(fmt::format("Listed {} files of {} in {:.3f} seconds.", end.files,
-                                   Describe(plan_), SecondsSince(started_)));
+    end.info.push_back(listing_.ListedLine(started_) + ".");
     if (end.files == 0) {
       end.warnings.push_back(fmt::format("Input {} ({}) has no files.", plan_.name, plan_.path));
     }

@@ -270,12 +270,20 @@ void FileLister::Run() {
     // Only allocation can throw here; end the listing rather than the process.
     AddError(root_ + ": listing stopped: " + e.what());
   }
+  timespec cpu{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu);
   {
     std::lock_guard<std::mutex> lock(mutex_);
     done_ = true;
+    cpu_seconds_ = static_cast<double>(cpu.tv_sec) + static_cast<double>(cpu.tv_nsec) * 1e-9;
     if (stop_) return;
   }
   notify_();
+}
+
+double FileLister::cpu_seconds() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return cpu_seconds_;
 }
 
 bool FileLister::Publish(std::vector<std::string>* batch) {

@@ -104,6 +104,8 @@ class FileLister {
   // The folders of Options::exclude met while listing, as listed paths
   // ("root/out"), in the order met.
   std::vector<std::string> excluded() const;
+  // The helper thread's CPU time (user and system), once listing_done().
+  double cpu_seconds() const;
 
   static constexpr size_t kMaxErrors = 1000;
 
@@ -136,6 +138,7 @@ class FileLister {
   std::vector<std::string> errors_;   // guarded by mutex_
   uint64_t error_count_ = 0;          // guarded by mutex_
   std::vector<std::string> excluded_; // guarded by mutex_
+  double cpu_seconds_ = 0;            // guarded by mutex_; set when done_
   // Written under mutex_; the helper also reads them without it, as hints.
   std::atomic<bool> stop_{false};
   std::atomic<bool> consumer_starved_{true};

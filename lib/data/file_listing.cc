@@ -74,6 +74,15 @@ uint64_t FileListing::listed() const {
   return lister_ ? lister_->listed() : static_cast<CountingSource*>(items_.get())->taken();
 }
 
+std::string FileListing::ListedLine(SteadyClock::time_point started) const {
+  std::string line = fmt::format("Listed {} files of {} in {:.3f} seconds", listed(), described_,
+                                 SecondsSince(started));
+  if (lister_ && lister_->listing_done()) {
+    line += fmt::format(" (the lister's CPU: {:.3f} s)", lister_->cpu_seconds());
+  }
+  return line;
+}
+
 void FileListing::AddExcluded(InputSource::End* end) const {
   std::string warning =
       ExcludedWarning(described_, lister_ ? lister_->excluded() : path_lister_->excluded());

@@ -35,6 +35,9 @@ class FileListing {
   ~FileListing();
   ItemSource& items() { return *items_; }
   uint64_t listed() const;
+  // "Listed N files of <input> in T seconds", with " (the lister's CPU: C s)"
+  // when a folder was walked: the line the master logs when listing ends.
+  std::string ListedLine(SteadyClock::time_point started) const;
   void AddErrors(InputSource::End* end) const;
   // The warning that folders of plan.exclude were left out, if any were met.
   void AddExcluded(InputSource::End* end) const;

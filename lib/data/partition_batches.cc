@@ -66,8 +66,7 @@ class PartitionBatches : public InputSource {
     End end;
     end.files = listing_.listed();
     end.info.push_back(fmt::format(
-        "Listed {} files of {} in {:.3f} seconds: {} partitions by {}{}.", end.files,
-        Describe(plan_), SecondsSince(started_), made_, KeyList(),
+        "{}: {} partitions by {}{}.", listing_.ListedLine(started_), made_, KeyList(),
         partitioner_.spilled_groups() ? fmt::format(" ({} groups were spilled to disk)",
                                                     partitioner_.spilled_groups())
                                       : ""));

@@ -48,12 +48,9 @@ void EncodeJournalRecordTo(const JournalRecord& record, WireWriter* out) {
           w.U32(m.pid);
           w.Bytes(m.request);
           w.Bytes(m.fingerprints);
-        } else if constexpr (std::is_same_v<T, MiniBatch>) {
-          w.U8(kBatch);
-          EncodeMiniBatch(m, 0, &w);
-        } else if constexpr (std::is_same_v<T, AttemptResult>) {
-          w.U8(kAttempt);
-          EncodeAttemptResult(m, &w);
+        } else if constexpr (std::is_same_v<T, MiniBatch> ||
+                             std::is_same_v<T, AttemptResult>) {
+          EncodeJournalRecordTo(m, &w);
         } else if constexpr (std::is_same_v<T, JournalAccepted>) {
           w.U8(kAccepted);
           w.U64(m.id);
@@ -85,6 +82,16 @@ void EncodeJournalRecordTo(const JournalRecord& record, WireWriter* out) {
         }
       },
       record);
+}
+
+void EncodeJournalRecordTo(const MiniBatch& batch, WireWriter* out) {
+  out->U8(kBatch);
+  EncodeMiniBatch(batch, 0, out);
+}
+
+void EncodeJournalRecordTo(const AttemptResult& result, WireWriter* out) {
+  out->U8(kAttempt);
+  EncodeAttemptResult(result, out);
 }
 
 bool DecodeJournalRecord(std::string_view body, JournalRecord* out, std::string* why) {
@@ -292,17 +299,26 @@ Result<std::unique_ptr<Journal>> Journal::Open(const std::string& path,
   return std::unique_ptr<Journal>(new Journal(path, std::move(fd), end));
 }
 
-void Journal::Append(const JournalRecord& record) {
-  // Encoded in place behind a head whose length and checksum follow.
-  size_t head = buffer_.size();
-  buffer_.U32(0);
-  buffer_.U32(0);
-  EncodeJournalRecordTo(record, &buffer_);
+namespace {
+
+// Encodes `record` in place behind a head whose length and checksum follow.
+template <typename R>
+void AppendRecord(const R& record, WireWriter* buffer) {
+  size_t head = buffer->size();
+  buffer->U32(0);
+  buffer->U32(0);
+  EncodeJournalRecordTo(record, buffer);
   size_t body = head + 8;
-  uint32_t length = static_cast<uint32_t>(buffer_.size() - body);
-  buffer_.PatchU32(head, length);
-  buffer_.PatchU32(head + 4, Crc32c(std::string_view(buffer_.data()).substr(body, length)));
+  uint32_t length = static_cast<uint32_t>(buffer->size() - body);
+  buffer->PatchU32(head, length);
+  buffer->PatchU32(head + 4, Crc32c(std::string_view(buffer->data()).substr(body, length)));
 }
+
+}  // namespace
+
+void Journal::Append(const JournalRecord& record) { AppendRecord(record, &buffer_); }
+void Journal::Append(const MiniBatch& batch) { AppendRecord(batch, &buffer_); }
+void Journal::Append(const AttemptResult& result) { AppendRecord(result, &buffer_); }
 
 Status Journal::Commit() {
   if (!error_.ok()) return error_;

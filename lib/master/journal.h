@@ -91,6 +91,11 @@ using JournalRecord = std::variant<JournalRunStarted, MiniBatch, AttemptResult, 
 std::string EncodeJournalRecord(const JournalRecord& record);
 // The same, appended to `out`.
 void EncodeJournalRecordTo(const JournalRecord& record, WireWriter* out);
+// The two records of every mini-batch, encoded from the caller's object: a
+// JournalRecord made of one would copy its items (a malloc each), and these
+// run for every lease and every attempt.
+void EncodeJournalRecordTo(const MiniBatch& batch, WireWriter* out);
+void EncodeJournalRecordTo(const AttemptResult& result, WireWriter* out);
 bool DecodeJournalRecord(std::string_view body, JournalRecord* out, std::string* why);
 
 struct JournalReadSummary {
@@ -119,6 +124,8 @@ class Journal {
 
   // Appends a record to the commit buffer.
   void Append(const JournalRecord& record);
+  void Append(const MiniBatch& batch);
+  void Append(const AttemptResult& result);
   // Writes the buffer with one write(). The first error sticks: later
   // Commit/Sync calls return it. Errors name the path and errno.
   Status Commit();

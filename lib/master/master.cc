@@ -807,6 +807,22 @@ void Master::Finish() {
 void Master::Record(const JournalRecord& record) {
   if (!config_.journal) return;
   config_.journal->Append(record);
+  CommitSoon();
+}
+
+void Master::Record(const MiniBatch& batch) {
+  if (!config_.journal) return;
+  config_.journal->Append(batch);
+  CommitSoon();
+}
+
+void Master::Record(const AttemptResult& result) {
+  if (!config_.journal) return;
+  config_.journal->Append(result);
+  CommitSoon();
+}
+
+void Master::CommitSoon() {
   // A large group goes at once, from the loop (the timer, rearmed to now:
   // the wait armed before ends aborted): the buffer's pages are then reused
   // rather than first touched, a page fault each (~1 ms per 200 KB here).

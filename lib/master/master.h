@@ -160,8 +160,12 @@ class Master {
   void ChooseStandby();
   void DropStandby(const std::string& why);
   void TellStandby(LinkEnd* link);
-  // Appends to the journal, with a commit soon after (group commit).
+  // Appends to the journal, with a commit soon after (group commit). The
+  // two records of every mini-batch are encoded from the object itself.
   void Record(const JournalRecord& record);
+  void Record(const MiniBatch& batch);
+  void Record(const AttemptResult& result);
+  void CommitSoon();
   void CommitJournal();
   // A new mini-batch formed from the input: journaled and queued, or — on
   // resume, for one the journal already holds — checked against it.

@@ -290,7 +290,7 @@ void Agent::OnMessage(LinkMessage&& m) {
       link_->Send(GiveBackMsg{lease->batch.id, lease->attempt});
       return;
     }
-    pool_->Submit(lease->batch, lease->attempt);
+    pool_->Submit(std::move(lease->batch), lease->attempt);
   } else if (auto* standby = std::get_if<StandbyMsg>(&m)) {
     OnStandby(*standby);
   } else if (auto* copy = std::get_if<JournalCopyMsg>(&m)) {

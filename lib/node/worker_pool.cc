@@ -642,7 +642,7 @@ size_t WorkerPool::Capacity() const {
   return n;
 }
 
-void WorkerPool::Submit(const MiniBatch& batch, uint32_t attempt) {
+void WorkerPool::Submit(MiniBatch&& batch, uint32_t attempt) {
   // A straggler's second attempt is only worth starting at once: queued
   // behind its own first attempt (or anything) on this node it would wait
   // for the very thing it is meant to overtake. It goes to an idle worker or
@@ -664,9 +664,9 @@ void WorkerPool::Submit(const MiniBatch& batch, uint32_t attempt) {
   }
   auto now = config_.clock->Steady();
   if (best->queue.empty()) best->times.HeadStarted();
-  best->queue.push_back(InFlight{batch, attempt, now, std::nullopt});
   std::string frame;
   EncodeRun(batch, attempt, &frame);
+  best->queue.push_back(InFlight{std::move(batch), attempt, now, std::nullopt});
   best->proc->Write(std::move(frame));
   ArmTimeout(best);
 }

@@ -133,7 +133,7 @@ class WorkerPool {
   // attempt of a mini-batch this pool already holds (a straggler's second)
   // goes only to an idle worker; without one it is given back.
   // REQUIRES: Capacity() > 0.
-  void Submit(const MiniBatch& batch, uint32_t attempt);
+  void Submit(MiniBatch&& batch, uint32_t attempt);
   // After their queued mini-batches, workers run shutdown() and exit; then
   // Events::stopped.
   void Drain();

@@ -52,6 +52,10 @@ struct WorkerProcess::Impl {
   std::deque<std::string> write_queue;
   size_t pending_bytes = 0;
   bool writing = false;
+  // Frames written with one writev: the first `gathered` of write_queue.
+  std::vector<asio::const_buffer> gather;
+  size_t gathered = 0;
+  bool flush_posted = false;
   bool exited = false;
   bool streams_closed = false;
   char read_buf[1 << 16];
@@ -75,21 +79,41 @@ struct WorkerProcess::Impl {
   void WriteMore() {
     if (writing || write_queue.empty() || streams_closed) return;
     writing = true;
+    // Everything queued goes in one writev: one system call, and at most
+    // one wakeup of the worker, for the RUNs of a whole turn of the loop.
+    gather.clear();
+    for (const std::string& frame : write_queue) gather.push_back(asio::buffer(frame));
+    gathered = write_queue.size();
     auto alive_now = alive;
-    asio::async_write(in, asio::buffer(write_queue.front()),
-                      [this, alive_now](bp::error_code ec, size_t n) {
-                        if (!*alive_now) return;
-                        writing = false;
-                        if (ec) {
-                          // The child closed its stdin or died; its exit reports why.
-                          write_queue.clear();
-                          pending_bytes = 0;
-                          return;
-                        }
-                        pending_bytes -= write_queue.front().size();
-                        write_queue.pop_front();
-                        WriteMore();
-                      });
+    asio::async_write(in, gather, [this, alive_now](bp::error_code ec, size_t) {
+      if (!*alive_now) return;
+      writing = false;
+      if (ec) {
+        // The child closed its stdin or died; its exit reports why.
+        write_queue.clear();
+        pending_bytes = 0;
+        gathered = 0;
+        return;
+      }
+      for (; gathered > 0; gathered--) {
+        pending_bytes -= write_queue.front().size();
+        write_queue.pop_front();
+      }
+      WriteMore();
+    });
+  }
+
+  // Writes what is queued once the handlers ready now have run: the frames
+  // they queue meanwhile share the write.
+  void FlushSoon() {
+    if (writing || flush_posted) return;
+    flush_posted = true;
+    auto alive_now = alive;
+    asio::post(in.get_executor(), [this, alive_now] {
+      if (!*alive_now) return;
+      flush_posted = false;
+      WriteMore();
+    });
   }
 };
 
@@ -203,7 +227,7 @@ void WorkerProcess::Write(std::string bytes) {
   if (impl_->streams_closed) return;
   impl_->pending_bytes += bytes.size();
   impl_->write_queue.push_back(std::move(bytes));
-  impl_->WriteMore();
+  impl_->FlushSoon();
 }
 
 size_t WorkerProcess::pending_write() const { return impl_->pending_bytes; }

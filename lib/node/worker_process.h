@@ -62,7 +62,9 @@ class WorkerProcess {
   ~WorkerProcess();
 
   pid_t pid() const;
-  // Queues bytes for the child's stdin; writes happen in order, asynchronously.
+  // Queues bytes for the child's stdin; writes happen in order, asynchronously,
+  // once the loop's ready handlers have run: what they queue goes in the same
+  // writev.
   void Write(std::string bytes);
   // Bytes queued but not yet written.
   size_t pending_write() const;

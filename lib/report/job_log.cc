@@ -125,18 +125,55 @@ void JobLog::Overview(const std::string& message) {
   fflush(overview_.get());
 }
 
-std::string JobLog::Detail(const MiniBatch& batch) const {
-  // Written by hand, not with a JSON library: this runs for every attempt and
-  // was most of the master's cost per mini-batch.
-  std::string out = "{\"input\":";
-  AppendJsonString(batch.input < input_names_.size() ? input_names_[batch.input] : "", &out);
-  out += ",\"items\":[";
-  for (size_t i = 0; i < batch.items.size(); i++) {
-    if (i > 0) out.push_back(',');
-    AppendJsonPrintable(batch.items[i], &out);
+namespace {
+
+// `json` into a quoted CSV field's inside: each '"' doubled.
+void AppendCsvInside(std::string_view json, std::string* out) {
+  for (size_t q = json.find('"'); q != std::string_view::npos; q = json.find('"')) {
+    out->append(json.substr(0, q + 1));
+    out->push_back('"');
+    json.remove_prefix(q + 1);
   }
-  out += "],\"mini_batch_id\":" + std::to_string(batch.id) + "}";
-  return out;
+  out->append(json);
+}
+
+// A string JSON and AppendJsonPrintable leave as it is (no escape, no
+// Printable rewrite): nearly every path.
+bool PlainJsonText(std::string_view s) {
+  for (char c : s) {
+    unsigned char u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u >= 0x7f || c == '"' || c == '\\') return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+void JobLog::AppendDetail(const MiniBatch& batch, std::string* out) const {
+  // {"input":…,"items":[…],"mini_batch_id":N} as a quoted CSV field, made in
+  // one pass by hand, not with a JSON library and then quoted: this runs for
+  // every attempt and was most of the master's cost per mini-batch.
+  std::string scratch;
+  out->append("\"{\"\"input\"\":");
+  AppendJsonString(batch.input < input_names_.size() ? input_names_[batch.input] : "", &scratch);
+  AppendCsvInside(scratch, out);
+  out->append(",\"\"items\"\":[");
+  for (size_t i = 0; i < batch.items.size(); i++) {
+    if (i > 0) out->push_back(',');
+    const std::string& item = batch.items[i];
+    if (PlainJsonText(item)) {
+      out->append("\"\"");
+      out->append(item);
+      out->append("\"\"");
+    } else {
+      scratch.clear();
+      AppendJsonPrintable(item, &scratch);
+      AppendCsvInside(scratch, out);
+    }
+  }
+  out->append("],\"\"mini_batch_id\"\":");
+  fmt::format_to(std::back_inserter(*out), FMT_COMPILE("{}"), batch.id);
+  out->append("}\"");
 }
 
 void JobLog::RowTime(double epoch_seconds, std::string* out) {
@@ -192,8 +229,8 @@ void JobLog::Attempt(const AttemptResult& r, const MiniBatch& batch) {
   if (ParseIsoTime(start, &start_read) && ParseCsvDouble(elapsed, &elapsed_read)) {
     trace_bounds_.Add(r.node, r.process, start_read, start_read + elapsed_read);
   }
-  // The detail is JSON, so it always holds quotes: quoted as it is appended.
-  AppendCsvQuoted(Detail(batch), &csv_buffer_);
+  // The detail is JSON, so it always holds quotes: quoted as it is made.
+  AppendDetail(batch, &csv_buffer_);
   fmt::format_to(std::back_inserter(csv_buffer_), ",{}\n", r.node);
   if (csv_buffer_.size() >= kCsvBufferBytes) error_ = Flush();
 }

@@ -120,7 +120,8 @@ class JobLog {
   };
 
   JobLog() = default;
-  std::string Detail(const MiniBatch& batch) const;
+  // The Mini-batch Detail column: the batch's JSON as a quoted CSV field.
+  void AppendDetail(const MiniBatch& batch, std::string* out) const;
   // IsoTime(epoch_seconds) into `out`, with the date and the time of day
   // formatted once per second rather than once per row.
   void RowTime(double epoch_seconds, std::string* out);
