@@ -92,9 +92,23 @@ TEST_CASE("JobLog: the Mini-batch Detail field is the mini-batch's JSON, CSV-quo
       {},
       {""},
       {"/data/quote\"d.txt", "/data/back\\slash", "/data/new\nline\r", "/data/tab\tx"},
-      {std::string("/data/\x01ctl\x7f", 14), "/data/caf\xc3\xa9.txt", "/data/bad\xff.txt"},
+      {std::string("/data/") + '\x01' + "ctl" + '\x7f', "/data/caf\xc3\xa9.txt", "/data/bad\xff.txt"},
+      // Each byte that needs care at every place of an 8-byte word and in
+      // the tail after the last whole word.
+      {"/data/long/folder/name/ends/with/a/quote\"", "/data/long/folder/name/\\/back/slash",
+       "/data/long/folder/name/ends/with/del\x7f", "/data/long/folder/name/\x1f/unit/sep",
+       "/data/long/folder/name/ends/high\x80", "/data/long/folder/name/ends/plain/ascii~"},
       {"\"\"", "a\"b\"c"},
   };
+  for (char c : {'"', '\\', '\0', '\n', '\x1f', ' ', '~', '\x7f', '\x80', '\xff'}) {
+    std::vector<std::string> items;
+    for (size_t at = 0; at < 21; at++) {
+      std::string item(21, 'a');
+      item[at] = c;
+      items.push_back(item);
+    }
+    batches.push_back(items);
+  }
   // What the column held when it was built as a JSON text first and then
   // quoted whole: the functions of base/text.h, composed.
   std::vector<std::string> expected;
