@@ -155,6 +155,34 @@ TEST_CASE("a nested tree is listed depth-first, each folder sorted by bytes", "[
   }
 }
 
+TEST_CASE("names alike in their first eight bytes, short names and high bytes sort by bytes",
+          "[file_lister]") {
+  // The sort compares the first 8 bytes as one number and only ties by the
+  // whole name: names that share 8 bytes, that are shorter than 8 (or a
+  // prefix of another) and bytes >= 0x80 are where that could go wrong.
+  TempDir dir("file_lister_test");
+  std::vector<std::string> names = {"a",        "ab",        "abcdefg",  "abcdefgh", "abcdefgh0",
+                                    "abcdefgh\x01", "abcdefgh\xff", "abcdefgi", "abcdefg\x80",
+                                    "\x80",     "\xff\xff\xff\xff\xff\xff\xff\xff", "\x7f", "A"};
+  uint32_t state = 12345;
+  auto next = [&state] { return state = state * 1103515245u + 12345u, state >> 16; };
+  const std::string alphabet = std::string("ab\x01\x7f\x80\xfe.-_");
+  for (int i = 0; i < 600; i++) {
+    std::string name = (i % 3 == 0) ? "shared_prefix_" : (i % 3 == 1 ? "sp" : "");
+    size_t length = 1 + next() % 12;
+    for (size_t k = 0; k < length; k++) name += alphabet[next() % alphabet.size()];
+    if (name != "." && name != "..") names.push_back(name);
+  }
+  std::sort(names.begin(), names.end());
+  names.erase(std::unique(names.begin(), names.end()), names.end());
+  std::vector<std::string> expected;
+  for (const std::string& name : names) {
+    MakeFile(dir.path() + "/" + name);
+    expected.push_back(dir.path() + "/" + name);
+  }
+  CHECK(ListAll(dir.path()) == expected);
+}
+
 TEST_CASE("a single file as root is the one item", "[file_lister]") {
   TempDir dir("file_lister_test");
   const std::string file = dir.path() + "/only.csv";
