@@ -188,7 +188,7 @@ class FakeAgent {
         stats_->first_lease = Clock::now();
       }
       if (finishing_) {
-        link_->Send(parallelrun::GiveBackMsg{lease->batch.id, lease->attempt});
+        link_->Send(parallelrun::GiveBackMsg{lease->batch->id, lease->attempt});
         return;
       }
       if (work_.count() == 0) {
@@ -241,10 +241,10 @@ class FakeAgent {
 
   void Complete(const parallelrun::LeaseMsg& lease, uint32_t slot, double start, double elapsed) {
     AttemptResult r;
-    r.id = lease.batch.id;
+    r.id = lease.batch->id;
     r.attempt = lease.attempt;
     r.status = AttemptStatus::kRunDone;
-    r.total = r.succeeded = r.returned = lease.batch.items.size();
+    r.total = r.succeeded = r.returned = lease.batch->items.size();
     r.start_time = start;
     r.elapsed_seconds = r.process_seconds = r.run_seconds = elapsed;
     r.node = node_;
@@ -255,7 +255,7 @@ class FakeAgent {
   void MaybeBye() {
     if (!finishing_ || bye_sent_ || free_slots_.size() < slots_) return;
     for (const auto& lease : queue_) {
-      link_->Send(parallelrun::GiveBackMsg{lease.batch.id, lease.attempt});
+      link_->Send(parallelrun::GiveBackMsg{lease.batch->id, lease.attempt});
     }
     queue_.clear();
     bye_sent_ = true;

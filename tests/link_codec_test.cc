@@ -46,9 +46,9 @@ bool Equal(const LinkMessage& a, const LinkMessage& b) {
   if (auto* x = std::get_if<PullMsg>(&a)) return x->n == std::get<PullMsg>(b).n;
   if (auto* x = std::get_if<LeaseMsg>(&a)) {
     auto& y = std::get<LeaseMsg>(b);
-    return x->batch.id == y.batch.id && x->batch.input == y.batch.input &&
-           x->batch.kind == y.batch.kind && x->batch.partition == y.batch.partition &&
-           x->batch.known_rows == y.batch.known_rows && x->batch.items == y.batch.items &&
+    return x->batch->id == y.batch->id && x->batch->input == y.batch->input &&
+           x->batch->kind == y.batch->kind && x->batch->partition == y.batch->partition &&
+           x->batch->known_rows == y.batch->known_rows && x->batch->items == y.batch->items &&
            x->attempt == y.attempt;
   }
   if (auto* x = std::get_if<ResultMsg>(&a)) return Equal(x->result, std::get<ResultMsg>(b).result);
@@ -170,18 +170,18 @@ AttemptResult SampleResult() {
 }
 
 std::vector<LinkMessage> SampleMessages() {
-  LeaseMsg lease;
-  lease.batch.id = 42;
-  lease.batch.input = 2;
-  lease.batch.items = {"a.png", "", kNasty, "/data/\x80\x81.bin"s, std::string(70000, 'x')};
-  lease.attempt = 2;
-  LeaseMsg partition;
-  partition.batch.id = 7;
-  partition.batch.kind = MiniBatchKind::kTablePartition;
-  partition.batch.partition = {{"country", kNasty}, {"", ""}, {"state", "\xff\0"s}};
-  partition.batch.known_rows = 0x0102030405060708ull;
-  partition.batch.items = {"\x01" "descriptor\0bytes"s};
-  partition.attempt = 1;
+  MiniBatch files;
+  files.id = 42;
+  files.input = 2;
+  files.items = {"a.png", "", kNasty, "/data/\x80\x81.bin"s, std::string(70000, 'x')};
+  LeaseMsg lease{files, 2};
+  MiniBatch part;
+  part.id = 7;
+  part.kind = MiniBatchKind::kTablePartition;
+  part.partition = {{"country", kNasty}, {"", ""}, {"state", "\xff\0"s}};
+  part.known_rows = 0x0102030405060708ull;
+  part.items = {"\x01" "descriptor\0bytes"s};
+  LeaseMsg partition{part, 1};
   ByeMsg bye;
   bye.report.node = 3;
   bye.report.host = "node-3";

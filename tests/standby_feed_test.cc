@@ -166,7 +166,7 @@ void Work(Job& job, Agent& worker, size_t* served) {
   for (; *served < worker.received.size(); ++*served) {
     auto* lease = std::get_if<LeaseMsg>(&worker.received[*served]);
     if (!lease) continue;
-    MiniBatchId id = lease->batch.id;
+    MiniBatchId id = lease->batch->id;
     std::ofstream(AppendRowOutput::PartPath(job.parts_dir, id, lease->attempt)) << Rows(id);
     AttemptResult r;
     r.id = id;

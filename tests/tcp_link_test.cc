@@ -288,7 +288,7 @@ void CheckStillWorks(asio::io_context& io, MasterSide& master, size_t index, Age
   master.ends[index]->Send(LeaseMsg{batch, 1});
   REQUIRE(RunUntil(io, [&] {
     for (const auto& m : agent.received) {
-      if (auto* l = std::get_if<LeaseMsg>(&m); l && l->batch.id == n) return true;
+      if (auto* l = std::get_if<LeaseMsg>(&m); l && l->batch->id == n) return true;
     }
     return false;
   }));

@@ -162,7 +162,7 @@ void CheckMessagesCross(asio::io_context& io, Master& master, Agent& agent) {
   REQUIRE(RunUntil(io, [&] { return !agent.received.empty() && !master.received.empty(); }));
   auto* lease = std::get_if<LeaseMsg>(&agent.received[0]);
   REQUIRE(lease);
-  CHECK(lease->batch.items == batch.items);
+  CHECK(lease->batch->items == batch.items);
   CHECK(std::holds_alternative<PullMsg>(master.received[0]));
 }
 

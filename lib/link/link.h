@@ -88,7 +88,16 @@ struct NodeReport {
 
 struct HelloMsg { uint32_t node = 0; uint32_t slots = 0; std::string host; };
 struct PullMsg { uint32_t n = 0; };
-struct LeaseMsg { MiniBatch batch; uint32_t attempt = 0; };
+// The mini-batch is shared, not copied: the master's queue keeps it for a
+// retry and its report row, and a lease to the agent in the same process
+// then costs no copy of the items (never null).
+struct LeaseMsg {
+  LeaseMsg() = default;
+  LeaseMsg(MiniBatch b, uint32_t a) : batch(std::make_shared<const MiniBatch>(std::move(b))), attempt(a) {}
+  LeaseMsg(std::shared_ptr<const MiniBatch> b, uint32_t a) : batch(std::move(b)), attempt(a) {}
+  std::shared_ptr<const MiniBatch> batch = std::make_shared<const MiniBatch>();
+  uint32_t attempt = 0;
+};
 struct ResultMsg { AttemptResult result; };
 struct GiveBackMsg { MiniBatchId id = 0; uint32_t attempt = 0; };
 struct DrainMsg {};

@@ -35,7 +35,7 @@ void PutMessage(const LinkMessage& message, uint8_t* type, WireWriter* w) {
           },
           [&](const LeaseMsg& m) {
             *type = kLinkLease;
-            EncodeMiniBatch(m.batch, m.attempt, w);
+            EncodeMiniBatch(*m.batch, m.attempt, w);
           },
           [&](const ResultMsg& m) {
             *type = kLinkResult;
@@ -189,13 +189,14 @@ bool DecodeMessage(const Frame& frame, LinkMessage* out, std::string* why) {
       *out = PullMsg{f.U32("n")};
       break;
     case kLinkLease: {
-      LeaseMsg m;
+      MiniBatch batch;
+      uint32_t attempt = 0;
       std::string reason;
-      if (!DecodeMiniBatch(frame.payload, &m.batch, &m.attempt, &reason)) {
+      if (!DecodeMiniBatch(frame.payload, &batch, &attempt, &reason)) {
         *why = "LEASE: " + reason;
         return false;
       }
-      *out = std::move(m);
+      *out = LeaseMsg{std::move(batch), attempt};
       return true;
     }
     case kLinkResult: {

@@ -12,7 +12,7 @@ void BatchQueue::Add(MiniBatch batch) {
   counters_.batches_added++;
   counters_.items_added += batch.ItemCount();
   Entry e;
-  e.batch = std::move(batch);
+  e.batch = std::make_shared<const MiniBatch>(std::move(batch));
   bool inserted = live_.emplace(id, std::move(e)).second;
   assert(inserted && "mini-batch ids are unique");
   (void)inserted;
@@ -29,7 +29,7 @@ std::optional<BatchQueue::Lease> BatchQueue::LeaseNext(AgentId agent) {
   e.attempts++;
   e.primary = e.attempts;
   e.leased_at = now_;
-  return Lease{&e.batch, e.attempts};
+  return Lease{e.batch, e.attempts};
 }
 
 void BatchQueue::PromoteTwin(Entry* e) {
@@ -82,7 +82,7 @@ std::optional<BatchQueue::Straggler> BatchQueue::LeaseStraggler(AgentId agent) {
   e.twin = e.attempts;
   e.twin_agent = agent;
   e.twin_leased_at = now_;
-  return Straggler{Lease{&e.batch, e.twin}, e.primary,    e.agent,
+  return Straggler{Lease{e.batch, e.twin}, e.primary,    e.agent,
                    now_ - e.leased_at,      median,       durations_.size()};
 }
 
@@ -109,9 +109,9 @@ BatchQueue::Verdict BatchQueue::Finish(const AttemptResult& r, Cancel* cancel) {
   // A table mini-batch's rows are known once a worker has read them: the
   // attempt reports them. Rows not known when it was added count from its
   // last attempt.
-  bool tabular = IsTabular(e.batch.kind);
-  uint64_t total = tabular ? r.total : e.batch.items.size();
-  uint64_t unknown_rows = tabular && e.batch.known_rows == 0 ? total : 0;
+  bool tabular = IsTabular(e.batch->kind);
+  uint64_t total = tabular ? r.total : e.batch->items.size();
+  uint64_t unknown_rows = tabular && e.batch->known_rows == 0 ? total : 0;
   if (!AttemptFailed(r.status)) {
     AddDuration(now_ - (is_twin ? e.twin_leased_at : e.leased_at));
     if (cancel && e.twin != 0) {
@@ -174,7 +174,7 @@ void BatchQueue::Revive(MiniBatch batch, uint32_t prior_attempts, uint64_t last_
   counters_.batches_failed--;
   if (IsTabular(batch.kind) && batch.known_rows == 0) counters_.items_added -= last_total;
   Entry e;
-  e.batch = std::move(batch);
+  e.batch = std::make_shared<const MiniBatch>(std::move(batch));
   e.attempts = e.budget_base = prior_attempts;
   e.latest_failed = true;
   e.latest_failed_items = last_total;

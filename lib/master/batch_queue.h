@@ -35,6 +35,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -59,7 +60,7 @@ class BatchQueue {
   };
 
   struct Lease {
-    const MiniBatch* batch;  // owned by the queue; valid until Finish/Return of this lease
+    std::shared_ptr<const MiniBatch> batch;  // the queue's, shared (a lease message holds it)
     uint32_t attempt;        // 1-based
   };
 
@@ -154,7 +155,7 @@ class BatchQueue {
   // The live (pending or leased) mini-batch `id`, or nullptr.
   const MiniBatch* Find(MiniBatchId id) const {
     auto it = live_.find(id);
-    return it == live_.end() ? nullptr : &it->second.batch;
+    return it == live_.end() ? nullptr : it->second.batch.get();
   }
 
   size_t pending() const { return pending_.size(); }
@@ -171,7 +172,7 @@ class BatchQueue {
 
  private:
   struct Entry {
-    MiniBatch batch;
+    std::shared_ptr<const MiniBatch> batch;  // never null
     uint32_t attempts = 0;        // attempts started (leases not returned)
     uint32_t budget_base = 0;     // attempts before a --rerun-failed revival
     bool leased = false;

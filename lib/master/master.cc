@@ -242,7 +242,7 @@ void Master::Serve() {
         log_->Master("INFO", fmt::format("First mini-batch handed out {:.6f} seconds after start.",
                                          Elapsed()));
       }
-      a.link->Send(LeaseMsg{*lease->batch, lease->attempt});
+      a.link->Send(LeaseMsg{lease->batch, lease->attempt});
     }
     a.hungry = false;
     hungry_.pop_front();
@@ -287,7 +287,7 @@ bool Master::LeaseStraggler(size_t index) {
                              "attempt {} starts on node {}",
                              b.id, s->running_seconds, s->median_seconds, s->lease.attempt,
                              a.node));
-  a.link->Send(LeaseMsg{b, s->lease.attempt});
+  a.link->Send(LeaseMsg{s->lease.batch, s->lease.attempt});
   return true;
 }
 

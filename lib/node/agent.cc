@@ -287,7 +287,7 @@ void Agent::OnMessage(LinkMessage&& m) {
   } else if (auto* lease = std::get_if<LeaseMsg>(&m)) {
     if (requested_ > 0) requested_--;
     if (finishing_) {
-      link_->Send(GiveBackMsg{lease->batch.id, lease->attempt});
+      link_->Send(GiveBackMsg{lease->batch->id, lease->attempt});
       return;
     }
     pool_->Submit(std::move(lease->batch), lease->attempt);

@@ -642,14 +642,14 @@ size_t WorkerPool::Capacity() const {
   return n;
 }
 
-void WorkerPool::Submit(MiniBatch&& batch, uint32_t attempt) {
+void WorkerPool::Submit(std::shared_ptr<const MiniBatch> batch, uint32_t attempt) {
   // A straggler's second attempt is only worth starting at once: queued
   // behind its own first attempt (or anything) on this node it would wait
   // for the very thing it is meant to overtake. It goes to an idle worker or
   // back to the master, which offers it to another node.
   bool twin = false;
   for (const auto& w : workers_) {
-    for (const InFlight& f : w->queue) twin = twin || f.batch.id == batch.id;
+    for (const InFlight& f : w->queue) twin = twin || f.batch->id == batch->id;
   }
   Worker* best = nullptr;
   for (const auto& w : workers_) {
@@ -659,13 +659,13 @@ void WorkerPool::Submit(MiniBatch&& batch, uint32_t attempt) {
   if (!best || draining_ || stopping_) {
     // Nobody can take it (a worker died or timed out since Capacity() was
     // asked): it was never tried.
-    events_.give_back(batch.id, attempt);
+    events_.give_back(batch->id, attempt);
     return;
   }
   auto now = config_.clock->Steady();
   if (best->queue.empty()) best->times.HeadStarted();
   std::string frame;
-  EncodeRun(batch, attempt, &frame);
+  EncodeRun(*batch, attempt, &frame);
   best->queue.push_back(InFlight{std::move(batch), attempt, now, std::nullopt});
   best->proc->Write(std::move(frame));
   ArmTimeout(best);
@@ -715,7 +715,7 @@ void WorkerPool::OnTimeout(Worker* w) {
     Log(fmt::format("{}: run() of mini-batch {} (attempt {}) did not finish within {:g} s "
                     "(run_invocation_timeout); stopping its process group (SIGTERM, SIGKILL "
                     "after {:g} s)",
-                    w->name, head.batch.id, head.attempt, Seconds(config_.run_timeout),
+                    w->name, head.batch->id, head.attempt, Seconds(config_.run_timeout),
                     Seconds(config_.kill_grace)));
     GiveBackQueued(w, 1);
     Terminate(w, Ending::kRunTimeout, false);
@@ -846,7 +846,7 @@ void WorkerPool::OnFrame(Worker* w, Frame&& frame) {
       if (!DecodeLoaded(frame.payload, &loaded, &why)) {
         return ProtocolFailure(w, "malformed " + why);
       }
-      if (w->queue.empty() || w->queue.front().batch.id != loaded.id ||
+      if (w->queue.empty() || w->queue.front().batch->id != loaded.id ||
           w->queue.front().attempt != loaded.attempt) {
         return ProtocolFailure(w, fmt::format("LOADED for mini-batch {} attempt {} was not expected",
                                               loaded.id, loaded.attempt));
@@ -861,7 +861,7 @@ void WorkerPool::OnFrame(Worker* w, Frame&& frame) {
       // the entry script tampered with, must not flood the reports.
       r.error_message = CutMiddle(r.error_message, kMaxErrorMessageBytes);
       r.traceback = CutMiddle(r.traceback, kMaxTracebackBytes);
-      if (w->queue.empty() || w->queue.front().batch.id != r.id ||
+      if (w->queue.empty() || w->queue.front().batch->id != r.id ||
           w->queue.front().attempt != r.attempt) {
         return ProtocolFailure(w, fmt::format("RESULT for mini-batch {} attempt {} was not expected",
                                               r.id, r.attempt));
@@ -897,13 +897,13 @@ void WorkerPool::OnFrame(Worker* w, Frame&& frame) {
 }
 
 void WorkerPool::Finish(Worker* w, InFlight&& f, AttemptResult&& r) {
-  if (!IsTabular(f.batch.kind)) {
-    r.total = f.batch.items.size();
+  if (!IsTabular(f.batch->kind)) {
+    r.total = f.batch->items.size();
   } else if (r.total == kTotalUnknown) {
     // The worker did not count the rows (it died, timed out or failed while
     // reading them): the count it sent before run(), else the one known in
     // advance; else one, so that error_threshold still sees a failure.
-    r.total = f.loaded_rows ? *f.loaded_rows : std::max<uint64_t>(f.batch.known_rows, 1);
+    r.total = f.loaded_rows ? *f.loaded_rows : std::max<uint64_t>(f.batch->known_rows, 1);
   }
   r.node = config_.node;
   r.process = w->name;
@@ -950,7 +950,7 @@ void WorkerPool::FailHead(Worker* w, AttemptStatus status, const std::string& ca
   InFlight f = std::move(w->queue.front());
   w->queue.pop_front();
   AttemptResult r;
-  r.id = f.batch.id;
+  r.id = f.batch->id;
   r.attempt = f.attempt;
   r.status = status;
   r.total = kTotalUnknown;
@@ -967,7 +967,7 @@ void WorkerPool::GiveBackQueued(Worker* w, size_t keep) {
   while (w->queue.size() > keep) {
     InFlight f = std::move(w->queue.back());
     w->queue.pop_back();
-    events_.give_back(f.batch.id, f.attempt);
+    events_.give_back(f.batch->id, f.attempt);
   }
 }
 
@@ -1220,12 +1220,12 @@ void WorkerPool::Cancel(MiniBatchId id, uint32_t attempt, const std::string& rea
   for (const auto& w : workers_) {
     if (w->reaped || w->exited) continue;
     for (size_t i = 0; i < w->queue.size(); i++) {
-      if (w->queue[i].batch.id != id || w->queue[i].attempt != attempt) continue;
+      if (w->queue[i].batch->id != id || w->queue[i].attempt != attempt) continue;
       if (i > 0) {
         // Queued behind another: never started.
         InFlight f = std::move(w->queue[i]);
         w->queue.erase(w->queue.begin() + static_cast<std::ptrdiff_t>(i));
-        events_.give_back(f.batch.id, f.attempt);
+        events_.give_back(f.batch->id, f.attempt);
         return;
       }
       if (w->terminating) return;  // already being stopped; its result follows
@@ -1260,11 +1260,11 @@ std::vector<std::string> WorkerPool::Describe() const {
       what = fmt::format("in init() for {:.0f} s", w->times.SecondsIn(Phase::kInit));
     } else if (!w->queue.empty()) {
       const InFlight& head = w->queue.front();
-      std::string first = head.batch.items.empty() ? "" : ItemLabel(head.batch, 0);
+      std::string first = head.batch->items.empty() ? "" : ItemLabel(*head.batch, 0);
       what = fmt::format("running mini-batch {} (attempt {}, {} item{}{}{}) for {:.0f} s",
-                         head.batch.id, head.attempt, head.batch.items.size(),
-                         head.batch.items.size() == 1 ? "" : "s", first.empty() ? "" : ": ",
-                         first + (head.batch.items.size() > 1 ? ", …" : ""),
+                         head.batch->id, head.attempt, head.batch->items.size(),
+                         head.batch->items.size() == 1 ? "" : "s", first.empty() ? "" : ": ",
+                         first + (head.batch->items.size() > 1 ? ", …" : ""),
                          w->times.SecondsIn(Phase::kRun));
     } else if (w->state == Worker::State::kShuttingDown) {
       what = fmt::format("in shutdown() for {:.0f} s", w->times.SecondsIn(Phase::kShutdown));

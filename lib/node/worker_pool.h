@@ -133,7 +133,7 @@ class WorkerPool {
   // attempt of a mini-batch this pool already holds (a straggler's second)
   // goes only to an idle worker; without one it is given back.
   // REQUIRES: Capacity() > 0.
-  void Submit(MiniBatch&& batch, uint32_t attempt);
+  void Submit(std::shared_ptr<const MiniBatch> batch, uint32_t attempt);
   // After their queued mini-batches, workers run shutdown() and exit; then
   // Events::stopped.
   void Drain();
@@ -163,7 +163,7 @@ class WorkerPool {
  private:
   struct Worker;
   struct InFlight {
-    MiniBatch batch;
+    std::shared_ptr<const MiniBatch> batch;  // never null; shared with the lease
     uint32_t attempt = 0;
     std::chrono::steady_clock::time_point sent;
     // Rows of a table mini-batch, once the worker has read them (LOADED).
