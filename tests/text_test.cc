@@ -18,6 +18,30 @@ TEST_CASE("AsciiLower: A-Z lower case, every other byte as it is", "[text]") {
   CHECK(AsciiLower(std::string("A\0B", 3)) == std::string("a\0b", 3));
 }
 
+TEST_CASE("IsoTimeWriter appends what IsoTime makes, across seconds, days and back in time",
+          "[text]") {
+  IsoTimeWriter writer;
+  std::string out = "row,";
+  std::string expected = "row,";
+  auto both = [&](double t) {
+    writer.AppendTo(t, &out);
+    expected += IsoTime(t);
+    out += ',';
+    expected += ',';
+  };
+  // Steps that cross second boundaries at every fraction, a day's and a
+  // year's end, a time before the last one (a late result), the epoch.
+  const double bases[] = {1764720000.0, 1798761599.5, 1767225599.9999996, 0.0, 1764720000.0};
+  for (double base : bases) {
+    for (int k = 0; k < 400; k++) both(base + k * 0.0137731);
+  }
+  both(1764720123.999999);
+  both(1764720123.9999999);  // rounds down, as IsoTime does
+  both(1764720122.000001);   // an earlier second after a later one
+  CHECK(out == expected);
+  CHECK(out.size() > 2000 * 27);
+}
+
 TEST_CASE("AppendJsonPrintable is AppendJsonString of Printable, for any bytes", "[text]") {
   auto slow = [](const std::string& bytes) {
     std::string out;

@@ -108,6 +108,26 @@ std::string IsoTime(double epoch_seconds) {
   return fmt::format("{}.{:06d}", buf, micros);
 }
 
+void IsoTimeWriter::AppendTo(double epoch_seconds, std::string* out) {
+  // As IsoTime computes them.
+  time_t secs = static_cast<time_t>(epoch_seconds);
+  int micros = static_cast<int>((epoch_seconds - static_cast<double>(secs)) * 1e6);
+  if (micros < 0) micros = 0;
+  if (micros > 999999) micros = 999999;
+  if (second_text_.empty() || secs != second_) {
+    second_text_ = IsoTime(static_cast<double>(secs));
+    second_text_.resize(second_text_.size() - 6);  // "….000000" → "…."
+    second_ = secs;
+  }
+  out->append(second_text_);
+  char digits[6];
+  for (int i = 5; i >= 0; i--) {
+    digits[i] = static_cast<char>('0' + micros % 10);
+    micros /= 10;
+  }
+  out->append(digits, 6);
+}
+
 std::string AsciiLower(std::string s) {
   for (char& c : s) {
     if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');

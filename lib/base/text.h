@@ -5,6 +5,7 @@
 #define PARALLELRUN_BASE_TEXT_H_
 
 #include <cstdio>
+#include <ctime>
 #include <string>
 #include <string_view>
 
@@ -39,6 +40,19 @@ void AppendCsvQuoted(const std::string& s, std::string* out);
 // ISO-8601 UTC with microseconds ("2026-12-01T00:50:42.123456"), as the
 // original's Start Time column.
 std::string IsoTime(double epoch_seconds);
+
+// IsoTime's text for many times in a row, as a report writes them: the part
+// up to the second is made once per second (gmtime_r and strftime were most
+// of IsoTime's cost, paid on every mini-batch).
+class IsoTimeWriter {
+ public:
+  // Appends IsoTime(epoch_seconds) to *out.
+  void AppendTo(double epoch_seconds, std::string* out);
+
+ private:
+  time_t second_ = 0;
+  std::string second_text_;  // IsoTime of second_ up to and with the '.'
+};
 
 // `s` with the ASCII letters A-Z made lower case; other bytes (UTF-8
 // included) unchanged, whatever the locale.

@@ -13,6 +13,7 @@
 #include <thread>
 
 #include <boost/asio/post.hpp>
+#include <fmt/compile.h>
 #include <fmt/format.h>
 
 #include "base/clock.h"
@@ -165,6 +166,8 @@ struct WorkerPool::Worker {
   std::string error_path;
   ProcessReport report;
   std::unique_ptr<FILE, int (*)(FILE*)> sys_log{nullptr, fclose};
+  IsoTimeWriter log_time;  // sys_log's time stamps
+  std::string log_line;    // sys_log's line being made, reused
   // Moves the process into its cgroup (MoveToCgroup); joined on the loop.
   std::thread cgroup_move;
   // Asked of the zygote, no pid yet (ForkAsync): proc is null and these are
@@ -922,13 +925,19 @@ void WorkerPool::Finish(Worker* w, InFlight&& f, AttemptResult&& r) {
   if (w->sys_log) {
     // fputs, not fmt::print, which throws on a short write: a full disk
     // fails the job through its journal and reports, not through this log.
-    fputs(fmt::format("{}|mini-batch {} attempt {}|{}|total {} succeeded {} "
-                      "elapsed {:.6f} process {:.6f} run {:.6f}{}{}\n",
-                      IsoTime(r.start_time), r.id, r.attempt, AttemptStatusName(r.status),
-                      r.total, r.succeeded, r.elapsed_seconds, r.process_seconds, r.run_seconds,
-                      r.error_message.empty() ? "" : "|", r.error_message)
-              .c_str(),
-          w->sys_log.get());
+    // A line per mini-batch: the format compiled and the buffer reused.
+    std::string& line = w->log_line;
+    line.clear();
+    w->log_time.AppendTo(r.start_time, &line);
+    fmt::format_to(std::back_inserter(line),
+                   FMT_COMPILE("|mini-batch {} attempt {}|{}|total {} succeeded {} "
+                               "elapsed {:.6f} process {:.6f} run {:.6f}"),
+                   r.id, r.attempt, AttemptStatusName(r.status), r.total, r.succeeded,
+                   r.elapsed_seconds, r.process_seconds, r.run_seconds);
+    // (Up to a NUL, as the line was always written.)
+    if (!r.error_message.empty()) line.append("|").append(r.error_message.c_str());
+    line.push_back('\n');
+    fwrite(line.data(), 1, line.size(), w->sys_log.get());
     // Failures are written at once; successes ride the buffer (flushed when
     // the worker's log closes) — a write per mini-batch was a third of the
     // loop's system calls.

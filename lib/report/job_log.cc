@@ -191,26 +191,6 @@ void JobLog::AppendDetail(const MiniBatch& batch, std::string* out) const {
   out->append("}\"");
 }
 
-void JobLog::RowTime(double epoch_seconds, std::string* out) {
-  // As IsoTime computes them.
-  time_t secs = static_cast<time_t>(epoch_seconds);
-  int micros = static_cast<int>((epoch_seconds - static_cast<double>(secs)) * 1e6);
-  if (micros < 0) micros = 0;
-  if (micros > 999999) micros = 999999;
-  if (row_second_text_.empty() || secs != row_second_) {
-    row_second_text_ = IsoTime(static_cast<double>(secs));
-    row_second_text_.resize(row_second_text_.size() - 6);  // "….000000" → "…."
-    row_second_ = secs;
-  }
-  out->assign(row_second_text_);
-  char digits[6];
-  for (int i = 5; i >= 0; i--) {
-    digits[i] = static_cast<char>('0' + micros % 10);
-    micros /= 10;
-  }
-  out->append(digits, 6);
-}
-
 void JobLog::Attempt(const AttemptResult& r, const MiniBatch& batch) {
   processes_[{r.node, r.process}].Add(r);
   nodes_[r.node].Add(r);
@@ -220,7 +200,8 @@ void JobLog::Attempt(const AttemptResult& r, const MiniBatch& batch) {
     }
   }
   std::string& start = start_;
-  RowTime(r.start_time, &start);
+  start.clear();
+  row_time_.AppendTo(r.start_time, &start);
   std::string& elapsed = elapsed_;
   elapsed.clear();
   // Compiled formats: parsing the format strings at run time was a tenth of

@@ -122,9 +122,6 @@ class JobLog {
   JobLog() = default;
   // The Mini-batch Detail column: the batch's JSON as a quoted CSV field.
   void AppendDetail(const MiniBatch& batch, std::string* out) const;
-  // IsoTime(epoch_seconds) into `out`, with the date and the time of day
-  // formatted once per second rather than once per row.
-  void RowTime(double epoch_seconds, std::string* out);
 
   std::string job_dir_;
   std::vector<std::string> input_names_;
@@ -154,9 +151,7 @@ class JobLog {
   // written (a process name that needs CSV quoting).
   TraceBounds trace_bounds_;
   bool trace_bounds_ok_ = true;
-  // RowTime's second and its text up to the '.'.
-  time_t row_second_ = 0;
-  std::string row_second_text_;
+  IsoTimeWriter row_time_;  // the Start Time column
   std::string start_, elapsed_;  // Attempt's, reused
 };
 
