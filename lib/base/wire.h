@@ -45,6 +45,9 @@ class WireWriter {
     U32(static_cast<uint32_t>(s.size()));
     out_.append(s.data(), s.size());
   }
+  // Bytes as they are, no length before them.
+  void Raw(std::string_view s) { out_.append(s.data(), s.size()); }
+  void Reserve(size_t n) { out_.reserve(n); }
   const std::string& data() const { return out_; }
   std::string Take() { return std::move(out_); }
   size_t size() const { return out_.size(); }

@@ -34,27 +34,40 @@ void EncodeStart(const WorkerStart& start, std::string* out) {
 }
 
 void EncodeRun(const MiniBatch& batch, uint32_t attempt, std::string* out) {
+  // The frame in one buffer, sized once: its header first, with the length
+  // patched in at the end; the items go straight in (as AppendFrame of the
+  // payload would lay them out, without the copies of the block and payload).
+  size_t items_bytes = 0;
+  bool joined = true;
+  for (const std::string& item : batch.items) {
+    items_bytes += item.size();
+    joined = joined && item.find('\0') == std::string::npos;
+  }
+  size_t partition_bytes = 0;
+  for (const auto& [key, value] : batch.partition) partition_bytes += 8 + key.size() + value.size();
   WireWriter w;
+  w.Reserve(64 + partition_bytes + items_bytes + 4 * batch.items.size());
+  w.U32(0);  // the frame's length, patched below
+  w.U8(kWorkerRun);
   EncodeMiniBatchHead(batch, attempt, &w);
   w.U32(static_cast<uint32_t>(batch.items.size()));
-  bool joined = std::none_of(batch.items.begin(), batch.items.end(), [](const std::string& item) {
-    return item.find('\0') != std::string::npos;
-  });
   w.U8(joined ? 1 : 0);
   if (joined) {
     size_t size = batch.items.empty() ? 0 : batch.items.size() - 1;
-    for (const std::string& item : batch.items) size += item.size();
-    std::string block;
-    block.reserve(size);
+    w.U32(static_cast<uint32_t>(size + items_bytes));
     for (size_t i = 0; i < batch.items.size(); i++) {
-      if (i > 0) block.push_back('\0');
-      block += batch.items[i];
+      if (i > 0) w.U8(0);
+      w.Raw(batch.items[i]);
     }
-    w.Bytes(block);
   } else {
     for (const std::string& item : batch.items) w.Bytes(item);
   }
-  AppendFrame(kWorkerRun, w.data(), out);
+  w.PatchU32(0, static_cast<uint32_t>(w.size() - 4));
+  if (out->empty()) {
+    *out = w.Take();
+  } else {
+    out->append(w.data());
+  }
 }
 
 void EncodeShutdown(std::string* out) { AppendFrame(kWorkerShutdown, {}, out); }
