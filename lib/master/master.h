@@ -247,7 +247,7 @@ class Master {
   std::optional<size_t> standby_;  // the agent standing by
   boost::asio::steady_timer commit_timer_;
   bool commit_scheduled_ = false;
-  bool commit_now_ = false;  // the timer rearmed to now (Record: a large group)
+  bool commit_now_ = false;  // a commit posted (Record: a large group)
   // Resume: what the journal of earlier runs holds.
   uint64_t journaled_batches_ = 0;            // ids below this are in the journal
   std::vector<uint32_t> journaled_crc_;       // by id: CRC-32C of its record
