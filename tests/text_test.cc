@@ -3,7 +3,12 @@
 
 #include <catch2/catch.hpp>
 
+#include <cmath>
+#include <limits>
 #include <random>
+#include <vector>
+
+#include <fmt/format.h>
 #include <string>
 
 namespace parallelrun {
@@ -16,6 +21,40 @@ TEST_CASE("AsciiLower: A-Z lower case, every other byte as it is", "[text]") {
   CHECK(AsciiLower("@[`{09") == "@[`{09");  // the neighbours of A-Z and a-z
   CHECK(AsciiLower("\xC3\x89T\xC3\x89") == "\xC3\x89t\xC3\x89");  // "ÉTÉ": UTF-8 untouched
   CHECK(AsciiLower(std::string("A\0B", 3)) == std::string("a\0b", 3));
+}
+
+TEST_CASE("AppendFixed6 writes what fmt's {:.6f} writes, halves and edges included", "[text]") {
+  std::vector<double> values = {0.0, -0.0, 5e-7, 1.5e-6, 2.5e-6, 4.9999999e-7, 5.0000001e-7,
+                                0.1234565, 0.9999995, 0.99999949999, 1.0, 59.9999996,
+                                999999.9999994, 999999.9999995, 999999.9999996, 1e6, 1e6 + 0.5,
+                                1.7e9, -1e-7, -3.25, 1e300,
+                                std::numeric_limits<double>::infinity(),
+                                -std::numeric_limits<double>::infinity(),
+                                std::numeric_limits<double>::quiet_NaN(),
+                                std::numeric_limits<double>::denorm_min()};
+  std::mt19937_64 rng(7);
+  for (double scale : {1e-6, 1e-3, 1.0, 60.0, 3600.0, 1e6}) {
+    std::uniform_real_distribution<double> any(0, scale);
+    for (int i = 0; i < 20000; i++) values.push_back(any(rng));
+    // Decimal halves between two microseconds, and their neighbours.
+    std::uniform_int_distribution<int64_t> micros(0, static_cast<int64_t>(scale * 1e6));
+    for (int i = 0; i < 2000; i++) {
+      double half = (static_cast<double>(micros(rng)) + 0.5) / 1e6;
+      values.push_back(half);
+      values.push_back(std::nextafter(half, 0.0));
+      values.push_back(std::nextafter(half, 2e6));
+    }
+  }
+  size_t mismatches = 0;
+  for (double v : values) {
+    std::string out = "x";
+    AppendFixed6(v, &out);
+    std::string expected = "x" + fmt::format("{:.6f}", v);
+    if (out != expected && ++mismatches <= 5) {
+      FAIL_CHECK(fmt::format("{:.17g}: {} != {}", v, out, expected));
+    }
+  }
+  CHECK(mismatches == 0);
 }
 
 TEST_CASE("IsoTimeWriter appends what IsoTime makes, across seconds, days and back in time",

@@ -2,8 +2,11 @@
 
 #include <time.h>
 
+#include <cmath>
+#include <cstdint>
 #include <iterator>
 
+#include <fmt/compile.h>
 #include <fmt/format.h>
 
 namespace parallelrun {
@@ -106,6 +109,37 @@ std::string IsoTime(double epoch_seconds) {
   char buf[32];
   strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
   return fmt::format("{}.{:06d}", buf, micros);
+}
+
+void AppendFixed6(double v, std::string* out) {
+  // v * 1e6 is within 1.2e-4 of the exact product for v < 1e6 (half an ulp
+  // of a number below 2^40), floor() and the subtraction are exact: away
+  // from .5 by more than 1e-3 the rounding is the exact one.
+  if (v >= 0 && v < 1e6 && !std::signbit(v)) {
+    double scaled = v * 1e6;
+    double whole = std::floor(scaled);
+    double frac = scaled - whole;
+    if (std::fabs(frac - 0.5) > 1e-3) {
+      uint64_t micros = static_cast<uint64_t>(whole) + (frac > 0.5 ? 1 : 0);
+      uint64_t secs = micros / 1000000;
+      uint32_t rest = static_cast<uint32_t>(micros % 1000000);
+      char buf[24];
+      char* end = buf + sizeof buf;
+      char* p = end;
+      for (int i = 0; i < 6; i++) {
+        *--p = static_cast<char>('0' + rest % 10);
+        rest /= 10;
+      }
+      *--p = '.';
+      do {
+        *--p = static_cast<char>('0' + secs % 10);
+        secs /= 10;
+      } while (secs > 0);
+      out->append(p, static_cast<size_t>(end - p));
+      return;
+    }
+  }
+  fmt::format_to(std::back_inserter(*out), FMT_COMPILE("{:.6f}"), v);
 }
 
 void IsoTimeWriter::AppendTo(double epoch_seconds, std::string* out) {

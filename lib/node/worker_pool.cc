@@ -930,10 +930,13 @@ void WorkerPool::Finish(Worker* w, InFlight&& f, AttemptResult&& r) {
     line.clear();
     w->log_time.AppendTo(r.start_time, &line);
     fmt::format_to(std::back_inserter(line),
-                   FMT_COMPILE("|mini-batch {} attempt {}|{}|total {} succeeded {} "
-                               "elapsed {:.6f} process {:.6f} run {:.6f}"),
-                   r.id, r.attempt, AttemptStatusName(r.status), r.total, r.succeeded,
-                   r.elapsed_seconds, r.process_seconds, r.run_seconds);
+                   FMT_COMPILE("|mini-batch {} attempt {}|{}|total {} succeeded {} elapsed "), r.id,
+                   r.attempt, AttemptStatusName(r.status), r.total, r.succeeded);
+    AppendFixed6(r.elapsed_seconds, &line);
+    line += " process ";
+    AppendFixed6(r.process_seconds, &line);
+    line += " run ";
+    AppendFixed6(r.run_seconds, &line);
     // (Up to a NUL, as the line was always written.)
     if (!r.error_message.empty()) line.append("|").append(r.error_message.c_str());
     line.push_back('\n');

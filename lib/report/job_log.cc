@@ -204,12 +204,16 @@ void JobLog::Attempt(const AttemptResult& r, const MiniBatch& batch) {
   row_time_.AppendTo(r.start_time, &start);
   std::string& elapsed = elapsed_;
   elapsed.clear();
-  // Compiled formats: parsing the format strings at run time was a tenth of
-  // the master's CPU per lease. The text is the same.
-  fmt::format_to(std::back_inserter(elapsed), FMT_COMPILE("{:.6f}"), r.elapsed_seconds);
-  fmt::format_to(std::back_inserter(csv_buffer_), FMT_COMPILE("{},{},{},{},{},{},{},{},{:.6f},{:.6f},"),
-                 r.id, r.attempt, r.process, start, r.total, r.succeeded, r.total - r.succeeded,
-                 elapsed, r.process_seconds, r.run_seconds);
+  // Compiled formats (parsing the format strings at run time was a tenth of
+  // the master's CPU per lease) and AppendFixed6 for the seconds. The text
+  // is the same.
+  AppendFixed6(r.elapsed_seconds, &elapsed);
+  fmt::format_to(std::back_inserter(csv_buffer_), FMT_COMPILE("{},{},{},{},{},{},{},{},"), r.id,
+                 r.attempt, r.process, start, r.total, r.succeeded, r.total - r.succeeded, elapsed);
+  AppendFixed6(r.process_seconds, &csv_buffer_);
+  csv_buffer_ += ',';
+  AppendFixed6(r.run_seconds, &csv_buffer_);
+  csv_buffer_ += ',';
   csv_buffer_ += AttemptStatusName(r.status);
   csv_buffer_ += ',';
   csv_buffer_ += CsvField(r.error_category);
