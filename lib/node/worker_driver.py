@@ -79,6 +79,10 @@ _U64 = struct.Struct("<Q")
 _RUN_HEAD = struct.Struct("<QIIB")
 _RUN_ITEMS = struct.Struct("<QIBI")  # known_rows, item count, joined, the block's length
 _RESULT_HEAD = struct.Struct("<QIBQQdddd")
+# A successful RESULT's whole frame (length, type, head, three empty fields)
+# in one pack: a frame per mini-batch, so its allocations count.
+_RESULT_OK = struct.Struct("<IBQIBQQddddIII")
+_RESULT_OK_LENGTH = _RESULT_OK.size - 4
 # os.fsdecode, without its Python-level checks, for a mini-batch's paths at
 # once: NUL is a character of its own in any encoding of file names (the
 # kernel ends names there), so decoding them joined by NUL and splitting the
@@ -107,11 +111,15 @@ class Pipe:
         self._out = fd_out
 
     def send(self, kind, payload=b""):
-        data = _U32.pack(len(payload) + 1) + bytes([kind]) + payload
-        view = memoryview(data)
-        while view:
-            n = os.write(self._out, view)
-            view = view[n:]
+        self.send_frame(_U32.pack(len(payload) + 1) + bytes([kind]) + payload)
+
+    def send_frame(self, data):
+        """A whole frame, header included."""
+        n = os.write(self._out, data)
+        if n < len(data):  # a pipe takes small writes whole; a large one may be cut
+            view = memoryview(data)[n:]
+            while view:
+                view = view[os.write(self._out, view):]
 
     def receive(self):
         """Returns (kind, payload), or None at end of stream."""
@@ -638,7 +646,7 @@ class Worker:
                 value = self.module.run(*args)
             finally:
                 run_s = time.perf_counter() - r0
-            invalid = _invalid_return(value)
+            invalid = None if type(value) is list else _invalid_return(value)
             if invalid is None:
                 returned = len(value)
                 if self.append_row_dir is not None:
@@ -665,11 +673,13 @@ class Worker:
                 total = self.rows_held
         _flush()
         self.cpu_mark = c1 = time.process_time()
-        head = _RESULT_HEAD.pack(batch_id, attempt, status, total, returned, start,
-                                 time.perf_counter() - t0, c1 - c0, run_s)
         if status == RUN_DONE:
-            self.pipe.send(RESULT, head + _NO_ERROR)
+            self.pipe.send_frame(_RESULT_OK.pack(_RESULT_OK_LENGTH, RESULT, batch_id, attempt, status,
+                                                 total, returned, start, time.perf_counter() - t0,
+                                                 c1 - c0, run_s, 0, 0, 0))
         else:
+            head = _RESULT_HEAD.pack(batch_id, attempt, status, total, returned, start,
+                                     time.perf_counter() - t0, c1 - c0, run_s)
             self.pipe.send(RESULT, head + _field(category) + _field(message) + _field(tb))
 
     def load(self, raw_items):
