@@ -20,7 +20,7 @@ PARALLELRUN_PYTHON=/usr/bin/python3, and reports from the job's logs:
                   the master log (millisecond resolution);
   launch->init    from the launch to the first "processNNN init() done" in
                   logs/sys/node/0/_main.txt;
-  listed          "Listed N files of input ... in T seconds.";
+  listed          "Listed N files of input ... in T seconds (the lister's CPU: C s).";
   peak RSS        "Peak memory (RSS) of the parallelrun process: X MB.";
   95% at          when the parallelrun process's VmRSS (sampled every 5 ms)
                   first reached 95% of its sampled peak, seconds after launch;
@@ -148,7 +148,7 @@ def run_once(exe, data, n, jobs_root, k, mb, workers):
         master = f.read()
     first_master = float(one(r"First mini-batch handed out ([0-9.]+) seconds after start\.",
                              master, "First mini-batch handed out").group(1))
-    listed = one(r"Listed (\d+) files of input .* in ([0-9.]+) seconds\.", master, "Listed")
+    listed = one(r"Listed (\d+) files of input .* in ([0-9.]+) seconds[ .]", master, "Listed")
     peak = float(one(r"Peak memory \(RSS\) of the parallelrun process: ([0-9.]+) MB\.",
                      master, "Peak memory").group(1))
     sched = log_time(one(r"^.*\|Start scheduling\.$", master, "Start scheduling.").group(0))
