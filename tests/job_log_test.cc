@@ -19,6 +19,16 @@
 namespace parallelrun {
 namespace {
 
+// The rows of the job's processed_mini-batches.csv, without its header.
+std::vector<std::string> ReportRows(const std::string& job) {
+  std::ifstream in(ProcessedMiniBatchesCsv(job));
+  std::string line;
+  std::getline(in, line);  // the header
+  std::vector<std::string> rows;
+  while (std::getline(in, line)) rows.push_back(line);
+  return rows;
+}
+
 TEST_CASE("JobLog: a row's fields are those of IsoTime and the row's format, whatever the start "
           "time",
           "[job_log]") {
@@ -68,13 +78,11 @@ TEST_CASE("JobLog: a row's fields are those of IsoTime and the row's format, wha
                                    CsvField(Printable(r.error_message))));
   }
   REQUIRE(log->Flush().ok());
-  std::ifstream in(ProcessedMiniBatchesCsv(job));
-  std::string line;
-  std::getline(in, line);  // the header
+  std::vector<std::string> rows = ReportRows(job);
+  REQUIRE(rows.size() == expected.size());
   for (size_t i = 0; i < expected.size(); i++) {
-    REQUIRE(std::getline(in, line));
     INFO("row " << i << ", start " << fmt::format("{:.9f}", starts[i]));
-    CHECK(line.substr(0, expected[i].size()) == expected[i]);
+    CHECK(rows[i].substr(0, expected[i].size()) == expected[i]);
   }
 }
 
@@ -136,16 +144,13 @@ TEST_CASE("JobLog: the Mini-batch Detail field is the mini-batch's JSON, CSV-quo
     expected.push_back(field + ",0");
   }
   REQUIRE(log->Flush().ok());
-  std::ifstream in(ProcessedMiniBatchesCsv(job));
-  std::string line;
-  std::getline(in, line);  // the header
+  std::vector<std::string> rows = ReportRows(job);
+  REQUIRE(rows.size() == expected.size());
   for (size_t i = 0; i < expected.size(); i++) {
-    REQUIRE(std::getline(in, line));
     INFO("mini-batch " << i);
-    REQUIRE(line.size() >= expected[i].size());
-    CHECK(line.substr(line.size() - expected[i].size()) == expected[i]);
+    REQUIRE(rows[i].size() >= expected[i].size());
+    CHECK(rows[i].substr(rows[i].size() - expected[i].size()) == expected[i]);
   }
-  CHECK_FALSE(std::getline(in, line));
 }
 
 }  // namespace
