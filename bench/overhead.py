@@ -16,7 +16,8 @@ from each job's logs/sys/job_report/processed_mini-batches.csv:
               the round trip agent <-> worker as a worker sees it (median,
               mean and 99th percentile);
   windowed    like overhead, but each worker counted only from its own first
-              mini-batch to its own last (leaves out start-up skew and tail);
+              mini-batch to its own last (leaves out start-up skew and tail; the
+              skew and the tail of each run are printed below its row, in ms);
   CPU         CPU time per mini-batch of the parallelrun process (all its
               threads) and of its children (the workers), read from
               /proc/PID/stat of the exited, not yet reaped process, less the
@@ -95,6 +96,11 @@ def figures(rows, workers):
         # and the idle tail at the end.
         "windowed_us": (windows / n - mean_run) * 1e6,
         "share": " / ".join(str(len(v)) for _, v in sorted(per_proc.items())),
+        # What overhead charges and windowed does not: the last worker's first
+        # mini-batch after the first worker's, and the first worker to run
+        # out of work before the last one's end (ms).
+        "late_ms": (max(v[0][0] for v in per_proc.values()) - min(starts)) * 1e3,
+        "early_ms": (max(ends) - min(max(e for _, e in v) for v in per_proc.values())) * 1e3,
     }
 
 
@@ -199,6 +205,9 @@ def main():
                "met" if med["overhead_us"] <= TARGET_US else "NOT MET",
                " ".join("%.1f" % r["overhead_us"] for r in runs)))
         print("     mini-batches per worker in each run: %s" % ", ".join(r["share"] for r in runs))
+        print("     last worker's first mini-batch after the first's / first worker out of work "
+              "before the end, ms: %s" % ", ".join("%.1f / %.1f" % (r["late_ms"], r["early_ms"])
+                                                    for r in runs))
     print()
     print("CPU time (median of the runs; per mini-batch: less a one-file job)")
     print("%-4s %7s %13s %13s %13s %13s %13s %13s %13s" % (
