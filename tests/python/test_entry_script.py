@@ -2,12 +2,23 @@
 shim and parallelrun.testing.run_entry_script."""
 import os
 import sys
+import tempfile
 import textwrap
 
 import pytest
 
 import parallelrun
 from parallelrun.testing import run_entry_script
+
+
+@pytest.fixture(autouse=True)
+def temp_folders_in_tmp_path(tmp_path, monkeypatch):
+    """What run_entry_script and EntryScript().output_dir make outside a job
+    when no folder is given (a fresh temporary one) goes under the test's
+    tmp_path, not into the system's temp folder for good."""
+    made = tmp_path / "tempfile"
+    made.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(made))
 
 
 def write(path, text):
