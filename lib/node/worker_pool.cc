@@ -923,7 +923,7 @@ void WorkerPool::Finish(Worker* w, InFlight&& f, AttemptResult&& r) {
   }
   if (r.start_time == 0) r.start_time = WallSeconds();
   if (w->sys_log) {
-    // fputs, not fmt::print, which throws on a short write: a full disk
+    // fwrite, not fmt::print, which throws on a short write: a full disk
     // fails the job through its journal and reports, not through this log.
     // A line per mini-batch: the format compiled and the buffer reused.
     std::string& line = w->log_line;
